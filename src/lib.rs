@@ -1,0 +1,36 @@
+//! mqtt-engine: an MQTT 3.1.1 client engine for C firmware, `no_std`, no allocator.
+//!
+//! # The poll contract
+//! The protocol core ([`engine::Engine`]) does no I/O and reads no clock: it takes bytes and
+//! the current [`time::Instant`], and hands back bytes to send and events. [`client::Client`]
+//! drives it over an `embedded_nal::TcpClientStack`; the C ABI in `ffi` wraps the client.
+//! Everything happens inside one non-blocking poll; nothing panics on any input.
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+// The test harness and the `std` feature link std; the firmware build never does.
+#[cfg(feature = "std")]
+extern crate std;
+
+/// Build-time capacities (see `build.rs`).
+pub mod config {
+    include!(concat!(env!("OUT_DIR"), "/config.rs"));
+    /// Events one engine can hold before the caller drains them.
+    pub const EVENT_QUEUE: usize = 8;
+    /// The in-flight window when the options leave it at 0.
+    pub const DEFAULT_INFLIGHT_WINDOW: u16 = if MAX_INFLIGHT < 8 {
+        MAX_INFLIGHT as u16
+    } else {
+        8
+    };
+}
+
+pub mod client;
+pub mod engine;
+pub mod error;
+pub mod ffi;
+mod session;
+pub mod time;
+pub mod wire;
+
+pub use error::Error;

@@ -772,6 +772,8 @@ mod tests {
         assert_eq!(bytes.len(), 3 + rem);
     }
 
+    type Filters = Vec<(String, QoS)>;
+
     /// Body of a SUBSCRIBE built by hand, for the boundary tests.
     fn subscribe_body(id: u16, filters: &[(String, QoS)]) -> Vec<u8> {
         let mut body = id.to_be_bytes().to_vec();
@@ -792,7 +794,7 @@ mod tests {
             v.push(("h".repeat(last), QoS::ExactlyOnce));
             v
         };
-        let cases: [(Vec<(String, QoS)>, usize, &[u8]); 6] = [
+        let cases: [(Filters, usize, &[u8]); 6] = [
             (one(122), 127, &[0x82, 0x7F]),
             (one(123), 128, &[0x82, 0x80, 0x01]),
             (one(16_378), 16_383, &[0x82, 0xFF, 0x7F]),

@@ -57,18 +57,21 @@ pub(super) fn parse_fixed_header(buf: &[u8]) -> Result<Option<FixedHeader>, Erro
         return Ok(None);
     };
     check_first_byte(first_byte)?;
-    let mut remaining_len: usize = 0;
+    // u32 holds any 4-byte length (28 bits) whatever the width of usize.
+    let mut remaining_len: u32 = 0;
     // At most 4 length bytes (§2.2.3); the 5th is never read, only rejected.
     for index in 0..4usize {
         let Some(&byte) = buf.get(index + 1) else {
             return Ok(None);
         };
-        remaining_len |= usize::from(byte & 0x7F) << (7 * index);
+        remaining_len |= u32::from(byte & 0x7F) << (7 * index);
         if byte & 0x80 == 0 {
             // A last byte of 0 after a continuation adds nothing: a non-minimal encoding.
             if index > 0 && byte == 0 {
                 return Err(Error::Malformed);
             }
+            let remaining_len =
+                usize::try_from(remaining_len).map_err(|_| Error::PacketTooLarge)?;
             return Ok(Some(FixedHeader {
                 first_byte,
                 header_len: index + 2,

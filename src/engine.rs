@@ -19,13 +19,15 @@ pub struct Config {
     pub connect_timeout_ms: u32,
     /// PUBACK/PUBREC/PUBCOMP/SUBACK/UNSUBACK must arrive this long after sending (0 = off).
     pub ack_timeout_ms: u32,
-    /// PINGRESP must arrive this long after PINGREQ (0 = keep-alive / 2).
+    /// PINGRESP must arrive this long after PINGREQ (0 = keep-alive / 2; with keep-alive 0
+    /// too, a user ping has no limit).
     pub ping_timeout_ms: u32,
     /// The largest packet accepted from the broker (the rx buffer's size).
     pub max_rx_packet: usize,
 }
 
 /// What CONNECT carries.
+#[derive(Clone, Copy, Debug)]
 pub struct ConnectOptions<'a> {
     pub client_id: &'a str,
     pub keep_alive_s: u16,
@@ -321,7 +323,6 @@ impl<'b> Engine<'b> {
         self.ping_deadline = None;
         self.disconnect_queued = false;
         self.session.clear_pending_subs();
-        self.session.mark_all_for_resend();
         self.state = State::AwaitConnack;
         Ok(())
     }
@@ -587,14 +588,8 @@ impl<'b> Engine<'b> {
                 None
             }
             Packet::Suback { packet_id, codes } => {
-                let expected = self
-                    .session
-                    .pending_sub_count(packet_id, SubKind::Subscribe)?;
-                if codes.len() != expected {
-                    return Err(Error::Malformed);
-                }
                 self.session
-                    .take_pending_sub(packet_id, SubKind::Subscribe)?;
+                    .complete_sub(packet_id, SubKind::Subscribe, Some(codes.len()))?;
                 Some(Incoming::Subscribed {
                     packet_id,
                     granted: codes,
@@ -602,7 +597,7 @@ impl<'b> Engine<'b> {
             }
             Packet::Unsuback(packet_id) => {
                 self.session
-                    .take_pending_sub(packet_id, SubKind::Unsubscribe)?;
+                    .complete_sub(packet_id, SubKind::Unsubscribe, None)?;
                 self.push_event(Event::Unsubscribed { packet_id });
                 None
             }

@@ -347,12 +347,14 @@ impl<'b> Session<'b> {
         self.pending_subs.push(pending).map_err(|_| Error::Full)
     }
 
-    /// Matches a SUBACK/UNSUBACK to its request; returns the number of filters it carried.
-    pub(crate) fn take_pending_sub(
+    /// Matches a SUBACK (with `code_count` return codes) or an UNSUBACK (None) to its
+    /// request and forgets the request. A SUBACK must carry one code per filter.
+    pub(crate) fn complete_sub(
         &mut self,
         packet_id: u16,
         kind: SubKind,
-    ) -> Result<usize, Error> {
+        code_count: Option<usize>,
+    ) -> Result<(), Error> {
         let index = self
             .pending_subs
             .iter()
@@ -362,21 +364,11 @@ impl<'b> Session<'b> {
         if pending.kind != kind {
             return Err(Error::UnexpectedPacket);
         }
-        self.pending_subs.remove(index);
-        Ok(pending.filter_count)
-    }
-
-    /// Like `take_pending_sub` but only checks, so a SUBACK can be rejected before use.
-    pub(crate) fn pending_sub_count(&self, packet_id: u16, kind: SubKind) -> Result<usize, Error> {
-        let pending = self
-            .pending_subs
-            .iter()
-            .find(|p| p.packet_id == packet_id)
-            .ok_or(Error::UnknownPacketId)?;
-        if pending.kind != kind {
-            return Err(Error::UnexpectedPacket);
+        if code_count.is_some_and(|n| n != pending.filter_count) {
+            return Err(Error::Malformed);
         }
-        Ok(pending.filter_count)
+        self.pending_subs.remove(index);
+        Ok(())
     }
 
     /// A SUBACK/UNSUBACK is never re-sent on a new connection, so requests from an

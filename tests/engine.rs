@@ -832,8 +832,8 @@ fn qos1_stored_at_disconnect_is_resent_next_time() {
 
 /// Disconnected from a persistent session with: id 1 QoS 1 sent, id 2 QoS 2 at PUBREL,
 /// id 3 QoS 2 sent, id 4 QoS 1 published after the loss, and incoming QoS 2 id 77 awaiting PUBREL.
-fn session_with_everything_in_flight(split: Split) -> Broker {
-    let mut b = Broker::new(config());
+fn session_with_everything_in_flight(split: Split, start: u32) -> Broker {
+    let mut b = Broker::new(config()).start_at(start);
     b.split = split;
     b.connect_ok(&opts("dev", false), &CONNACK_OK);
     assert_eq!(b.publish("s/1", b"one", QoS::AtLeastOnce, false), Some(1));
@@ -886,7 +886,7 @@ fn expected_resend() -> Vec<u8> {
 
 #[test]
 fn session_present_resends_with_dup_same_ids_in_order() {
-    let mut b = session_with_everything_in_flight(Split::Whole);
+    let mut b = session_with_everything_in_flight(Split::Whole, 1_000);
     let (_, resent) = b.connect_ok(&opts("dev", false), &CONNACK_PRESENT);
     assert_eq!(resent, expected_resend());
     assert_eq!(
@@ -919,7 +919,7 @@ fn session_present_resends_with_dup_same_ids_in_order() {
 
 #[test]
 fn session_not_present_is_session_lost_but_nothing_is_dropped() {
-    let mut b = session_with_everything_in_flight(Split::Whole);
+    let mut b = session_with_everything_in_flight(Split::Whole, 1_000);
     let (_, resent) = b.connect_ok(&opts("dev", false), &CONNACK_OK);
     assert_eq!(resent, expected_resend());
     assert_eq!(
@@ -965,8 +965,7 @@ fn clean_session_with_session_present_is_malformed() {
 
 /// A long scenario; returns everything observable.
 fn scenario(split: Split, start: u32) -> (Vec<u8>, Vec<Event>, Vec<Got>, State) {
-    let mut b = session_with_everything_in_flight(split);
-    b.advance(start.wrapping_sub(b.now.0));
+    let mut b = session_with_everything_in_flight(split, start);
     let mut all_sent = Vec::new();
     let mut o = opts("dev", false);
     o.keep_alive_s = 2;
@@ -1058,6 +1057,26 @@ fn timers_cross_the_clock_wrap() {
         b.take_events(),
         [Event::Disconnected {
             reason: Some(Error::ConnectTimeout)
+        }]
+    );
+    // The ack timeout too.
+    let mut cfg = config();
+    cfg.ack_timeout_ms = 2_000;
+    let mut b = Broker::new(cfg).start_at(u32::MAX - 1000);
+    b.connect_ok(&opts("c", true), &CONNACK_OK);
+    b.take_events();
+    b.publish("t", b"", QoS::AtLeastOnce, false);
+    b.sent();
+    b.advance(1_999);
+    b.tick();
+    assert_eq!(b.engine.next_deadline(b.now), Some(1));
+    assert_eq!(b.engine.state(), State::Connected);
+    b.advance(1);
+    b.tick();
+    assert_eq!(
+        b.take_events(),
+        [Event::Disconnected {
+            reason: Some(Error::AckTimeout)
         }]
     );
 }

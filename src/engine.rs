@@ -242,15 +242,15 @@ impl<'b> Engine<'b> {
         }
         let mut from = 0;
         while let Some(index) = self.session.next_unsent(from) {
-            let room = self.tx.len().saturating_sub(self.tx_len);
+            // Not tx_free(): `self.session` is borrowed at the same time.
             let free = self.tx.get_mut(self.tx_len..).unwrap_or_default();
             let written = match self.session.resend(index) {
                 Some(Resend::Publish(bytes)) => match free.get_mut(..bytes.len()) {
-                    Some(dst) if bytes.len() <= room => {
+                    Some(dst) => {
                         dst.copy_from_slice(bytes);
                         bytes.len()
                     }
-                    _ => break,
+                    None => break,
                 },
                 Some(Resend::Pubrel(id)) => match wire::encode_ack(free, AckKind::Pubrel, id) {
                     Ok(n) => n,

@@ -1,1 +1,379 @@
-//! stub
+//! What survives a reconnect: the packet-id allocator, outgoing QoS 1/2 messages in flight
+//! (their encoded PUBLISH kept in the caller's store buffer), incoming QoS 2 ids awaiting
+//! PUBREL, and SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement.
+
+use heapless::Vec;
+
+use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2};
+use crate::error::Error;
+use crate::time::Instant;
+use crate::wire::{QoS, PUBLISH_DUP_FLAG};
+
+/// Where an outgoing QoS 1/2 message stands in its handshake.
+// Named for what each stage waits for, as the design names them.
+#[allow(clippy::enum_variant_names)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// QoS 1 PUBLISH sent (or to send); waiting for PUBACK.
+    AwaitPuback,
+    /// QoS 2 PUBLISH sent (or to send); waiting for PUBREC.
+    AwaitPubrec,
+    /// QoS 2 PUBREL sent (or to send); waiting for PUBCOMP. The PUBLISH bytes are freed.
+    AwaitPubcomp,
+}
+
+/// One outgoing QoS 1/2 message. Its bytes are the `len` bytes of the store that follow
+/// the bytes of every earlier entry: entries are kept contiguous, in publish order.
+#[derive(Clone, Copy, Debug)]
+struct Outgoing {
+    packet_id: u16,
+    stage: Stage,
+    len: usize,
+    /// Not yet written to tx on this connection.
+    needs_sending: bool,
+    /// When it was last written to tx: the start of its ack timeout.
+    sent_at: Instant,
+}
+
+/// What the next stored packet to send is.
+pub(crate) enum Resend<'s> {
+    /// An encoded PUBLISH, DUP already set when it is a re-send.
+    Publish(&'s [u8]),
+    /// A PUBREL for this packet id.
+    Pubrel(u16),
+}
+
+/// An acknowledgement the broker sent for an outgoing PUBLISH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PublishAck {
+    Puback,
+    Pubrec,
+    Pubcomp,
+}
+
+/// What the engine does after an acknowledgement was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AckOutcome {
+    /// The message is done (PUBACK or PUBCOMP): report it.
+    Completed,
+    /// PUBREC accepted: send PUBREL now.
+    SendPubrel,
+}
+
+/// SUBSCRIBE or UNSUBSCRIBE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SubKind {
+    Subscribe,
+    Unsubscribe,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingSub {
+    packet_id: u16,
+    kind: SubKind,
+    filter_count: usize,
+    sent_at: Instant,
+}
+
+pub(crate) struct Session<'b> {
+    store: &'b mut [u8],
+    /// Bytes of `store` used by `outgoing`, from the start.
+    store_used: usize,
+    next_id: u16,
+    outgoing: Vec<Outgoing, MAX_INFLIGHT>,
+    rx_qos2: Vec<u16, MAX_RX_QOS2>,
+    pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
+}
+
+impl<'b> Session<'b> {
+    pub(crate) fn new(store: &'b mut [u8]) -> Session<'b> {
+        Session {
+            store,
+            store_used: 0,
+            next_id: 1,
+            outgoing: Vec::new(),
+            rx_qos2: Vec::new(),
+            pending_subs: Vec::new(),
+        }
+    }
+
+    // --- packet ids ---
+
+    fn id_in_use(&self, id: u16) -> bool {
+        self.outgoing.iter().any(|o| o.packet_id == id)
+            || self.pending_subs.iter().any(|p| p.packet_id == id)
+    }
+
+    /// The next free packet id, 1..=65535 wrapping, skipping ids in use.
+    fn allocate_id(&mut self) -> Result<u16, Error> {
+        // At most MAX_INFLIGHT + MAX_PENDING_SUBS ids are in use, far fewer than 65535,
+        // so this loop ends early; its bound only guards the impossible case.
+        for _ in 0..u16::MAX {
+            let id = self.next_id;
+            self.next_id = if id == u16::MAX { 1 } else { id + 1 };
+            if !self.id_in_use(id) {
+                return Ok(id);
+            }
+        }
+        Err(Error::Full)
+    }
+
+    // --- outgoing QoS 1/2 ---
+
+    pub(crate) fn inflight(&self) -> usize {
+        self.outgoing.len()
+    }
+
+    pub(crate) fn store_capacity(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Stores a new QoS 1/2 PUBLISH of `len` bytes that `encode(buf, packet_id)` writes
+    /// into `buf`. Full when `window` messages are in flight or the store lacks room.
+    pub(crate) fn add_publish<F>(
+        &mut self,
+        qos: QoS,
+        len: usize,
+        window: usize,
+        encode: F,
+    ) -> Result<u16, Error>
+    where
+        F: FnOnce(&mut [u8], u16) -> Result<usize, Error>,
+    {
+        let stage = match qos {
+            QoS::AtMostOnce => return Err(Error::InvalidQos),
+            QoS::AtLeastOnce => Stage::AwaitPuback,
+            QoS::ExactlyOnce => Stage::AwaitPubrec,
+        };
+        if self.outgoing.len() >= window || self.outgoing.is_full() {
+            return Err(Error::Full);
+        }
+        let end = self.store_used.checked_add(len).ok_or(Error::TooLarge)?;
+        if end > self.store.len() {
+            return Err(Error::Full);
+        }
+        let packet_id = self.allocate_id()?;
+        let buf = self
+            .store
+            .get_mut(self.store_used..end)
+            .ok_or(Error::Full)?;
+        let written = encode(buf, packet_id)?;
+        let entry = Outgoing {
+            packet_id,
+            stage,
+            len: written,
+            needs_sending: true,
+            sent_at: Instant(0),
+        };
+        self.outgoing.push(entry).map_err(|_| Error::Full)?;
+        self.store_used = self.store_used.saturating_add(written);
+        Ok(packet_id)
+    }
+
+    fn entry_start(&self, index: usize) -> usize {
+        self.outgoing
+            .iter()
+            .take(index)
+            .fold(0usize, |acc, o| acc.saturating_add(o.len))
+    }
+
+    /// Drops the stored bytes of entry `index` and moves later bytes down over them.
+    fn free_bytes(&mut self, index: usize) {
+        let Some(len) = self.outgoing.get(index).map(|o| o.len) else {
+            return;
+        };
+        let start = self.entry_start(index);
+        let end = start.saturating_add(len);
+        if end <= self.store_used && self.store_used <= self.store.len() {
+            self.store.copy_within(end..self.store_used, start);
+            self.store_used -= len;
+        }
+        if let Some(o) = self.outgoing.get_mut(index) {
+            o.len = 0;
+        }
+    }
+
+    fn remove(&mut self, index: usize) {
+        if index < self.outgoing.len() {
+            self.free_bytes(index);
+            self.outgoing.remove(index);
+        }
+    }
+
+    /// Index of the first stored packet not yet written on this connection.
+    pub(crate) fn next_unsent(&self, from: usize) -> Option<usize> {
+        self.outgoing
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, o)| o.needs_sending)
+            .map(|(i, _)| i)
+    }
+
+    /// The packet entry `index` must send.
+    pub(crate) fn resend(&self, index: usize) -> Option<Resend<'_>> {
+        let o = self.outgoing.get(index)?;
+        match o.stage {
+            Stage::AwaitPubcomp => Some(Resend::Pubrel(o.packet_id)),
+            Stage::AwaitPuback | Stage::AwaitPubrec => {
+                let start = self.entry_start(index);
+                let bytes = self.store.get(start..start.checked_add(o.len)?)?;
+                Some(Resend::Publish(bytes))
+            }
+        }
+    }
+
+    pub(crate) fn mark_sent(&mut self, index: usize, now: Instant) {
+        if let Some(o) = self.outgoing.get_mut(index) {
+            o.needs_sending = false;
+            o.sent_at = now;
+        }
+    }
+
+    /// The connection is gone: everything must go out again on the next one, and a
+    /// PUBLISH that may have reached the broker carries DUP=1 (§3.3.1.1).
+    pub(crate) fn mark_all_for_resend(&mut self) {
+        let mut start = 0usize;
+        for o in self.outgoing.iter_mut() {
+            if !o.needs_sending && o.stage != Stage::AwaitPubcomp {
+                if let Some(first) = self.store.get_mut(start) {
+                    *first |= PUBLISH_DUP_FLAG;
+                }
+            }
+            o.needs_sending = true;
+            start = start.saturating_add(o.len);
+        }
+    }
+
+    /// Applies an acknowledgement from the broker for an outgoing PUBLISH.
+    pub(crate) fn acknowledge(
+        &mut self,
+        ack: PublishAck,
+        packet_id: u16,
+        now: Instant,
+    ) -> Result<AckOutcome, Error> {
+        let index = self.outgoing.iter().position(|o| o.packet_id == packet_id);
+        let Some(index) = index else {
+            // The id may belong to a pending SUBSCRIBE: still not a publish of ours.
+            return Err(Error::UnknownPacketId);
+        };
+        let stage = self.outgoing.get(index).map(|o| o.stage);
+        match (ack, stage) {
+            (PublishAck::Puback, Some(Stage::AwaitPuback))
+            | (PublishAck::Pubcomp, Some(Stage::AwaitPubcomp)) => {
+                self.remove(index);
+                Ok(AckOutcome::Completed)
+            }
+            // A repeated PUBREC (after a re-send) is answered with PUBREL again.
+            (PublishAck::Pubrec, Some(Stage::AwaitPubrec | Stage::AwaitPubcomp)) => {
+                // The PUBLISH is done with: its bytes are no longer needed.
+                self.free_bytes(index);
+                if let Some(o) = self.outgoing.get_mut(index) {
+                    o.stage = Stage::AwaitPubcomp;
+                    o.needs_sending = false;
+                    o.sent_at = now;
+                }
+                Ok(AckOutcome::SendPubrel)
+            }
+            _ => Err(Error::UnexpectedPacket),
+        }
+    }
+
+    /// ms from `now` until the oldest unanswered packet (stored publish or pending
+    /// SUBSCRIBE/UNSUBSCRIBE) exceeds `timeout_ms`; None when nothing awaits an answer.
+    pub(crate) fn ack_deadline(&self, now: Instant, timeout_ms: u32) -> Option<u32> {
+        let publishes = self
+            .outgoing
+            .iter()
+            .filter(|o| !o.needs_sending)
+            .map(|o| o.sent_at);
+        let subs = self.pending_subs.iter().map(|p| p.sent_at);
+        publishes
+            .chain(subs)
+            .map(|sent_at| now.ms_until(sent_at.add_ms(timeout_ms)))
+            .min()
+    }
+
+    // --- incoming QoS 2 ---
+
+    pub(crate) fn rx_qos2_known(&self, packet_id: u16) -> bool {
+        self.rx_qos2.contains(&packet_id)
+    }
+
+    pub(crate) fn rx_qos2_has_room(&self) -> bool {
+        !self.rx_qos2.is_full()
+    }
+
+    pub(crate) fn rx_qos2_remember(&mut self, packet_id: u16) -> Result<(), Error> {
+        if self.rx_qos2_known(packet_id) {
+            return Ok(());
+        }
+        self.rx_qos2.push(packet_id).map_err(|_| Error::Full)
+    }
+
+    pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) {
+        self.rx_qos2.retain(|&id| id != packet_id);
+    }
+
+    /// The broker kept no session: its QoS 2 deliveries start afresh.
+    pub(crate) fn rx_qos2_clear(&mut self) {
+        self.rx_qos2.clear();
+    }
+
+    // --- SUBSCRIBE / UNSUBSCRIBE ---
+
+    /// Allocates an id for a SUBSCRIBE/UNSUBSCRIBE of `filter_count` filters; the caller
+    /// must call `add_pending_sub` with it once the packet is in tx.
+    pub(crate) fn allocate_sub_id(&mut self) -> Result<u16, Error> {
+        if self.pending_subs.is_full() {
+            return Err(Error::Full);
+        }
+        self.allocate_id()
+    }
+
+    pub(crate) fn add_pending_sub(
+        &mut self,
+        packet_id: u16,
+        kind: SubKind,
+        filter_count: usize,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let pending = PendingSub {
+            packet_id,
+            kind,
+            filter_count,
+            sent_at: now,
+        };
+        self.pending_subs.push(pending).map_err(|_| Error::Full)
+    }
+
+    /// Matches a SUBACK (with `code_count` return codes) or an UNSUBACK (None) to its
+    /// request and forgets the request. A SUBACK must carry one code per filter.
+    pub(crate) fn complete_sub(
+        &mut self,
+        packet_id: u16,
+        kind: SubKind,
+        code_count: Option<usize>,
+    ) -> Result<(), Error> {
+        let index = self
+            .pending_subs
+            .iter()
+            .position(|p| p.packet_id == packet_id)
+            .ok_or(Error::UnknownPacketId)?;
+        let pending = *self.pending_subs.get(index).ok_or(Error::UnknownPacketId)?;
+        if pending.kind != kind {
+            return Err(Error::UnexpectedPacket);
+        }
+        if code_count.is_some_and(|n| n != pending.filter_count) {
+            return Err(Error::Malformed);
+        }
+        self.pending_subs.remove(index);
+        Ok(())
+    }
+
+    /// A SUBACK/UNSUBACK is never re-sent on a new connection, so requests from an
+    /// earlier one are forgotten (the user saw that connection end).
+    pub(crate) fn clear_pending_subs(&mut self) {
+        self.pending_subs.clear();
+    }
+}

@@ -130,6 +130,8 @@ pub struct Engine<'b> {
     ping_deadline: Option<Instant>,
     ping_outstanding: bool,
     disconnect_queued: bool,
+    /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
+    disconnect_deadline: Option<Instant>,
 }
 
 fn room_error(len: usize, capacity: usize) -> Error {
@@ -164,6 +166,7 @@ impl<'b> Engine<'b> {
             ping_deadline: None,
             ping_outstanding: false,
             disconnect_queued: false,
+            disconnect_deadline: None,
         }
     }
 
@@ -433,13 +436,18 @@ impl<'b> Engine<'b> {
         self.flush(now);
     }
 
-    /// Queues DISCONNECT -> Disconnecting; once tx is drained the state becomes Disconnected
-    /// and Event::Disconnected{reason: None} is emitted. From AwaitConnack: at once.
+    /// Queues DISCONNECT -> Disconnecting; once tx is drained (or the connect timeout passes
+    /// with the peer not reading) the state becomes Disconnected and
+    /// Event::Disconnected{reason: None} is emitted. From AwaitConnack: at once.
     pub fn disconnect(&mut self, now: Instant) -> Result<(), Error> {
         match self.state {
             State::Connected => {
                 self.state = State::Disconnecting;
                 self.disconnect_queued = false;
+                self.disconnect_deadline = match self.config.connect_timeout_ms {
+                    0 => None,
+                    ms => Some(now.add_ms(ms)),
+                };
                 self.flush(now);
                 Ok(())
             }
@@ -473,6 +481,7 @@ impl<'b> Engine<'b> {
         self.ping_outstanding = false;
         self.ping_deadline = None;
         self.disconnect_queued = false;
+        self.disconnect_deadline = None;
         self.session.mark_all_for_resend();
     }
 
@@ -718,7 +727,12 @@ impl<'b> Engine<'b> {
                     self.start_ping(now);
                 }
             }
-            State::Disconnected | State::Disconnecting => {}
+            State::Disconnecting => {
+                if self.disconnect_deadline.is_some_and(|d| now.reached(d)) {
+                    self.finish(None);
+                }
+            }
+            State::Disconnected => {}
         }
     }
 
@@ -734,7 +748,8 @@ impl<'b> Engine<'b> {
             .into_iter()
             .flatten()
             .min(),
-            State::Disconnected | State::Disconnecting => None,
+            State::Disconnecting => self.disconnect_deadline.map(|d| now.ms_until(d)),
+            State::Disconnected => None,
         }
     }
 }

@@ -805,6 +805,23 @@ fn disconnect_after_tx_drains() {
 }
 
 #[test]
+fn disconnect_ends_at_the_connect_timeout_when_the_peer_stops_reading() {
+    let mut b = Broker::connected(config());
+    b.engine.disconnect(b.now).unwrap();
+    assert_eq!(b.engine.pending_transmit(), [0xE0, 0x00]);
+    // The peer never reads: the DISCONNECT stays in tx.
+    assert_eq!(b.engine.next_deadline(b.now), Some(10_000));
+    b.advance(9_999);
+    b.engine.handle_timeout(b.now);
+    assert_eq!(b.engine.state(), State::Disconnecting);
+    b.advance(1);
+    b.engine.handle_timeout(b.now);
+    assert_eq!(b.engine.state(), State::Disconnected);
+    assert_eq!(b.take_events(), [Event::Disconnected { reason: None }]);
+    assert!(b.engine.pending_transmit().is_empty());
+}
+
+#[test]
 fn disconnect_while_awaiting_connack_is_immediate() {
     let mut b = Broker::new(config());
     b.connect(&opts("c", true));

@@ -230,10 +230,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         self.more_work = false;
         let mut timeouts_checked = false;
         for _ in 0..STEP_BUDGET {
+            self.check_connect_deadline(now);
             if let Some(event) = self.next_event() {
+                self.more_work = true;
                 return Some(Dispatch::Event(event));
             }
-            self.check_connect_deadline(now);
             match self.phase {
                 Phase::Idle => return None,
                 Phase::Resolving => {
@@ -247,7 +248,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                     }
                 }
                 Phase::Mqtt => match self.socket_step(now) {
-                    Step::Dispatch(dispatch) => return Some(dispatch),
+                    Step::Dispatch(dispatch) => {
+                        self.more_work = true;
+                        return Some(dispatch);
+                    }
                     Step::Progress => {}
                     Step::Stalled => {
                         if timeouts_checked {

@@ -27,9 +27,9 @@
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 1472
+#define MQE_CLIENT_SIZE 808
 #else
-#define MQE_CLIENT_SIZE 1216
+#define MQE_CLIENT_SIZE 552
 #endif
 
 

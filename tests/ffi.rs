@@ -1046,6 +1046,13 @@ fn client_storage_has_the_advertised_size_and_alignment() {
     assert_eq!(std::mem::size_of::<mqe_client_t>(), MQE_CLIENT_SIZE);
     assert_eq!(std::mem::align_of::<mqe_client_t>(), 8);
     assert_eq!(MQE_CLIENT_SIZE % 8, 0);
+    // build.rs's formula fits the real client within its margin (32 bytes, rounded to 8).
+    let used = client_bytes_used();
+    assert!(used <= MQE_CLIENT_SIZE);
+    assert!(
+        MQE_CLIENT_SIZE - used <= 40,
+        "{MQE_CLIENT_SIZE} reserved, {used} used"
+    );
 }
 
 #[test]

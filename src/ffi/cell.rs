@@ -44,6 +44,12 @@ const _: () = assert!(
 const _: () = assert!(align_of::<ClientCell>() <= align_of::<mqe_client_t>());
 const _: () = assert!(MQE_CLIENT_SIZE.is_multiple_of(8));
 
+/// Bytes the client really uses of `MQE_CLIENT_SIZE` (tests check the formula's margin).
+#[cfg(feature = "std")]
+pub fn client_bytes_used() -> usize {
+    size_of::<ClientCell>()
+}
+
 impl ClientCell {
     pub(crate) fn new(platform: mqe_platform_t, client: Client<'static, CTransport>) -> ClientCell {
         ClientCell {

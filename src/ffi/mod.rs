@@ -18,6 +18,8 @@ use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use args::{c_slice, c_slice_opt, c_str, c_str_opt, write_out};
+#[cfg(feature = "std")]
+pub use cell::client_bytes_used;
 use cell::{cell_ptr, ClientCell};
 pub use panic::*;
 pub use status::*;

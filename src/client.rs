@@ -131,6 +131,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// arrives as `Event::Connected`, `ConnectRefused` or `Disconnected` from `poll_once`.
     /// `InvalidState` unless disconnected.
     pub fn connect(&mut self, now: Instant) -> Result<(), Error> {
+        self.close_if_engine_disconnected();
         if self.phase != Phase::Idle || self.engine.state() != State::Disconnected {
             return Err(Error::InvalidState);
         }
@@ -249,6 +250,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                 }
                 Phase::Mqtt => match self.socket_step(now) {
                     Step::Dispatch(dispatch) => {
+                        // Under a steady inbound flow the socket is never quiet; due timers
+                        // still run (the PINGREQ goes out with the next send).
+                        if self.engine.next_deadline(now) == Some(0) {
+                            self.engine.handle_timeout(now);
+                        }
                         self.more_work = true;
                         return Some(dispatch);
                     }
@@ -265,6 +271,12 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                 },
             }
         }
+        // Out of budget with work left: a busy socket must not starve the timers (a client
+        // that only receives still owes the broker its PINGREQ).
+        if !timeouts_checked {
+            self.engine.handle_timeout(now);
+        }
+        self.close_if_engine_disconnected();
         self.more_work = true;
         None
     }

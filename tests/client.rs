@@ -645,3 +645,21 @@ fn broker_refusal_is_reported_and_the_socket_closed() {
     assert_eq!(c.state(), ClientState::Disconnected);
     assert_eq!(c.stack().open_sockets(), 0);
 }
+
+#[test]
+fn keep_alive_is_not_starved_by_a_steady_inbound_flow() {
+    let mut bufs = Buffers::new(256);
+    let mut c = client(&mut bufs, "127.0.0.1", true, MockStack::new());
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    let one = [0x30, 0x05, 0x00, 0x01, b't', b'o', b'k'];
+    c.stack_mut().broker_sends(&one.repeat(200));
+    // Every call dispatches a message; the socket never goes quiet.
+    for _ in 0..3 {
+        assert!(matches!(
+            c.poll_once(Instant(60_000)),
+            Some(Dispatch::Message(_))
+        ));
+    }
+    assert_eq!(c.stack_mut().take_sent(), [0xC0, 0x00]);
+    assert_eq!(drain(&mut c, Instant(60_000)).len(), 197);
+}

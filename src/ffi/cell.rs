@@ -1,0 +1,248 @@
+//! What lives inside `mqe_client_t`, how a C pointer becomes access to it, and how one dispatch
+//! becomes one C callback.
+//!
+//! Callbacks may call back into the library (publish, subscribe, ...), so no `&mut ClientCell`
+//! is ever alive while C code runs: each step borrows, prepares a [`Callback`], and ends the
+//! borrow before the callback is invoked.
+
+use core::ffi::{c_char, c_void};
+use core::mem::{align_of, size_of};
+use core::ptr;
+
+use super::status::{refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL, MQE_OK};
+use super::transport::CTransport;
+use super::types::*;
+use crate::client::{Client, ClientState, Dispatch};
+use crate::engine::Event;
+use crate::time::Instant;
+use crate::Error;
+
+/// Marks initialised storage; zeroed storage (a C `static`) never matches.
+const MAGIC: u64 = 0x6d71_655f_636c_6e74; // "mqe_clnt"
+
+/// The real client behind `mqe_client_t`. `repr(C)` keeps `magic` at offset 0 so it can be
+/// read before the rest is known to be initialised.
+#[repr(C)]
+pub(crate) struct ClientCell {
+    magic: u64,
+    /// Set while `mqe_poll` runs; guards against poll/connect/init from a callback.
+    pub(crate) dispatching: bool,
+    /// Why the last connection ended (`None`: clean disconnect or never connected).
+    pub(crate) last_reason: Option<Error>,
+    pub(crate) platform: mqe_platform_t,
+    pub(crate) message_handler: mqe_message_handler_t,
+    pub(crate) message_user: *mut c_void,
+    pub(crate) event_handler: mqe_event_handler_t,
+    pub(crate) event_user: *mut c_void,
+    pub(crate) client: Client<'static, CTransport>,
+}
+
+const _: () = assert!(
+    size_of::<ClientCell>() <= MQE_CLIENT_SIZE,
+    "MQE_CLIENT_SIZE underestimates the client: raise the formula in build.rs"
+);
+const _: () = assert!(align_of::<ClientCell>() <= align_of::<mqe_client_t>());
+const _: () = assert!(MQE_CLIENT_SIZE.is_multiple_of(8));
+
+/// Bytes the client really uses of `MQE_CLIENT_SIZE` (tests check the formula's margin).
+#[cfg(feature = "std")]
+pub fn client_bytes_used() -> usize {
+    size_of::<ClientCell>()
+}
+
+impl ClientCell {
+    pub(crate) fn new(platform: mqe_platform_t, client: Client<'static, CTransport>) -> ClientCell {
+        ClientCell {
+            magic: MAGIC,
+            dispatching: false,
+            last_reason: None,
+            platform,
+            message_handler: None,
+            message_user: ptr::null_mut(),
+            event_handler: None,
+            event_user: ptr::null_mut(),
+            client,
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        match self.platform.now_ms {
+            // SAFETY: checked non-NULL at mqe_init; the caller keeps it and ctx valid.
+            Some(now_ms) => Instant(unsafe { now_ms(self.platform.ctx) }),
+            None => Instant(0),
+        }
+    }
+
+    /// umqtt's get_mqttsta(): 0 connected, 1 connecting, 2 closed by the server, -1 otherwise.
+    pub(crate) fn mqttsta(&self) -> i32 {
+        match self.client.state() {
+            ClientState::Connected => 0,
+            ClientState::Connecting => 1,
+            ClientState::Disconnected if self.last_reason == Some(Error::PeerClosed) => 2,
+            ClientState::Disconnected | ClientState::Disconnecting => -1,
+        }
+    }
+
+    /// One bounded step of the client. `None` when nothing more is due now; otherwise the
+    /// callback to run (after this borrow ends) and, if the connection ended, the status why.
+    pub(crate) fn step(&mut self) -> Option<(Callback, Option<mqe_status_t>)> {
+        let now = self.now();
+        let dispatch = self.client.poll_once(now)?;
+        let window = self.client.rx_window();
+        let mut ended = None;
+        let callback = match dispatch {
+            Dispatch::Message(m) => {
+                let (Some(topic), Some(payload)) =
+                    (window.get(m.topic.clone()), window.get(m.payload.clone()))
+                else {
+                    return Some((Callback::None, None));
+                };
+                let message = mqe_message_t {
+                    topic: topic.as_ptr().cast::<c_char>(),
+                    topic_len: topic.len(),
+                    payload: payload.as_ptr(),
+                    payload_len: payload.len(),
+                    qos: m.qos as u8,
+                    retain: m.retain,
+                    dup: m.dup,
+                    packet_id: m.packet_id,
+                };
+                match self.message_handler {
+                    Some(handler) => Callback::Message(handler, self.message_user, message),
+                    None => Callback::None,
+                }
+            }
+            Dispatch::Subscribed { packet_id, granted } => {
+                let granted = window.get(granted).unwrap_or(&[]);
+                let mut event = blank_event(MQE_EVENT_SUBSCRIBED);
+                event.packet_id = packet_id;
+                event.granted = granted.as_ptr();
+                event.granted_count = granted.len();
+                self.event_callback(event)
+            }
+            Dispatch::Event(engine_event) => {
+                let event = self.c_event_for(engine_event, &mut ended);
+                self.event_callback(event)
+            }
+        };
+        Some((callback, ended))
+    }
+
+    fn event_callback(&self, event: mqe_event_t) -> Callback {
+        match self.event_handler {
+            Some(handler) => Callback::Event(handler, self.event_user, event),
+            None => Callback::None,
+        }
+    }
+
+    /// Converts an engine event, noting why a connection ended.
+    fn c_event_for(
+        &mut self,
+        engine_event: Event,
+        ended: &mut Option<mqe_status_t>,
+    ) -> mqe_event_t {
+        match engine_event {
+            Event::Connected { session_present } => {
+                self.last_reason = None;
+                let mut event = blank_event(MQE_EVENT_CONNECTED);
+                event.session_present = session_present;
+                event
+            }
+            Event::ConnectRefused { code } => {
+                self.last_reason = Some(Error::Refused(code));
+                let mut event = blank_event(MQE_EVENT_CONNECT_REFUSED);
+                event.return_code = code;
+                event.reason = refused_status(code);
+                *ended = Some(event.reason);
+                event
+            }
+            Event::Disconnected { reason } => {
+                // A refusal already recorded its reason; the engine may follow it with this.
+                if reason.is_some() || !matches!(self.last_reason, Some(Error::Refused(_))) {
+                    self.last_reason = reason;
+                }
+                let mut event = blank_event(MQE_EVENT_DISCONNECTED);
+                event.reason = reason.map_or(MQE_OK, status_of);
+                *ended = Some(event.reason);
+                event
+            }
+            Event::PublishComplete { packet_id } => {
+                let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
+                event.packet_id = packet_id;
+                event
+            }
+            Event::Unsubscribed { packet_id } => {
+                let mut event = blank_event(MQE_EVENT_UNSUBSCRIBED);
+                event.packet_id = packet_id;
+                event
+            }
+            Event::SessionLost => blank_event(MQE_EVENT_SESSION_LOST),
+            Event::PingResponse => blank_event(MQE_EVENT_PING_RESPONSE),
+        }
+    }
+}
+
+fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
+    mqe_event_t {
+        kind,
+        session_present: false,
+        return_code: 0,
+        packet_id: 0,
+        reason: MQE_OK,
+        granted: ptr::null(),
+        granted_count: 0,
+        attempt: 0,
+        delay_ms: 0,
+    }
+}
+
+/// A C callback prepared while the client was borrowed, run after the borrow ended.
+pub(crate) enum Callback {
+    None,
+    Message(
+        unsafe extern "C" fn(*mut c_void, *const mqe_message_t),
+        *mut c_void,
+        mqe_message_t,
+    ),
+    Event(
+        unsafe extern "C" fn(*mut c_void, *const mqe_event_t),
+        *mut c_void,
+        mqe_event_t,
+    ),
+}
+
+impl Callback {
+    /// # Safety
+    /// The pointers inside the message or event must still be valid (no call on the client
+    /// since they were taken), and no Rust borrow of the client may be alive.
+    pub(crate) unsafe fn invoke(&self) {
+        match self {
+            Callback::None => {}
+            // SAFETY: the handler and user pointer were given by the application; `message`
+            // points into the rx window, unchanged since `step` (per this fn's contract).
+            Callback::Message(handler, user, message) => unsafe { handler(*user, message) },
+            // SAFETY: as above, for the event and its granted codes.
+            Callback::Event(handler, user, event) => unsafe { handler(*user, event) },
+        }
+    }
+}
+
+/// The cell behind an initialised `mqe_client_t`: `MQE_ERR_NULL` for NULL, `MQE_ERR_NOT_INIT`
+/// when the storage was never set up by `mqe_init`.
+///
+/// # Safety
+/// `c` is NULL or points to an `mqe_client_t` the caller owns.
+pub(crate) unsafe fn cell_ptr(c: *const mqe_client_t) -> Result<*mut ClientCell, mqe_status_t> {
+    if c.is_null() {
+        return Err(MQE_ERR_NULL);
+    }
+    let cell = c.cast_mut().cast::<ClientCell>();
+    // SAFETY: `c` is valid storage of MQE_CLIENT_SIZE >= 8 bytes, 8-aligned; `magic` is the
+    // u64 at offset 0 of the repr(C) cell, so this reads within the storage.
+    let magic = unsafe { ptr::addr_of!((*cell).magic).read() };
+    if magic == MAGIC {
+        Ok(cell)
+    } else {
+        Err(MQE_ERR_NOT_INIT)
+    }
+}

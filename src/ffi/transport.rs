@@ -1,0 +1,196 @@
+//! The C transport vtable as an `embedded_nal` TCP stack and resolver.
+
+use core::ffi::c_char;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
+
+use super::types::{mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
+
+/// Longest host name handed to `resolve` (DNS names are at most 253 bytes).
+const MAX_HOST_LEN: usize = 255;
+
+/// A transport function failed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CTransportError(TcpErrorKind);
+
+impl TcpError for CTransportError {
+    fn kind(&self) -> TcpErrorKind {
+        self.0
+    }
+}
+
+const OTHER: CTransportError = CTransportError(TcpErrorKind::Other);
+
+/// `mqe_transport_t` checked by `mqe_init`: every required function is present.
+pub(crate) struct CTransport {
+    vtable: mqe_transport_t,
+}
+
+impl CTransport {
+    /// `None` unless open, connect, send, recv and close are all present.
+    pub(crate) fn new(vtable: mqe_transport_t) -> Option<Self> {
+        let complete = vtable.open.is_some()
+            && vtable.connect.is_some()
+            && vtable.send.is_some()
+            && vtable.recv.is_some()
+            && vtable.close.is_some();
+        complete.then_some(CTransport { vtable })
+    }
+}
+
+/// Maps a C I/O result: >= 0 is a byte count, WOULD_BLOCK retries, anything else fails.
+fn io_result(result: i32, limit: usize) -> nb::Result<usize, CTransportError> {
+    match result {
+        MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
+        // A transport claiming more than it was given moved at most what it was given.
+        n if n >= 0 => Ok(usize::try_from(n).unwrap_or(0).min(limit)),
+        _ => Err(nb::Error::Other(OTHER)),
+    }
+}
+
+/// C lengths are reported back as i32, so one call never moves more than i32::MAX bytes.
+fn clamp_len(len: usize) -> usize {
+    len.min(i32::MAX as usize)
+}
+
+fn to_c_addr(addr: SocketAddr) -> mqe_sockaddr_t {
+    let mut c_addr = mqe_sockaddr_t {
+        family: 4,
+        addr: [0; 16],
+        port: addr.port(),
+    };
+    match addr.ip() {
+        IpAddr::V4(ip) => {
+            let (head, _) = c_addr.addr.split_at_mut(4);
+            head.copy_from_slice(&ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            c_addr.family = 6;
+            c_addr.addr = ip.octets();
+        }
+    }
+    c_addr
+}
+
+fn from_c_addr(c_addr: &mqe_sockaddr_t) -> Option<IpAddr> {
+    match c_addr.family {
+        4 => {
+            let [a, b, c, d, ..] = c_addr.addr;
+            Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d)))
+        }
+        6 => Some(IpAddr::V6(Ipv6Addr::from(c_addr.addr))),
+        _ => None,
+    }
+}
+
+impl TcpClientStack for CTransport {
+    type TcpSocket = i32;
+    type Error = CTransportError;
+
+    fn socket(&mut self) -> Result<i32, CTransportError> {
+        let Some(open) = self.vtable.open else {
+            return Err(OTHER);
+        };
+        // SAFETY: `open` was non-NULL at mqe_init; the caller keeps it and ctx valid while the
+        // client is used (documented on mqe_transport_t).
+        let handle = unsafe { open(self.vtable.ctx) };
+        if handle >= 0 {
+            Ok(handle)
+        } else {
+            Err(OTHER)
+        }
+    }
+
+    fn connect(&mut self, socket: &mut i32, remote: SocketAddr) -> nb::Result<(), CTransportError> {
+        let Some(connect) = self.vtable.connect else {
+            return Err(nb::Error::Other(OTHER));
+        };
+        let c_addr = to_c_addr(remote);
+        // SAFETY: as in `socket`; `c_addr` outlives the call.
+        let result = unsafe { connect(self.vtable.ctx, *socket, &c_addr) };
+        match result {
+            0 => Ok(()),
+            MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
+            _ => Err(nb::Error::Other(OTHER)),
+        }
+    }
+
+    fn send(&mut self, socket: &mut i32, buffer: &[u8]) -> nb::Result<usize, CTransportError> {
+        let Some(send) = self.vtable.send else {
+            return Err(nb::Error::Other(OTHER));
+        };
+        let len = clamp_len(buffer.len());
+        // SAFETY: as in `socket`; `buffer` is valid for `len` <= buffer.len() bytes for the call.
+        let result = unsafe { send(self.vtable.ctx, *socket, buffer.as_ptr(), len) };
+        io_result(result, len)
+    }
+
+    fn receive(
+        &mut self,
+        socket: &mut i32,
+        buffer: &mut [u8],
+    ) -> nb::Result<usize, CTransportError> {
+        let Some(recv) = self.vtable.recv else {
+            return Err(nb::Error::Other(OTHER));
+        };
+        let len = clamp_len(buffer.len());
+        // SAFETY: as in `socket`; `buffer` is writable for `len` <= buffer.len() bytes.
+        let result = unsafe { recv(self.vtable.ctx, *socket, buffer.as_mut_ptr(), len) };
+        match io_result(result, len) {
+            Ok(0) if len > 0 => Err(nb::Error::Other(CTransportError(TcpErrorKind::PipeClosed))),
+            other => other,
+        }
+    }
+
+    fn close(&mut self, socket: i32) -> Result<(), CTransportError> {
+        let Some(close) = self.vtable.close else {
+            return Err(OTHER);
+        };
+        // SAFETY: as in `socket`; `socket` came from `open` and is closed once (the client
+        // drops its handle when closing).
+        unsafe { close(self.vtable.ctx, socket) };
+        Ok(())
+    }
+}
+
+impl Dns for CTransport {
+    type Error = CTransportError;
+
+    fn get_host_by_name(
+        &mut self,
+        hostname: &str,
+        _addr_type: AddrType,
+    ) -> nb::Result<IpAddr, CTransportError> {
+        let Some(resolve) = self.vtable.resolve else {
+            return Err(nb::Error::Other(OTHER));
+        };
+        // C wants a NUL-terminated copy.
+        let mut host = [0u8; MAX_HOST_LEN + 1];
+        let Some(dest) = host.get_mut(..hostname.len()) else {
+            return Err(nb::Error::Other(OTHER));
+        };
+        dest.copy_from_slice(hostname.as_bytes());
+        let mut out = mqe_sockaddr_t {
+            family: 0,
+            addr: [0; 16],
+            port: 0,
+        };
+        // SAFETY: as in `socket`; `host` is NUL-terminated (at most MAX_HOST_LEN bytes were
+        // copied into MAX_HOST_LEN + 1 zeroed bytes) and `out` is writable; both outlive the call.
+        let result = unsafe { resolve(self.vtable.ctx, host.as_ptr().cast::<c_char>(), &mut out) };
+        match result {
+            0 => from_c_addr(&out).ok_or(nb::Error::Other(OTHER)),
+            MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
+            _ => Err(nb::Error::Other(OTHER)),
+        }
+    }
+
+    fn get_host_by_address(
+        &mut self,
+        _addr: IpAddr,
+        _result: &mut [u8],
+    ) -> nb::Result<usize, CTransportError> {
+        Err(nb::Error::Other(OTHER))
+    }
+}

@@ -1,0 +1,255 @@
+//! The C-visible types and constants. Everything here appears in `include/mqtt_engine.h`.
+
+use core::ffi::{c_char, c_void};
+
+/// A status code: `MQE_OK` (0) or a negative `MQE_ERR_*` code. See `mqe_strerror`.
+pub type mqe_status_t = i32;
+
+/// What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
+pub type mqe_event_kind_t = u8;
+
+/// The client's connection state: one of the `MQE_STATE_*` constants.
+pub type mqe_state_t = i32;
+
+/// Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
+/// again later. Any other negative value means the connection (or the lookup) failed.
+pub const MQE_IO_WOULD_BLOCK: i32 = -2;
+
+/// The smallest rx and tx buffer `mqe_init` accepts, in bytes.
+pub const MQE_MIN_BUFFER: usize = 64;
+
+/// The library's version; `mqe_version()` returns the same as a string.
+pub const MQE_VERSION_MAJOR: u32 = 0;
+pub const MQE_VERSION_MINOR: u32 = 1;
+pub const MQE_VERSION_PATCH: u32 = 0;
+
+/// CONNACK accepted the connection. `session_present` is set.
+pub const MQE_EVENT_CONNECTED: mqe_event_kind_t = 1;
+/// CONNACK refused the connection. `return_code` is the CONNACK code (1..5) and `reason` the
+/// matching `MQE_ERR_REFUSED_*`. The client is disconnected.
+pub const MQE_EVENT_CONNECT_REFUSED: mqe_event_kind_t = 2;
+/// The connection ended. `reason` is `MQE_OK` after `mqe_disconnect`, else why it ended.
+pub const MQE_EVENT_DISCONNECTED: mqe_event_kind_t = 3;
+/// Reserved for automatic reconnect: `attempt` and `delay_ms`. Not emitted by this version.
+pub const MQE_EVENT_RECONNECTING: mqe_event_kind_t = 4;
+/// A QoS 1 (PUBACK) or QoS 2 (PUBCOMP) publish completed. `packet_id` is set.
+pub const MQE_EVENT_PUBLISH_COMPLETE: mqe_event_kind_t = 5;
+/// SUBACK: `packet_id`, and `granted`/`granted_count`: one granted QoS per filter, in order;
+/// 0x80 means that filter was refused. `granted` is valid only during the callback.
+pub const MQE_EVENT_SUBSCRIBED: mqe_event_kind_t = 6;
+/// UNSUBACK: `packet_id` is set.
+pub const MQE_EVENT_UNSUBSCRIBED: mqe_event_kind_t = 7;
+/// The broker had no session although clean_session was 0: subscriptions must be renewed.
+pub const MQE_EVENT_SESSION_LOST: mqe_event_kind_t = 8;
+/// Reserved for errors not tied to a connection. Not emitted by this version.
+pub const MQE_EVENT_ERROR: mqe_event_kind_t = 9;
+/// PINGRESP arrived.
+pub const MQE_EVENT_PING_RESPONSE: mqe_event_kind_t = 10;
+
+/// No connection and none being set up.
+pub const MQE_STATE_DISCONNECTED: mqe_state_t = 0;
+/// Resolving the host, TCP connecting, or waiting for CONNACK.
+pub const MQE_STATE_CONNECTING: mqe_state_t = 1;
+/// CONNACK accepted; publish, subscribe and unsubscribe work.
+pub const MQE_STATE_CONNECTED: mqe_state_t = 2;
+/// DISCONNECT is queued; the socket closes once it is sent.
+pub const MQE_STATE_DISCONNECTING: mqe_state_t = 3;
+
+/// A socket address handed to `mqe_transport_t.connect` and filled by `resolve`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct mqe_sockaddr_t {
+    /// 4 (IPv4) or 6 (IPv6).
+    pub family: u8,
+    /// Network byte order; IPv4 uses the first 4 bytes.
+    pub addr: [u8; 16],
+    /// Host byte order.
+    pub port: u16,
+}
+
+/// The socket layer the firmware provides (plain TCP or the module's TLS socket).
+/// `mqe_init` copies this struct; `ctx` and the functions must stay valid while the client is
+/// used. Every function is called only from inside an `mqe_*` call on the owning task, and
+/// must not block for long: return `MQE_IO_WOULD_BLOCK` instead.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct mqe_transport_t {
+    /// Passed back unchanged as the first argument of every function.
+    pub ctx: *mut c_void,
+    /// Required. Creates a socket: its handle (>= 0), or < 0 on failure.
+    pub open: Option<unsafe extern "C" fn(ctx: *mut c_void) -> i32>,
+    /// Required. Connects `sock` to `*addr` (valid only during the call): 0 when connected,
+    /// `MQE_IO_WOULD_BLOCK` to be called again on a later poll, < 0 on failure.
+    pub connect: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, sock: i32, addr: *const mqe_sockaddr_t) -> i32,
+    >,
+    /// Required. Sends up to `len` bytes of `buf` (valid only during the call): bytes accepted
+    /// (>= 0; fewer than `len` is fine), `MQE_IO_WOULD_BLOCK`, or < 0 when the connection is lost.
+    pub send: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, sock: i32, buf: *const u8, len: usize) -> i32,
+    >,
+    /// Required. Receives up to `len` bytes into `buf` (valid only during the call): bytes
+    /// received (> 0), 0 when the peer closed, `MQE_IO_WOULD_BLOCK`, or < 0 when lost.
+    pub recv:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, sock: i32, buf: *mut u8, len: usize) -> i32>,
+    /// Required. Closes `sock`; called exactly once per handle `open` returned.
+    pub close: Option<unsafe extern "C" fn(ctx: *mut c_void, sock: i32)>,
+    /// Optional (NULL: only IP literals work as host). Resolves the NUL-terminated `host`
+    /// (valid only during the call) into `*out`: 0 when done, `MQE_IO_WOULD_BLOCK` to be called
+    /// again on a later poll, < 0 on failure. `out->port` is ignored.
+    pub resolve: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            host: *const c_char,
+            out: *mut mqe_sockaddr_t,
+        ) -> i32,
+    >,
+}
+
+/// The platform services. `mqe_init` copies this struct; `ctx` and the functions must stay
+/// valid while the client is used.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct mqe_platform_t {
+    /// Passed back unchanged as the first argument of every function.
+    pub ctx: *mut c_void,
+    /// Required. A millisecond tick that wraps at 2^32.
+    pub now_ms: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u32>,
+    /// Optional. Random numbers for reconnect jitter (stored; used by automatic reconnect).
+    pub random: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u32>,
+    /// Optional. Sleeps; reserved for the blocking helpers.
+    pub delay_ms: Option<unsafe extern "C" fn(ctx: *mut c_void, ms: u32)>,
+    /// Optional. Log sink; reserved, not called by this version.
+    pub log: Option<unsafe extern "C" fn(ctx: *mut c_void, level: i32, msg: *const c_char)>,
+}
+
+/// Connection options; start from `mqe_options_default()`. Strings are NUL-terminated UTF-8.
+/// `mqe_init` keeps the pointers (it copies none of the strings or buffers): everything this
+/// struct points to must stay valid, and the buffers untouched by the application, for as long
+/// as the client is used. The struct itself may be discarded after `mqe_init`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct mqe_options_t {
+    /// Required. Broker host name or IP literal.
+    pub host: *const c_char,
+    /// Broker port (default 1883).
+    pub port: u16,
+    /// Client identifier; NULL or "" asks the broker to assign one (needs clean_session).
+    pub client_id: *const c_char,
+    /// NULL: no username.
+    pub username: *const c_char,
+    /// Binary password of `password_len` bytes; NULL: none. Needs a username.
+    pub password: *const u8,
+    pub password_len: usize,
+    /// Keep-alive in seconds (default 60); 0 turns it off.
+    pub keep_alive_s: u16,
+    /// Start a new session (default true); false resumes the broker's session.
+    pub clean_session: bool,
+    /// NULL: no will. Otherwise a topic name (no wildcards).
+    pub will_topic: *const c_char,
+    pub will_payload: *const u8,
+    pub will_payload_len: usize,
+    pub will_qos: u8,
+    pub will_retain: bool,
+    /// Receive buffer, >= `MQE_MIN_BUFFER`; also the largest packet that can be received.
+    pub rx_buf: *mut u8,
+    pub rx_buf_len: usize,
+    /// Transmit buffer, >= `MQE_MIN_BUFFER` and large enough for CONNECT and the largest publish.
+    pub tx_buf: *mut u8,
+    pub tx_buf_len: usize,
+    /// Holds QoS 1/2 publishes until acknowledged (re-sent after a reconnect). May be NULL with
+    /// length 0 when only QoS 0 is published (QoS 1/2 publishes then fail with `MQE_ERR_FULL`).
+    pub store_buf: *mut u8,
+    pub store_buf_len: usize,
+    /// Resolve + TCP connect + CONNACK must finish within this (default 10000, must be > 0).
+    pub connect_timeout_ms: u32,
+    /// Re-send an unacknowledged QoS 1/2 packet after this (default 20000); 0: only on reconnect.
+    pub ack_timeout_ms: u32,
+    /// PINGRESP must arrive within this; 0 (default): half the keep-alive.
+    pub ping_timeout_ms: u32,
+    /// Automatic reconnect settings (default on, 1000..60000 ms): stored, not yet acted on.
+    pub reconnect: bool,
+    pub reconnect_min_ms: u32,
+    pub reconnect_max_ms: u32,
+    /// Outgoing QoS 1/2 messages in flight at once, 1..=`MQE_MAX_INFLIGHT`; 0: the default.
+    pub inflight_window: u16,
+}
+
+/// What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
+/// Valid only during the event callback.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mqe_event_t {
+    pub kind: mqe_event_kind_t,
+    pub session_present: bool,
+    /// CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
+    pub return_code: u8,
+    pub packet_id: u16,
+    /// `MQE_OK` or the status code explaining a disconnect or refusal.
+    pub reason: mqe_status_t,
+    /// `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
+    pub granted: *const u8,
+    pub granted_count: usize,
+    pub attempt: u32,
+    pub delay_ms: u32,
+}
+
+/// An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
+/// during the message callback; copy what you keep.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mqe_message_t {
+    /// NOT NUL-terminated: use `topic_len`.
+    pub topic: *const c_char,
+    pub topic_len: usize,
+    pub payload: *const u8,
+    pub payload_len: usize,
+    pub qos: u8,
+    pub retain: bool,
+    pub dup: bool,
+    /// 0 at QoS 0.
+    pub packet_id: u16,
+}
+
+/// Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
+pub type mqe_message_handler_t =
+    Option<unsafe extern "C" fn(user: *mut c_void, msg: *const mqe_message_t)>;
+
+/// Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
+/// valid only during the call.
+pub type mqe_event_handler_t =
+    Option<unsafe extern "C" fn(user: *mut c_void, event: *const mqe_event_t)>;
+
+/// Called by the panic handler of the static library; it should reset the device.
+pub type mqe_panic_hook_t = Option<unsafe extern "C" fn()>;
+
+/// One filter for `mqe_subscribe_many`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mqe_subscription_t {
+    /// NUL-terminated topic filter; wildcards allowed.
+    pub filter: *const c_char,
+    pub qos: u8,
+}
+
+/// Opaque client storage, allocated by the caller (e.g. `static mqe_client_t c;`) and set up
+/// by `mqe_init`. Its size depends on the build-time capacities. Do not copy or move it after
+/// `mqe_init`.
+#[repr(C, align(8))]
+pub struct mqe_client_t {
+    opaque: [u64; MQE_CLIENT_WORDS],
+}
+
+impl mqe_client_t {
+    /// All-zero storage, as a C `static` starts out (Rust callers and tests).
+    pub const fn zeroed() -> Self {
+        mqe_client_t {
+            opaque: [0; MQE_CLIENT_WORDS],
+        }
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/client_size.rs"));
+
+/// `mqe_client_t` in 8-byte words.
+pub const MQE_CLIENT_WORDS: usize = MQE_CLIENT_SIZE / 8;

@@ -1,0 +1,1065 @@
+//! The C API called as C would call it, over a fake C transport and clock: argument checks,
+//! state rules, re-entrancy from callbacks, events and messages, and status texts.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::ptr;
+
+use mqtt_engine::ffi::*;
+
+const CONNECT_C1: &[u8] = &[
+    0x10, 0x0E, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x02, b'c', b'1',
+];
+const CONNACK: &[u8] = &[0x20, 0x02, 0x00, 0x00];
+
+/// The network and broker behind the C transport functions.
+#[derive(Default)]
+struct FakeNet {
+    inbound: VecDeque<u8>,
+    sent: Vec<u8>,
+    opened: Vec<i32>,
+    closed: Vec<i32>,
+    connected_to: Vec<mqe_sockaddr_t>,
+    resolved: Vec<String>,
+    peer_closed: bool,
+}
+
+unsafe fn net<'a>(ctx: *mut c_void) -> &'a mut FakeNet {
+    unsafe { &mut *ctx.cast::<FakeNet>() }
+}
+
+unsafe extern "C" fn t_open(ctx: *mut c_void) -> i32 {
+    let net = unsafe { net(ctx) };
+    let handle = net.opened.len() as i32 + 10;
+    net.opened.push(handle);
+    handle
+}
+
+unsafe extern "C" fn t_connect(ctx: *mut c_void, sock: i32, addr: *const mqe_sockaddr_t) -> i32 {
+    let net = unsafe { net(ctx) };
+    assert!(net.opened.contains(&sock));
+    net.connected_to.push(unsafe { *addr });
+    0
+}
+
+unsafe extern "C" fn t_send(ctx: *mut c_void, sock: i32, buf: *const u8, len: usize) -> i32 {
+    let net = unsafe { net(ctx) };
+    assert!(!net.closed.contains(&sock));
+    // Accept at most 5 bytes per call: partial sends through the C boundary.
+    let n = len.min(5);
+    net.sent
+        .extend_from_slice(unsafe { std::slice::from_raw_parts(buf, n) });
+    n as i32
+}
+
+unsafe extern "C" fn t_recv(ctx: *mut c_void, sock: i32, buf: *mut u8, len: usize) -> i32 {
+    let net = unsafe { net(ctx) };
+    assert!(!net.closed.contains(&sock));
+    if net.inbound.is_empty() {
+        return if net.peer_closed {
+            0
+        } else {
+            MQE_IO_WOULD_BLOCK
+        };
+    }
+    let n = len.min(net.inbound.len());
+    let out = unsafe { std::slice::from_raw_parts_mut(buf, n) };
+    for (slot, byte) in out.iter_mut().zip(net.inbound.drain(..n)) {
+        *slot = byte;
+    }
+    n as i32
+}
+
+unsafe extern "C" fn t_close(ctx: *mut c_void, sock: i32) {
+    unsafe { net(ctx) }.closed.push(sock);
+}
+
+unsafe extern "C" fn t_resolve(
+    ctx: *mut c_void,
+    host: *const c_char,
+    out: *mut mqe_sockaddr_t,
+) -> i32 {
+    let net = unsafe { net(ctx) };
+    net.resolved
+        .push(unsafe { CStr::from_ptr(host) }.to_str().unwrap().to_owned());
+    unsafe {
+        (*out).family = 4;
+        (*out).addr = [10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    }
+    0
+}
+
+unsafe extern "C" fn p_now(ctx: *mut c_void) -> u32 {
+    unsafe { &*ctx.cast::<Cell<u32>>() }.get()
+}
+
+/// What the callbacks saw, plus what they did when calling back in.
+#[derive(Default)]
+struct Recorder {
+    client: *mut mqe_client_t,
+    events: Vec<(mqe_event_kind_t, mqe_status_t, u16, Vec<u8>, bool)>,
+    messages: Vec<(String, Vec<u8>, u8, bool, u16)>,
+    /// Filled by `reentering_handler`.
+    reentry: Vec<(&'static str, i32)>,
+}
+
+unsafe extern "C" fn on_event(user: *mut c_void, event: *const mqe_event_t) {
+    let rec = unsafe { &mut *user.cast::<Recorder>() };
+    let e = unsafe { &*event };
+    let granted = if e.granted.is_null() {
+        Vec::new()
+    } else {
+        unsafe { std::slice::from_raw_parts(e.granted, e.granted_count) }.to_vec()
+    };
+    rec.events
+        .push((e.kind, e.reason, e.packet_id, granted, e.session_present));
+}
+
+unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
+    let rec = unsafe { &mut *user.cast::<Recorder>() };
+    let m = unsafe { &*msg };
+    let topic = unsafe { std::slice::from_raw_parts(m.topic.cast::<u8>(), m.topic_len) };
+    let payload = unsafe { std::slice::from_raw_parts(m.payload, m.payload_len) };
+    rec.messages.push((
+        String::from_utf8(topic.to_vec()).unwrap(),
+        payload.to_vec(),
+        m.qos,
+        m.retain,
+        m.packet_id,
+    ));
+}
+
+/// A message handler that calls back into the client the way firmware might.
+unsafe extern "C" fn reentering_handler(user: *mut c_void, msg: *const mqe_message_t) {
+    unsafe { on_message(user, msg) };
+    let rec = unsafe { &mut *user.cast::<Recorder>() };
+    let c = rec.client;
+    let mut h = Harness::options_for_reinit();
+    let results = unsafe {
+        [
+            ("poll", mqe_poll(c)),
+            ("connect", mqe_connect(c)),
+            ("init", mqe_init(c, &h.0, &h.1, &h.2)),
+            ("state", mqe_state(c)),
+            (
+                "publish",
+                mqe_publish(
+                    c,
+                    c"r".as_ptr(),
+                    b"ok".as_ptr().cast(),
+                    2,
+                    0,
+                    false,
+                    ptr::null_mut(),
+                ),
+            ),
+            (
+                "subscribe",
+                mqe_subscribe(c, c"s/+".as_ptr(), 0, ptr::null_mut()),
+            ),
+            (
+                "unsubscribe",
+                mqe_unsubscribe(c, c"s/+".as_ptr(), ptr::null_mut()),
+            ),
+        ]
+    };
+    h.3.clear();
+    rec.reentry.extend(results);
+}
+
+struct Harness {
+    client: Box<mqe_client_t>,
+    net: Box<FakeNet>,
+    clock: Box<Cell<u32>>,
+    recorder: Box<Recorder>,
+    _host: CString,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+    store: Vec<u8>,
+}
+
+impl Harness {
+    fn new(host: &str) -> Harness {
+        let mut h = Harness {
+            client: Box::new(mqe_client_t::zeroed()),
+            net: Box::default(),
+            clock: Box::new(Cell::new(1_000)),
+            recorder: Box::default(),
+            _host: CString::new(host).unwrap(),
+            rx: vec![0; 256],
+            tx: vec![0; 256],
+            store: vec![0; 512],
+        };
+        h.recorder.client = &mut *h.client;
+        let status =
+            unsafe { mqe_init(&mut *h.client, &h.options(), &h.transport(), &h.platform()) };
+        assert_eq!(status, MQE_OK);
+        h
+    }
+
+    fn options(&mut self) -> mqe_options_t {
+        let mut o = mqe_options_default();
+        o.host = self._host.as_ptr();
+        o.client_id = c"c1".as_ptr();
+        o.rx_buf = self.rx.as_mut_ptr();
+        o.rx_buf_len = self.rx.len();
+        o.tx_buf = self.tx.as_mut_ptr();
+        o.tx_buf_len = self.tx.len();
+        o.store_buf = self.store.as_mut_ptr();
+        o.store_buf_len = self.store.len();
+        o
+    }
+
+    fn transport(&mut self) -> mqe_transport_t {
+        mqe_transport_t {
+            ctx: (&mut *self.net as *mut FakeNet).cast(),
+            open: Some(t_open),
+            connect: Some(t_connect),
+            send: Some(t_send),
+            recv: Some(t_recv),
+            close: Some(t_close),
+            resolve: Some(t_resolve),
+        }
+    }
+
+    fn platform(&self) -> mqe_platform_t {
+        mqe_platform_t {
+            ctx: (&*self.clock as *const Cell<u32>).cast_mut().cast(),
+            now_ms: Some(p_now),
+            random: None,
+            delay_ms: None,
+            log: None,
+        }
+    }
+
+    /// Valid, self-owned init arguments (for re-init attempts from callbacks).
+    fn options_for_reinit() -> (mqe_options_t, mqe_transport_t, mqe_platform_t, Vec<u8>) {
+        let mut bufs = vec![0u8; 3 * 128];
+        let mut o = mqe_options_default();
+        o.host = c"127.0.0.1".as_ptr();
+        o.rx_buf = bufs.as_mut_ptr();
+        o.rx_buf_len = 128;
+        o.tx_buf = unsafe { bufs.as_mut_ptr().add(128) };
+        o.tx_buf_len = 128;
+        let t = mqe_transport_t {
+            ctx: ptr::null_mut(),
+            open: Some(t_open),
+            connect: Some(t_connect),
+            send: Some(t_send),
+            recv: Some(t_recv),
+            close: Some(t_close),
+            resolve: None,
+        };
+        let p = mqe_platform_t {
+            ctx: ptr::null_mut(),
+            now_ms: Some(p_now),
+            random: None,
+            delay_ms: None,
+            log: None,
+        };
+        (o, t, p, bufs)
+    }
+
+    fn c(&mut self) -> *mut mqe_client_t {
+        &mut *self.client
+    }
+
+    fn handlers(&mut self) {
+        let user = (&mut *self.recorder as *mut Recorder).cast();
+        let c = self.c();
+        unsafe {
+            assert_eq!(mqe_set_event_handler(c, Some(on_event), user), MQE_OK);
+            assert_eq!(mqe_set_message_handler(c, Some(on_message), user), MQE_OK);
+        }
+    }
+
+    fn poll(&mut self) -> mqe_status_t {
+        let c = self.c();
+        unsafe { mqe_poll(c) }
+    }
+
+    /// Polls until the fake transport has taken everything queued (5 bytes per send).
+    fn poll_n(&mut self, n: usize) -> mqe_status_t {
+        let mut last = MQE_OK;
+        for _ in 0..n {
+            let status = self.poll();
+            if status != MQE_OK {
+                last = status;
+            }
+        }
+        last
+    }
+
+    fn connect(&mut self) {
+        self.handlers();
+        let c = self.c();
+        assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+        assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_CONNECTING);
+        assert_eq!(unsafe { mqe_mqttsta(c) }, 1);
+        self.poll_n(2);
+        assert_eq!(std::mem::take(&mut self.net.sent), CONNECT_C1);
+        self.net.inbound.extend(CONNACK);
+        assert_eq!(self.poll(), MQE_OK);
+        assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_CONNECTED);
+        assert_eq!(unsafe { mqe_mqttsta(c) }, 0);
+        let events = std::mem::take(&mut self.recorder.events);
+        assert_eq!(
+            events,
+            vec![(MQE_EVENT_CONNECTED, MQE_OK, 0, vec![], false)]
+        );
+    }
+}
+
+#[test]
+fn null_client_is_rejected_everywhere() {
+    let null = ptr::null_mut::<mqe_client_t>();
+    let mut id = 0u16;
+    unsafe {
+        let (o, t, p, _b) = Harness::options_for_reinit();
+        assert_eq!(mqe_init(null, &o, &t, &p), MQE_ERR_NULL);
+        assert_eq!(
+            mqe_set_message_handler(null, None, ptr::null_mut()),
+            MQE_ERR_NULL
+        );
+        assert_eq!(
+            mqe_set_event_handler(null, None, ptr::null_mut()),
+            MQE_ERR_NULL
+        );
+        assert_eq!(mqe_connect(null), MQE_ERR_NULL);
+        assert_eq!(mqe_disconnect(null), MQE_ERR_NULL);
+        assert_eq!(
+            mqe_publish(null, c"t".as_ptr(), ptr::null(), 0, 0, false, &mut id),
+            MQE_ERR_NULL
+        );
+        assert_eq!(mqe_subscribe(null, c"t".as_ptr(), 0, &mut id), MQE_ERR_NULL);
+        assert_eq!(mqe_unsubscribe(null, c"t".as_ptr(), &mut id), MQE_ERR_NULL);
+        assert_eq!(mqe_poll(null), MQE_ERR_NULL);
+        assert_eq!(mqe_state(null), MQE_ERR_NULL);
+        assert_eq!(mqe_mqttsta(null), -1);
+        assert_eq!(mqe_next_deadline_ms(null), u32::MAX);
+    }
+}
+
+#[test]
+fn calls_before_init_are_not_init() {
+    let mut storage = Box::new(mqe_client_t::zeroed());
+    let c: *mut mqe_client_t = &mut *storage;
+    let mut id = 0u16;
+    unsafe {
+        assert_eq!(
+            mqe_set_message_handler(c, None, ptr::null_mut()),
+            MQE_ERR_NOT_INIT
+        );
+        assert_eq!(
+            mqe_set_event_handler(c, None, ptr::null_mut()),
+            MQE_ERR_NOT_INIT
+        );
+        assert_eq!(mqe_connect(c), MQE_ERR_NOT_INIT);
+        assert_eq!(mqe_disconnect(c), MQE_ERR_NOT_INIT);
+        assert_eq!(
+            mqe_publish(c, c"t".as_ptr(), ptr::null(), 0, 0, false, &mut id),
+            MQE_ERR_NOT_INIT
+        );
+        assert_eq!(
+            mqe_subscribe(c, c"t".as_ptr(), 0, &mut id),
+            MQE_ERR_NOT_INIT
+        );
+        assert_eq!(mqe_unsubscribe(c, c"t".as_ptr(), &mut id), MQE_ERR_NOT_INIT);
+        assert_eq!(mqe_poll(c), MQE_ERR_NOT_INIT);
+        assert_eq!(mqe_state(c), MQE_ERR_NOT_INIT);
+        assert_eq!(mqe_mqttsta(c), -1);
+        assert_eq!(mqe_next_deadline_ms(c), u32::MAX);
+    }
+}
+
+#[test]
+fn init_checks_its_arguments() {
+    let mut h = Harness::new("127.0.0.1");
+    let c = h.c();
+    let (o, t, p) = (h.options(), h.transport(), h.platform());
+    let init = |o: &mqe_options_t, t: &mqe_transport_t, p: &mqe_platform_t| unsafe {
+        mqe_init(c, o, t, p)
+    };
+    unsafe {
+        assert_eq!(mqe_init(c, ptr::null(), &t, &p), MQE_ERR_NULL);
+        assert_eq!(mqe_init(c, &o, ptr::null(), &p), MQE_ERR_NULL);
+        assert_eq!(mqe_init(c, &o, &t, ptr::null()), MQE_ERR_NULL);
+    }
+    assert_eq!(
+        init(&o, &t, &mqe_platform_t { now_ms: None, ..p }),
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        init(&o, &mqe_transport_t { send: None, ..t }, &p),
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                host: ptr::null(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                host: c"".as_ptr(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    // Buffers.
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                rx_buf_len: MQE_MIN_BUFFER - 1,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_BUFFER
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                tx_buf_len: MQE_MIN_BUFFER - 1,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_BUFFER
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                tx_buf: ptr::null_mut(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_BUFFER
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                store_buf: ptr::null_mut(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_BUFFER
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                tx_buf: o.rx_buf,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    let inside_rx = unsafe { o.rx_buf.add(100) };
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                store_buf: inside_rx,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                store_buf: ptr::null_mut(),
+                store_buf_len: 0,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_OK
+    );
+    // Strings and fields.
+    let bad_utf8 = [b'c', 0xFF, 0];
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                client_id: bad_utf8.as_ptr().cast(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_UTF8
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                password: b"pw".as_ptr(),
+                password_len: 2,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_PASSWORD_WITHOUT_USER
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                password_len: 2,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                will_topic: c"w".as_ptr(),
+                will_qos: 3,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_QOS
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                will_topic: c"w/#".as_ptr(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_TOPIC
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                client_id: ptr::null(),
+                clean_session: false,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                connect_timeout_ms: 0,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                inflight_window: 9,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                reconnect_min_ms: 5,
+                reconnect_max_ms: 4,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    // A host with no NUL in the first 65,536 bytes.
+    let long = vec![b'h'; 70_000];
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                host: long.as_ptr().cast(),
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_TOO_LARGE
+    );
+    // Failed inits leave the last good client in place.
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+}
+
+#[test]
+fn options_default_matches_the_contract() {
+    let o = mqe_options_default();
+    assert!(o.host.is_null() && o.client_id.is_null() && o.rx_buf.is_null());
+    assert_eq!((o.port, o.keep_alive_s, o.clean_session), (1883, 60, true));
+    assert_eq!(
+        (o.connect_timeout_ms, o.ack_timeout_ms, o.ping_timeout_ms),
+        (10_000, 20_000, 0)
+    );
+    assert_eq!(
+        (o.reconnect, o.reconnect_min_ms, o.reconnect_max_ms),
+        (true, 1_000, 60_000)
+    );
+    assert_eq!(o.inflight_window, 0);
+}
+
+#[test]
+fn publish_checks_its_arguments() {
+    let mut h = Harness::new("127.0.0.1");
+    let c = h.c();
+    let mut id = 0xFFFF;
+    let pl = b"x".as_ptr().cast::<c_void>();
+    unsafe {
+        assert_eq!(
+            mqe_publish(c, ptr::null(), pl, 1, 1, false, &mut id),
+            MQE_ERR_NULL
+        );
+        assert_eq!(
+            mqe_publish(c, c"a".as_ptr(), ptr::null(), 1, 1, false, &mut id),
+            MQE_ERR_NULL
+        );
+        let bad = [b'a', 0xC3, 0x28, 0];
+        assert_eq!(
+            mqe_publish(c, bad.as_ptr().cast(), pl, 1, 1, false, &mut id),
+            MQE_ERR_UTF8
+        );
+        assert_eq!(
+            mqe_publish(c, c"a/+".as_ptr(), pl, 1, 1, false, &mut id),
+            MQE_ERR_TOPIC
+        );
+        assert_eq!(
+            mqe_publish(c, c"a/#".as_ptr(), pl, 1, 1, false, &mut id),
+            MQE_ERR_TOPIC
+        );
+        assert_eq!(
+            mqe_publish(c, c"".as_ptr(), pl, 1, 1, false, &mut id),
+            MQE_ERR_TOPIC
+        );
+        assert_eq!(
+            mqe_publish(c, c"a".as_ptr(), pl, 1, 3, false, &mut id),
+            MQE_ERR_QOS
+        );
+        assert_eq!(id, 0xFFFF, "no id on failure");
+        // QoS 0 needs a connection; QoS 1 is stored while disconnected.
+        assert_eq!(
+            mqe_publish(c, c"a".as_ptr(), pl, 1, 0, false, &mut id),
+            MQE_ERR_STATE
+        );
+        assert_eq!(
+            mqe_publish(c, c"a".as_ptr(), ptr::null(), 0, 1, false, &mut id),
+            MQE_OK
+        );
+        assert_eq!(id, 1);
+        assert_eq!(
+            mqe_publish(c, c"a".as_ptr(), pl, 1, 2, false, ptr::null_mut()),
+            MQE_OK
+        );
+        let huge = vec![0u8; 600];
+        assert_eq!(
+            mqe_publish(
+                c,
+                c"a".as_ptr(),
+                huge.as_ptr().cast(),
+                huge.len(),
+                1,
+                false,
+                &mut id
+            ),
+            MQE_ERR_TOO_LARGE
+        );
+        // Subscriptions need a connection; argument errors come first.
+        assert_eq!(
+            mqe_subscribe(c, c"a/#/b".as_ptr(), 0, &mut id),
+            MQE_ERR_TOPIC
+        );
+        assert_eq!(mqe_subscribe(c, c"a".as_ptr(), 3, &mut id), MQE_ERR_QOS);
+        assert_eq!(mqe_subscribe(c, ptr::null(), 0, &mut id), MQE_ERR_NULL);
+        assert_eq!(mqe_subscribe(c, c"a/+".as_ptr(), 1, &mut id), MQE_ERR_STATE);
+        assert_eq!(mqe_subscribe_many(c, ptr::null(), 1, &mut id), MQE_ERR_NULL);
+        let subs = [mqe_subscription_t {
+            filter: c"a".as_ptr(),
+            qos: 0,
+        }];
+        assert_eq!(
+            mqe_subscribe_many(c, subs.as_ptr(), 0, &mut id),
+            MQE_ERR_ARG
+        );
+        assert_eq!(mqe_unsubscribe(c, c"a+".as_ptr(), &mut id), MQE_ERR_TOPIC);
+        assert_eq!(mqe_unsubscribe(c, c"a".as_ptr(), &mut id), MQE_ERR_STATE);
+        assert_eq!(mqe_disconnect(c), MQE_ERR_STATE);
+    }
+}
+
+#[test]
+fn too_small_buffers_are_rejected() {
+    let mut h = Harness::new("127.0.0.1");
+    let c = h.c();
+    let (o, t, p) = (h.options(), h.transport(), h.platform());
+    // Exactly the minimum works; a CONNECT larger than tx does not.
+    let o_min = mqe_options_t {
+        rx_buf_len: MQE_MIN_BUFFER,
+        tx_buf_len: MQE_MIN_BUFFER,
+        ..o
+    };
+    assert_eq!(unsafe { mqe_init(c, &o_min, &t, &p) }, MQE_OK);
+    let long_id = CString::new("i".repeat(80)).unwrap();
+    let o_big = mqe_options_t {
+        client_id: long_id.as_ptr(),
+        tx_buf_len: MQE_MIN_BUFFER,
+        ..o
+    };
+    assert_eq!(unsafe { mqe_init(c, &o_big, &t, &p) }, MQE_ERR_BUFFER);
+    assert_eq!(
+        unsafe {
+            mqe_init(
+                c,
+                &mqe_options_t {
+                    tx_buf_len: 100,
+                    ..o_big
+                },
+                &t,
+                &p,
+            )
+        },
+        MQE_OK
+    );
+}
+
+#[test]
+fn init_while_connected_is_a_state_error_and_works_once_disconnected() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let (o, t, p) = (h.options(), h.transport(), h.platform());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_ERR_STATE);
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_ERR_STATE);
+    assert_eq!(unsafe { mqe_disconnect(c) }, MQE_OK);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTING);
+    assert_eq!(h.poll_n(2), MQE_OK);
+    assert_eq!(h.net.sent, [0xE0, 0x00]);
+    assert_eq!(h.net.closed, vec![10]);
+    assert_eq!(
+        h.recorder.events,
+        vec![(MQE_EVENT_DISCONNECTED, MQE_OK, 0, vec![], false)]
+    );
+    assert_eq!(unsafe { mqe_mqttsta(c) }, -1);
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+}
+
+#[test]
+fn full_session_through_the_c_api() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    assert_eq!(h.net.connected_to[0].family, 4);
+    assert_eq!(h.net.connected_to[0].addr[..4], [127, 0, 0, 1]);
+    assert_eq!(h.net.connected_to[0].port, 1883);
+    assert!(h.net.resolved.is_empty());
+    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, 60_000);
+
+    // Subscribe to two filters; SUBACK grants one and refuses the other.
+    let subs = [
+        mqe_subscription_t {
+            filter: c"a/#".as_ptr(),
+            qos: 1,
+        },
+        mqe_subscription_t {
+            filter: c"b".as_ptr(),
+            qos: 2,
+        },
+    ];
+    let mut id = 0;
+    assert_eq!(
+        unsafe { mqe_subscribe_many(c, subs.as_ptr(), 2, &mut id) },
+        MQE_OK
+    );
+    assert_ne!(id, 0);
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x82, 0x0C, hi, lo, 0x00, 0x03, b'a', b'/', b'#', 0x01, 0x00, 0x01, b'b', 0x02]
+    );
+    h.net.inbound.extend([0x90, 0x04, hi, lo, 0x01, 0x80]);
+    // An incoming QoS 1 message, retained.
+    h.net.inbound.extend([
+        0x33, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x07, b'h', b'i',
+    ]);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(
+        std::mem::take(&mut h.recorder.events),
+        vec![(MQE_EVENT_SUBSCRIBED, MQE_OK, id, vec![0x01, 0x80], false)]
+    );
+    assert_eq!(
+        std::mem::take(&mut h.recorder.messages),
+        vec![("a/b".to_owned(), b"hi".to_vec(), 1, true, 7)]
+    );
+    assert_eq!(std::mem::take(&mut h.net.sent), [0x40, 0x02, 0x00, 0x07]);
+
+    // QoS 1 publish round trip.
+    let mut pid = 0;
+    assert_eq!(
+        unsafe {
+            mqe_publish(
+                c,
+                c"x".as_ptr(),
+                b"1".as_ptr().cast(),
+                1,
+                1,
+                false,
+                &mut pid,
+            )
+        },
+        MQE_OK
+    );
+    h.poll_n(2);
+    let [hi, lo] = pid.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x32, 0x06, 0x00, 0x01, b'x', hi, lo, b'1']
+    );
+    h.net.inbound.extend([0x40, 0x02, hi, lo]);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(
+        std::mem::take(&mut h.recorder.events),
+        vec![(MQE_EVENT_PUBLISH_COMPLETE, MQE_OK, pid, vec![], false)]
+    );
+
+    // The broker closes: poll reports why, and so do the event and mqttsta.
+    h.net.peer_closed = true;
+    assert_eq!(h.poll(), MQE_ERR_CLOSED);
+    assert_eq!(
+        h.recorder.events,
+        vec![(MQE_EVENT_DISCONNECTED, MQE_ERR_CLOSED, 0, vec![], false)]
+    );
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    assert_eq!(unsafe { mqe_mqttsta(c) }, 2);
+    assert_eq!(h.net.closed, vec![10]);
+    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, u32::MAX);
+}
+
+#[test]
+fn host_names_go_through_the_resolver() {
+    let mut h = Harness::new("broker.example");
+    h.handlers();
+    let c = h.c();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    assert_eq!(h.net.resolved, vec!["broker.example"]);
+    assert_eq!(h.net.connected_to[0].addr[..4], [10, 1, 2, 3]);
+    assert_eq!(h.net.sent, CONNECT_C1);
+}
+
+#[test]
+fn without_a_resolver_a_host_name_fails_with_dns() {
+    let mut h = Harness::new("broker.example");
+    let c = h.c();
+    let (o, t, p) = (h.options(), h.transport(), h.platform());
+    assert_eq!(
+        unsafe { mqe_init(c, &o, &mqe_transport_t { resolve: None, ..t }, &p) },
+        MQE_OK
+    );
+    h.handlers();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll(), MQE_ERR_DNS);
+    assert_eq!(
+        h.recorder.events,
+        vec![(MQE_EVENT_DISCONNECTED, MQE_ERR_DNS, 0, vec![], false)]
+    );
+    assert!(h.net.opened.is_empty());
+}
+
+#[test]
+fn connect_timeout_is_reported_by_poll() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect_no_connack();
+    h.clock.set(h.clock.get() + 9_999);
+    assert_eq!(h.poll(), MQE_OK);
+    h.clock.set(h.clock.get() + 1);
+    assert_eq!(h.poll(), MQE_ERR_CONNECT_TIMEOUT);
+    assert_eq!(unsafe { mqe_mqttsta(h.c()) }, -1);
+}
+
+impl Harness {
+    fn connect_no_connack(&mut self) {
+        self.handlers();
+        let c = self.c();
+        assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+        self.poll_n(4);
+        assert_eq!(self.net.sent, CONNECT_C1);
+    }
+}
+
+#[test]
+fn callbacks_may_publish_and_subscribe_but_not_poll_connect_or_init() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let user = (&mut *h.recorder as *mut Recorder).cast();
+    assert_eq!(
+        unsafe { mqe_set_message_handler(c, Some(reentering_handler), user) },
+        MQE_OK
+    );
+    h.net.inbound.extend([0x30, 0x03, 0x00, 0x01, b't']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(
+        h.recorder.messages,
+        vec![("t".to_owned(), vec![], 0, false, 0)]
+    );
+    let reentry: std::collections::HashMap<_, _> = h.recorder.reentry.iter().copied().collect();
+    assert_eq!(reentry["poll"], MQE_ERR_REENTRANT);
+    assert_eq!(reentry["connect"], MQE_ERR_REENTRANT);
+    assert_eq!(reentry["init"], MQE_ERR_REENTRANT);
+    assert_eq!(reentry["state"], MQE_STATE_CONNECTED);
+    assert_eq!(reentry["publish"], MQE_OK);
+    assert_eq!(reentry["subscribe"], MQE_OK);
+    assert_eq!(reentry["unsubscribe"], MQE_OK);
+    // What the callback queued goes out: PUBLISH "r" "ok", SUBSCRIBE, UNSUBSCRIBE.
+    h.poll_n(6);
+    let sent = std::mem::take(&mut h.net.sent);
+    assert_eq!(sent[..7], [0x30, 0x05, 0x00, 0x01, b'r', b'o', b'k']);
+    assert_eq!(sent[7], 0x82);
+    assert_eq!(sent[sent.len() - 9], 0xA2);
+    // After the callback, poll works again.
+    assert_eq!(h.poll(), MQE_OK);
+}
+
+#[test]
+fn disconnect_from_a_callback_is_allowed() {
+    unsafe extern "C" fn disconnect_on_message(user: *mut c_void, msg: *const mqe_message_t) {
+        unsafe { on_message(user, msg) };
+        let rec = unsafe { &mut *user.cast::<Recorder>() };
+        rec.reentry
+            .push(("disconnect", unsafe { mqe_disconnect(rec.client) }));
+    }
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let user = (&mut *h.recorder as *mut Recorder).cast();
+    assert_eq!(
+        unsafe { mqe_set_message_handler(c, Some(disconnect_on_message), user) },
+        MQE_OK
+    );
+    h.net.inbound.extend([0x30, 0x03, 0x00, 0x01, b't']);
+    h.poll_n(2);
+    assert_eq!(h.recorder.reentry, vec![("disconnect", MQE_OK)]);
+    assert_eq!(h.net.sent, [0xE0, 0x00]);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+}
+
+/// Every status code of the contract, listed here independently of the library's table.
+const ALL_STATUS_CODES: &[(mqe_status_t, i32)] = &[
+    (MQE_OK, 0),
+    (MQE_ERR_NULL, -1),
+    (MQE_ERR_ARG, -2),
+    (MQE_ERR_UTF8, -3),
+    (MQE_ERR_TOPIC, -4),
+    (MQE_ERR_QOS, -5),
+    (MQE_ERR_TOO_LARGE, -6),
+    (MQE_ERR_PASSWORD_WITHOUT_USER, -7),
+    (MQE_ERR_BUFFER, -8),
+    (MQE_ERR_NOT_INIT, -20),
+    (MQE_ERR_STATE, -21),
+    (MQE_ERR_REENTRANT, -22),
+    (MQE_ERR_FULL, -30),
+    (MQE_ERR_TRANSPORT, -40),
+    (MQE_ERR_DNS, -41),
+    (MQE_ERR_CLOSED, -42),
+    (MQE_ERR_CONNECT_TIMEOUT, -43),
+    (MQE_ERR_PING_TIMEOUT, -44),
+    (MQE_ERR_ACK_TIMEOUT, -45),
+    (MQE_ERR_MALFORMED, -50),
+    (MQE_ERR_UNEXPECTED_PACKET, -51),
+    (MQE_ERR_UNKNOWN_PACKET_ID, -52),
+    (MQE_ERR_PACKET_TOO_LARGE, -53),
+    (MQE_ERR_REFUSED_PROTOCOL, -61),
+    (MQE_ERR_REFUSED_ID, -62),
+    (MQE_ERR_REFUSED_UNAVAILABLE, -63),
+    (MQE_ERR_REFUSED_CREDENTIALS, -64),
+    (MQE_ERR_REFUSED_NOT_AUTHORIZED, -65),
+];
+
+#[test]
+fn strerror_covers_every_code() {
+    let unknown = unsafe { CStr::from_ptr(mqe_strerror(-9999)) };
+    assert_eq!(unknown.to_str().unwrap(), "unknown status");
+    assert_eq!(unsafe { CStr::from_ptr(mqe_strerror(1)) }, unknown);
+    let mut texts = std::collections::HashSet::new();
+    for &(code, number) in ALL_STATUS_CODES {
+        assert_eq!(code, number, "status numbers are a contract");
+        let text = unsafe { CStr::from_ptr(mqe_strerror(code)) };
+        assert_ne!(text, unknown, "code {code}");
+        assert!(!text.is_empty());
+        assert!(texts.insert(text.to_owned()), "duplicate text for {code}");
+    }
+    assert_eq!(
+        unsafe { CStr::from_ptr(mqe_strerror(MQE_OK)) }
+            .to_str()
+            .unwrap(),
+        "ok"
+    );
+}
+
+#[test]
+fn version_string_matches_the_macros() {
+    let version = unsafe { CStr::from_ptr(mqe_version()) }.to_str().unwrap();
+    assert_eq!(
+        version,
+        format!("{MQE_VERSION_MAJOR}.{MQE_VERSION_MINOR}.{MQE_VERSION_PATCH}")
+    );
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn client_storage_has_the_advertised_size_and_alignment() {
+    assert_eq!(std::mem::size_of::<mqe_client_t>(), MQE_CLIENT_SIZE);
+    assert_eq!(std::mem::align_of::<mqe_client_t>(), 8);
+    assert_eq!(MQE_CLIENT_SIZE % 8, 0);
+    // build.rs's formula fits the real client within its margin (32 bytes, rounded to 8).
+    let used = client_bytes_used();
+    assert!(used <= MQE_CLIENT_SIZE);
+    assert!(
+        MQE_CLIENT_SIZE - used <= 40,
+        "{MQE_CLIENT_SIZE} reserved, {used} used"
+    );
+}
+
+#[test]
+fn panic_hook_is_stored() {
+    extern "C" fn hook() {}
+    mqe_set_panic_hook(Some(hook as unsafe extern "C" fn()));
+    assert!(panic_hook_is_set());
+    mqe_set_panic_hook(None);
+    assert!(!panic_hook_is_set());
+}

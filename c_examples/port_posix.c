@@ -281,6 +281,14 @@ int port_posix_abort(port_posix_t *ctx) {
     return 0;
 }
 
+int port_posix_open_sockets(void) {
+    int open = 0;
+    for (int i = 0; i < PORT_POSIX_MAX_SOCKETS; i++) {
+        open += slots[i].state != SLOT_FREE;
+    }
+    return open;
+}
+
 /* ---- platform ----------------------------------------------------------------------- */
 
 static uint32_t tick_offset;

@@ -39,6 +39,9 @@ void port_posix_platform(mqe_platform_t *p);
  * context has no open socket. */
 int port_posix_abort(port_posix_t *ctx);
 
+/* Handles taken and not yet closed by the engine (a leak check for tests). */
+int port_posix_open_sockets(void);
+
 /* The tick the engine sees: milliseconds from CLOCK_MONOTONIC plus an offset, wrapping
  * at 2^32. The offset starts from env MQE_TICK_OFFSET (decimal or 0x hex, default 0) so a
  * run can begin just before the wrap; port_posix_set_tick_offset changes it. */

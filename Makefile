@@ -13,6 +13,10 @@ ifeq ($(origin CC),default)
 CC      := gcc
 endif
 CFLAGS  ?= -O2 -g
+# --gc-sections drops unused library sections, as a firmware link does; it also drops the
+# precompiled core's unwinding data, which refers to rust_eh_personality (absent with
+# panic=abort).
+LDFLAGS ?= -Wl,--gc-sections
 
 BUILD   := build
 LIB     := target/release/libmqtt_engine.a
@@ -76,10 +80,10 @@ $(BUILD):
 	mkdir -p $@
 
 $(BUILD)/pubsub: c_examples/pubsub.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
-	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/pubsub.c $(PORT_SRC) $(LIB) -o $@
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/pubsub.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
 $(BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
-	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) -Itests/c $(CTEST_SRC) $(PORT_SRC) $(LIB) -o $@
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) -Itests/c $(CTEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
 demo: deps $(BUILD)/pubsub
 	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/pubsub

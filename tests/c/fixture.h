@@ -65,6 +65,9 @@ void tc_setup(void);
 /* "mqe-ct/<run>/<suffix>" into buf. */
 const char *tc_topic(char *buf, size_t len, const char *suffix);
 
+/* A 127.0.0.1 TCP port nothing listens on (bound then released), or -1. */
+int32_t tc_unused_port(void);
+
 /* Takes a pool slot and fills opts with the defaults, broker address, buffers and a
  * unique client id ("<run><role>"). The caller may change opts before tc_init. */
 tc_t *tc_alloc(const char *role, mqe_options_t *opts);

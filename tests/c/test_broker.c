@@ -498,6 +498,41 @@ static void case_callback_reentrancy(void) {
     CHECK_EQ(mqe_state(&a->client), MQE_STATE_CONNECTED);
 }
 
+/* ---- connection setup ------------------------------------------------------------------------ */
+
+/* A host name goes through the port's resolve() (getaddrinfo) before the TCP connect. */
+static void case_host_name_is_resolved(void) {
+    mqe_options_t opts;
+    tc_t *tc = tc_alloc("dns", &opts);
+    REQUIRE(tc != NULL);
+    opts.host = "localhost";
+    REQUIRE_EQ(tc_init(tc, &opts), MQE_OK);
+    REQUIRE(tc_connect_wait(tc));
+    CHECK_EQ(mqe_state(&tc->client), MQE_STATE_CONNECTED);
+}
+
+/* Nothing listens on the port: the attempt ends with a transport reason, the socket is
+ * closed (checked by the teardown) and the client can be used again. */
+static void case_refused_tcp_connect(void) {
+    int32_t unused_port = tc_unused_port();
+    REQUIRE(unused_port > 0);
+    mqe_options_t opts;
+    tc_t *tc = tc_alloc("ref", &opts);
+    REQUIRE(tc != NULL);
+    opts.port = (uint16_t)unused_port;
+    REQUIRE_EQ(tc_init(tc, &opts), MQE_OK);
+    REQUIRE_EQ(mqe_connect(&tc->client), MQE_OK);
+    WAIT_UNTIL(tc->event_count > 0, TC_WAIT_MS, tc_pump);
+    REQUIRE_EQ(tc->event_count, 1);
+    CHECK_EQ(tc->events[0].ev.kind, MQE_EVENT_DISCONNECTED);
+    CHECK_EQ(tc->events[0].ev.reason, MQE_ERR_TRANSPORT);
+    CHECK_EQ(mqe_state(&tc->client), MQE_STATE_DISCONNECTED);
+    CHECK_EQ(port_posix_open_sockets(), 0);
+    CHECK_EQ(mqe_connect(&tc->client), MQE_OK); /* a new attempt starts */
+    WAIT_UNTIL(tc->event_count > 1, TC_WAIT_MS, tc_pump);
+    CHECK_EQ(tc->event_count, 2);
+}
+
 /* ---- time ------------------------------------------------------------------------------------ */
 
 /* The tick starts 1.5 s before 2^32 and wraps mid-session: keep-alive pings keep working,
@@ -568,6 +603,8 @@ int main(int argc, char **argv) {
         {"init_checks", case_init_checks},
         {"strerror_and_version", case_strerror_and_version},
         {"callback_reentrancy", case_callback_reentrancy},
+        {"host_name_is_resolved", case_host_name_is_resolved},
+        {"refused_tcp_connect", case_refused_tcp_connect},
         {"tick_wraps_mid_session", case_tick_wraps_mid_session},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -22,6 +22,7 @@ import time
 HOST = "127.0.0.1"
 BROKER_START_S = 5.0
 STOP_GRACE_S = 3.0
+LOG_TAIL_LINES = 300  # enough to see what went wrong, not a wall of text
 START_ATTEMPTS = 3  # a port picked as free can be taken before mosquitto binds it
 TIMEOUT_STATUS = 124
 
@@ -124,9 +125,13 @@ def start_broker(mosquitto, workdir, log_file, deadline):
 def print_log(path):
     try:
         with open(path, errors="replace") as f:
-            text = f.read()
+            lines = f.readlines()
     except OSError as e:
-        text = f"(cannot read broker log: {e})\n"
+        lines = [f"(cannot read broker log: {e})\n"]
+    if len(lines) > LOG_TAIL_LINES:
+        skipped = len(lines) - LOG_TAIL_LINES
+        lines = [f"({skipped} earlier lines skipped)\n"] + lines[-LOG_TAIL_LINES:]
+    text = "".join(lines)
     sys.stderr.write("----- mosquitto log -----\n" + text + "----- end of mosquitto log -----\n")
 
 

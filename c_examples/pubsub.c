@@ -29,6 +29,7 @@
 /* One client: the engine's storage, its buffers and its socket context. */
 typedef struct {
     const char *name;
+    char client_id[32];
     mqe_client_t client;
     uint8_t rx[1024];
     uint8_t tx[1024];
@@ -82,15 +83,14 @@ static void on_message(void *user, const mqe_message_t *msg) {
 }
 
 static bool start_client(demo_client_t *dc, const char *host, uint16_t port) {
-    static char ids[2][48];
-    char *id = ids[dc == &client_a ? 0 : 1];
-    /* A per-process id: two demo runs on one broker must not kick each other off. */
-    snprintf(id, sizeof ids[0], "mqe-demo-%s-%08x", dc->name, (unsigned)port_posix_now_ms());
+    /* A per-run id: two demo runs on one broker must not kick each other off. */
+    snprintf(dc->client_id, sizeof dc->client_id, "mqe-demo-%s-%08x", dc->name,
+             (unsigned)port_posix_now_ms());
 
     mqe_options_t opts = mqe_options_default();
     opts.host = host;
     opts.port = port;
-    opts.client_id = id;
+    opts.client_id = dc->client_id;
     opts.keep_alive_s = 60;
     opts.clean_session = true;
     opts.reconnect = false; /* a demo should fail loudly, not retry */

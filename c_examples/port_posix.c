@@ -299,15 +299,28 @@ void port_posix_set_tick_offset(uint32_t offset) {
     tick_offset_set = 1;
 }
 
-uint32_t port_posix_now_ms(void) {
-    if (!tick_offset_set) {
-        const char *env = getenv("MQE_TICK_OFFSET");
-        port_posix_set_tick_offset(env != NULL ? (uint32_t)strtoul(env, NULL, 0) : 0u);
-    }
+static uint32_t monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    return (uint32_t)ms + tick_offset; /* unsigned: wraps at 2^32 like a hardware tick */
+    return (uint32_t)ms; /* keeps the low 32 bits: wraps like a hardware tick */
+}
+
+uint32_t port_posix_tick_offset(void) {
+    if (!tick_offset_set) {
+        const char *start = getenv("MQE_TICK_START");
+        uint32_t offset = 0;
+        if (start != NULL) {
+            offset = (uint32_t)strtoul(start, NULL, 0) - monotonic_ms(); /* unsigned: wraps */
+        }
+        port_posix_set_tick_offset(offset);
+    }
+    return tick_offset;
+}
+
+uint32_t port_posix_now_ms(void) {
+    uint32_t offset = port_posix_tick_offset();
+    return monotonic_ms() + offset;
 }
 
 static uint32_t posix_now_ms(void *ctx) {

@@ -43,9 +43,10 @@ int port_posix_abort(port_posix_t *ctx);
 int port_posix_open_sockets(void);
 
 /* The tick the engine sees: milliseconds from CLOCK_MONOTONIC plus an offset, wrapping
- * at 2^32. The offset starts from env MQE_TICK_OFFSET (decimal or 0x hex, default 0) so a
- * run can begin just before the wrap; port_posix_set_tick_offset changes it. */
+ * at 2^32. With env MQE_TICK_START (decimal or 0x hex) the first reading is that value, so
+ * a whole run can begin just before the wrap; port_posix_set_tick_offset changes it. */
 uint32_t port_posix_now_ms(void);
+uint32_t port_posix_tick_offset(void);
 void port_posix_set_tick_offset(uint32_t offset);
 
 /* Log lines at or below this level are printed (default 2; env MQE_LOG_LEVEL). */

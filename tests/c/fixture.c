@@ -36,7 +36,8 @@ void tc_setup(void) {
         broker_port = (uint16_t)strtoul(port, NULL, 10);
     }
     port_posix_platform(&tc_platform);
-    printf("# broker %s:%u, run %s\n", broker_host, broker_port, run_id);
+    printf("# broker %s:%u, run %s, tick %u\n", broker_host, broker_port, run_id,
+           (unsigned)port_posix_now_ms());
 }
 
 const char *tc_topic(char *buf, size_t len, const char *suffix) {

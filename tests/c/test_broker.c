@@ -641,9 +641,9 @@ static void case_refused_tcp_connect(void) {
 static void case_tick_wraps_mid_session(void) {
     char topic[TC_TOPIC_MAX];
     tc_topic(topic, sizeof topic, "wrap/t");
-    port_posix_set_tick_offset(0);
-    uint32_t raw = port_posix_now_ms();
-    port_posix_set_tick_offset(UINT32_MAX - 1500u - raw);
+    uint32_t offset = port_posix_tick_offset();
+    uint32_t now = port_posix_now_ms();
+    port_posix_set_tick_offset(offset + (UINT32_MAX - 1500u - now)); /* now: 2^32 - 1.5 s */
 
     mqe_options_t opts;
     tc_t *a = tc_alloc("wra", &opts);
@@ -684,9 +684,11 @@ static void case_tick_wraps_mid_session(void) {
     CHECK(tc_event(b, MQE_EVENT_PUBLISH_COMPLETE, id) != NULL);
 }
 
+static uint32_t run_tick_offset;
+
 static void teardown(void) {
     tc_teardown();
-    port_posix_set_tick_offset(0);
+    port_posix_set_tick_offset(run_tick_offset); /* undo a case's own clock */
 }
 
 int main(int argc, char **argv) {
@@ -712,5 +714,6 @@ int main(int argc, char **argv) {
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     tc_setup();
+    run_tick_offset = port_posix_tick_offset();
     return h_run(cases, (int)(sizeof cases / sizeof cases[0]), argc > 1 ? argv[1] : NULL, teardown);
 }

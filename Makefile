@@ -46,7 +46,7 @@ APT_DEPS := mosquitto:mosquitto
 .PHONY: lib header check-header deps demo ctest cross test clean help FORCE
 
 help:
-	@sed -n 's/^#   make /make /p' Makefile
+	@sed -n 's/^#   //p' Makefile
 
 deps:
 	@missing=""; \

@@ -102,10 +102,10 @@ static void case_full_window_is_back_pressure(void) {
     int full = 1;
     uint64_t until = h_real_ms() + 2 * TC_WAIT_MS;
     while (sent < TOTAL && h_real_ms() < until) {
-        char payload[4];
+        char payload[16];
         snprintf(payload, sizeof payload, "m%02d", sent);
-        mqe_status_t st = mqe_publish(&pub->client, topic, payload, 3, (uint8_t)(1 + sent % 2),
-                                      false, NULL);
+        mqe_status_t st = mqe_publish(&pub->client, topic, payload, strlen(payload),
+                                      (uint8_t)(1 + sent % 2), false, NULL);
         if (st == MQE_OK) {
             sent++;
         } else {
@@ -139,7 +139,7 @@ static void case_full_window_is_back_pressure(void) {
         last_seen[m->qos] = n;
     }
     for (int n = 0; n < TOTAL; n++) {
-        char payload[4];
+        char payload[16];
         snprintf(payload, sizeof payload, "m%02d", n);
         size_t copies = 0;
         for (size_t i = 0; i < sub->msg_count; i++) {

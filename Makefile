@@ -15,10 +15,7 @@ ifeq ($(origin CC),default)
 CC      := gcc
 endif
 CFLAGS  ?= -O2 -g
-# --gc-sections drops unused library sections, as a firmware link does; it also drops the
-# precompiled core's unwinding data, which refers to rust_eh_personality (absent with
-# panic=abort).
-LDFLAGS ?= -Wl,--gc-sections
+LDFLAGS ?=
 
 BUILD   := build
 LIB     := target/release/libmqtt_engine.a

@@ -38,3 +38,10 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
 pub fn panic_hook_is_set() -> bool {
     PANIC_HOOK.load(Ordering::Acquire) != 0
 }
+
+/// Hosted targets ship a `core` built for unwinding, whose unwind tables name this symbol;
+/// with `panic = "abort"` nothing ever calls it. Defining it lets a host program link the
+/// static library without `-Wl,--gc-sections`. Bare-metal targets have no such reference.
+#[cfg(all(not(feature = "std"), not(target_os = "none")))]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}

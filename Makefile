@@ -40,7 +40,7 @@ NEAR_WRAP_TICK  := 4294962295
 APT_DEPS := mosquitto:mosquitto
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps demo ctest cross test clean help FORCE
+.PHONY: lib header check-header deps demo quickstart ctest cross test clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -85,6 +85,13 @@ $(BUILD)/pubsub: c_examples/pubsub.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | 
 $(BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) -Itests/c $(CTEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
+$(BUILD)/quickstart: c_examples/quickstart.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/quickstart.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+# The README's quick start, run as written.
+quickstart: deps $(BUILD)/quickstart
+	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/quickstart
+
 demo: deps $(BUILD)/pubsub
 	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/pubsub
 
@@ -105,6 +112,7 @@ test: deps
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory cross
+	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
 
 clean:

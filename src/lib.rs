@@ -34,3 +34,11 @@ pub mod time;
 pub mod wire;
 
 pub use error::Error;
+
+/// Test-only (feature `panic-test`): panics on purpose, so a firmware image can show that the
+/// panic handler reaches the hook set with `mqe_set_panic_hook`.
+#[cfg(feature = "panic-test")]
+#[no_mangle]
+pub extern "C" fn mqe_test_panic() {
+    panic!("mqe_test_panic: deliberate");
+}

@@ -1,0 +1,277 @@
+/* The whole C API on a Cortex-M4, against the in-image scripted broker: connect, subscribe,
+   receive at QoS 1 and 2, publish at QoS 0, 1 and 2, a keep-alive ping across the tick's wrap,
+   unsubscribe, a truncated PUBACK (a clean protocol error), reconnect with the session and the
+   QoS 1 message re-sent, disconnect. Every public call's peak stack is measured. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "board.h"
+#include "broker.h"
+#include "mqtt_engine.h"
+#include "semihost.h"
+#include "stack_meter.h"
+
+#define MAX_SEEN 40
+
+typedef struct {
+  mqe_event_kind_t kind;
+  bool session_present;
+  mqe_status_t reason;
+  uint16_t packet_id;
+  uint8_t granted[4];
+  size_t granted_count;
+} seen_event_t;
+
+typedef struct {
+  char topic[24];
+  char payload[24];
+  uint8_t qos;
+  bool dup;
+} seen_message_t;
+
+static mqe_client_t client;
+static broker_t broker;
+static uint8_t rx_buf[256], tx_buf[256], store_buf[512];
+
+static seen_event_t events[MAX_SEEN];
+static size_t event_count, events_printed;
+static seen_message_t messages[8];
+static size_t message_count;
+static mqe_status_t last_poll_error;
+
+/* Handlers only record: they run inside mqe_poll, whose stack is being measured. */
+static void on_event(void *user, const mqe_event_t *e) {
+  (void)user;
+  if (event_count == MAX_SEEN) {
+    return;
+  }
+  seen_event_t *s = &events[event_count++];
+  s->kind = e->kind;
+  s->session_present = e->session_present;
+  s->reason = e->reason;
+  s->packet_id = e->packet_id;
+  s->granted_count = e->granted_count;
+  for (size_t i = 0; i < e->granted_count && i < sizeof s->granted; i++) {
+    s->granted[i] = e->granted[i];
+  }
+}
+
+static size_t copy_text(char *dst, size_t cap, const void *src, size_t len) {
+  const size_t n = len < cap - 1 ? len : cap - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+  return n;
+}
+
+static void on_message(void *user, const mqe_message_t *m) {
+  (void)user;
+  if (message_count == sizeof messages / sizeof messages[0]) {
+    return;
+  }
+  seen_message_t *s = &messages[message_count++];
+  copy_text(s->topic, sizeof s->topic, m->topic, m->topic_len);
+  copy_text(s->payload, sizeof s->payload, m->payload, m->payload_len);
+  s->qos = m->qos;
+  s->dup = m->dup;
+}
+
+static volatile bool panic_hook_called;
+static void on_panic(void) { panic_hook_called = true; }
+
+static void print_new_events(void) {
+  for (; events_printed < event_count; events_printed++) {
+    const seen_event_t *e = &events[events_printed];
+    out("  t=%lu event %u id=%u reason=%ld (%s) session_present=%d granted=%u\n",
+        (unsigned long)board_tick, e->kind, e->packet_id, (long)e->reason,
+        mqe_strerror(e->reason), e->session_present, e->granted_count ? e->granted[0] : 0);
+  }
+}
+
+static const seen_event_t *find_event(mqe_event_kind_t kind, size_t from) {
+  for (size_t i = from; i < event_count; i++) {
+    if (events[i].kind == kind) {
+      return &events[i];
+    }
+  }
+  return NULL;
+}
+
+/* Polls until `count` events of `kind` arrived after index `from`. When mqe_poll has nothing
+   due, the tick jumps to the next deadline (at most 1 s), as an RTOS task would sleep. */
+static bool poll_until(mqe_event_kind_t kind, size_t from, size_t count) {
+  for (int round = 0; round < 500; round++) {
+    const mqe_status_t status = MEASURED(mqe_poll(&client));
+    if (status != MQE_OK) {
+      last_poll_error = status;
+    }
+    print_new_events();
+    size_t seen = 0;
+    for (size_t i = from; i < event_count; i++) {
+      seen += events[i].kind == kind;
+    }
+    if (seen >= count) {
+      return true;
+    }
+    uint32_t wait = MEASURED(mqe_next_deadline_ms(&client));
+    board_tick += wait > 1000 ? 1000 : wait;
+  }
+  return false;
+}
+
+static void check_arguments_and_texts(void) {
+  CHECK(MEASURED(mqe_version())[0] >= '0');
+  CHECK(strcmp(MEASURED(mqe_strerror(MQE_OK)), "unknown status") != 0);
+  CHECK(strcmp(mqe_strerror(-12345), "unknown status") == 0);
+  CHECK(MEASURED(mqe_state(&client)) == MQE_ERR_NOT_INIT);
+  CHECK(MEASURED(mqe_poll(&client)) == MQE_ERR_NOT_INIT);
+  CHECK(MEASURED(mqe_init(NULL, NULL, NULL, NULL)) == MQE_ERR_NULL);
+}
+
+static void init_client(void) {
+  mqe_options_t opts = MEASURED(mqe_options_default());
+  opts.host = "10.0.0.1";
+  opts.client_id = "m4-image";
+  opts.clean_session = false;
+  opts.keep_alive_s = 10;
+  opts.reconnect = false; /* the image reconnects itself, to check the resent message */
+  opts.will_topic = "dev/status";
+  opts.will_payload = (const uint8_t *)"offline";
+  opts.will_payload_len = 7;
+  opts.will_qos = 1;
+  opts.rx_buf = rx_buf;
+  opts.rx_buf_len = sizeof rx_buf;
+  opts.tx_buf = tx_buf;
+  opts.tx_buf_len = sizeof tx_buf;
+  opts.store_buf = store_buf;
+  opts.store_buf_len = sizeof store_buf;
+  const mqe_transport_t transport = broker_transport(&broker);
+  const mqe_platform_t platform = board_platform();
+  CHECK(MEASURED(mqe_init(&client, &opts, &transport, &platform)) == MQE_OK);
+  CHECK(MEASURED(mqe_set_event_handler(&client, on_event, NULL)) == MQE_OK);
+  CHECK(MEASURED(mqe_set_message_handler(&client, on_message, NULL)) == MQE_OK);
+  MEASURED_VOID(mqe_set_panic_hook(on_panic));
+  CHECK(MEASURED(mqe_state(&client)) == MQE_STATE_DISCONNECTED);
+}
+
+static void connect_subscribe_and_receive(void) {
+  out("connect\n");
+  CHECK(MEASURED(mqe_connect(&client)) == MQE_OK);
+  CHECK(mqe_state(&client) == MQE_STATE_CONNECTING);
+  CHECK(MEASURED(mqe_mqttsta(&client)) == 1);
+  CHECK(poll_until(MQE_EVENT_CONNECTED, 0, 1));
+  CHECK(broker.connects == 1 && !broker.last_connect_clean);
+  CHECK(mqe_state(&client) == MQE_STATE_CONNECTED && mqe_mqttsta(&client) == 0);
+
+  out("subscribe; the broker then publishes at QoS 1 and 2\n");
+  uint16_t id_one = 0, id_many = 0;
+  const size_t from = event_count;
+  CHECK(MEASURED(mqe_subscribe(&client, "dev/in/#", 2, &id_one)) == MQE_OK);
+  const mqe_subscription_t subs[2] = {{"dev/cfg", 1}, {"dev/+/ota", 0}};
+  CHECK(MEASURED(mqe_subscribe_many(&client, subs, 2, &id_many)) == MQE_OK);
+  CHECK(mqe_subscribe_many(&client, subs, 0, NULL) == MQE_ERR_ARG);
+  CHECK(mqe_subscribe(&client, "dev/#/bad", 0, NULL) == MQE_ERR_TOPIC);
+  CHECK(id_one != 0 && id_many != 0 && id_one != id_many);
+  CHECK(poll_until(MQE_EVENT_SUBSCRIBED, from, 2));
+  for (int round = 0; round < 50 && broker.pubcomps == 0; round++) {
+    (void)MEASURED(mqe_poll(&client));
+    print_new_events();
+  }
+  const seen_event_t *suback = find_event(MQE_EVENT_SUBSCRIBED, from);
+  CHECK(suback->packet_id == id_one && suback->granted_count == 1 && suback->granted[0] == 2);
+  CHECK(message_count == 2);
+  CHECK(strcmp(messages[0].topic, BROKER_PUSH_TOPIC) == 0 && messages[0].qos == 1);
+  CHECK(strcmp(messages[0].payload, "qos1-from-broker") == 0);
+  CHECK(strcmp(messages[1].payload, "qos2-from-broker") == 0 && messages[1].qos == 2);
+  CHECK(broker.pubacks == 1 && broker.pubrecs == 1 && broker.pubcomps == 1);
+  out("  received: %s q%u, %s q%u\n", messages[0].payload, messages[0].qos, messages[1].payload,
+      messages[1].qos);
+}
+
+static void publish_each_qos(void) {
+  out("publish at QoS 0, 1, 2\n");
+  uint16_t id0 = 7, id1 = 0, id2 = 0;
+  const size_t from = event_count;
+  CHECK(MEASURED(mqe_publish(&client, "dev/out/q0", "zero", 4, 0, false, &id0)) == MQE_OK);
+  CHECK(mqe_publish(&client, "dev/out/q1", "one", 3, 1, false, &id1) == MQE_OK);
+  CHECK(mqe_publish(&client, "dev/out/q2", "two", 3, 2, true, &id2) == MQE_OK);
+  CHECK(mqe_publish(&client, "dev/out/+", "x", 1, 0, false, NULL) == MQE_ERR_TOPIC);
+  CHECK(mqe_publish(&client, "dev/out/q3", "x", 1, 3, false, NULL) == MQE_ERR_QOS);
+  CHECK(id0 == 0 && id1 != 0 && id2 != 0);
+  CHECK(poll_until(MQE_EVENT_PUBLISH_COMPLETE, from, 2));
+  CHECK(broker.publishes[0] == 1 && broker.publishes[1] == 1 && broker.publishes[2] == 1);
+  CHECK(broker.pubrels == 1);
+}
+
+static void keep_alive_across_the_wrap(void) {
+  out("idle until the keep-alive ping (tick %lu, wraps at 2^32)\n", (unsigned long)board_tick);
+  const uint32_t before = board_tick;
+  CHECK(poll_until(MQE_EVENT_PING_RESPONSE, event_count, 1));
+  CHECK(broker.pingreqs == 1);
+  CHECK(board_tick < before); /* the tick wrapped on the way */
+  CHECK(board_tick - before >= 9000);
+  out("  PINGRESP at tick %lu, %lu ms after the last packet\n", (unsigned long)board_tick,
+      (unsigned long)(board_tick - before));
+}
+
+static void unsubscribe(void) {
+  uint16_t id = 0;
+  const size_t from = event_count;
+  CHECK(MEASURED(mqe_unsubscribe(&client, "dev/cfg", &id)) == MQE_OK);
+  CHECK(poll_until(MQE_EVENT_UNSUBSCRIBED, from, 1));
+  CHECK(find_event(MQE_EVENT_UNSUBSCRIBED, from)->packet_id == id && broker.unsubscribes == 1);
+}
+
+static void truncated_puback_then_resume(void) {
+  out("protocol error: the broker answers with a truncated PUBACK\n");
+  broker.truncate_next_puback = true;
+  uint16_t id = 0;
+  size_t from = event_count;
+  CHECK(mqe_publish(&client, "dev/out/q1", "again", 5, 1, false, &id) == MQE_OK);
+  CHECK(poll_until(MQE_EVENT_DISCONNECTED, from, 1));
+  CHECK(find_event(MQE_EVENT_DISCONNECTED, from)->reason == MQE_ERR_MALFORMED);
+  CHECK(last_poll_error == MQE_ERR_MALFORMED);
+  CHECK(mqe_state(&client) == MQE_STATE_DISCONNECTED && mqe_mqttsta(&client) == -1);
+  CHECK(!broker.socket_open && find_event(MQE_EVENT_PUBLISH_COMPLETE, from) == NULL);
+
+  out("reconnect: the session is resumed and the QoS 1 message re-sent with DUP\n");
+  from = event_count;
+  CHECK(mqe_connect(&client) == MQE_OK);
+  CHECK(poll_until(MQE_EVENT_PUBLISH_COMPLETE, from, 1));
+  const seen_event_t *connected = find_event(MQE_EVENT_CONNECTED, from);
+  CHECK(connected != NULL && connected->session_present);
+  CHECK(find_event(MQE_EVENT_PUBLISH_COMPLETE, from)->packet_id == id);
+  CHECK(broker.connects == 2 && broker.dup_publishes == 1);
+}
+
+static void disconnect(void) {
+  out("disconnect\n");
+  const size_t from = event_count;
+  CHECK(MEASURED(mqe_disconnect(&client)) == MQE_OK);
+  CHECK(poll_until(MQE_EVENT_DISCONNECTED, from, 1));
+  CHECK(find_event(MQE_EVENT_DISCONNECTED, from)->reason == MQE_OK);
+  CHECK(broker.disconnects == 1 && !broker.socket_open);
+  CHECK(mqe_state(&client) == MQE_STATE_DISCONNECTED);
+  CHECK(mqe_disconnect(&client) == MQE_ERR_STATE);
+}
+
+int main(void) {
+  out("mqtt-engine %s on Cortex-M4 (QEMU mps2-an386), sizeof(mqe_client_t) = %u\n",
+      mqe_version(), (unsigned)sizeof(mqe_client_t));
+  broker.push_after_subscribe = true;
+  broker.max_send_chunk = 7; /* partial writes */
+  check_arguments_and_texts();
+  init_client();
+  connect_subscribe_and_receive();
+  publish_each_qos();
+  keep_alive_across_the_wrap();
+  unsubscribe();
+  truncated_puback_then_resume();
+  disconnect();
+  CHECK(!broker.protocol_violation && !panic_hook_called);
+  stack_report();
+  out("SIZEOF mqe_client_t %u\n", (unsigned)sizeof(mqe_client_t));
+  out("PASS full C API: %u events, %u messages, worst stack %lu bytes\n", (unsigned)event_count,
+      (unsigned)message_count, (unsigned long)stack_worst());
+  return 0;
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""The footprint table of `make size`: what libmqtt_engine.a adds to the Cortex-M4 images,
+read from their linker maps, and the peak stack per public call the full image measured.
+
+Usage: footprint.py --map NAME=FILE.map ... --run FULL_RUN.log [--top N]
+"""
+import argparse
+import re
+import subprocess
+import sys
+from collections import defaultdict
+
+LIBRARY = "libmqtt_engine.a("
+# Input section name prefix -> kind. .data is in flash (its initial values) and in RAM.
+KINDS = [(".text", "text"), (".rodata", "rodata"), (".data", "data"), (".bss", "bss"),
+         ("COMMON", "bss"), (".ARM.exidx", "text"), (".ARM.extab", "text")]
+GOALS = {"minimal": 4.9 * 1024, "full": 10 * 1024}
+STACK_GOAL = 1024
+
+SECTION = re.compile(r"^ (\.\S+|COMMON)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.+))?$")
+CONTINUATION = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.+)$")
+
+
+def library_sections(map_path):
+    """(kind, input section name, size) for every section of the library the linker kept."""
+    with open(map_path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().split("\n")
+    try:
+        start = lines.index("Linker script and memory map")
+    except ValueError:
+        sys.exit(f"{map_path}: not a GNU ld map file")
+    pending = None
+    for line in lines[start:]:
+        m = SECTION.match(line)
+        if m:
+            name, size, origin = m.group(1), m.group(3), m.group(4)
+            if size is None:
+                pending = name  # long name: address, size and file follow on the next line
+                continue
+        else:
+            c = CONTINUATION.match(line)
+            if not (c and pending):
+                pending = None
+                continue
+            name, size, origin = pending, c.group(2), c.group(3)
+        pending = None
+        if LIBRARY not in origin:
+            continue
+        kind = next((k for prefix, k in KINDS if name.startswith(prefix)), None)
+        if kind and int(size, 16):
+            yield kind, name, int(size, 16)
+
+
+def totals(map_path):
+    sums = defaultdict(int)
+    for kind, _, size in library_sections(map_path):
+        sums[kind] += size
+    flash = sums["text"] + sums["rodata"] + sums["data"]
+    ram = sums["data"] + sums["bss"]
+    return sums, flash, ram
+
+
+def demangle(names):
+    try:
+        out = subprocess.run(["arm-none-eabi-c++filt"], input="\n".join(names), text=True,
+                             capture_output=True, check=True).stdout.split("\n")
+        return [re.sub(r"::h[0-9a-f]{16}$", "", n) for n in out[: len(names)]]
+    except (OSError, subprocess.CalledProcessError):
+        return names
+
+
+def symbol_of(section):
+    for prefix in (".text.", ".rodata.", ".data.", ".bss."):
+        if section.startswith(prefix):
+            return section[len(prefix):]
+    return section
+
+
+CRATES = ("mqtt_engine", "mqttrs", "heapless", "embedded_nal", "compiler_builtins", "core")
+
+
+def crate_of(section, name):
+    """Which crate a library section belongs to, for the per-crate flash split."""
+    if name.startswith("mqe_"):
+        return "mqtt_engine"
+    if ".str1." in section or ".cst" in section or ".Lanon" in section:
+        return "constants (merged strings, anonymous tables)"
+    if name.startswith("OUTLINED_FUNCTION"):
+        return "outlined code (LLVM machine outliner)"
+    if re.match(r"(__aeabi_|mem|str)", name):
+        return "compiler_builtins"
+    found = [(name.find(c), c) for c in CRATES if name.find(c) >= 0]
+    return min(found)[1] if found else "other"
+
+
+def kb(n):
+    return f"{n / 1024:.1f} KB ({n} B)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--map", action="append", required=True, metavar="NAME=FILE")
+    parser.add_argument("--run", required=True, help="semihosting output of the full image")
+    parser.add_argument("--top", type=int, default=0, help="also list the N biggest symbols")
+    args = parser.parse_args()
+
+    with open(args.run, encoding="utf-8", errors="replace") as f:
+        run = f.read()
+    sizeof = re.search(r"^SIZEOF mqe_client_t (\d+)$", run, re.M)
+    stacks = [(m.group(1), int(m.group(2)), int(m.group(3)))
+              for m in re.finditer(r"^STACK (\w+) (\d+) calls=(\d+)$", run, re.M)]
+    if not sizeof or not stacks:
+        sys.exit(f"{args.run}: no SIZEOF/STACK lines (did the image run to the end?)")
+
+    print("Library cost in the Cortex-M4 image (thumbv7em-none-eabihf, arm-none-eabi-gcc "
+          "--gc-sections), from the linker map:\n")
+    print("| image | flash (text+rodata+data) | RAM (data+bss) | sizeof(mqe_client_t) | goal |")
+    print("| --- | --- | --- | --- | --- |")
+    maps = [item.split("=", 1) for item in args.map]
+    for name, path in maps:
+        sums, flash, ram = totals(path)
+        goal = GOALS.get(name)
+        verdict = "" if goal is None else (
+            f"<= {goal / 1024:.1f} KB: {'met' if flash <= goal else 'missed'}")
+        print(f"| ({name}) text {sums['text']} + rodata {sums['rodata']} + data {sums['data']} "
+              f"| {kb(flash)} | {ram} B | {sizeof.group(1)} B | {verdict} |")
+
+    print(f"\nPeak stack per public call (painted stack, full image; includes the image's light "
+          f"transport and handlers):\n")
+    print("| call | peak stack | calls measured | goal <= 1 KB |")
+    print("| --- | --- | --- | --- |")
+    for name, peak, calls in sorted(stacks, key=lambda s: -s[1]):
+        print(f"| {name} | {peak} B | {calls} | {'met' if peak <= STACK_GOAL else 'missed'} |")
+
+    if args.top:
+        name, path = maps[-1]
+        sections = sorted(library_sections(path), key=lambda s: -s[2])
+        names = demangle([symbol_of(s[1]) for s in sections])
+        by_crate = defaultdict(int)
+        for (kind, section, size), sym in zip(sections, names):
+            if kind != "bss":
+                by_crate[crate_of(section, sym)] += size
+        print(f"\nFlash of ({name}) by crate: " + ", ".join(
+            f"{crate} {size} B" for crate, size in sorted(by_crate.items(), key=lambda i: -i[1])))
+        print(f"\nBiggest library symbols in ({name}):\n")
+        for (kind, _, size), sym in list(zip(sections, names))[: args.top]:
+            print(f"  {size:6d} {kind:6s} {sym}")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,10 @@
 #                against mosquitto, the no_std cross build and the demo
 #   make ctest   only the C tests against mosquitto (tests/c)
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
+#   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
+#   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
+#   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #
 # Rust artifacts stay in target/ (cargo's), C artifacts in build/; both are gitignored.
 
@@ -37,10 +41,19 @@ NEAR_WRAP_TICK  := 4294962295
 
 # "package:command" pairs installed with apt-get; a package counts as present when its
 # command is in PATH or /usr/sbin. Add new system dependencies here.
-APT_DEPS := mosquitto:mosquitto
+# A command starting with / is a file the package installs (for packages without a command).
+APT_DEPS := mosquitto:mosquitto \
+  gcc-arm-none-eabi:arm-none-eabi-gcc \
+  libnewlib-arm-none-eabi:/usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/libc_nano.a \
+  qemu-system-arm:qemu-system-arm \
+  qemu-user:qemu-arm \
+  gcc-arm-linux-gnueabihf:arm-linux-gnueabihf-gcc \
+  libc6-dev-armhf-cross:/usr/arm-linux-gnueabihf/lib/libc.so \
+  libc6-dev-i386:/usr/lib32/libc.so \
+  lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps demo quickstart ctest cross test clean help FORCE
+.PHONY: lib header check-header deps demo quickstart ctest cross arm qemu size test32 test clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -49,7 +62,9 @@ deps:
 	@missing=""; \
 	for dep in $(APT_DEPS); do \
 	  pkg=$${dep%%:*}; cmd=$${dep#*:}; \
-	  if ! command -v "$$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$$cmd" ]; then \
+	  if [ "$${cmd#/}" != "$$cmd" ]; then \
+	    [ -e "$$cmd" ] || missing="$$missing $$pkg"; \
+	  elif ! command -v "$$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$$cmd" ]; then \
 	    missing="$$missing $$pkg"; \
 	  fi; \
 	done; \
@@ -111,9 +126,84 @@ test: deps
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory ctest
-	$(MAKE) --no-print-directory cross
+	$(MAKE) --no-print-directory arm
+	$(MAKE) --no-print-directory qemu
+	$(MAKE) --no-print-directory test32
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
+
+# --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
+ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
+M4_TARGET   := thumbv7em-none-eabihf
+M4_LIB      := target/$(M4_TARGET)/release/libmqtt_engine.a
+# The panic-test build gets its own target dir, so it never replaces the real library.
+M4_PANIC_LIB := target/panic-test/$(M4_TARGET)/release/libmqtt_engine.a
+M4_DIR      := c_examples/cortex_m
+M4_BUILD    := $(BUILD)/cortex_m
+M4_CC       := arm-none-eabi-gcc
+M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g -std=gnu11 \
+  -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
+M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
+  -Wl,--gc-sections -Wl,--no-warn-execstack
+M4_BOARD    := $(addprefix $(M4_DIR)/,startup.c semihost.c board.c)
+M4_HDRS     := $(wildcard $(M4_DIR)/*.h) $(HEADER)
+M4_LD       := $(M4_DIR)/mps2_an386.ld
+QEMU_M4     := timeout 120 qemu-system-arm -M mps2-an386 -nographic \
+  -semihosting-config enable=on,target=native -kernel
+# Symbols that would mean an allocator got linked into the library.
+ALLOC_SYMBOLS := malloc|calloc|realloc|free|_malloc_r|_free_r|__rust_alloc|__rust_dealloc|__rust_realloc|__rust_alloc_zeroed|__rg_alloc|__rdl_alloc
+# 32-bit Linux tests: the engine, client and C-API tests and the lib's unit tests.
+TEST32_ARGS := --profile test32 --lib --test engine --test engine_faults --test client --test ffi
+TEST32_ENV  := CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc \
+  CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf"
+
+arm: deps
+	for target in $(ARM_TARGETS); do $(CARGO) build --release --target $$target || exit 1; done
+	@for target in $(ARM_TARGETS); do \
+	  lib=target/$$target/release/libmqtt_engine.a; \
+	  symbols=$$(arm-none-eabi-nm -A $$lib) || exit 1; \
+	  if echo "$$symbols" | grep -Ew '($(ALLOC_SYMBOLS))$$'; then \
+	    echo "arm: $$lib has an allocator symbol (above)" >&2; exit 1; \
+	  fi; \
+	done; echo "arm: $(ARM_TARGETS) built; no allocator symbol in any"
+
+$(M4_LIB): FORCE
+	$(CARGO) build --release --target $(M4_TARGET)
+
+$(M4_PANIC_LIB): FORCE
+	$(CARGO) build --release --target $(M4_TARGET) --features panic-test --target-dir target/panic-test
+
+$(M4_BUILD):
+	mkdir -p $@
+
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LD) $(M4_LIB) | $(M4_BUILD)
+	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIB) -o $@
+
+$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_BOARD) $(M4_HDRS) $(M4_LD) $(M4_LIB) | $(M4_BUILD)
+	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIB) -o $@
+
+$(M4_BUILD)/panic.elf: $(M4_DIR)/app_panic.c $(M4_BOARD) $(M4_HDRS) $(M4_LD) $(M4_PANIC_LIB) | $(M4_BUILD)
+	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_PANIC_LIB) -o $@
+
+# Each image must exit 0 through semihosting and print its PASS line.
+qemu: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
+	@for image in full minimal panic; do \
+	  echo "qemu: $$image.elf"; \
+	  $(QEMU_M4) $(M4_BUILD)/$$image.elf </dev/null >$(M4_BUILD)/$$image.log 2>&1; status=$$?; \
+	  cat $(M4_BUILD)/$$image.log; \
+	  if [ $$status != 0 ] || ! grep -q '^PASS' $(M4_BUILD)/$$image.log; then \
+	    echo "qemu: $$image.elf failed (exit $$status)" >&2; exit 1; \
+	  fi; \
+	done
+
+size: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }
+	@$(PYTHON) $(M4_DIR)/footprint.py --map minimal=$(M4_BUILD)/minimal.map \
+	  --map full=$(M4_BUILD)/full.map --run $(M4_BUILD)/full.log --top $(or $(TOP),15)
+
+test32: deps
+	$(TEST32_ENV) $(CARGO) test --target armv7-unknown-linux-gnueabihf $(TEST32_ARGS)
+	$(CARGO) test --target i686-unknown-linux-gnu $(TEST32_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -53,7 +53,7 @@ APT_DEPS := mosquitto:mosquitto \
   lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps demo quickstart ctest cross arm qemu size test32 test clean help FORCE
+.PHONY: lib header check-header deps demo quickstart ctest cross arm qemu size size-immediate-abort test32 test clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -145,9 +145,12 @@ M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g
   -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
 M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
+# As README "Building into your firmware" says: the C library ahead of the archive, so that
+# newlib-nano's memcpy/memset win where the app already uses them.
+M4_LIBC     := -lc
 M4_BOARD    := $(addprefix $(M4_DIR)/,startup.c semihost.c board.c)
 M4_HDRS     := $(wildcard $(M4_DIR)/*.h) $(HEADER)
-M4_LD       := $(M4_DIR)/mps2_an386.ld
+M4_LINK_DEPS       := $(M4_DIR)/mps2_an386.ld Makefile
 QEMU_M4     := timeout 120 qemu-system-arm -M mps2-an386 -nographic \
   -semihosting-config enable=on,target=native -kernel
 # Symbols that would mean an allocator got linked into the library.
@@ -167,8 +170,9 @@ arm: deps
 	  fi; \
 	done; echo "arm: $(ARM_TARGETS) built; no allocator symbol in any"
 
+M4_LIB_BUILD := $(CARGO) build --release --target $(M4_TARGET)
 $(M4_LIB): FORCE
-	$(CARGO) build --release --target $(M4_TARGET)
+	$(M4_LIB_BUILD)
 
 $(M4_PANIC_LIB): FORCE
 	$(CARGO) build --release --target $(M4_TARGET) --features panic-test --target-dir target/panic-test
@@ -176,14 +180,14 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LD) $(M4_LIB) | $(M4_BUILD)
-	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIB) -o $@
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
-$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_BOARD) $(M4_HDRS) $(M4_LD) $(M4_LIB) | $(M4_BUILD)
-	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIB) -o $@
+$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
-$(M4_BUILD)/panic.elf: $(M4_DIR)/app_panic.c $(M4_BOARD) $(M4_HDRS) $(M4_LD) $(M4_PANIC_LIB) | $(M4_BUILD)
-	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_PANIC_LIB) -o $@
+$(M4_BUILD)/panic.elf: $(M4_DIR)/app_panic.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_PANIC_LIB) | $(M4_BUILD)
+	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_PANIC_LIB) -o $@
 
 # Each image must exit 0 through semihosting and print its PASS line.
 qemu: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
@@ -200,6 +204,16 @@ size: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
 	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }
 	@$(PYTHON) $(M4_DIR)/footprint.py --map minimal=$(M4_BUILD)/minimal.map \
 	  --map full=$(M4_BUILD)/full.map --run $(M4_BUILD)/full.log --top $(or $(TOP),15)
+
+# Experiment, not part of test: the same table with core rebuilt by a nightly toolchain with
+# panic=immediate-abort (a panic becomes a UDF trap: the panic hook is then never called).
+# Needs `rustup toolchain install $(SIZE_NIGHTLY) --component rust-src`.
+SIZE_NIGHTLY := nightly
+IMMEDIATE_ABORT_DIR := target/immediate-abort
+size-immediate-abort:
+	$(MAKE) --no-print-directory size M4_BUILD=$(BUILD)/cortex_m_immediate_abort \
+	  M4_LIB=$(IMMEDIATE_ABORT_DIR)/$(M4_TARGET)/release/libmqtt_engine.a \
+	  M4_LIB_BUILD='RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" $(CARGO) +$(SIZE_NIGHTLY) build --release --target $(M4_TARGET) -Zbuild-std=core,compiler_builtins --target-dir $(IMMEDIATE_ABORT_DIR)'
 
 test32: deps
 	$(TEST32_ENV) $(CARGO) test --target armv7-unknown-linux-gnueabihf $(TEST32_ARGS)

@@ -1,9 +1,9 @@
 # mqtt-engine: build, test and demo entry points (GNU make).
 #
-#   make deps    install what the tests need (mosquitto), or print the command to do it
+#   make deps    install what the tests need (mosquitto, ARM toolchains, QEMU), or print the command
 #   make demo    build the library and run the C pub/sub demo against a private mosquitto
 #   make test    everything CI runs: fmt, clippy, Rust tests, header freshness, C tests
-#                against mosquitto, the no_std cross build and the demo
+#                against mosquitto, the ARM builds, the QEMU images, the 32-bit tests and the demo
 #   make ctest   only the C tests against mosquitto (tests/c)
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator

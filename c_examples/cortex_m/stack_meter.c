@@ -18,7 +18,11 @@ static size_t name_len(const char *call) {
   return n;
 }
 
-void stack_note(const char *call, uint32_t used) {
+void stack_note(const char *call, uint32_t used, uintptr_t sp_at_call) {
+  if (used == sp_at_call - (uintptr_t)__stack_limit) {
+    out("FAIL: %s used the whole stack region (overflow)\n", call);
+    sh_exit(false);
+  }
   size_t len = name_len(call);
   stack_row_t *row = NULL;
   for (size_t i = 0; i < row_count; i++) {

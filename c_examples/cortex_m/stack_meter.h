@@ -14,8 +14,9 @@ typedef struct {
   uint32_t peak_bytes;
 } stack_row_t;
 
-/* Records `bytes` of stack used by the call whose source text is `call`. */
-void stack_note(const char *call, uint32_t bytes);
+/* Records `bytes` of stack used by the call whose source text is `call`; fails the run when
+   the call reached the bottom of the stack region (an overflow the painting cannot size). */
+void stack_note(const char *call, uint32_t bytes, uintptr_t sp_at_call);
 void stack_report(void);
 uint32_t stack_worst(void);
 
@@ -54,7 +55,7 @@ static inline __attribute__((always_inline)) uint32_t stack_used(uintptr_t sp_at
     stack_paint();                            \
     uintptr_t sp_at_call_ = stack_pointer();  \
     __typeof__(call) result_ = (call);        \
-    stack_note(#call, stack_used(sp_at_call_)); \
+    stack_note(#call, stack_used(sp_at_call_), sp_at_call_); \
     result_;                                  \
   })
 
@@ -63,7 +64,7 @@ static inline __attribute__((always_inline)) uint32_t stack_used(uintptr_t sp_at
     stack_paint();                            \
     uintptr_t sp_at_call_ = stack_pointer();  \
     call;                                     \
-    stack_note(#call, stack_used(sp_at_call_)); \
+    stack_note(#call, stack_used(sp_at_call_), sp_at_call_); \
   } while (0)
 
 #endif

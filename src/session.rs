@@ -1,10 +1,13 @@
 //! What survives a reconnect: the packet-id allocator, outgoing QoS 1/2 messages in flight
 //! (their encoded PUBLISH kept in the caller's store buffer), incoming QoS 2 ids awaiting
-//! PUBREL, and SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement.
+//! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
+//! subscriptions to renew when the broker kept no session.
 
 use heapless::Vec;
 
-use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2};
+use crate::config::{
+    MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES,
+};
 use crate::error::Error;
 use crate::time::Instant;
 use crate::wire::{QoS, PUBLISH_DUP_FLAG};
@@ -75,6 +78,19 @@ struct PendingSub {
     sent_at: Instant,
 }
 
+/// One remembered subscription; its filter is `filters[start..start + len]`. Filters are
+/// kept contiguous, in subscription order.
+#[derive(Clone, Copy, Debug)]
+struct Subscription {
+    start: usize,
+    len: usize,
+    qos: QoS,
+    /// The SUBSCRIBE that last carried it and its position there: a SUBACK failure code
+    /// (0x80) at that position forgets it.
+    packet_id: u16,
+    position: usize,
+}
+
 pub(crate) struct Session<'b> {
     store: &'b mut [u8],
     /// Bytes of `store` used by `outgoing`, from the start.
@@ -83,6 +99,11 @@ pub(crate) struct Session<'b> {
     outgoing: Vec<Outgoing, MAX_INFLIGHT>,
     rx_qos2: Vec<u16, MAX_RX_QOS2>,
     pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
+    subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
+    filters: [u8; SUB_FILTER_BYTES],
+    filters_used: usize,
+    /// Index of the next subscription to renew on this connection (None: nothing to renew).
+    resubscribe_from: Option<usize>,
 }
 
 impl<'b> Session<'b> {
@@ -94,6 +115,10 @@ impl<'b> Session<'b> {
             outgoing: Vec::new(),
             rx_qos2: Vec::new(),
             pending_subs: Vec::new(),
+            subscriptions: Vec::new(),
+            filters: [0; SUB_FILTER_BYTES],
+            filters_used: 0,
+            resubscribe_from: None,
         }
     }
 
@@ -375,5 +400,152 @@ impl<'b> Session<'b> {
     /// earlier one are forgotten (the user saw that connection end).
     pub(crate) fn clear_pending_subs(&mut self) {
         self.pending_subs.clear();
+    }
+
+    pub(crate) fn pending_subs_full(&self) -> bool {
+        self.pending_subs.is_full()
+    }
+
+    // --- remembered subscriptions ---
+
+    fn subscription_index(&self, filter: &str) -> Option<usize> {
+        (0..self.subscriptions.len())
+            .find(|&i| self.subscription(i).map(|(f, _)| f) == Some(filter))
+    }
+
+    /// The filter and QoS of remembered subscription `index`.
+    pub(crate) fn subscription(&self, index: usize) -> Option<(&str, QoS)> {
+        let sub = self.subscriptions.get(index)?;
+        let bytes = self
+            .filters
+            .get(sub.start..sub.start.checked_add(sub.len)?)?;
+        // Stored from a `&str`, so this never fails.
+        let filter = core::str::from_utf8(bytes).ok()?;
+        Some((filter, sub.qos))
+    }
+
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    /// Full unless every filter of `filters` new to the table fits the table and the arena
+    /// (checked before anything is sent, so a subscription is never sent but forgotten).
+    pub(crate) fn subscriptions_have_room<'f, I>(&self, filters: I) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'f str, QoS)>,
+    {
+        let mut entries = self.subscriptions.len();
+        let mut bytes = self.filters_used;
+        for (filter, _) in filters {
+            if self.subscription_index(filter).is_none() {
+                entries = entries.saturating_add(1);
+                bytes = bytes.saturating_add(filter.len());
+            }
+        }
+        if entries > MAX_SUBSCRIPTIONS || bytes > SUB_FILTER_BYTES {
+            return Err(Error::Full);
+        }
+        Ok(())
+    }
+
+    /// Remembers the filters of SUBSCRIBE `packet_id`; a filter already known takes the new
+    /// QoS (a new SUBSCRIBE replaces the old one, §3.8.4). Call `subscriptions_have_room` first.
+    pub(crate) fn remember_subscriptions<'f, I>(&mut self, packet_id: u16, filters: I)
+    where
+        I: Iterator<Item = (&'f str, QoS)>,
+    {
+        for (position, (filter, qos)) in filters.enumerate() {
+            if let Some(index) = self.subscription_index(filter) {
+                if let Some(sub) = self.subscriptions.get_mut(index) {
+                    sub.qos = qos;
+                    sub.packet_id = packet_id;
+                    sub.position = position;
+                }
+                continue;
+            }
+            let end = self.filters_used.saturating_add(filter.len());
+            let Some(dst) = self.filters.get_mut(self.filters_used..end) else {
+                continue;
+            };
+            let sub = Subscription {
+                start: self.filters_used,
+                len: filter.len(),
+                qos,
+                packet_id,
+                position,
+            };
+            if self.subscriptions.push(sub).is_ok() {
+                dst.copy_from_slice(filter.as_bytes());
+                self.filters_used = end;
+            }
+        }
+    }
+
+    fn forget_subscription(&mut self, index: usize) {
+        let Some((start, len)) = self.subscriptions.get(index).map(|s| (s.start, s.len)) else {
+            return;
+        };
+        let end = start.saturating_add(len);
+        if end <= self.filters_used && self.filters_used <= self.filters.len() {
+            self.filters.copy_within(end..self.filters_used, start);
+            self.filters_used -= len;
+        }
+        self.subscriptions.remove(index);
+        for later in self.subscriptions.iter_mut().skip(index) {
+            later.start = later.start.saturating_sub(len);
+        }
+        // Keep the renewal cursor on the same next entry.
+        if let Some(from) = self.resubscribe_from.as_mut() {
+            if index < *from {
+                *from -= 1;
+            }
+        }
+    }
+
+    /// UNSUBSCRIBE: these filters are not renewed any more.
+    pub(crate) fn forget_subscriptions<'f, I: Iterator<Item = &'f str>>(&mut self, filters: I) {
+        for filter in filters {
+            if let Some(index) = self.subscription_index(filter) {
+                self.forget_subscription(index);
+            }
+        }
+    }
+
+    /// The broker refused the filter at `position` of SUBSCRIBE `packet_id` (code 0x80).
+    pub(crate) fn subscription_refused(&mut self, packet_id: u16, position: usize) {
+        let index = self
+            .subscriptions
+            .iter()
+            .position(|s| s.packet_id == packet_id && s.position == position);
+        if let Some(index) = index {
+            self.forget_subscription(index);
+        }
+    }
+
+    /// The broker kept no session: every remembered subscription is sent again.
+    pub(crate) fn start_resubscribe(&mut self) {
+        self.resubscribe_from = (!self.subscriptions.is_empty()).then_some(0);
+    }
+
+    pub(crate) fn stop_resubscribe(&mut self) {
+        self.resubscribe_from = None;
+    }
+
+    /// The range of subscriptions still to renew.
+    pub(crate) fn resubscribe_pending(&self) -> Option<core::ops::Range<usize>> {
+        let from = self.resubscribe_from?;
+        (from < self.subscriptions.len()).then(|| from..self.subscriptions.len())
+    }
+
+    /// Subscriptions `range` went out in SUBSCRIBE `packet_id`.
+    pub(crate) fn resubscribed(&mut self, packet_id: u16, range: core::ops::Range<usize>) {
+        let end = range.end;
+        for (position, index) in range.enumerate() {
+            if let Some(sub) = self.subscriptions.get_mut(index) {
+                sub.packet_id = packet_id;
+                sub.position = position;
+            }
+        }
+        self.resubscribe_from = (end < self.subscriptions.len()).then_some(end);
     }
 }

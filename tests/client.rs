@@ -97,6 +97,12 @@ enum Seen {
         packet_id: u16,
         granted: Vec<u8>,
     },
+    Reconnecting {
+        attempt: u32,
+        delay_ms: u32,
+        endpoint: usize,
+    },
+    Qos0Dropped(u32),
 }
 
 fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
@@ -115,6 +121,16 @@ fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
             packet_id,
             granted: window[granted].to_vec(),
         },
+        Dispatch::Reconnecting {
+            attempt,
+            delay_ms,
+            endpoint,
+        } => Seen::Reconnecting {
+            attempt,
+            delay_ms,
+            endpoint,
+        },
+        Dispatch::Qos0Dropped { count } => Seen::Qos0Dropped(count),
     }
 }
 

@@ -208,6 +208,8 @@ impl Harness {
         o.tx_buf_len = self.tx.len();
         o.store_buf = self.store.as_mut_ptr();
         o.store_buf_len = self.store.len();
+        // These tests drive the lifecycle by hand; the reconnect tests turn it back on.
+        o.reconnect = false;
         o
     }
 
@@ -592,8 +594,67 @@ fn init_checks_its_arguments() {
     assert_eq!(
         init(
             &mqe_options_t {
+                reconnect: true,
                 reconnect_min_ms: 5,
                 reconnect_max_ms: 4,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    // Endpoints: not together with host, not NULL with a count, at most MQE_MAX_ENDPOINTS,
+    // each host non-NULL and non-empty; an unknown QoS 0 policy.
+    let one = [mqe_endpoint_t {
+        host: c"127.0.0.1".as_ptr(),
+        port: 1,
+    }];
+    let with_endpoints = |list: &[mqe_endpoint_t], host: *const core::ffi::c_char| mqe_options_t {
+        host,
+        endpoints: list.as_ptr(),
+        endpoint_count: list.len(),
+        ..o
+    };
+    assert_eq!(init(&with_endpoints(&one, o.host), &t, &p), MQE_ERR_ARG);
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                host: ptr::null(),
+                endpoints: ptr::null(),
+                endpoint_count: 1,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    let too_many = [one[0]; mqtt_engine::config::MAX_ENDPOINTS + 1];
+    assert_eq!(
+        init(&with_endpoints(&too_many, ptr::null()), &t, &p),
+        MQE_ERR_TOO_LARGE
+    );
+    let null_host = [mqe_endpoint_t {
+        host: ptr::null(),
+        port: 1,
+    }];
+    assert_eq!(
+        init(&with_endpoints(&null_host, ptr::null()), &t, &p),
+        MQE_ERR_NULL
+    );
+    let empty_host = [mqe_endpoint_t {
+        host: c"".as_ptr(),
+        port: 1,
+    }];
+    assert_eq!(
+        init(&with_endpoints(&empty_host, ptr::null()), &t, &p),
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                qos0_policy: 2,
                 ..o
             },
             &t,
@@ -632,6 +693,9 @@ fn options_default_matches_the_contract() {
         (true, 1_000, 60_000)
     );
     assert_eq!(o.inflight_window, 0);
+    assert!(o.endpoints.is_null());
+    assert_eq!(o.endpoint_count, 0);
+    assert_eq!(o.qos0_policy, MQE_QOS0_REJECT_WHEN_FULL);
 }
 
 #[test]

@@ -74,11 +74,12 @@ impl TcpError for NetError {
 /// One message the broker delivered (or the client received): topic and sequence number.
 type Delivery = (String, u32);
 
+/// What an outbound message waits for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum OutStage {
-    AwaitPuback,
-    AwaitPubrec,
-    AwaitPubcomp,
+    Puback,
+    Pubrec,
+    Pubcomp,
 }
 
 struct OutMsg {
@@ -139,10 +140,10 @@ impl Broker {
                 // Resume: what the client has not acknowledged goes again, in order.
                 for m in &self.inflight {
                     match m.stage {
-                        OutStage::AwaitPuback | OutStage::AwaitPubrec => {
+                        OutStage::Puback | OutStage::Pubrec => {
                             out.extend(publish(&m.topic, m.seq, m.qos, m.id, true))
                         }
-                        OutStage::AwaitPubcomp => {
+                        OutStage::Pubcomp => {
                             out.extend([0x62, 0x02, (m.id >> 8) as u8, m.id as u8])
                         }
                     }
@@ -193,12 +194,12 @@ impl Broker {
                 };
                 let m = &mut self.inflight[index];
                 match (kind, m.stage) {
-                    (0x40, OutStage::AwaitPuback) | (0x70, OutStage::AwaitPubcomp) => {
+                    (0x40, OutStage::Puback) | (0x70, OutStage::Pubcomp) => {
                         self.inflight.remove(index);
                         self.top_up(out);
                     }
-                    (0x50, OutStage::AwaitPubrec | OutStage::AwaitPubcomp) => {
-                        m.stage = OutStage::AwaitPubcomp;
+                    (0x50, OutStage::Pubrec | OutStage::Pubcomp) => {
+                        m.stage = OutStage::Pubcomp;
                         out.extend([0x62, 0x02, body[0], body[1]]);
                     }
                     other => panic!("ack {other:?} for id {id}"),
@@ -218,9 +219,9 @@ impl Broker {
             let id = self.allocate_id();
             out.extend(publish(&topic, seq, qos, id, false));
             let stage = if qos == 1 {
-                OutStage::AwaitPuback
+                OutStage::Puback
             } else {
-                OutStage::AwaitPubrec
+                OutStage::Pubrec
             };
             self.inflight.push(OutMsg {
                 id,
@@ -308,10 +309,7 @@ impl FaultNet {
             return;
         }
         let mut out = Vec::new();
-        loop {
-            let Some((len, header)) = remaining_length(&self.from_client) else {
-                break;
-            };
+        while let Some((len, header)) = remaining_length(&self.from_client) {
             if self.from_client.len() < header + len {
                 break;
             }

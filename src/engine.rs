@@ -704,6 +704,7 @@ impl<'b> Engine<'b> {
                         self.session.subscription_refused(packet_id, position);
                     }
                 }
+                self.session.subscriptions_acked(packet_id);
                 // A pending-request slot is free; renewals may wait for it.
                 self.flush(now);
                 Some(Incoming::Subscribed {
@@ -742,9 +743,10 @@ impl<'b> Engine<'b> {
         }
         if !session_present {
             self.session.rx_qos2_clear();
-            // A new session has no subscriptions: renew ours before anything else is sent.
-            self.session.start_resubscribe();
         }
+        // A new session has no subscriptions, and a kept one may lack those never
+        // acknowledged: renew them before anything else is sent.
+        self.session.plan_resubscribe(session_present);
         let lost = !self.clean_session && self.had_session && !session_present;
         self.had_session = !self.clean_session;
         self.state = State::Connected;

@@ -89,6 +89,10 @@ struct Subscription {
     /// (0x80) at that position forgets it.
     packet_id: u16,
     position: usize,
+    /// A SUBACK confirmed it: a broker that kept the session has it.
+    acked: bool,
+    /// To be sent again on this connection.
+    renew: bool,
 }
 
 pub(crate) struct Session<'b> {
@@ -102,8 +106,6 @@ pub(crate) struct Session<'b> {
     subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
     filters: [u8; SUB_FILTER_BYTES],
     filters_used: usize,
-    /// Index of the next subscription to renew on this connection (None: nothing to renew).
-    resubscribe_from: Option<usize>,
 }
 
 impl<'b> Session<'b> {
@@ -118,7 +120,6 @@ impl<'b> Session<'b> {
             subscriptions: Vec::new(),
             filters: [0; SUB_FILTER_BYTES],
             filters_used: 0,
-            resubscribe_from: None,
         }
     }
 
@@ -460,6 +461,8 @@ impl<'b> Session<'b> {
                     sub.qos = qos;
                     sub.packet_id = packet_id;
                     sub.position = position;
+                    sub.acked = false;
+                    sub.renew = false;
                 }
                 continue;
             }
@@ -473,6 +476,8 @@ impl<'b> Session<'b> {
                 qos,
                 packet_id,
                 position,
+                acked: false,
+                renew: false,
             };
             if self.subscriptions.push(sub).is_ok() {
                 dst.copy_from_slice(filter.as_bytes());
@@ -493,12 +498,6 @@ impl<'b> Session<'b> {
         self.subscriptions.remove(index);
         for later in self.subscriptions.iter_mut().skip(index) {
             later.start = later.start.saturating_sub(len);
-        }
-        // Keep the renewal cursor on the same next entry.
-        if let Some(from) = self.resubscribe_from.as_mut() {
-            if index < *from {
-                *from -= 1;
-            }
         }
     }
 
@@ -522,30 +521,52 @@ impl<'b> Session<'b> {
         }
     }
 
-    /// The broker kept no session: every remembered subscription is sent again.
-    pub(crate) fn start_resubscribe(&mut self) {
-        self.resubscribe_from = (!self.subscriptions.is_empty()).then_some(0);
+    /// SUBACK for `packet_id`: its filters are confirmed (refusals were forgotten first).
+    pub(crate) fn subscriptions_acked(&mut self, packet_id: u16) {
+        for sub in self
+            .subscriptions
+            .iter_mut()
+            .filter(|s| s.packet_id == packet_id)
+        {
+            sub.acked = true;
+        }
+    }
+
+    /// A new connection: with no session at the broker every subscription is sent again;
+    /// with one, those never confirmed (their SUBSCRIBE may not have arrived).
+    pub(crate) fn plan_resubscribe(&mut self, session_present: bool) {
+        for sub in self.subscriptions.iter_mut() {
+            sub.renew = !session_present || !sub.acked;
+        }
     }
 
     pub(crate) fn stop_resubscribe(&mut self) {
-        self.resubscribe_from = None;
+        for sub in self.subscriptions.iter_mut() {
+            sub.renew = false;
+        }
     }
 
-    /// The range of subscriptions still to renew.
+    /// The next run of consecutive subscriptions to renew.
     pub(crate) fn resubscribe_pending(&self) -> Option<core::ops::Range<usize>> {
-        let from = self.resubscribe_from?;
-        (from < self.subscriptions.len()).then(|| from..self.subscriptions.len())
+        let start = self.subscriptions.iter().position(|s| s.renew)?;
+        let run = self
+            .subscriptions
+            .iter()
+            .skip(start)
+            .take_while(|s| s.renew)
+            .count();
+        Some(start..start.saturating_add(run))
     }
 
     /// Subscriptions `range` went out in SUBSCRIBE `packet_id`.
     pub(crate) fn resubscribed(&mut self, packet_id: u16, range: core::ops::Range<usize>) {
-        let end = range.end;
         for (position, index) in range.enumerate() {
             if let Some(sub) = self.subscriptions.get_mut(index) {
                 sub.packet_id = packet_id;
                 sub.position = position;
+                sub.acked = false;
+                sub.renew = false;
             }
         }
-        self.resubscribe_from = (end < self.subscriptions.len()).then_some(end);
     }
 }

@@ -3,9 +3,11 @@
 #   make deps    install what the tests need (mosquitto), or print the command to do it
 #   make demo    build the library and run the C pub/sub demo against a private mosquitto
 #   make test    everything CI runs: fmt, clippy, Rust tests, header freshness, C tests
-#                against mosquitto, the no_std cross build and the demo
+#                against mosquitto, the short soak, the no_std cross build and the demo
 #   make ctest   only the C tests against mosquitto (tests/c)
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
+#   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
+#                broker restart; fails on any loss or QoS 2 duplicate (soak-short: 1,000 each)
 #
 # Rust artifacts stay in target/ (cargo's), C artifacts in build/; both are gitignored.
 
@@ -31,6 +33,7 @@ CTEST_SRC := $(wildcard tests/c/*.c)
 CTEST_HDR := $(wildcard tests/c/*.h)
 
 WITH_BROKER := $(PYTHON) scripts/with_broker.py
+SOAK_RUN    := $(PYTHON) scripts/soak.py
 DEMO_TIMEOUT_S  := 60
 CTEST_TIMEOUT_S := 300
 NEAR_WRAP_TICK  := 4294962295
@@ -40,7 +43,7 @@ NEAR_WRAP_TICK  := 4294962295
 APT_DEPS := mosquitto:mosquitto
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps demo ctest cross test clean help FORCE
+.PHONY: lib header check-header deps demo ctest soak soak-short cross test clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -85,6 +88,17 @@ $(BUILD)/pubsub: c_examples/pubsub.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | 
 $(BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) -Itests/c $(CTEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
+$(BUILD)/soak: tests/soak/soak.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/soak/soak.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+# The soak: the C client through scripts/fault_proxy.py (random cuts, mid-packet included)
+# to a mosquitto with persistence, restarted once mid-stream. Bounded by --timeout.
+soak: deps $(BUILD)/soak
+	$(SOAK_RUN) --q1 10000 --q2 10000 --min-cuts 200 --restart --timeout 900 -- $(BUILD)/soak
+
+soak-short: deps $(BUILD)/soak
+	$(SOAK_RUN) --q1 1000 --q2 1000 --min-cuts 20 --restart --timeout 120 -- $(BUILD)/soak
+
 demo: deps $(BUILD)/pubsub
 	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/pubsub
 
@@ -104,6 +118,7 @@ test: deps
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory ctest
+	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory cross
 	$(MAKE) --no-print-directory demo
 

@@ -24,10 +24,12 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_MAX_RX_QOS2",
         konst: "MAX_RX_QOS2",
-        default: 16,
+        // Above the broker's in-flight limit (mosquitto: 20, more after reconnects): a full
+        // table closes the connection until the broker's PUBRELs free room.
+        default: 64,
         min: 1,
         max: 1024,
-        doc: "Incoming QoS 2 packet ids remembered until their PUBREL.",
+        doc: "Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit).",
     },
     Capacity {
         env: "MQE_MAX_PENDING_SUBS",
@@ -135,7 +137,7 @@ const CLIENT_SIZE_64: SizeFormula = (
     808,
     [
         ("MAX_INFLIGHT", 16),
-        ("MAX_RX_QOS2", 2),
+        ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 16),
         ("MAX_SUBSCRIPTIONS", 32),
         ("SUB_FILTER_BYTES", 1),
@@ -148,7 +150,7 @@ const CLIENT_SIZE_32: SizeFormula = (
     504,
     [
         ("MAX_INFLIGHT", 12),
-        ("MAX_RX_QOS2", 2),
+        ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 12),
         ("MAX_SUBSCRIPTIONS", 16),
         ("SUB_FILTER_BYTES", 1),

@@ -34,8 +34,8 @@
 /* Build-time capacities (environment variables read by build.rs). */
 /** Outgoing QoS 1/2 messages awaiting their acknowledgement (the window's cap). Env MQE_MAX_INFLIGHT, default 8. */
 #define MQE_MAX_INFLIGHT 8
-/** Incoming QoS 2 packet ids remembered until their PUBREL. Env MQE_MAX_RX_QOS2, default 16. */
-#define MQE_MAX_RX_QOS2 16
+/** Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit). Env MQE_MAX_RX_QOS2, default 64. */
+#define MQE_MAX_RX_QOS2 64
 /** SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK. Env MQE_MAX_PENDING_SUBS, default 4. */
 #define MQE_MAX_PENDING_SUBS 4
 /** Subscriptions remembered and renewed when the broker kept no session. Env MQE_MAX_SUBSCRIPTIONS, default 8. */
@@ -51,9 +51,9 @@
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 2376
+#define MQE_CLIENT_SIZE 2600
 #else
-#define MQE_CLIENT_SIZE 1752
+#define MQE_CLIENT_SIZE 1976
 #endif
 
 

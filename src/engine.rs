@@ -741,9 +741,7 @@ impl<'b> Engine<'b> {
             // §3.2.2.2: a clean session is never present.
             return Err(Error::Malformed);
         }
-        if !session_present {
-            self.session.rx_qos2_clear();
-        }
+        self.session.rx_qos2_resume(session_present);
         // A new session has no subscriptions, and a kept one may lack those never
         // acknowledged: renew them before anything else is sent.
         self.session.plan_resubscribe(session_present);
@@ -770,13 +768,17 @@ impl<'b> Engine<'b> {
             }
             QoS::ExactlyOnce => {
                 let id = message.packet_id;
-                if self.session.rx_qos2_known(id) {
+                if self.session.rx_qos2_touch(id) {
                     // Delivered already; the broker missed our PUBREC.
                     self.encode_ack(AckKind::Pubrec, id)?;
                     return Ok(None);
                 }
+                if !message.dup {
+                    self.session.rx_qos2_drop_stale();
+                }
                 if !self.session.rx_qos2_has_room() {
-                    // Refuse rather than risk a second delivery; the broker re-sends.
+                    // Refuse rather than risk a second delivery; the broker re-sends it
+                    // after the reconnect, and PUBRELs free room meanwhile.
                     return Err(Error::Full);
                 }
                 self.encode_ack(AckKind::Pubrec, id)?;

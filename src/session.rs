@@ -78,6 +78,17 @@ struct PendingSub {
     sent_at: Instant,
 }
 
+/// An incoming QoS 2 id delivered and awaiting its PUBREL.
+#[derive(Clone, Copy, Debug)]
+struct RxQos2 {
+    packet_id: u16,
+    /// Mentioned by the broker on this connection (or received on it). After a resume, a
+    /// compliant broker re-sends every open id before anything new (§4.4), so ids still
+    /// unconfirmed when a new message arrives are stale (e.g. a broker restored from
+    /// persistence that renumbered its messages) and are dropped.
+    confirmed: bool,
+}
+
 /// One remembered subscription; its filter is `filters[start..start + len]`. Filters are
 /// kept contiguous, in subscription order.
 #[derive(Clone, Copy, Debug)]
@@ -101,7 +112,7 @@ pub(crate) struct Session<'b> {
     store_used: usize,
     next_id: u16,
     outgoing: Vec<Outgoing, MAX_INFLIGHT>,
-    rx_qos2: Vec<u16, MAX_RX_QOS2>,
+    rx_qos2: Vec<RxQos2, MAX_RX_QOS2>,
     pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
     subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
     filters: [u8; SUB_FILTER_BYTES],
@@ -322,8 +333,21 @@ impl<'b> Session<'b> {
 
     // --- incoming QoS 2 ---
 
-    pub(crate) fn rx_qos2_known(&self, packet_id: u16) -> bool {
-        self.rx_qos2.contains(&packet_id)
+    /// True when `packet_id` awaits its PUBREL; the broker has now confirmed it.
+    pub(crate) fn rx_qos2_touch(&mut self, packet_id: u16) -> bool {
+        match self.rx_qos2.iter_mut().find(|e| e.packet_id == packet_id) {
+            Some(entry) => {
+                entry.confirmed = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A new message (DUP=0) arrived: the broker has re-sent all it had open, so ids it did
+    /// not mention since the resume will never see a PUBREL.
+    pub(crate) fn rx_qos2_drop_stale(&mut self) {
+        self.rx_qos2.retain(|e| e.confirmed);
     }
 
     pub(crate) fn rx_qos2_has_room(&self) -> bool {
@@ -331,19 +355,29 @@ impl<'b> Session<'b> {
     }
 
     pub(crate) fn rx_qos2_remember(&mut self, packet_id: u16) -> Result<(), Error> {
-        if self.rx_qos2_known(packet_id) {
+        if self.rx_qos2_touch(packet_id) {
             return Ok(());
         }
-        self.rx_qos2.push(packet_id).map_err(|_| Error::Full)
+        let entry = RxQos2 {
+            packet_id,
+            confirmed: true,
+        };
+        self.rx_qos2.push(entry).map_err(|_| Error::Full)
     }
 
     pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) {
-        self.rx_qos2.retain(|&id| id != packet_id);
+        self.rx_qos2.retain(|e| e.packet_id != packet_id);
     }
 
-    /// The broker kept no session: its QoS 2 deliveries start afresh.
-    pub(crate) fn rx_qos2_clear(&mut self) {
-        self.rx_qos2.clear();
+    /// A new connection: with no session every id is forgotten; with one, every id waits
+    /// for the broker to mention it again.
+    pub(crate) fn rx_qos2_resume(&mut self, session_present: bool) {
+        if !session_present {
+            self.rx_qos2.clear();
+        }
+        for entry in self.rx_qos2.iter_mut() {
+            entry.confirmed = false;
+        }
     }
 
     // --- SUBSCRIBE / UNSUBSCRIBE ---

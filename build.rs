@@ -134,7 +134,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    808,
+    792,
     [
         ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
@@ -147,12 +147,12 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    504,
+    496,
     [
         ("MAX_INFLIGHT", 12),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 12),
-        ("MAX_SUBSCRIPTIONS", 16),
+        ("MAX_SUBSCRIPTIONS", 20),
         ("SUB_FILTER_BYTES", 1),
         ("MAX_ENDPOINTS", 12),
         ("OFFLINE_QOS0_MSGS", 12),

@@ -51,9 +51,9 @@
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 2600
+#define MQE_CLIENT_SIZE 2584
 #else
-#define MQE_CLIENT_SIZE 1976
+#define MQE_CLIENT_SIZE 2000
 #endif
 
 

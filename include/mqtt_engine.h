@@ -828,8 +828,8 @@ mqe_state_t mqe_state(const struct mqe_client_t *c);
 uint32_t mqe_qos0_dropped(const struct mqe_client_t *c);
 
 /**
- * umqtt's `get_mqttsta()`: 0 connected, 1 connecting, 2 the broker closed the connection,
- * -1 anything else (error, disconnected, NULL, not initialised).
+ * umqtt's `get_mqttsta()`: 0 connected, 1 connecting or reconnecting, 2 the broker closed
+ * the connection, -1 anything else (error, disconnected, NULL, not initialised).
  *
  * # Safety
  * `c` is NULL or client storage.

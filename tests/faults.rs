@@ -23,7 +23,7 @@ use mqtt_engine::Error;
 const MESSAGES_PER_QOS: usize = 2_000;
 /// Connection drops every seed must survive at least.
 const MIN_DROPS: usize = 100;
-const DEFAULT_SEEDS: u64 = 16;
+const DEFAULT_SEEDS: u64 = 64;
 /// Simulation steps per seed; a seed that needs more has stopped making progress.
 const MAX_STEPS: usize = 3_000_000;
 const TOPICS_PER_QOS: usize = 2;

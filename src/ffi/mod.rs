@@ -678,8 +678,8 @@ pub unsafe extern "C" fn mqe_qos0_dropped(c: *const mqe_client_t) -> u32 {
     }
 }
 
-/// umqtt's `get_mqttsta()`: 0 connected, 1 connecting, 2 the broker closed the connection,
-/// -1 anything else (error, disconnected, NULL, not initialised).
+/// umqtt's `get_mqttsta()`: 0 connected, 1 connecting or reconnecting, 2 the broker closed
+/// the connection, -1 anything else (error, disconnected, NULL, not initialised).
 ///
 /// # Safety
 /// `c` is NULL or client storage.

@@ -238,7 +238,10 @@ impl Qos0Queue {
             .topic_len
             .saturating_add(entry.payload_len)
             .min(self.used);
-        self.bytes.copy_within(len..self.used, 0);
+        // `used` never exceeds the arena (set only after a checked copy into it).
+        if self.used <= self.bytes.len() {
+            self.bytes.copy_within(len..self.used, 0);
+        }
         self.used -= len;
     }
 }

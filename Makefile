@@ -3,9 +3,12 @@
 #   make deps    install what the tests need (mosquitto, ARM toolchains, QEMU), or print the command
 #   make demo    build the library and run the C pub/sub demo against a private mosquitto
 #   make test    everything CI runs: fmt, clippy, Rust tests, header freshness, C tests
-#                against mosquitto, the ARM builds, the QEMU images, the 32-bit tests and the demo
+#                against mosquitto, the short soak, the ARM builds, the QEMU images, the 32-bit
+#                tests, the quick start and the demo
 #   make ctest   only the C tests against mosquitto (tests/c)
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
+#   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
+#                broker restart; fails on any loss or QoS 2 duplicate (soak-short: 1,000 each)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
@@ -35,6 +38,7 @@ CTEST_SRC := $(wildcard tests/c/*.c)
 CTEST_HDR := $(wildcard tests/c/*.h)
 
 WITH_BROKER := $(PYTHON) scripts/with_broker.py
+SOAK_RUN    := $(PYTHON) scripts/soak.py
 DEMO_TIMEOUT_S  := 60
 CTEST_TIMEOUT_S := 300
 NEAR_WRAP_TICK  := 4294962295
@@ -53,7 +57,7 @@ APT_DEPS := mosquitto:mosquitto \
   lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps demo quickstart ctest cross arm qemu size size-immediate-abort test32 test clean help FORCE
+.PHONY: lib header check-header deps demo quickstart ctest soak soak-short cross arm qemu size size-immediate-abort test32 test clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -107,6 +111,17 @@ $(BUILD)/quickstart: c_examples/quickstart.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $
 quickstart: deps $(BUILD)/quickstart
 	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/quickstart
 
+$(BUILD)/soak: tests/soak/soak.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/soak/soak.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+# The soak: the C client through scripts/fault_proxy.py (random cuts, mid-packet included)
+# to a mosquitto with persistence, restarted once mid-stream. Bounded by --timeout.
+soak: deps $(BUILD)/soak
+	$(SOAK_RUN) --q1 10000 --q2 10000 --min-cuts 200 --restart --timeout 900 -- $(BUILD)/soak
+
+soak-short: deps $(BUILD)/soak
+	$(SOAK_RUN) --q1 1000 --q2 1000 --min-cuts 20 --restart --timeout 120 -- $(BUILD)/soak
+
 demo: deps $(BUILD)/pubsub
 	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/pubsub
 
@@ -126,6 +141,7 @@ test: deps
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory ctest
+	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
 	$(MAKE) --no-print-directory test32

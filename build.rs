@@ -24,10 +24,12 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_MAX_RX_QOS2",
         konst: "MAX_RX_QOS2",
-        default: 16,
+        // Above the broker's in-flight limit (mosquitto: 20, more after reconnects): a full
+        // table closes the connection until the broker's PUBRELs free room.
+        default: 64,
         min: 1,
         max: 1024,
-        doc: "Incoming QoS 2 packet ids remembered until their PUBREL.",
+        doc: "Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit).",
     },
     Capacity {
         env: "MQE_MAX_PENDING_SUBS",
@@ -36,6 +38,46 @@ const CAPACITIES: &[Capacity] = &[
         min: 1,
         max: 256,
         doc: "SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK.",
+    },
+    Capacity {
+        env: "MQE_MAX_SUBSCRIPTIONS",
+        konst: "MAX_SUBSCRIPTIONS",
+        default: 8,
+        min: 1,
+        max: 256,
+        doc: "Subscriptions remembered and renewed when the broker kept no session.",
+    },
+    Capacity {
+        env: "MQE_SUB_FILTER_BYTES",
+        konst: "SUB_FILTER_BYTES",
+        default: 256,
+        min: 16,
+        max: 16384,
+        doc: "Bytes for the filters of the remembered subscriptions, together.",
+    },
+    Capacity {
+        env: "MQE_MAX_ENDPOINTS",
+        konst: "MAX_ENDPOINTS",
+        default: 4,
+        min: 1,
+        max: 16,
+        doc: "Broker endpoints the client walks through when it reconnects (failover).",
+    },
+    Capacity {
+        env: "MQE_OFFLINE_QOS0_MSGS",
+        konst: "OFFLINE_QOS0_MSGS",
+        default: 8,
+        min: 0,
+        max: 1024,
+        doc: "QoS 0 messages queued while disconnected (0: QoS 0 needs a connection).",
+    },
+    Capacity {
+        env: "MQE_OFFLINE_QOS0_BYTES",
+        konst: "OFFLINE_QOS0_BYTES",
+        default: 512,
+        min: 0,
+        max: 65536,
+        doc: "Bytes for the topics and payloads of the queued QoS 0 messages, together.",
     },
 ];
 
@@ -77,21 +119,46 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
             .find(|(cap, _)| cap.konst == name)
             .map_or(0, |(_, value)| *value)
     };
-    let (base, per_inflight, per_rx_qos2, per_pending_sub) = match pointer_bytes {
+    let (base, per_capacity) = match pointer_bytes {
         8 => CLIENT_SIZE_64,
         _ => CLIENT_SIZE_32,
     };
-    let bytes = base
-        + CLIENT_SIZE_MARGIN
-        + per_inflight * cap("MAX_INFLIGHT")
-        + per_rx_qos2 * cap("MAX_RX_QOS2")
-        + per_pending_sub * cap("MAX_PENDING_SUBS");
+    let bytes = per_capacity
+        .iter()
+        .fold(base + CLIENT_SIZE_MARGIN, |sum, (name, per)| {
+            sum + per * cap(name)
+        });
     bytes.div_ceil(8) * 8
 }
 
-/// (base, per in-flight message, per remembered QoS 2 id, per pending SUBSCRIBE) in bytes.
-const CLIENT_SIZE_64: (usize, usize, usize, usize) = (552, 16, 2, 16);
-const CLIENT_SIZE_32: (usize, usize, usize, usize) = (344, 12, 2, 12);
+/// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
+type SizeFormula = (usize, [(&'static str, usize); 8]);
+const CLIENT_SIZE_64: SizeFormula = (
+    792,
+    [
+        ("MAX_INFLIGHT", 16),
+        ("MAX_RX_QOS2", 4),
+        ("MAX_PENDING_SUBS", 16),
+        ("MAX_SUBSCRIPTIONS", 32),
+        ("SUB_FILTER_BYTES", 1),
+        ("MAX_ENDPOINTS", 24),
+        ("OFFLINE_QOS0_MSGS", 24),
+        ("OFFLINE_QOS0_BYTES", 1),
+    ],
+);
+const CLIENT_SIZE_32: SizeFormula = (
+    496,
+    [
+        ("MAX_INFLIGHT", 12),
+        ("MAX_RX_QOS2", 4),
+        ("MAX_PENDING_SUBS", 12),
+        ("MAX_SUBSCRIPTIONS", 20),
+        ("SUB_FILTER_BYTES", 1),
+        ("MAX_ENDPOINTS", 12),
+        ("OFFLINE_QOS0_MSGS", 12),
+        ("OFFLINE_QOS0_BYTES", 1),
+    ],
+);
 const CLIENT_SIZE_MARGIN: usize = 32;
 
 fn main() {

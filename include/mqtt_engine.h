@@ -34,16 +34,26 @@
 /* Build-time capacities (environment variables read by build.rs). */
 /** Outgoing QoS 1/2 messages awaiting their acknowledgement (the window's cap). Env MQE_MAX_INFLIGHT, default 8. */
 #define MQE_MAX_INFLIGHT 8
-/** Incoming QoS 2 packet ids remembered until their PUBREL. Env MQE_MAX_RX_QOS2, default 16. */
-#define MQE_MAX_RX_QOS2 16
+/** Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit). Env MQE_MAX_RX_QOS2, default 64. */
+#define MQE_MAX_RX_QOS2 64
 /** SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK. Env MQE_MAX_PENDING_SUBS, default 4. */
 #define MQE_MAX_PENDING_SUBS 4
+/** Subscriptions remembered and renewed when the broker kept no session. Env MQE_MAX_SUBSCRIPTIONS, default 8. */
+#define MQE_MAX_SUBSCRIPTIONS 8
+/** Bytes for the filters of the remembered subscriptions, together. Env MQE_SUB_FILTER_BYTES, default 256. */
+#define MQE_SUB_FILTER_BYTES 256
+/** Broker endpoints the client walks through when it reconnects (failover). Env MQE_MAX_ENDPOINTS, default 4. */
+#define MQE_MAX_ENDPOINTS 4
+/** QoS 0 messages queued while disconnected (0: QoS 0 needs a connection). Env MQE_OFFLINE_QOS0_MSGS, default 8. */
+#define MQE_OFFLINE_QOS0_MSGS 8
+/** Bytes for the topics and payloads of the queued QoS 0 messages, together. Env MQE_OFFLINE_QOS0_BYTES, default 512. */
+#define MQE_OFFLINE_QOS0_BYTES 512
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 808
+#define MQE_CLIENT_SIZE 2584
 #else
-#define MQE_CLIENT_SIZE 552
+#define MQE_CLIENT_SIZE 2000
 #endif
 
 
@@ -68,9 +78,32 @@
 #define MQE_VERSION_PATCH 0
 
 /**
+ * `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with
+ * `MQE_ERR_FULL` (default).
+ */
+#define MQE_QOS0_REJECT_WHEN_FULL 0
+
+/**
+ * `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full drops the
+ * oldest queued messages, reported by `MQE_EVENT_QOS0_DROPPED` and `mqe_qos0_dropped`.
+ */
+#define MQE_QOS0_DROP_OLDEST 1
+
+/**
  * `mqe_client_t` in 8-byte words.
  */
 #define MQE_CLIENT_WORDS (MQE_CLIENT_SIZE / 8)
+
+/**
+ * One broker address for `mqe_options_t.endpoints` (failover).
+ */
+typedef struct mqe_endpoint_t {
+  /**
+   * NUL-terminated host name or IP literal; kept by the client (must stay valid).
+   */
+  const char *host;
+  uint16_t port;
+} mqe_endpoint_t;
 
 /**
  * Connection options; start from `mqe_options_default()`. Strings are NUL-terminated UTF-8.
@@ -80,13 +113,20 @@
  */
 typedef struct mqe_options_t {
   /**
-   * Required. Broker host name or IP literal.
+   * Broker host name or IP literal. Required unless `endpoints` is given (then NULL).
    */
   const char *host;
   /**
    * Broker port (default 1883).
    */
   uint16_t port;
+  /**
+   * Failover: `endpoint_count` (1..=`MQE_MAX_ENDPOINTS`) brokers tried in order instead of
+   * `host`/`port`. A failed attempt moves to the next (wrapping), a lost connection retries
+   * the same one first. The array and its strings are kept: they must stay valid.
+   */
+  const struct mqe_endpoint_t *endpoints;
+  size_t endpoint_count;
   /**
    * Client identifier; NULL or "" asks the broker to assign one (needs clean_session).
    */
@@ -145,7 +185,10 @@ typedef struct mqe_options_t {
    */
   uint32_t ping_timeout_ms;
   /**
-   * Automatic reconnect settings (default on, 1000..60000 ms): stored, not yet acted on.
+   * Automatic reconnect (default on): after a connection started by `mqe_connect` ends for
+   * any reason but `mqe_disconnect`, `mqe_poll` waits `reconnect_min_ms * 2^(attempt-1)`,
+   * capped at `reconnect_max_ms`, less up to 25 % jitter from `platform.random`, never
+   * below `reconnect_min_ms` (defaults 1000 and 60000), and connects again.
    */
   bool reconnect;
   uint32_t reconnect_min_ms;
@@ -154,6 +197,12 @@ typedef struct mqe_options_t {
    * Outgoing QoS 1/2 messages in flight at once, 1..=`MQE_MAX_INFLIGHT`; 0: the default.
    */
   uint16_t inflight_window;
+  /**
+   * What a QoS 0 publish does when the offline queue (`MQE_OFFLINE_QOS0_MSGS` messages,
+   * `MQE_OFFLINE_QOS0_BYTES` of topic + payload) is full: `MQE_QOS0_REJECT_WHEN_FULL`
+   * (default) or `MQE_QOS0_DROP_OLDEST`.
+   */
+  uint8_t qos0_policy;
 } mqe_options_t;
 
 /**
@@ -244,7 +293,7 @@ typedef struct mqe_platform_t {
    */
   uint32_t (*now_ms)(void *ctx);
   /**
-   * Optional. Random numbers for reconnect jitter (stored; used by automatic reconnect).
+   * Optional. Random numbers for the reconnect jitter (NULL: seeded from the client address).
    */
   uint32_t (*random)(void *ctx);
   /**
@@ -309,8 +358,19 @@ typedef struct mqe_event_t {
    */
   const uint8_t *granted;
   size_t granted_count;
+  /**
+   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
+   */
   uint32_t attempt;
   uint32_t delay_ms;
+  /**
+   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
+   */
+  uint32_t endpoint;
+  /**
+   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped.
+   */
+  uint32_t dropped;
 } mqe_event_t;
 
 /**
@@ -484,7 +544,8 @@ typedef void (*mqe_panic_hook_t)(void);
 #define MQE_ERR_REFUSED_NOT_AUTHORIZED (-65)
 
 /**
- * CONNACK accepted the connection. `session_present` is set.
+ * CONNACK accepted the connection. `session_present` is set, and `endpoint`: the index of the
+ * endpoint that answered (0 for `host`/`port`).
  */
 #define MQE_EVENT_CONNECTED 1
 
@@ -500,7 +561,9 @@ typedef void (*mqe_panic_hook_t)(void);
 #define MQE_EVENT_DISCONNECTED 3
 
 /**
- * Reserved for automatic reconnect: `attempt` and `delay_ms`. Not emitted by this version.
+ * Automatic reconnect: the connection ended (the `MQE_EVENT_DISCONNECTED` before says why)
+ * and attempt `attempt` (1, 2, ... since the last CONNACK) starts in `delay_ms`, at endpoint
+ * `endpoint`.
  */
 #define MQE_EVENT_RECONNECTING 4
 
@@ -536,6 +599,12 @@ typedef void (*mqe_panic_hook_t)(void);
 #define MQE_EVENT_PING_RESPONSE 10
 
 /**
+ * The offline QoS 0 queue was full (policy `MQE_QOS0_DROP_OLDEST`) and dropped its `dropped`
+ * oldest messages since the last such event. `mqe_qos0_dropped` counts them all.
+ */
+#define MQE_EVENT_QOS0_DROPPED 11
+
+/**
  * No connection and none being set up.
  */
 #define MQE_STATE_DISCONNECTED 0
@@ -554,6 +623,12 @@ typedef void (*mqe_panic_hook_t)(void);
  * DISCONNECT is queued; the socket closes once it is sent.
  */
 #define MQE_STATE_DISCONNECTING 3
+
+/**
+ * The connection was lost; automatic reconnect waits out its backoff before the next attempt.
+ * `mqe_connect` starts it at once; `mqe_disconnect` stops reconnecting.
+ */
+#define MQE_STATE_RECONNECTING 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -576,11 +651,13 @@ struct mqe_options_t mqe_options_default(void);
  * transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
  * untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
  *
- * Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host, now_ms, open,
- * connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx missing or below `MQE_MIN_BUFFER`,
- * store NULL with a length, tx too small for CONNECT), `MQE_ERR_ARG` (overlapping buffers, empty
- * host, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, empty
- * client id without clean session), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+ * Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
+ * an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
+ * missing or below `MQE_MIN_BUFFER`, store NULL with a length, tx too small for CONNECT),
+ * `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
+ * a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
+ * qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
+ * `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
  * topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
  * not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
  *
@@ -615,9 +692,12 @@ mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t h
 /**
  * Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
  * work, and the outcome arrives as `MQE_EVENT_CONNECTED`, `MQE_EVENT_CONNECT_REFUSED` or
- * `MQE_EVENT_DISCONNECTED` (e.g. `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`). With clean_session
- * 0, unacknowledged QoS 1/2 messages are re-sent after CONNACK.
- * Needs: `MQE_STATE_DISCONNECTED`, else `MQE_ERR_STATE`. Errors: `MQE_ERR_NULL`,
+ * `MQE_EVENT_DISCONNECTED` (e.g. `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`). From then on, with
+ * `reconnect` set, `mqe_poll` reconnects by itself until `mqe_disconnect`. After CONNACK,
+ * unacknowledged QoS 1/2 messages are re-sent (same ids, DUP=1), then queued QoS 0 ones; when
+ * the broker kept no session, every remembered subscription is renewed first.
+ * Needs: `MQE_STATE_DISCONNECTED`, or `MQE_STATE_RECONNECTING` (the attempt starts now), else
+ * `MQE_ERR_STATE`. Errors: `MQE_ERR_NULL`,
  * `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
  *
  * # Safety
@@ -628,7 +708,8 @@ mqe_status_t mqe_connect(struct mqe_client_t *c);
 /**
  * Ends the connection cleanly: DISCONNECT is queued and sent by `mqe_poll`, then the socket
  * closes and `MQE_EVENT_DISCONNECTED` (reason `MQE_OK`) follows. Cancels a connection still
- * being set up. Allowed from a callback. Needs: connecting or connected, else `MQE_ERR_STATE`.
+ * being set up and stops automatic reconnect (also while `MQE_STATE_RECONNECTING`). Allowed from
+ * a callback. Needs: connecting, reconnecting or connected, else `MQE_ERR_STATE`.
  * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
  *
  * # Safety
@@ -638,16 +719,18 @@ mqe_status_t mqe_disconnect(struct mqe_client_t *c);
 
 /**
  * Publishes `len` bytes of `payload` on `topic` (no wildcards) and returns at once; the data is
- * copied, so both may be reused right after the call. QoS 0 needs `MQE_STATE_CONNECTED`; QoS
- * 1/2 are accepted in any state into the store and sent when connected (completion:
- * `MQE_EVENT_PUBLISH_COMPLETE` with the packet id). `*packet_id` (if not NULL) receives the id,
- * 0 at QoS 0. Allowed from a callback.
+ * copied, so both may be reused right after the call. QoS 1/2 are accepted in any state into
+ * the store and sent when connected, re-sent after every reconnect until acknowledged
+ * (completion: `MQE_EVENT_PUBLISH_COMPLETE` with the packet id). QoS 0 goes out at once when
+ * connected; after `mqe_connect` while not (yet, or no longer) connected, it waits in the
+ * offline queue and is sent in order once connected (full queue: see `qos0_policy`).
+ * `*packet_id` (if not NULL) receives the id, 0 at QoS 0. Allowed from a callback.
  *
  * Errors: `MQE_ERR_NULL` (c, topic, or payload NULL with len > 0), `MQE_ERR_NOT_INIT`,
  * `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (empty or wildcard), `MQE_ERR_QOS` (> 2),
- * `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer), `MQE_ERR_FULL` (window, store or
- * tx full now: back-pressure, nothing queued, retry after `mqe_poll`), `MQE_ERR_STATE` (QoS 0
- * while not connected).
+ * `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue), `MQE_ERR_FULL`
+ * (window, store, tx or offline queue full now: back-pressure, nothing queued, retry after
+ * `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before `mqe_connect` or after `mqe_disconnect`).
  *
  * # Safety
  * `c` is NULL or client storage; `topic` NULL or NUL-terminated; `payload` readable for `len`
@@ -736,8 +819,17 @@ uint32_t mqe_next_deadline_ms(const struct mqe_client_t *c);
 mqe_state_t mqe_state(const struct mqe_client_t *c);
 
 /**
- * umqtt's `get_mqttsta()`: 0 connected, 1 connecting, 2 the broker closed the connection,
- * -1 anything else (error, disconnected, NULL, not initialised).
+ * QoS 0 messages the offline queue dropped (policy `MQE_QOS0_DROP_OLDEST`) since `mqe_init`;
+ * 0 for NULL or an uninitialised client. Any state, also from a callback.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+uint32_t mqe_qos0_dropped(const struct mqe_client_t *c);
+
+/**
+ * umqtt's `get_mqttsta()`: 0 connected, 1 connecting or reconnecting, 2 the broker closed
+ * the connection, -1 anything else (error, disconnected, NULL, not initialised).
  *
  * # Safety
  * `c` is NULL or client storage.

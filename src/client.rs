@@ -1,5 +1,7 @@
 //! Drives one [`Engine`] over an `embedded_nal` TCP stack: resolve, TCP connect, moving bytes
-//! between the socket and the engine, and the connection's lifecycle.
+//! between the socket and the engine, and the connection's lifecycle: automatic reconnect with
+//! exponential backoff and jitter, walking the broker endpoints in order (failover), and the
+//! bounded queue that holds QoS 0 messages while there is no connection.
 //!
 //! Everything is non-blocking: every socket call may answer `WouldBlock`, and the work is picked
 //! up again on the next [`Client::poll_once`]. Each call does a bounded amount of work.
@@ -12,7 +14,9 @@ use core::net::{IpAddr, SocketAddr};
 use core::ops::Range;
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
+use heapless::{Deque, Vec};
 
+use crate::config::{MAX_ENDPOINTS, OFFLINE_QOS0_BYTES, OFFLINE_QOS0_MSGS};
 use crate::engine::{ConnectOptions, Engine, Event, Incoming, State};
 use crate::time::Instant;
 use crate::wire::{self, QoS};
@@ -44,7 +48,8 @@ pub struct MessageRef {
 }
 
 /// One thing for the application to look at. Ranges index [`Client::rx_window`] and stay valid
-/// until the next call on the client.
+/// until the next call on the client. Renewed subscriptions' SUBACKs arrive as `Subscribed`
+/// too, with ids the client chose.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Dispatch {
     Event(Event),
@@ -54,6 +59,55 @@ pub enum Dispatch {
         packet_id: u16,
         granted: Range<usize>,
     },
+    /// The connection ended and the next attempt starts in `delay_ms`, at `endpoint`
+    /// (an index of the endpoint list). `attempt` counts from 1 since the last CONNACK.
+    Reconnecting {
+        attempt: u32,
+        delay_ms: u32,
+        endpoint: usize,
+    },
+    /// The offline QoS 0 queue was full and dropped its `count` oldest messages
+    /// ([`Qos0Policy::DropOldest`]) since the last such report.
+    Qos0Dropped {
+        count: u32,
+    },
+}
+
+/// Automatic reconnect: after a connection ends for any reason but `disconnect`, the next
+/// attempt waits `min_ms * 2^(attempt-1)`, capped at `max_ms`, less up to a quarter of jitter,
+/// never below `min_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    pub enabled: bool,
+    pub min_ms: u32,
+    pub max_ms: u32,
+}
+
+impl ReconnectPolicy {
+    pub const OFF: ReconnectPolicy = ReconnectPolicy {
+        enabled: false,
+        min_ms: 0,
+        max_ms: 0,
+    };
+
+    /// The wait before attempt `attempt` (1 = the first retry), `random` picking the jitter.
+    pub fn delay_ms(&self, attempt: u32, random: u32) -> u32 {
+        let max_ms = self.max_ms.max(self.min_ms);
+        let doublings = attempt.saturating_sub(1).min(31);
+        let base = self.min_ms.saturating_mul(1u32 << doublings).min(max_ms);
+        let jitter = random.checked_rem(base / 4 + 1).unwrap_or(0);
+        base.saturating_sub(jitter).max(self.min_ms)
+    }
+}
+
+/// What a QoS 0 publish does when the offline queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Qos0Policy {
+    /// Refuse the new message with `Error::Full` (back-pressure).
+    RejectWhenFull,
+    /// Drop the oldest queued messages to make room; reported by [`Dispatch::Qos0Dropped`]
+    /// and counted by [`Client::qos0_dropped`].
+    DropOldest,
 }
 
 /// The client's connection state, as the application sees it.
@@ -62,6 +116,8 @@ pub enum ClientState {
     Disconnected,
     /// Resolving, TCP connecting, or waiting for CONNACK.
     Connecting,
+    /// Waiting out the backoff before the next automatic attempt.
+    Reconnecting,
     Connected,
     /// DISCONNECT queued; the socket closes once it is sent.
     Disconnecting,
@@ -70,6 +126,8 @@ pub enum ClientState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Idle,
+    /// Automatic reconnect: the next attempt starts at this time.
+    Backoff(Instant),
     Resolving,
     TcpConnecting(SocketAddr),
     /// The socket is up; the engine owns the protocol state.
@@ -83,6 +141,111 @@ enum Step {
     Stalled,
 }
 
+/// Things the client reports itself (setup failures, reconnect notices), in order.
+const OWN_EVENTS: usize = 4;
+
+/// One queued QoS 0 message: `topic_len` + `payload_len` bytes of the queue's arena, after
+/// those of every earlier entry.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    topic_len: usize,
+    payload_len: usize,
+    retain: bool,
+}
+
+/// QoS 0 messages published while there is no connection, oldest first, in fixed storage.
+struct Qos0Queue {
+    entries: Vec<Queued, OFFLINE_QOS0_MSGS>,
+    bytes: [u8; OFFLINE_QOS0_BYTES],
+    used: usize,
+}
+
+impl Qos0Queue {
+    const fn new() -> Self {
+        Qos0Queue {
+            entries: Vec::new(),
+            bytes: [0; OFFLINE_QOS0_BYTES],
+            used: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends a message; returns how many old ones were dropped for it.
+    fn push(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        retain: bool,
+        policy: Qos0Policy,
+    ) -> Result<u32, Error> {
+        let need = topic
+            .len()
+            .checked_add(payload.len())
+            .ok_or(Error::TooLarge)?;
+        if OFFLINE_QOS0_MSGS == 0 {
+            return Err(Error::InvalidState);
+        }
+        if need > OFFLINE_QOS0_BYTES {
+            return Err(Error::TooLarge);
+        }
+        let mut dropped = 0u32;
+        // Each pass drops one entry, so this ends within OFFLINE_QOS0_MSGS passes.
+        while self.entries.is_full() || self.used.saturating_add(need) > OFFLINE_QOS0_BYTES {
+            if policy == Qos0Policy::RejectWhenFull || self.entries.is_empty() {
+                return Err(Error::Full);
+            }
+            self.pop_front();
+            dropped = dropped.saturating_add(1);
+        }
+        let end = self.used.saturating_add(need);
+        let Some((topic_dst, payload_dst)) = self
+            .bytes
+            .get_mut(self.used..end)
+            .and_then(|dst| dst.split_at_mut_checked(topic.len()))
+        else {
+            return Err(Error::Full);
+        };
+        topic_dst.copy_from_slice(topic.as_bytes());
+        payload_dst.copy_from_slice(payload);
+        let entry = Queued {
+            topic_len: topic.len(),
+            payload_len: payload.len(),
+            retain,
+        };
+        self.entries.push(entry).map_err(|_| Error::Full)?;
+        self.used = end;
+        Ok(dropped)
+    }
+
+    /// The oldest message: topic, payload, retain.
+    fn front(&self) -> Option<(&str, &[u8], bool)> {
+        let entry = self.entries.first()?;
+        let topic = self.bytes.get(..entry.topic_len)?;
+        let payload_end = entry.topic_len.checked_add(entry.payload_len)?;
+        let payload = self.bytes.get(entry.topic_len..payload_end)?;
+        Some((core::str::from_utf8(topic).ok()?, payload, entry.retain))
+    }
+
+    fn pop_front(&mut self) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let entry = self.entries.remove(0);
+        let len = entry
+            .topic_len
+            .saturating_add(entry.payload_len)
+            .min(self.used);
+        // `used` never exceeds the arena (set only after a checked copy into it).
+        if self.used <= self.bytes.len() {
+            self.bytes.copy_within(len..self.used, 0);
+        }
+        self.used -= len;
+    }
+}
+
 /// One MQTT connection over a `TcpClientStack + Dns`, with caller-owned buffers.
 pub struct Client<'b, S: TcpClientStack + Dns> {
     stack: S,
@@ -92,15 +255,30 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     /// Unconsumed bytes are `rx[rx_start..rx_end]`.
     rx_start: usize,
     rx_end: usize,
-    endpoint: Endpoint<'b>,
+    /// Tried in order; never empty.
+    endpoints: Vec<Endpoint<'b>, MAX_ENDPOINTS>,
+    endpoint_index: usize,
     connect_options: ConnectOptions<'b>,
     phase: Phase,
     /// Covers resolve + TCP + CONNACK.
     connect_deadline: Instant,
-    /// An event the client raises itself (failures before the engine is involved).
-    own_event: Option<Event>,
+    /// What the client reports itself, before the engine's events.
+    own_events: Deque<Dispatch, OWN_EVENTS>,
     /// The last poll ran out of its step budget with work left.
     more_work: bool,
+    reconnect: ReconnectPolicy,
+    /// The application asked to be connected (`connect`) and has not asked to disconnect.
+    want_connection: bool,
+    /// Failed attempts since the last accepted CONNACK.
+    attempt: u32,
+    /// The current attempt reached CONNACK: a later loss retries the same endpoint.
+    connected_on_attempt: bool,
+    /// xorshift32 state for the backoff jitter (never 0).
+    jitter: u32,
+    qos0_queue: Qos0Queue,
+    qos0_policy: Qos0Policy,
+    qos0_dropped: u32,
+    qos0_dropped_unreported: u32,
 }
 
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
@@ -111,6 +289,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         endpoint: Endpoint<'b>,
         connect: ConnectOptions<'b>,
     ) -> Self {
+        let mut endpoints = Vec::new();
+        // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
+        let _ = endpoints.push(endpoint);
         Client {
             stack,
             socket: None,
@@ -118,48 +299,124 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             rx,
             rx_start: 0,
             rx_end: 0,
-            endpoint,
+            endpoints,
+            endpoint_index: 0,
             connect_options: connect,
             phase: Phase::Idle,
             connect_deadline: Instant(0),
-            own_event: None,
+            own_events: Deque::new(),
             more_work: false,
+            reconnect: ReconnectPolicy::OFF,
+            want_connection: false,
+            attempt: 0,
+            connected_on_attempt: false,
+            jitter: 0x9E37_79B9,
+            qos0_queue: Qos0Queue::new(),
+            qos0_policy: Qos0Policy::RejectWhenFull,
+            qos0_dropped: 0,
+            qos0_dropped_unreported: 0,
         }
+    }
+
+    /// Replaces the broker endpoints, tried in this order (failover). `InvalidArgument` when
+    /// empty, `TooLarge` beyond `MAX_ENDPOINTS`.
+    pub fn set_endpoints(&mut self, endpoints: &[Endpoint<'b>]) -> Result<(), Error> {
+        if endpoints.is_empty() {
+            return Err(Error::InvalidArgument);
+        }
+        self.endpoints = Vec::from_slice(endpoints).map_err(|_| Error::TooLarge)?;
+        self.endpoint_index = 0;
+        Ok(())
+    }
+
+    pub fn set_reconnect(&mut self, policy: ReconnectPolicy) {
+        self.reconnect = policy;
+    }
+
+    pub fn set_qos0_policy(&mut self, policy: Qos0Policy) {
+        self.qos0_policy = policy;
+    }
+
+    /// Stirs randomness (e.g. the platform's `random`) into the backoff jitter.
+    pub fn mix_entropy(&mut self, random: u32) {
+        self.jitter = (self.jitter ^ random).rotate_left(7) | 1;
+    }
+
+    /// The index of the endpoint in use, or tried next.
+    pub fn endpoint_index(&self) -> usize {
+        self.endpoint_index
+    }
+
+    /// QoS 0 messages dropped by [`Qos0Policy::DropOldest`] since the client was made.
+    pub fn qos0_dropped(&self) -> u32 {
+        self.qos0_dropped
+    }
+
+    /// QoS 0 messages waiting for a connection.
+    pub fn qos0_queued(&self) -> usize {
+        self.qos0_queue.entries.len()
     }
 
     /// Starts connecting: resolve, socket, TCP connect, CONNECT. Non-blocking; the outcome
     /// arrives as `Event::Connected`, `ConnectRefused` or `Disconnected` from `poll_once`.
-    /// `InvalidState` unless disconnected.
+    /// While a reconnect waits out its backoff, this starts the attempt now.
+    /// `InvalidState` when connecting or connected.
     pub fn connect(&mut self, now: Instant) -> Result<(), Error> {
         self.close_if_engine_disconnected();
-        if self.phase != Phase::Idle || self.engine.state() != State::Disconnected {
-            return Err(Error::InvalidState);
+        match self.phase {
+            Phase::Backoff(_) => {}
+            Phase::Idle if self.engine.state() == State::Disconnected => {
+                self.attempt = 0;
+                self.endpoint_index = 0;
+            }
+            _ => return Err(Error::InvalidState),
         }
-        // Bytes of the old connection mean nothing on the new one.
-        self.rx_start = 0;
-        self.rx_end = 0;
-        self.own_event = None;
-        self.more_work = true;
-        self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
-        self.phase = match self.endpoint.host.parse::<IpAddr>() {
-            Ok(ip) => Phase::TcpConnecting(SocketAddr::new(ip, self.endpoint.port)),
-            Err(_) => Phase::Resolving,
-        };
+        self.want_connection = true;
+        self.start_attempt(now);
         Ok(())
     }
 
+    /// One connection attempt to the current endpoint.
+    fn start_attempt(&mut self, now: Instant) {
+        // Bytes of the old connection mean nothing on the new one.
+        self.rx_start = 0;
+        self.rx_end = 0;
+        self.more_work = true;
+        self.connected_on_attempt = false;
+        self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
+        let endpoint = self.endpoint();
+        self.phase = match endpoint.host.parse::<IpAddr>() {
+            Ok(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
+            Err(_) => Phase::Resolving,
+        };
+    }
+
+    fn endpoint(&self) -> Endpoint<'b> {
+        let first = Endpoint { host: "", port: 0 };
+        let fallback = self.endpoints.first().copied().unwrap_or(first);
+        self.endpoints
+            .get(self.endpoint_index)
+            .copied()
+            .unwrap_or(fallback)
+    }
+
     /// Ends the connection cleanly: DISCONNECT is sent, then the socket closes. Cancels a
-    /// connection still being set up. `InvalidState` when already disconnected or disconnecting.
+    /// connection being set up and stops automatic reconnect. `InvalidState` when already
+    /// disconnected or disconnecting.
     pub fn disconnect(&mut self, now: Instant) -> Result<(), Error> {
+        let was_wanted = core::mem::replace(&mut self.want_connection, false);
         match self.phase {
             Phase::Idle => Err(Error::InvalidState),
-            Phase::Resolving | Phase::TcpConnecting(_) => {
+            Phase::Backoff(_) | Phase::Resolving | Phase::TcpConnecting(_) => {
                 self.close_socket();
-                self.own_event = Some(Event::Disconnected { reason: None });
+                self.push_own(Dispatch::Event(Event::Disconnected { reason: None }));
                 Ok(())
             }
             Phase::Mqtt => {
-                self.engine.disconnect(now)?;
+                if let Err(e) = self.engine.disconnect(now) {
+                    self.want_connection = was_wanted;
+                    return Err(e);
+                }
                 self.more_work = true;
                 self.close_if_engine_disconnected();
                 Ok(())
@@ -167,9 +424,48 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         }
     }
 
+    /// Publishes through the engine. QoS 1/2 go to the session store in any state. QoS 0 goes
+    /// out now when connected; while a connection is wanted but not up (connecting,
+    /// reconnecting, or lost) it waits in the offline queue, per the [`Qos0Policy`], and is
+    /// sent in order once connected. QoS 0 before `connect` or after `disconnect`:
+    /// `InvalidState`.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Option<u16>, Error> {
+        if qos != QoS::AtMostOnce {
+            return self.engine.publish(now, topic, payload, qos, retain);
+        }
+        let connected = self.engine.state() == State::Connected;
+        if connected && self.qos0_queue.is_empty() {
+            return self.engine.publish(now, topic, payload, qos, retain);
+        }
+        if !self.want_connection && !connected {
+            return Err(Error::InvalidState);
+        }
+        let len = wire::publish_len(topic, payload.len(), qos)?;
+        if len > self.engine.tx_capacity() {
+            return Err(Error::TooLarge);
+        }
+        let dropped = self
+            .qos0_queue
+            .push(topic, payload, retain, self.qos0_policy)?;
+        self.qos0_dropped = self.qos0_dropped.saturating_add(dropped);
+        self.qos0_dropped_unreported = self.qos0_dropped_unreported.saturating_add(dropped);
+        if dropped > 0 || connected {
+            self.more_work = true;
+        }
+        Ok(None)
+    }
+
     pub fn state(&self) -> ClientState {
         match self.phase {
             Phase::Idle => ClientState::Disconnected,
+            Phase::Backoff(_) => ClientState::Reconnecting,
             Phase::Resolving | Phase::TcpConnecting(_) => ClientState::Connecting,
             Phase::Mqtt => match self.engine.state() {
                 State::Disconnected => ClientState::Disconnected,
@@ -205,16 +501,18 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// (0 = now); `None` when nothing is scheduled. Received data is not predicted: poll
     /// when the socket becomes readable, too.
     pub fn next_deadline(&self, now: Instant) -> Option<u32> {
-        if self.more_work || self.own_event.is_some() {
+        if self.more_work || !self.own_events.is_empty() || self.qos0_dropped_unreported > 0 {
             return Some(0);
         }
         let connect_left = now.ms_until(self.connect_deadline);
         match self.phase {
             Phase::Idle => None,
+            Phase::Backoff(at) => Some(now.ms_until(at)),
             Phase::Resolving | Phase::TcpConnecting(_) => Some(connect_left.min(RETRY_POLL_MS)),
             Phase::Mqtt => {
                 let mut due = self.engine.next_deadline(now);
-                if !self.engine.pending_transmit().is_empty() {
+                let queued = self.engine.state() == State::Connected && !self.qos0_queue.is_empty();
+                if !self.engine.pending_transmit().is_empty() || queued {
                     due = Some(due.map_or(RETRY_POLL_MS, |d| d.min(RETRY_POLL_MS)));
                 }
                 if self.engine.state() == State::AwaitConnack {
@@ -232,12 +530,18 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         let mut timeouts_checked = false;
         for _ in 0..STEP_BUDGET {
             self.check_connect_deadline(now);
-            if let Some(event) = self.next_event() {
+            if let Some(dispatch) = self.next_notice(now) {
                 self.more_work = true;
-                return Some(Dispatch::Event(event));
+                return Some(dispatch);
             }
             match self.phase {
                 Phase::Idle => return None,
+                Phase::Backoff(at) => {
+                    if !now.reached(at) {
+                        return None;
+                    }
+                    self.start_attempt(now);
+                }
                 Phase::Resolving => {
                     if !self.resolve_step() {
                         return None;
@@ -248,7 +552,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                         return None;
                     }
                 }
-                Phase::Mqtt => match self.socket_step(now) {
+                Phase::Mqtt => match self.mqtt_step(now) {
                     Step::Dispatch(dispatch) => {
                         // Under a steady inbound flow the socket is never quiet; due timers
                         // still run (the PINGREQ goes out with the next send).
@@ -281,14 +585,107 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         None
     }
 
-    /// The client's own event first, then the engine's; closes the socket once the engine
-    /// has reached Disconnected.
-    fn next_event(&mut self) -> Option<Event> {
+    /// The client's own notices first, then the engine's events, then a drop report; closes
+    /// the socket once the engine has reached Disconnected, and schedules a reconnect when a
+    /// connection ended.
+    fn next_notice(&mut self, now: Instant) -> Option<Dispatch> {
         self.close_if_engine_disconnected();
-        if let Some(event) = self.own_event.take() {
-            return Some(event);
+        let dispatch = match self.own_events.pop_front() {
+            Some(dispatch) => dispatch,
+            None => match self.engine.poll_event() {
+                Some(event) => Dispatch::Event(event),
+                None if self.qos0_dropped_unreported > 0 => {
+                    let count = core::mem::take(&mut self.qos0_dropped_unreported);
+                    return Some(Dispatch::Qos0Dropped { count });
+                }
+                None => return None,
+            },
+        };
+        if let Dispatch::Event(event) = dispatch {
+            self.observe(now, event);
         }
-        self.engine.poll_event()
+        Some(dispatch)
+    }
+
+    fn observe(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Connected { .. } => {
+                self.attempt = 0;
+                self.connected_on_attempt = true;
+            }
+            Event::Disconnected { reason: None } => self.want_connection = false,
+            Event::Disconnected { reason: Some(_) } | Event::ConnectRefused { .. } => {
+                self.schedule_reconnect(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// After a lost connection: wait out the backoff, then try again. A connection that
+    /// reached CONNACK is retried at the same endpoint; a failed attempt moves to the next.
+    fn schedule_reconnect(&mut self, now: Instant) {
+        self.close_if_engine_disconnected();
+        if !self.want_connection || !self.reconnect.enabled || self.phase != Phase::Idle {
+            return;
+        }
+        if !self.connected_on_attempt {
+            let next = self.endpoint_index.saturating_add(1);
+            self.endpoint_index = if next < self.endpoints.len() { next } else { 0 };
+        }
+        self.connected_on_attempt = false;
+        self.attempt = self.attempt.saturating_add(1);
+        let random = self.next_random();
+        let delay_ms = self.reconnect.delay_ms(self.attempt, random);
+        self.phase = Phase::Backoff(now.add_ms(delay_ms));
+        self.push_own(Dispatch::Reconnecting {
+            attempt: self.attempt,
+            delay_ms,
+            endpoint: self.endpoint_index,
+        });
+    }
+
+    fn next_random(&mut self) -> u32 {
+        // xorshift32: enough to spread the retries of many devices.
+        let mut x = self.jitter | 1;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.jitter = x;
+        x
+    }
+
+    fn push_own(&mut self, dispatch: Dispatch) {
+        // Producers push at most two before a poll drains them; never drop the newest.
+        if self.own_events.is_full() {
+            self.own_events.pop_front();
+        }
+        let _ = self.own_events.push_back(dispatch);
+    }
+
+    /// Sends queued QoS 0 messages once the engine has written its renewals and re-sends,
+    /// while tx has room.
+    fn flush_offline_qos0(&mut self, now: Instant) {
+        if self.engine.state() != State::Connected || self.engine.has_unsent() {
+            return;
+        }
+        for _ in 0..OFFLINE_QOS0_MSGS {
+            let Some((topic, payload, retain)) = self.qos0_queue.front() else {
+                return;
+            };
+            match self
+                .engine
+                .publish(now, topic, payload, QoS::AtMostOnce, retain)
+            {
+                Ok(_) => {}
+                Err(Error::Full) => return,
+                // Checked when queued, so never; if it were, the message is reported dropped.
+                Err(_) => {
+                    self.qos0_dropped = self.qos0_dropped.saturating_add(1);
+                    self.qos0_dropped_unreported = self.qos0_dropped_unreported.saturating_add(1);
+                }
+            }
+            self.qos0_queue.pop_front();
+        }
     }
 
     fn close_if_engine_disconnected(&mut self) {
@@ -308,9 +705,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// Ends a connection attempt that failed before the engine was involved.
     fn fail_setup(&mut self, reason: Error) {
         self.close_socket();
-        self.own_event = Some(Event::Disconnected {
+        self.push_own(Dispatch::Event(Event::Disconnected {
             reason: Some(reason),
-        });
+        }));
     }
 
     fn check_connect_deadline(&mut self, now: Instant) {
@@ -329,12 +726,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
     /// Returns true when the phase moved on (success or failure).
     fn resolve_step(&mut self) -> bool {
-        match self
-            .stack
-            .get_host_by_name(self.endpoint.host, AddrType::Either)
-        {
+        let endpoint = self.endpoint();
+        match self.stack.get_host_by_name(endpoint.host, AddrType::Either) {
             Ok(ip) => {
-                self.phase = Phase::TcpConnecting(SocketAddr::new(ip, self.endpoint.port));
+                self.phase = Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port));
                 true
             }
             Err(nb::Error::WouldBlock) => false,
@@ -371,6 +766,12 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                 true
             }
         }
+    }
+
+    /// Queued QoS 0 messages into tx when there is room, then one socket step.
+    fn mqtt_step(&mut self, now: Instant) -> Step {
+        self.flush_offline_qos0(now);
+        self.socket_step(now)
     }
 
     /// One send, then one packet or one receive.

@@ -101,6 +101,8 @@ pub struct Handled<'a> {
 /// one spare: `handle_bytes` waits for this much room instead of dropping events.
 const EVENT_ROOM_PER_PACKET: usize = 3;
 const ACK_LEN: usize = 4;
+/// A SUBACK return code: the broker refused that filter (§3.9.3).
+const SUBACK_FAILURE: u8 = 0x80;
 
 /// The outcome of one decoded packet.
 enum Step<'a> {
@@ -132,6 +134,16 @@ pub struct Engine<'b> {
     disconnect_queued: bool,
     /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
     disconnect_deadline: Option<Instant>,
+}
+
+/// Bytes of the variable-length Remaining Length field for `body` bytes (§2.2.3).
+fn remaining_length_bytes(body: usize) -> usize {
+    match body {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
 }
 
 fn room_error(len: usize, capacity: usize) -> Error {
@@ -176,6 +188,16 @@ impl<'b> Engine<'b> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The tx buffer's size: the largest packet that can ever be sent.
+    pub fn tx_capacity(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Renewals or stored packets still wait for room in tx on this connection.
+    pub fn has_unsent(&self) -> bool {
+        self.session.resubscribe_pending().is_some() || self.session.next_unsent(0).is_some()
     }
 
     /// Outgoing QoS 1/2 messages not yet complete.
@@ -243,6 +265,7 @@ impl<'b> Engine<'b> {
         if self.ping_unsent && self.encode_tx(wire::encode_pingreq).is_ok() {
             self.ping_unsent = false;
         }
+        self.flush_resubscribe(now);
         let mut from = 0;
         while let Some(index) = self.session.next_unsent(from) {
             // Not tx_free(): `self.session` is borrowed at the same time.
@@ -264,6 +287,68 @@ impl<'b> Engine<'b> {
             self.tx_len = self.tx_len.saturating_add(written).min(self.tx.len());
             self.session.mark_sent(index, now);
             from = index.saturating_add(1);
+        }
+    }
+
+    /// Renews remembered subscriptions, as many per SUBSCRIBE as fit tx, while the
+    /// pending-request table has room. Every pass sends one packet or stops.
+    fn flush_resubscribe(&mut self, now: Instant) {
+        while let Some(pending) = self.session.resubscribe_pending() {
+            if self.session.pending_subs_full() {
+                return;
+            }
+            let count = self.resubscribe_batch(pending.clone());
+            if count == 0 {
+                return;
+            }
+            let batch = pending.start..pending.start.saturating_add(count);
+            let Ok(packet_id) = self.session.allocate_sub_id() else {
+                return;
+            };
+            let session = &self.session;
+            let filters = batch.clone().filter_map(|i| session.subscription(i));
+            let free = self.tx.get_mut(self.tx_len..).unwrap_or_default();
+            let Ok(written) = wire::encode_subscribe(free, packet_id, filters) else {
+                return;
+            };
+            self.tx_len = self.tx_len.saturating_add(written).min(self.tx.len());
+            if self
+                .session
+                .add_pending_sub(packet_id, SubKind::Subscribe, count, now)
+                .is_err()
+            {
+                return;
+            }
+            self.session.resubscribed(packet_id, batch);
+        }
+    }
+
+    /// How many subscriptions from `pending.start` fit one SUBSCRIBE in the free part of tx.
+    fn resubscribe_batch(&self, pending: core::ops::Range<usize>) -> usize {
+        let room = self.tx_room();
+        // Packet id, then per filter: length prefix, filter, requested QoS (§3.8.3).
+        let mut body = 2usize;
+        let mut count = 0;
+        for index in pending.clone() {
+            let Some((filter, _)) = self.session.subscription(index) else {
+                break;
+            };
+            body = body.saturating_add(filter.len()).saturating_add(3);
+            if 1usize
+                .saturating_add(remaining_length_bytes(body))
+                .saturating_add(body)
+                > room
+            {
+                break;
+            }
+            count += 1;
+        }
+        // Confirm with the encoder's own arithmetic.
+        let session = &self.session;
+        let batch = pending.start..pending.start.saturating_add(count);
+        match wire::subscribe_len(batch.filter_map(|i| session.subscription(i))) {
+            Ok(len) if len <= room => count,
+            _ => 0,
         }
     }
 
@@ -326,6 +411,7 @@ impl<'b> Engine<'b> {
         self.ping_deadline = None;
         self.disconnect_queued = false;
         self.session.clear_pending_subs();
+        self.session.stop_resubscribe();
         self.state = State::AwaitConnack;
         Ok(())
     }
@@ -372,9 +458,19 @@ impl<'b> Engine<'b> {
         }
         let len = wire::subscribe_len(filters.clone())?;
         let count = filters.clone().count();
-        self.send_sub_request(now, SubKind::Subscribe, len, count, |out, id| {
+        // Remembered for renewal after a lost session; refused up front if it cannot be.
+        self.session.subscriptions_have_room(filters.clone())?;
+        let remembered = filters.clone();
+        let packet_id = self.send_sub_request(now, SubKind::Subscribe, len, count, |out, id| {
             wire::encode_subscribe(out, id, filters)
-        })
+        })?;
+        self.session.remember_subscriptions(packet_id, remembered);
+        Ok(packet_id)
+    }
+
+    /// Filters remembered for renewal after a lost session, with their QoS, in order.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (&str, QoS)> + '_ {
+        (0..self.session.subscription_count()).filter_map(|i| self.session.subscription(i))
     }
 
     /// Sends one UNSUBSCRIBE for all `filters`; UNSUBACK arrives as `Event::Unsubscribed`.
@@ -387,9 +483,13 @@ impl<'b> Engine<'b> {
         }
         let len = wire::unsubscribe_len(filters.clone())?;
         let count = filters.clone().count();
-        self.send_sub_request(now, SubKind::Unsubscribe, len, count, |out, id| {
-            wire::encode_unsubscribe(out, id, filters)
-        })
+        let forgotten = filters.clone();
+        let packet_id =
+            self.send_sub_request(now, SubKind::Unsubscribe, len, count, |out, id| {
+                wire::encode_unsubscribe(out, id, filters)
+            })?;
+        self.session.forget_subscriptions(forgotten);
+        Ok(packet_id)
     }
 
     fn send_sub_request<F>(
@@ -599,6 +699,14 @@ impl<'b> Engine<'b> {
             Packet::Suback { packet_id, codes } => {
                 self.session
                     .complete_sub(packet_id, SubKind::Subscribe, Some(codes.len()))?;
+                for (position, &code) in codes.iter().enumerate() {
+                    if code == SUBACK_FAILURE {
+                        self.session.subscription_refused(packet_id, position);
+                    }
+                }
+                self.session.subscriptions_acked(packet_id);
+                // A pending-request slot is free; renewals may wait for it.
+                self.flush(now);
                 Some(Incoming::Subscribed {
                     packet_id,
                     granted: codes,
@@ -607,6 +715,7 @@ impl<'b> Engine<'b> {
             Packet::Unsuback(packet_id) => {
                 self.session
                     .complete_sub(packet_id, SubKind::Unsubscribe, None)?;
+                self.flush(now);
                 self.push_event(Event::Unsubscribed { packet_id });
                 None
             }
@@ -632,9 +741,10 @@ impl<'b> Engine<'b> {
             // §3.2.2.2: a clean session is never present.
             return Err(Error::Malformed);
         }
-        if !session_present {
-            self.session.rx_qos2_clear();
-        }
+        self.session.rx_qos2_resume(session_present);
+        // A new session has no subscriptions, and a kept one may lack those never
+        // acknowledged: renew them before anything else is sent.
+        self.session.plan_resubscribe(session_present);
         let lost = !self.clean_session && self.had_session && !session_present;
         self.had_session = !self.clean_session;
         self.state = State::Connected;
@@ -658,13 +768,17 @@ impl<'b> Engine<'b> {
             }
             QoS::ExactlyOnce => {
                 let id = message.packet_id;
-                if self.session.rx_qos2_known(id) {
+                if self.session.rx_qos2_touch(id) {
                     // Delivered already; the broker missed our PUBREC.
                     self.encode_ack(AckKind::Pubrec, id)?;
                     return Ok(None);
                 }
+                if !message.dup {
+                    self.session.rx_qos2_drop_stale();
+                }
                 if !self.session.rx_qos2_has_room() {
-                    // Refuse rather than risk a second delivery; the broker re-sends.
+                    // Refuse rather than risk a second delivery; the broker re-sends it
+                    // after the reconnect, and PUBRELs free room meanwhile.
                     return Err(Error::Full);
                 }
                 self.encode_ack(AckKind::Pubrec, id)?;

@@ -1,10 +1,13 @@
 //! What survives a reconnect: the packet-id allocator, outgoing QoS 1/2 messages in flight
 //! (their encoded PUBLISH kept in the caller's store buffer), incoming QoS 2 ids awaiting
-//! PUBREL, and SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement.
+//! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
+//! subscriptions to renew when the broker kept no session.
 
 use heapless::Vec;
 
-use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2};
+use crate::config::{
+    MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES,
+};
 use crate::error::Error;
 use crate::time::Instant;
 use crate::wire::{QoS, PUBLISH_DUP_FLAG};
@@ -75,14 +78,45 @@ struct PendingSub {
     sent_at: Instant,
 }
 
+/// An incoming QoS 2 id delivered and awaiting its PUBREL.
+#[derive(Clone, Copy, Debug)]
+struct RxQos2 {
+    packet_id: u16,
+    /// Mentioned by the broker on this connection (or received on it). After a resume, a
+    /// compliant broker re-sends every open id before anything new (§4.4), so ids still
+    /// unconfirmed when a new message arrives are stale (e.g. a broker restored from
+    /// persistence that renumbered its messages) and are dropped.
+    confirmed: bool,
+}
+
+/// One remembered subscription; its filter is `filters[start..start + len]`. Filters are
+/// kept contiguous, in subscription order.
+#[derive(Clone, Copy, Debug)]
+struct Subscription {
+    start: usize,
+    len: usize,
+    qos: QoS,
+    /// The SUBSCRIBE that last carried it and its position there: a SUBACK failure code
+    /// (0x80) at that position forgets it.
+    packet_id: u16,
+    position: usize,
+    /// A SUBACK confirmed it: a broker that kept the session has it.
+    acked: bool,
+    /// To be sent again on this connection.
+    renew: bool,
+}
+
 pub(crate) struct Session<'b> {
     store: &'b mut [u8],
     /// Bytes of `store` used by `outgoing`, from the start.
     store_used: usize,
     next_id: u16,
     outgoing: Vec<Outgoing, MAX_INFLIGHT>,
-    rx_qos2: Vec<u16, MAX_RX_QOS2>,
+    rx_qos2: Vec<RxQos2, MAX_RX_QOS2>,
     pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
+    subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
+    filters: [u8; SUB_FILTER_BYTES],
+    filters_used: usize,
 }
 
 impl<'b> Session<'b> {
@@ -94,6 +128,9 @@ impl<'b> Session<'b> {
             outgoing: Vec::new(),
             rx_qos2: Vec::new(),
             pending_subs: Vec::new(),
+            subscriptions: Vec::new(),
+            filters: [0; SUB_FILTER_BYTES],
+            filters_used: 0,
         }
     }
 
@@ -296,8 +333,21 @@ impl<'b> Session<'b> {
 
     // --- incoming QoS 2 ---
 
-    pub(crate) fn rx_qos2_known(&self, packet_id: u16) -> bool {
-        self.rx_qos2.contains(&packet_id)
+    /// True when `packet_id` awaits its PUBREL; the broker has now confirmed it.
+    pub(crate) fn rx_qos2_touch(&mut self, packet_id: u16) -> bool {
+        match self.rx_qos2.iter_mut().find(|e| e.packet_id == packet_id) {
+            Some(entry) => {
+                entry.confirmed = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A new message (DUP=0) arrived: the broker has re-sent all it had open, so ids it did
+    /// not mention since the resume will never see a PUBREL.
+    pub(crate) fn rx_qos2_drop_stale(&mut self) {
+        self.rx_qos2.retain(|e| e.confirmed);
     }
 
     pub(crate) fn rx_qos2_has_room(&self) -> bool {
@@ -305,19 +355,29 @@ impl<'b> Session<'b> {
     }
 
     pub(crate) fn rx_qos2_remember(&mut self, packet_id: u16) -> Result<(), Error> {
-        if self.rx_qos2_known(packet_id) {
+        if self.rx_qos2_touch(packet_id) {
             return Ok(());
         }
-        self.rx_qos2.push(packet_id).map_err(|_| Error::Full)
+        let entry = RxQos2 {
+            packet_id,
+            confirmed: true,
+        };
+        self.rx_qos2.push(entry).map_err(|_| Error::Full)
     }
 
     pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) {
-        self.rx_qos2.retain(|&id| id != packet_id);
+        self.rx_qos2.retain(|e| e.packet_id != packet_id);
     }
 
-    /// The broker kept no session: its QoS 2 deliveries start afresh.
-    pub(crate) fn rx_qos2_clear(&mut self) {
-        self.rx_qos2.clear();
+    /// A new connection: with no session every id is forgotten; with one, every id waits
+    /// for the broker to mention it again.
+    pub(crate) fn rx_qos2_resume(&mut self, session_present: bool) {
+        if !session_present {
+            self.rx_qos2.clear();
+        }
+        for entry in self.rx_qos2.iter_mut() {
+            entry.confirmed = false;
+        }
     }
 
     // --- SUBSCRIBE / UNSUBSCRIBE ---
@@ -375,5 +435,172 @@ impl<'b> Session<'b> {
     /// earlier one are forgotten (the user saw that connection end).
     pub(crate) fn clear_pending_subs(&mut self) {
         self.pending_subs.clear();
+    }
+
+    pub(crate) fn pending_subs_full(&self) -> bool {
+        self.pending_subs.is_full()
+    }
+
+    // --- remembered subscriptions ---
+
+    fn subscription_index(&self, filter: &str) -> Option<usize> {
+        (0..self.subscriptions.len())
+            .find(|&i| self.subscription(i).map(|(f, _)| f) == Some(filter))
+    }
+
+    /// The filter and QoS of remembered subscription `index`.
+    pub(crate) fn subscription(&self, index: usize) -> Option<(&str, QoS)> {
+        let sub = self.subscriptions.get(index)?;
+        let bytes = self
+            .filters
+            .get(sub.start..sub.start.checked_add(sub.len)?)?;
+        // Stored from a `&str`, so this never fails.
+        let filter = core::str::from_utf8(bytes).ok()?;
+        Some((filter, sub.qos))
+    }
+
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    /// Full unless every filter of `filters` new to the table fits the table and the arena
+    /// (checked before anything is sent, so a subscription is never sent but forgotten).
+    pub(crate) fn subscriptions_have_room<'f, I>(&self, filters: I) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'f str, QoS)>,
+    {
+        let mut entries = self.subscriptions.len();
+        let mut bytes = self.filters_used;
+        for (filter, _) in filters {
+            if self.subscription_index(filter).is_none() {
+                entries = entries.saturating_add(1);
+                bytes = bytes.saturating_add(filter.len());
+            }
+        }
+        if entries > MAX_SUBSCRIPTIONS || bytes > SUB_FILTER_BYTES {
+            return Err(Error::Full);
+        }
+        Ok(())
+    }
+
+    /// Remembers the filters of SUBSCRIBE `packet_id`; a filter already known takes the new
+    /// QoS (a new SUBSCRIBE replaces the old one, §3.8.4). Call `subscriptions_have_room` first.
+    pub(crate) fn remember_subscriptions<'f, I>(&mut self, packet_id: u16, filters: I)
+    where
+        I: Iterator<Item = (&'f str, QoS)>,
+    {
+        for (position, (filter, qos)) in filters.enumerate() {
+            if let Some(index) = self.subscription_index(filter) {
+                if let Some(sub) = self.subscriptions.get_mut(index) {
+                    sub.qos = qos;
+                    sub.packet_id = packet_id;
+                    sub.position = position;
+                    sub.acked = false;
+                    sub.renew = false;
+                }
+                continue;
+            }
+            let end = self.filters_used.saturating_add(filter.len());
+            let Some(dst) = self.filters.get_mut(self.filters_used..end) else {
+                continue;
+            };
+            let sub = Subscription {
+                start: self.filters_used,
+                len: filter.len(),
+                qos,
+                packet_id,
+                position,
+                acked: false,
+                renew: false,
+            };
+            if self.subscriptions.push(sub).is_ok() {
+                dst.copy_from_slice(filter.as_bytes());
+                self.filters_used = end;
+            }
+        }
+    }
+
+    fn forget_subscription(&mut self, index: usize) {
+        let Some((start, len)) = self.subscriptions.get(index).map(|s| (s.start, s.len)) else {
+            return;
+        };
+        let end = start.saturating_add(len);
+        if end <= self.filters_used && self.filters_used <= self.filters.len() {
+            self.filters.copy_within(end..self.filters_used, start);
+            self.filters_used -= len;
+        }
+        self.subscriptions.remove(index);
+        for later in self.subscriptions.iter_mut().skip(index) {
+            later.start = later.start.saturating_sub(len);
+        }
+    }
+
+    /// UNSUBSCRIBE: these filters are not renewed any more.
+    pub(crate) fn forget_subscriptions<'f, I: Iterator<Item = &'f str>>(&mut self, filters: I) {
+        for filter in filters {
+            if let Some(index) = self.subscription_index(filter) {
+                self.forget_subscription(index);
+            }
+        }
+    }
+
+    /// The broker refused the filter at `position` of SUBSCRIBE `packet_id` (code 0x80).
+    pub(crate) fn subscription_refused(&mut self, packet_id: u16, position: usize) {
+        let index = self
+            .subscriptions
+            .iter()
+            .position(|s| s.packet_id == packet_id && s.position == position);
+        if let Some(index) = index {
+            self.forget_subscription(index);
+        }
+    }
+
+    /// SUBACK for `packet_id`: its filters are confirmed (refusals were forgotten first).
+    pub(crate) fn subscriptions_acked(&mut self, packet_id: u16) {
+        for sub in self
+            .subscriptions
+            .iter_mut()
+            .filter(|s| s.packet_id == packet_id)
+        {
+            sub.acked = true;
+        }
+    }
+
+    /// A new connection: with no session at the broker every subscription is sent again;
+    /// with one, those never confirmed (their SUBSCRIBE may not have arrived).
+    pub(crate) fn plan_resubscribe(&mut self, session_present: bool) {
+        for sub in self.subscriptions.iter_mut() {
+            sub.renew = !session_present || !sub.acked;
+        }
+    }
+
+    pub(crate) fn stop_resubscribe(&mut self) {
+        for sub in self.subscriptions.iter_mut() {
+            sub.renew = false;
+        }
+    }
+
+    /// The next run of consecutive subscriptions to renew.
+    pub(crate) fn resubscribe_pending(&self) -> Option<core::ops::Range<usize>> {
+        let start = self.subscriptions.iter().position(|s| s.renew)?;
+        let run = self
+            .subscriptions
+            .iter()
+            .skip(start)
+            .take_while(|s| s.renew)
+            .count();
+        Some(start..start.saturating_add(run))
+    }
+
+    /// Subscriptions `range` went out in SUBSCRIBE `packet_id`.
+    pub(crate) fn resubscribed(&mut self, packet_id: u16, range: core::ops::Range<usize>) {
+        for (position, index) in range.enumerate() {
+            if let Some(sub) = self.subscriptions.get_mut(index) {
+                sub.packet_id = packet_id;
+                sub.position = position;
+                sub.acked = false;
+                sub.renew = false;
+            }
+        }
     }
 }

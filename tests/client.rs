@@ -97,6 +97,12 @@ enum Seen {
         packet_id: u16,
         granted: Vec<u8>,
     },
+    Reconnecting {
+        attempt: u32,
+        delay_ms: u32,
+        endpoint: usize,
+    },
+    Qos0Dropped(u32),
 }
 
 fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
@@ -115,6 +121,16 @@ fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
             packet_id,
             granted: window[granted].to_vec(),
         },
+        Dispatch::Reconnecting {
+            attempt,
+            delay_ms,
+            endpoint,
+        } => Seen::Reconnecting {
+            attempt,
+            delay_ms,
+            endpoint,
+        },
+        Dispatch::Qos0Dropped { count } => Seen::Qos0Dropped(count),
     }
 }
 
@@ -662,4 +678,577 @@ fn keep_alive_is_not_starved_by_a_steady_inbound_flow() {
     }
     assert_eq!(c.stack_mut().take_sent(), [0xC0, 0x00]);
     assert_eq!(drain(&mut c, Instant(60_000)).len(), 197);
+}
+
+// --- automatic reconnect, failover, resubscribe, offline QoS 0 queue ---
+
+use mqtt_engine::client::{Qos0Policy, ReconnectPolicy};
+
+const BACKOFF: ReconnectPolicy = ReconnectPolicy {
+    enabled: true,
+    min_ms: 100,
+    max_ms: 1_000,
+};
+
+fn reconnecting<'a>(bufs: &'a mut Buffers, clean_session: bool) -> Client<'a, MockStack> {
+    let mut c = client(bufs, "127.0.0.1", clean_session, MockStack::new());
+    c.set_reconnect(BACKOFF);
+    c
+}
+
+/// SUBSCRIBE (§3.8) with these filters and QoS, packet id `id`.
+fn subscribe_bytes(id: u16, filters: &[(&str, u8)]) -> Vec<u8> {
+    let mut body = id.to_be_bytes().to_vec();
+    for (f, q) in filters {
+        body.extend((f.len() as u16).to_be_bytes());
+        body.extend(f.as_bytes());
+        body.push(*q);
+    }
+    let mut out = vec![0x82, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+#[test]
+fn backoff_doubles_from_min_to_max_with_at_most_a_quarter_of_jitter() {
+    let p = ReconnectPolicy {
+        enabled: true,
+        min_ms: 1_000,
+        max_ms: 60_000,
+    };
+    for random in [0, 1, 7, 250, 251, 0xFFFF_FFFF, 0x1234_5678] {
+        assert_eq!(p.delay_ms(1, random), 1_000, "the first retry waits min");
+        for (attempt, base) in [
+            (2, 2_000),
+            (3, 4_000),
+            (6, 32_000),
+            (7, 60_000),
+            (40, 60_000),
+        ] {
+            let d = p.delay_ms(attempt, random);
+            assert!(d <= base && d >= base - base / 4, "{attempt} {random}: {d}");
+        }
+    }
+    assert_eq!(p.delay_ms(3, 0), 4_000);
+    assert_eq!(p.delay_ms(3, 1_000), 3_000);
+    assert_eq!(p.delay_ms(3, 1_001), 4_000);
+    // Degenerate settings stay bounded and never panic.
+    let zero = ReconnectPolicy {
+        enabled: true,
+        min_ms: 0,
+        max_ms: 0,
+    };
+    assert_eq!(zero.delay_ms(u32::MAX, u32::MAX), 0);
+    let inverted = ReconnectPolicy {
+        enabled: true,
+        min_ms: 500,
+        max_ms: 10,
+    };
+    assert_eq!(inverted.delay_ms(9, 3), 500);
+}
+
+#[test]
+fn lost_connection_reconnects_after_the_backoff_and_resends_with_dup() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, false);
+    connect_ok(&mut c, Instant(0), CONNECT_RESUME);
+    c.engine_mut()
+        .publish(Instant(1), "a/b", b"hi", QoS::AtLeastOnce, false)
+        .unwrap();
+    drain(&mut c, Instant(1));
+    assert_eq!(c.stack_mut().take_sent(), publish_qos1_ab(false));
+
+    c.stack_mut().peer_closed = true;
+    assert_eq!(
+        drain(&mut c, Instant(2)),
+        vec![
+            disconnected(Some(Error::PeerClosed)),
+            Seen::Reconnecting {
+                attempt: 1,
+                delay_ms: 100,
+                endpoint: 0
+            }
+        ]
+    );
+    assert_eq!(c.state(), ClientState::Reconnecting);
+    assert_eq!(c.stack().open_sockets(), 0);
+    assert_eq!(c.next_deadline(Instant(2)), Some(100));
+    c.stack_mut().peer_closed = false;
+    assert_eq!(drain(&mut c, Instant(101)), vec![]);
+    assert!(c.stack().connect_calls.len() == 1, "not before the backoff");
+
+    assert_eq!(drain(&mut c, Instant(102)), vec![]);
+    assert_eq!(c.state(), ClientState::Connecting);
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+    c.stack_mut().broker_sends(CONNACK_SESSION_PRESENT);
+    assert_eq!(drain(&mut c, Instant(103)), vec![connected(true)]);
+    assert_eq!(c.stack_mut().take_sent(), publish_qos1_ab(true));
+    c.stack_mut().broker_sends(&[0x40, 0x02, 0x00, 0x01]);
+    assert_eq!(
+        drain(&mut c, Instant(104)),
+        vec![Seen::Event(Event::PublishComplete { packet_id: 1 })]
+    );
+}
+
+#[test]
+fn failed_attempts_walk_the_endpoints_with_growing_backoff() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    c.set_endpoints(&[
+        Endpoint {
+            host: "127.0.0.1",
+            port: 1883,
+        },
+        Endpoint {
+            host: "127.0.0.2",
+            port: 1884,
+        },
+        Endpoint {
+            host: "127.0.0.3",
+            port: 1885,
+        },
+    ])
+    .unwrap();
+    c.stack_mut()
+        .connect_plan
+        .extend([Answer::Fail, Answer::Fail, Answer::Fail]);
+    c.connect(Instant(0)).unwrap();
+    let mut now = Instant(0);
+    let mut delays = Vec::new();
+    for attempt in 1..=3u32 {
+        let seen = drain(&mut c, now);
+        let Some(Seen::Reconnecting {
+            attempt: a,
+            delay_ms,
+            endpoint,
+        }) = seen.get(1)
+        else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(seen[0], disconnected(Some(Error::Transport)));
+        assert_eq!((*a, *endpoint), (attempt, attempt as usize % 3));
+        delays.push(*delay_ms);
+        now = now.add_ms(*delay_ms);
+    }
+    assert_eq!(delays[0], 100);
+    assert!((150..=200).contains(&delays[1]) && (300..=400).contains(&delays[2]));
+    // The fourth attempt is back at the first endpoint, and it answers.
+    assert_eq!(drain(&mut c, now), vec![]);
+    let ports: Vec<u16> = c.stack().connect_calls.iter().map(|a| a.port()).collect();
+    assert_eq!(ports, [1883, 1884, 1885, 1883]);
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_CLEAN);
+    c.stack_mut().broker_sends(CONNACK);
+    assert_eq!(drain(&mut c, now), vec![connected(false)]);
+    assert_eq!(c.endpoint_index(), 0);
+    assert_eq!(c.stack().open_sockets(), 1);
+    // A refusal also moves on, and the attempt count restarts after a CONNACK.
+    c.stack_mut().peer_closed = true;
+    let seen = drain(&mut c, now);
+    assert_eq!(
+        seen[1],
+        Seen::Reconnecting {
+            attempt: 1,
+            delay_ms: 100,
+            endpoint: 0
+        },
+        "a lost connection retries the endpoint that worked"
+    );
+}
+
+#[test]
+fn a_refused_connect_moves_to_the_next_endpoint() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    let eps = [
+        Endpoint {
+            host: "127.0.0.1",
+            port: 1,
+        },
+        Endpoint {
+            host: "127.0.0.1",
+            port: 2,
+        },
+    ];
+    c.set_endpoints(&eps).unwrap();
+    c.connect(Instant(0)).unwrap();
+    drain(&mut c, Instant(0));
+    c.stack_mut().broker_sends(&[0x20, 0x02, 0x00, 0x03]);
+    assert_eq!(
+        drain(&mut c, Instant(1)),
+        vec![
+            Seen::Event(Event::ConnectRefused { code: 3 }),
+            Seen::Reconnecting {
+                attempt: 1,
+                delay_ms: 100,
+                endpoint: 1
+            }
+        ]
+    );
+    assert_eq!(drain(&mut c, Instant(101)), vec![]);
+    assert_eq!(c.stack().connect_calls.last().unwrap().port(), 2);
+    c.stack_mut().broker_sends(CONNACK);
+    assert_eq!(drain(&mut c, Instant(102)), vec![connected(false)]);
+    assert_eq!(c.endpoint_index(), 1);
+    assert_eq!(c.set_endpoints(&[]), Err(Error::InvalidArgument));
+    let too_many = vec![eps[0]; mqtt_engine::config::MAX_ENDPOINTS + 1];
+    assert_eq!(c.set_endpoints(&too_many), Err(Error::TooLarge));
+}
+
+#[test]
+fn disconnect_stops_reconnecting() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    c.stack_mut().recv_error = Some(TcpErrorKind::Other);
+    assert_eq!(drain(&mut c, Instant(1)).len(), 2);
+    assert_eq!(c.state(), ClientState::Reconnecting);
+    c.disconnect(Instant(2)).unwrap();
+    assert_eq!(drain(&mut c, Instant(2)), vec![disconnected(None)]);
+    assert_eq!(c.state(), ClientState::Disconnected);
+    assert_eq!(c.next_deadline(Instant(2)), None);
+    assert_eq!(drain(&mut c, Instant(60_000)), vec![]);
+    assert_eq!(c.stack().connect_calls.len(), 1);
+    assert_eq!(c.disconnect(Instant(3)), Err(Error::InvalidState));
+    // QoS 0 after disconnect has nowhere to go.
+    assert_eq!(
+        c.publish(Instant(3), "a/b", b"x", QoS::AtMostOnce, false),
+        Err(Error::InvalidState)
+    );
+}
+
+#[test]
+fn connect_while_reconnecting_starts_the_attempt_now() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    c.stack_mut().recv_error = Some(TcpErrorKind::Other);
+    drain(&mut c, Instant(1));
+    c.stack_mut().recv_error = None;
+    c.connect(Instant(2)).unwrap();
+    assert_eq!(drain(&mut c, Instant(2)), vec![]);
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_CLEAN);
+    assert_eq!(c.connect(Instant(2)), Err(Error::InvalidState));
+}
+
+#[test]
+fn half_open_connection_is_noticed_within_one_and_a_half_keep_alives() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    c.stack_mut().take_sent();
+    // The broker goes silent; our bytes still leave (a half-open TCP connection).
+    assert_eq!(drain(&mut c, Instant(60_000)), vec![]);
+    assert_eq!(c.stack_mut().take_sent(), [0xC0, 0x00]);
+    assert_eq!(drain(&mut c, Instant(89_999)), vec![]);
+    assert_eq!(c.state(), ClientState::Connected);
+    assert_eq!(
+        drain(&mut c, Instant(90_000)),
+        vec![
+            disconnected(Some(Error::PingTimeout)),
+            Seen::Reconnecting {
+                attempt: 1,
+                delay_ms: 100,
+                endpoint: 0
+            }
+        ]
+    );
+}
+
+#[test]
+fn ack_timeout_ends_the_connection_and_the_reconnect_resends() {
+    let mut bufs = Buffers::new(256);
+    let config = Config {
+        inflight_window: 4,
+        connect_timeout_ms: 10_000,
+        ack_timeout_ms: 5_000,
+        ping_timeout_ms: 0,
+        max_rx_packet: 256,
+    };
+    let engine = Engine::new(&mut bufs.tx, &mut bufs.store, config);
+    let connect = ConnectOptions {
+        client_id: "c1",
+        keep_alive_s: 60,
+        clean_session: false,
+        username: None,
+        password: None,
+        will: None,
+    };
+    let endpoint = Endpoint {
+        host: "127.0.0.1",
+        port: 1883,
+    };
+    let mut c = Client::new(MockStack::new(), engine, &mut bufs.rx, endpoint, connect);
+    c.set_reconnect(BACKOFF);
+    connect_ok(&mut c, Instant(0), CONNECT_RESUME);
+    c.publish(Instant(0), "a/b", b"hi", QoS::AtLeastOnce, false)
+        .unwrap();
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), publish_qos1_ab(false));
+    assert_eq!(drain(&mut c, Instant(4_999)), vec![]);
+    assert_eq!(
+        drain(&mut c, Instant(5_000))[0],
+        disconnected(Some(Error::AckTimeout))
+    );
+    assert_eq!(drain(&mut c, Instant(5_100)), vec![]);
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+    c.stack_mut().broker_sends(CONNACK_SESSION_PRESENT);
+    assert_eq!(drain(&mut c, Instant(5_101)), vec![connected(true)]);
+    assert_eq!(c.stack_mut().take_sent(), publish_qos1_ab(true));
+}
+
+#[test]
+fn a_late_connack_is_a_lost_connection_too() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    c.connect(Instant(0)).unwrap();
+    drain(&mut c, Instant(0));
+    assert_eq!(drain(&mut c, Instant(9_999)), vec![]);
+    assert_eq!(
+        drain(&mut c, Instant(10_000)),
+        vec![
+            disconnected(Some(Error::ConnectTimeout)),
+            Seen::Reconnecting {
+                attempt: 1,
+                delay_ms: 100,
+                endpoint: 0
+            }
+        ]
+    );
+    assert_eq!(c.stack().open_sockets(), 0);
+}
+
+/// QoS 0 PUBLISH (§3.3) of `payload` on "a/b".
+fn qos0_ab(payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![
+        0x30,
+        (5 + payload.len()) as u8,
+        0x00,
+        0x03,
+        b'a',
+        b'/',
+        b'b',
+    ];
+    out.extend(payload);
+    out
+}
+
+#[test]
+fn qos0_waits_offline_and_goes_out_in_order_after_the_qos1_resends() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, false);
+    // Before connect nothing would ever send it.
+    assert_eq!(
+        c.publish(Instant(0), "a/b", b"0", QoS::AtMostOnce, false),
+        Err(Error::InvalidState)
+    );
+    c.connect(Instant(0)).unwrap();
+    // Connecting: queued.
+    assert_eq!(
+        c.publish(Instant(0), "a/b", b"1", QoS::AtMostOnce, false),
+        Ok(None)
+    );
+    assert_eq!(
+        c.publish(Instant(0), "a/b", b"hi", QoS::AtLeastOnce, false),
+        Ok(Some(1))
+    );
+    assert_eq!(
+        c.publish(Instant(0), "a/b", b"2", QoS::AtMostOnce, false),
+        Ok(None)
+    );
+    assert_eq!(c.qos0_queued(), 2);
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+    c.stack_mut().broker_sends(CONNACK);
+    assert_eq!(drain(&mut c, Instant(1)), vec![connected(false)]);
+    let expected = [publish_qos1_ab(false), qos0_ab(b"1"), qos0_ab(b"2")].concat();
+    assert_eq!(c.stack_mut().take_sent(), expected);
+    assert_eq!(c.qos0_queued(), 0);
+    // Connected with an empty queue: straight out.
+    c.publish(Instant(2), "a/b", b"3", QoS::AtMostOnce, false)
+        .unwrap();
+    drain(&mut c, Instant(2));
+    assert_eq!(c.stack_mut().take_sent(), qos0_ab(b"3"));
+}
+
+#[test]
+fn a_full_qos0_queue_rejects_or_drops_the_oldest_and_says_so() {
+    let cap = mqtt_engine::config::OFFLINE_QOS0_MSGS;
+    for policy in [Qos0Policy::RejectWhenFull, Qos0Policy::DropOldest] {
+        let mut bufs = Buffers::new(256);
+        let mut c = reconnecting(&mut bufs, true);
+        c.set_qos0_policy(policy);
+        c.connect(Instant(0)).unwrap();
+        for i in 0..cap {
+            let payload = [b'a' + i as u8];
+            c.publish(Instant(0), "a/b", &payload, QoS::AtMostOnce, false)
+                .unwrap();
+        }
+        let extra = c.publish(Instant(0), "a/b", b"z", QoS::AtMostOnce, false);
+        let huge = vec![0u8; mqtt_engine::config::OFFLINE_QOS0_BYTES + 1];
+        assert_eq!(
+            c.publish(Instant(0), "a/b", &huge, QoS::AtMostOnce, false),
+            Err(Error::TooLarge)
+        );
+        let seen = drain(&mut c, Instant(0));
+        c.stack_mut().take_sent();
+        c.stack_mut().broker_sends(CONNACK);
+        drain(&mut c, Instant(1));
+        let sent = c.stack_mut().take_sent();
+        let first_kept = match policy {
+            Qos0Policy::RejectWhenFull => {
+                assert_eq!(extra, Err(Error::Full));
+                assert_eq!(seen, vec![]);
+                assert_eq!(c.qos0_dropped(), 0);
+                0
+            }
+            Qos0Policy::DropOldest => {
+                assert_eq!(extra, Ok(None));
+                assert_eq!(seen, vec![Seen::Qos0Dropped(1)]);
+                assert_eq!(c.qos0_dropped(), 1);
+                1
+            }
+        };
+        let mut expected: Vec<u8> = (first_kept..cap)
+            .flat_map(|i| qos0_ab(&[b'a' + i as u8]))
+            .collect();
+        if policy == Qos0Policy::DropOldest {
+            expected.extend(qos0_ab(b"z"));
+        }
+        assert_eq!(sent, expected, "{policy:?}");
+    }
+}
+
+#[test]
+fn subscriptions_are_renewed_when_the_broker_kept_no_session() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, true);
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    let id = c
+        .engine_mut()
+        .subscribe(
+            Instant(0),
+            [("a/+", QoS::AtLeastOnce), ("b/#", QoS::ExactlyOnce)].into_iter(),
+        )
+        .unwrap();
+    let id2 = c
+        .engine_mut()
+        .subscribe(Instant(0), [("c", QoS::AtMostOnce)].into_iter())
+        .unwrap();
+    let id3 = c
+        .engine_mut()
+        .subscribe(Instant(0), [("d", QoS::AtLeastOnce)].into_iter())
+        .unwrap();
+    drain(&mut c, Instant(0));
+    assert_eq!(
+        c.stack_mut().take_sent(),
+        [
+            subscribe_bytes(id, &[("a/+", 1), ("b/#", 2)]),
+            subscribe_bytes(id2, &[("c", 0)]),
+            subscribe_bytes(id3, &[("d", 1)]),
+        ]
+        .concat()
+    );
+    // "d" is refused by the broker, "c" unsubscribed: neither is renewed.
+    c.stack_mut().broker_sends(&[0x90, 0x04, 0, id as u8, 1, 2]);
+    c.stack_mut().broker_sends(&[0x90, 0x03, 0, id2 as u8, 0]);
+    c.stack_mut()
+        .broker_sends(&[0x90, 0x03, 0, id3 as u8, 0x80]);
+    assert_eq!(drain(&mut c, Instant(1)).len(), 3);
+    let unsub = c
+        .engine_mut()
+        .unsubscribe(Instant(1), ["c"].into_iter())
+        .unwrap();
+    c.stack_mut().broker_sends(&[0xB0, 0x02, 0, unsub as u8]);
+    drain(&mut c, Instant(1));
+    c.stack_mut().take_sent();
+    let kept: Vec<(String, QoS)> = c
+        .engine()
+        .subscriptions()
+        .map(|(f, q)| (f.to_owned(), q))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("a/+".to_owned(), QoS::AtLeastOnce),
+            ("b/#".to_owned(), QoS::ExactlyOnce)
+        ]
+    );
+
+    c.stack_mut().peer_closed = true;
+    drain(&mut c, Instant(2));
+    c.stack_mut().peer_closed = false;
+    drain(&mut c, Instant(102));
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_CLEAN);
+    c.stack_mut().broker_sends(CONNACK);
+    assert_eq!(drain(&mut c, Instant(103)), vec![connected(false)]);
+    let renewal_id = unsub + 1;
+    assert_eq!(
+        c.stack_mut().take_sent(),
+        subscribe_bytes(renewal_id, &[("a/+", 1), ("b/#", 2)])
+    );
+    c.stack_mut()
+        .broker_sends(&[0x90, 0x04, 0, renewal_id as u8, 1, 2]);
+    assert_eq!(
+        drain(&mut c, Instant(104)),
+        vec![Seen::Subscribed {
+            packet_id: renewal_id,
+            granted: vec![1, 2]
+        }]
+    );
+}
+
+#[test]
+fn a_present_session_is_not_resubscribed() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, false);
+    connect_ok(&mut c, Instant(0), CONNECT_RESUME);
+    c.engine_mut()
+        .subscribe(Instant(0), [("a", QoS::AtLeastOnce)].into_iter())
+        .unwrap();
+    c.stack_mut().broker_sends(&[0x90, 0x03, 0, 1, 1]);
+    drain(&mut c, Instant(0));
+    c.stack_mut().take_sent();
+    c.stack_mut().peer_closed = true;
+    drain(&mut c, Instant(1));
+    c.stack_mut().peer_closed = false;
+    drain(&mut c, Instant(101));
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+    c.stack_mut().broker_sends(CONNACK_SESSION_PRESENT);
+    assert_eq!(drain(&mut c, Instant(102)), vec![connected(true)]);
+    assert_eq!(c.stack_mut().take_sent(), []);
+}
+
+#[test]
+fn the_subscription_table_refuses_what_it_cannot_remember() {
+    let mut bufs = Buffers::new(512);
+    bufs.tx = vec![0; 1024];
+    let mut c = reconnecting(&mut bufs, true);
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    let filters: Vec<String> = (0..mqtt_engine::config::MAX_SUBSCRIPTIONS + 1)
+        .map(|i| format!("f/{i}"))
+        .collect();
+    let all = filters.iter().map(|f| (f.as_str(), QoS::AtMostOnce));
+    assert_eq!(
+        c.engine_mut().subscribe(Instant(0), all),
+        Err(Error::Full),
+        "one filter too many: nothing sent"
+    );
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), []);
+    let long = "x".repeat(mqtt_engine::config::SUB_FILTER_BYTES + 1);
+    assert_eq!(
+        c.engine_mut()
+            .subscribe(Instant(0), [(long.as_str(), QoS::AtMostOnce)].into_iter()),
+        Err(Error::Full)
+    );
+    // Re-subscribing a known filter takes no new room and updates its QoS.
+    for _ in 0..3 {
+        let id = c
+            .engine_mut()
+            .subscribe(Instant(0), [("f/0", QoS::AtLeastOnce)].into_iter())
+            .unwrap();
+        c.stack_mut().broker_sends(&[0x90, 0x03, 0, id as u8, 1]);
+        drain(&mut c, Instant(0));
+    }
+    assert_eq!(c.engine().subscriptions().count(), 1);
 }

@@ -524,6 +524,31 @@ fn incoming_qos2_table_full_closes_the_connection() {
     assert!(b.sent().is_empty(), "no PUBREC for the refused message");
 }
 
+#[test]
+fn after_a_resume_ids_the_broker_does_not_resend_before_new_messages_are_stale() {
+    let mut b = Broker::new(config());
+    b.connect_ok(&opts("dev", false), &CONNACK_OK);
+    for id in [1, 2, 3] {
+        b.recv(&publish_bytes(0x04, "q", Some(id), b"x"));
+    }
+    assert_eq!(b.take_got().len(), 3);
+    b.engine.connection_lost(b.now, Error::PeerClosed);
+    b.connect_ok(&opts("dev", false), &CONNACK_PRESENT);
+    b.take_events();
+    b.sent();
+    // The broker re-sends id 2 (DUP): still known, answered, not delivered again.
+    b.recv(&publish_bytes(0x0C, "q", Some(2), b"x"));
+    assert!(b.take_got().is_empty());
+    assert_eq!(b.sent(), ack(PUBREC, 2));
+    // A new message: ids 1 and 3 were not re-sent, so the broker no longer has them open.
+    b.recv(&publish_bytes(0x04, "q", Some(4), b"y"));
+    assert_eq!(b.take_got().len(), 1);
+    for (id, delivered) in [(1, 1), (3, 1), (2, 0), (4, 0)] {
+        b.recv(&publish_bytes(0x0C, "q", Some(id), b"z"));
+        assert_eq!(b.take_got().len(), delivered, "id {id}");
+    }
+}
+
 // ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE
 
 #[test]

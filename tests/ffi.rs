@@ -99,6 +99,8 @@ unsafe extern "C" fn p_now(ctx: *mut c_void) -> u32 {
 struct Recorder {
     client: *mut mqe_client_t,
     events: Vec<(mqe_event_kind_t, mqe_status_t, u16, Vec<u8>, bool)>,
+    /// kind, attempt, delay_ms, endpoint, dropped of every event.
+    details: Vec<(mqe_event_kind_t, u32, u32, u32, u32)>,
     messages: Vec<(String, Vec<u8>, u8, bool, u16)>,
     /// Filled by `reentering_handler`.
     reentry: Vec<(&'static str, i32)>,
@@ -114,6 +116,8 @@ unsafe extern "C" fn on_event(user: *mut c_void, event: *const mqe_event_t) {
     };
     rec.events
         .push((e.kind, e.reason, e.packet_id, granted, e.session_present));
+    rec.details
+        .push((e.kind, e.attempt, e.delay_ms, e.endpoint, e.dropped));
 }
 
 unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
@@ -208,6 +212,8 @@ impl Harness {
         o.tx_buf_len = self.tx.len();
         o.store_buf = self.store.as_mut_ptr();
         o.store_buf_len = self.store.len();
+        // These tests drive the lifecycle by hand; the reconnect tests turn it back on.
+        o.reconnect = false;
         o
     }
 
@@ -592,8 +598,67 @@ fn init_checks_its_arguments() {
     assert_eq!(
         init(
             &mqe_options_t {
+                reconnect: true,
                 reconnect_min_ms: 5,
                 reconnect_max_ms: 4,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    // Endpoints: not together with host, not NULL with a count, at most MQE_MAX_ENDPOINTS,
+    // each host non-NULL and non-empty; an unknown QoS 0 policy.
+    let one = [mqe_endpoint_t {
+        host: c"127.0.0.1".as_ptr(),
+        port: 1,
+    }];
+    let with_endpoints = |list: &[mqe_endpoint_t], host: *const core::ffi::c_char| mqe_options_t {
+        host,
+        endpoints: list.as_ptr(),
+        endpoint_count: list.len(),
+        ..o
+    };
+    assert_eq!(init(&with_endpoints(&one, o.host), &t, &p), MQE_ERR_ARG);
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                host: ptr::null(),
+                endpoints: ptr::null(),
+                endpoint_count: 1,
+                ..o
+            },
+            &t,
+            &p
+        ),
+        MQE_ERR_ARG
+    );
+    let too_many = [one[0]; mqtt_engine::config::MAX_ENDPOINTS + 1];
+    assert_eq!(
+        init(&with_endpoints(&too_many, ptr::null()), &t, &p),
+        MQE_ERR_TOO_LARGE
+    );
+    let null_host = [mqe_endpoint_t {
+        host: ptr::null(),
+        port: 1,
+    }];
+    assert_eq!(
+        init(&with_endpoints(&null_host, ptr::null()), &t, &p),
+        MQE_ERR_NULL
+    );
+    let empty_host = [mqe_endpoint_t {
+        host: c"".as_ptr(),
+        port: 1,
+    }];
+    assert_eq!(
+        init(&with_endpoints(&empty_host, ptr::null()), &t, &p),
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        init(
+            &mqe_options_t {
+                qos0_policy: 2,
                 ..o
             },
             &t,
@@ -632,6 +697,9 @@ fn options_default_matches_the_contract() {
         (true, 1_000, 60_000)
     );
     assert_eq!(o.inflight_window, 0);
+    assert!(o.endpoints.is_null());
+    assert_eq!(o.endpoint_count, 0);
+    assert_eq!(o.qos0_policy, MQE_QOS0_REJECT_WHEN_FULL);
 }
 
 #[test]
@@ -1062,4 +1130,123 @@ fn panic_hook_is_stored() {
     assert!(panic_hook_is_set());
     mqe_set_panic_hook(None);
     assert!(!panic_hook_is_set());
+}
+
+unsafe extern "C" fn p_random(_ctx: *mut c_void) -> u32 {
+    7
+}
+
+#[test]
+fn automatic_reconnect_through_the_c_api() {
+    let mut h = Harness::new("127.0.0.1");
+    let endpoints = [
+        mqe_endpoint_t {
+            host: c"127.0.0.1".as_ptr(),
+            port: 1001,
+        },
+        mqe_endpoint_t {
+            host: c"127.0.0.2".as_ptr(),
+            port: 1002,
+        },
+    ];
+    let o = mqe_options_t {
+        host: ptr::null(),
+        endpoints: endpoints.as_ptr(),
+        endpoint_count: endpoints.len(),
+        reconnect: true,
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 1_000,
+        qos0_policy: MQE_QOS0_DROP_OLDEST,
+        ..h.options()
+    };
+    let (t, p) = (
+        h.transport(),
+        mqe_platform_t {
+            random: Some(p_random),
+            ..h.platform()
+        },
+    );
+    let c = h.c();
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h.handlers();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    assert_eq!(h.net.connected_to[0].port, 1001);
+    h.net.inbound.extend(CONNACK);
+    h.poll();
+    assert_eq!(h.recorder.details, vec![(MQE_EVENT_CONNECTED, 0, 0, 0, 0)]);
+    h.recorder.details.clear();
+    h.net.sent.clear();
+
+    // Lost: reported, then the reconnect is announced with its attempt and delay.
+    h.net.peer_closed = true;
+    assert_eq!(h.poll(), MQE_ERR_CLOSED);
+    assert_eq!(
+        h.recorder.details,
+        vec![
+            (MQE_EVENT_DISCONNECTED, 0, 0, 0, 0),
+            (MQE_EVENT_RECONNECTING, 1, 100, 0, 0)
+        ]
+    );
+    h.recorder.details.clear();
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_RECONNECTING);
+    assert_eq!(unsafe { mqe_mqttsta(c) }, 1);
+    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, 100);
+
+    // QoS 0 while reconnecting: queued; one too many drops the oldest, and says so.
+    let cap = mqtt_engine::config::OFFLINE_QOS0_MSGS;
+    for i in 0..=cap {
+        let payload = [b'a' + i as u8];
+        let status = unsafe {
+            mqe_publish(
+                c,
+                c"q".as_ptr(),
+                payload.as_ptr().cast(),
+                1,
+                0,
+                false,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, MQE_OK);
+    }
+    assert_eq!(unsafe { mqe_qos0_dropped(c) }, 1);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(
+        h.recorder.details,
+        vec![(MQE_EVENT_QOS0_DROPPED, 0, 0, 0, 1)]
+    );
+    h.recorder.details.clear();
+
+    // After the backoff: the same endpoint first (the connection had worked), then the queue.
+    h.net.peer_closed = false;
+    h.clock.set(h.clock.get() + 100);
+    h.poll_n(4);
+    assert_eq!(h.net.connected_to.len(), 2);
+    assert_eq!(h.net.connected_to[1].port, 1001);
+    assert_eq!(std::mem::take(&mut h.net.sent), CONNECT_C1);
+    h.net.inbound.extend(CONNACK);
+    h.poll_n(8);
+    assert_eq!(h.recorder.details, vec![(MQE_EVENT_CONNECTED, 0, 0, 0, 0)]);
+    let expected: Vec<u8> = (1..=cap)
+        .flat_map(|i| [0x30, 0x04, 0x00, 0x01, b'q', b'a' + i as u8])
+        .collect();
+    assert_eq!(h.net.sent, expected);
+
+    // Lost again, then mqe_disconnect during the backoff stops reconnecting.
+    h.net.peer_closed = true;
+    h.poll();
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_RECONNECTING);
+    h.recorder.details.clear();
+    assert_eq!(unsafe { mqe_disconnect(c) }, MQE_OK);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(
+        h.recorder.details,
+        vec![(MQE_EVENT_DISCONNECTED, 0, 0, 0, 0)]
+    );
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    h.clock.set(h.clock.get() + 10_000);
+    h.poll_n(4);
+    assert_eq!(h.net.connected_to.len(), 2);
+    assert_eq!(unsafe { mqe_qos0_dropped(ptr::null()) }, 0);
 }

@@ -77,7 +77,7 @@ impl ClientCell {
     pub(crate) fn mqttsta(&self) -> i32 {
         match self.client.state() {
             ClientState::Connected => 0,
-            ClientState::Connecting => 1,
+            ClientState::Connecting | ClientState::Reconnecting => 1,
             ClientState::Disconnected if self.last_reason == Some(Error::PeerClosed) => 2,
             ClientState::Disconnected | ClientState::Disconnecting => -1,
         }
@@ -124,6 +124,28 @@ impl ClientCell {
                 let event = self.c_event_for(engine_event, &mut ended);
                 self.event_callback(event)
             }
+            Dispatch::Reconnecting {
+                attempt,
+                delay_ms,
+                endpoint,
+            } => {
+                // Fresh randomness for the next backoff.
+                if let Some(random) = self.platform.random {
+                    // SAFETY: set by the application at mqe_init; it keeps it and ctx valid.
+                    self.client
+                        .mix_entropy(unsafe { random(self.platform.ctx) });
+                }
+                let mut event = blank_event(MQE_EVENT_RECONNECTING);
+                event.attempt = attempt;
+                event.delay_ms = delay_ms;
+                event.endpoint = u32::try_from(endpoint).unwrap_or(u32::MAX);
+                self.event_callback(event)
+            }
+            Dispatch::Qos0Dropped { count } => {
+                let mut event = blank_event(MQE_EVENT_QOS0_DROPPED);
+                event.dropped = count;
+                self.event_callback(event)
+            }
         };
         Some((callback, ended))
     }
@@ -146,6 +168,7 @@ impl ClientCell {
                 self.last_reason = None;
                 let mut event = blank_event(MQE_EVENT_CONNECTED);
                 event.session_present = session_present;
+                event.endpoint = u32::try_from(self.client.endpoint_index()).unwrap_or(u32::MAX);
                 event
             }
             Event::ConnectRefused { code } => {
@@ -193,6 +216,8 @@ fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
         granted_count: 0,
         attempt: 0,
         delay_ms: 0,
+        endpoint: 0,
+        dropped: 0,
     }
 }
 

@@ -26,7 +26,7 @@ pub use status::*;
 use transport::CTransport;
 pub use types::*;
 
-use crate::client::{Client, ClientState, Endpoint};
+use crate::client::{Client, ClientState, Endpoint, Qos0Policy, ReconnectPolicy};
 use crate::config;
 use crate::engine::{Config, ConnectOptions, Engine};
 use crate::wire::{self, QoS};
@@ -44,6 +44,8 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
     mqe_options_t {
         host: ptr::null(),
         port: 1883,
+        endpoints: ptr::null(),
+        endpoint_count: 0,
         client_id: ptr::null(),
         username: ptr::null(),
         password: ptr::null(),
@@ -68,6 +70,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         reconnect_min_ms: 1_000,
         reconnect_max_ms: 60_000,
         inflight_window: 0,
+        qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
     }
 }
 
@@ -79,11 +82,13 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
 /// transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
 /// untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
 ///
-/// Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host, now_ms, open,
-/// connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx missing or below `MQE_MIN_BUFFER`,
-/// store NULL with a length, tx too small for CONNECT), `MQE_ERR_ARG` (overlapping buffers, empty
-/// host, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, empty
-/// client id without clean session), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+/// Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
+/// an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
+/// missing or below `MQE_MIN_BUFFER`, store NULL with a length, tx too small for CONNECT),
+/// `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
+/// a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
+/// qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
+/// `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
 /// topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
 /// not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
 ///
@@ -120,7 +125,13 @@ pub unsafe extern "C" fn mqe_init(
     };
     // SAFETY: `c` is valid storage; the options' pointers are valid per the caller.
     match unsafe { build_client(c, &opts, transport) } {
-        Ok(client) => {
+        Ok(mut client) => {
+            let seed = match platform.random {
+                // SAFETY: given by the application, valid with its ctx while the client is used.
+                Some(random) => unsafe { random(platform.ctx) },
+                None => c as usize as u32,
+            };
+            client.mix_entropy(seed);
             // SAFETY: the storage is large and aligned enough (static asserts in cell.rs) and
             // owned by the caller; any previous client there holds nothing needing a drop.
             unsafe {
@@ -144,10 +155,7 @@ unsafe fn build_client(
 ) -> Result<Client<'static, CTransport>, mqe_status_t> {
     // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
     // used, which is what 'static stands for here (documented on mqe_options_t).
-    let host = unsafe { c_str(opts.host) }?;
-    if host.is_empty() {
-        return Err(MQE_ERR_ARG);
-    }
+    let endpoints = unsafe { endpoints_of(opts) }?;
     let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
     let username = unsafe { c_str_opt(opts.username) }?;
     let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;
@@ -232,11 +240,69 @@ unsafe fn build_client(
             max_rx_packet: opts.rx_buf_len,
         },
     );
-    let endpoint = Endpoint {
-        host,
-        port: opts.port,
+    let qos0_policy = match opts.qos0_policy {
+        MQE_QOS0_REJECT_WHEN_FULL => Qos0Policy::RejectWhenFull,
+        MQE_QOS0_DROP_OLDEST => Qos0Policy::DropOldest,
+        _ => return Err(MQE_ERR_ARG),
     };
-    Ok(Client::new(transport, engine, rx, endpoint, connect))
+    let first = *endpoints.first().ok_or(MQE_ERR_ARG)?;
+    let mut client = Client::new(transport, engine, rx, first, connect);
+    client
+        .set_endpoints(&endpoints)
+        .map_err(|_| MQE_ERR_TOO_LARGE)?;
+    client.set_reconnect(ReconnectPolicy {
+        enabled: opts.reconnect,
+        min_ms: opts.reconnect_min_ms,
+        max_ms: opts.reconnect_max_ms,
+    });
+    client.set_qos0_policy(qos0_policy);
+    Ok(client)
+}
+
+/// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).
+///
+/// # Safety
+/// `opts.host` is NULL or a NUL-terminated string, `opts.endpoints` NULL or readable for
+/// `endpoint_count` elements whose hosts are NULL or NUL-terminated; all valid while the client
+/// is used.
+unsafe fn endpoints_of(
+    opts: &mqe_options_t,
+) -> Result<heapless::Vec<Endpoint<'static>, { config::MAX_ENDPOINTS }>, mqe_status_t> {
+    let mut list = heapless::Vec::new();
+    if opts.endpoint_count == 0 {
+        // SAFETY: forwarded contract.
+        let host = unsafe { c_str(opts.host) }?;
+        if host.is_empty() {
+            return Err(MQE_ERR_ARG);
+        }
+        let endpoint = Endpoint {
+            host,
+            port: opts.port,
+        };
+        list.push(endpoint).map_err(|_| MQE_ERR_TOO_LARGE)?;
+        return Ok(list);
+    }
+    if !opts.host.is_null() || opts.endpoints.is_null() {
+        return Err(MQE_ERR_ARG);
+    }
+    if opts.endpoint_count > config::MAX_ENDPOINTS {
+        return Err(MQE_ERR_TOO_LARGE);
+    }
+    // SAFETY: non-NULL, and count <= MAX_ENDPOINTS elements are readable per the contract.
+    let given = unsafe { core::slice::from_raw_parts(opts.endpoints, opts.endpoint_count) };
+    for endpoint in given {
+        // SAFETY: forwarded contract.
+        let host = unsafe { c_str(endpoint.host) }?;
+        if host.is_empty() {
+            return Err(MQE_ERR_ARG);
+        }
+        let endpoint = Endpoint {
+            host,
+            port: endpoint.port,
+        };
+        list.push(endpoint).map_err(|_| MQE_ERR_TOO_LARGE)?;
+    }
+    Ok(list)
 }
 
 /// True when no two non-empty regions overlap and none is longer than isize::MAX or wraps.
@@ -325,9 +391,12 @@ pub unsafe extern "C" fn mqe_set_event_handler(
 
 /// Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
 /// work, and the outcome arrives as `MQE_EVENT_CONNECTED`, `MQE_EVENT_CONNECT_REFUSED` or
-/// `MQE_EVENT_DISCONNECTED` (e.g. `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`). With clean_session
-/// 0, unacknowledged QoS 1/2 messages are re-sent after CONNACK.
-/// Needs: `MQE_STATE_DISCONNECTED`, else `MQE_ERR_STATE`. Errors: `MQE_ERR_NULL`,
+/// `MQE_EVENT_DISCONNECTED` (e.g. `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`). From then on, with
+/// `reconnect` set, `mqe_poll` reconnects by itself until `mqe_disconnect`. After CONNACK,
+/// unacknowledged QoS 1/2 messages are re-sent (same ids, DUP=1), then queued QoS 0 ones; when
+/// the broker kept no session, every remembered subscription is renewed first.
+/// Needs: `MQE_STATE_DISCONNECTED`, or `MQE_STATE_RECONNECTING` (the attempt starts now), else
+/// `MQE_ERR_STATE`. Errors: `MQE_ERR_NULL`,
 /// `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
 ///
 /// # Safety
@@ -348,7 +417,8 @@ pub unsafe extern "C" fn mqe_connect(c: *mut mqe_client_t) -> mqe_status_t {
 
 /// Ends the connection cleanly: DISCONNECT is queued and sent by `mqe_poll`, then the socket
 /// closes and `MQE_EVENT_DISCONNECTED` (reason `MQE_OK`) follows. Cancels a connection still
-/// being set up. Allowed from a callback. Needs: connecting or connected, else `MQE_ERR_STATE`.
+/// being set up and stops automatic reconnect (also while `MQE_STATE_RECONNECTING`). Allowed from
+/// a callback. Needs: connecting, reconnecting or connected, else `MQE_ERR_STATE`.
 /// Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
 ///
 /// # Safety
@@ -365,16 +435,18 @@ pub unsafe extern "C" fn mqe_disconnect(c: *mut mqe_client_t) -> mqe_status_t {
 }
 
 /// Publishes `len` bytes of `payload` on `topic` (no wildcards) and returns at once; the data is
-/// copied, so both may be reused right after the call. QoS 0 needs `MQE_STATE_CONNECTED`; QoS
-/// 1/2 are accepted in any state into the store and sent when connected (completion:
-/// `MQE_EVENT_PUBLISH_COMPLETE` with the packet id). `*packet_id` (if not NULL) receives the id,
-/// 0 at QoS 0. Allowed from a callback.
+/// copied, so both may be reused right after the call. QoS 1/2 are accepted in any state into
+/// the store and sent when connected, re-sent after every reconnect until acknowledged
+/// (completion: `MQE_EVENT_PUBLISH_COMPLETE` with the packet id). QoS 0 goes out at once when
+/// connected; after `mqe_connect` while not (yet, or no longer) connected, it waits in the
+/// offline queue and is sent in order once connected (full queue: see `qos0_policy`).
+/// `*packet_id` (if not NULL) receives the id, 0 at QoS 0. Allowed from a callback.
 ///
 /// Errors: `MQE_ERR_NULL` (c, topic, or payload NULL with len > 0), `MQE_ERR_NOT_INIT`,
 /// `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (empty or wildcard), `MQE_ERR_QOS` (> 2),
-/// `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer), `MQE_ERR_FULL` (window, store or
-/// tx full now: back-pressure, nothing queued, retry after `mqe_poll`), `MQE_ERR_STATE` (QoS 0
-/// while not connected).
+/// `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue), `MQE_ERR_FULL`
+/// (window, store, tx or offline queue full now: back-pressure, nothing queued, retry after
+/// `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before `mqe_connect` or after `mqe_disconnect`).
 ///
 /// # Safety
 /// `c` is NULL or client storage; `topic` NULL or NUL-terminated; `payload` readable for `len`
@@ -399,7 +471,6 @@ pub unsafe extern "C" fn mqe_publish(
             let now = cell.now();
             let id = cell
                 .client
-                .engine_mut()
                 .publish(now, topic, payload, qos, retain)
                 .map_err(status_of)?;
             write_out(packet_id, id.unwrap_or(0));
@@ -588,11 +659,27 @@ pub unsafe extern "C" fn mqe_state(c: *const mqe_client_t) -> mqe_state_t {
         ClientState::Connecting => MQE_STATE_CONNECTING,
         ClientState::Connected => MQE_STATE_CONNECTED,
         ClientState::Disconnecting => MQE_STATE_DISCONNECTING,
+        ClientState::Reconnecting => MQE_STATE_RECONNECTING,
     }
 }
 
-/// umqtt's `get_mqttsta()`: 0 connected, 1 connecting, 2 the broker closed the connection,
-/// -1 anything else (error, disconnected, NULL, not initialised).
+/// QoS 0 messages the offline queue dropped (policy `MQE_QOS0_DROP_OLDEST`) since `mqe_init`;
+/// 0 for NULL or an uninitialised client. Any state, also from a callback.
+///
+/// # Safety
+/// `c` is NULL or client storage.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_qos0_dropped(c: *const mqe_client_t) -> u32 {
+    // SAFETY: forwarded contract.
+    match unsafe { cell_ptr(c) } {
+        // SAFETY: initialised; shared read while no `&mut` is alive.
+        Ok(cell) => unsafe { &*cell }.client.qos0_dropped(),
+        Err(_) => 0,
+    }
+}
+
+/// umqtt's `get_mqttsta()`: 0 connected, 1 connecting or reconnecting, 2 the broker closed
+/// the connection, -1 anything else (error, disconnected, NULL, not initialised).
 ///
 /// # Safety
 /// `c` is NULL or client storage.

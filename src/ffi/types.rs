@@ -23,14 +23,17 @@ pub const MQE_VERSION_MAJOR: u32 = 0;
 pub const MQE_VERSION_MINOR: u32 = 1;
 pub const MQE_VERSION_PATCH: u32 = 0;
 
-/// CONNACK accepted the connection. `session_present` is set.
+/// CONNACK accepted the connection. `session_present` is set, and `endpoint`: the index of the
+/// endpoint that answered (0 for `host`/`port`).
 pub const MQE_EVENT_CONNECTED: mqe_event_kind_t = 1;
 /// CONNACK refused the connection. `return_code` is the CONNACK code (1..5) and `reason` the
 /// matching `MQE_ERR_REFUSED_*`. The client is disconnected.
 pub const MQE_EVENT_CONNECT_REFUSED: mqe_event_kind_t = 2;
 /// The connection ended. `reason` is `MQE_OK` after `mqe_disconnect`, else why it ended.
 pub const MQE_EVENT_DISCONNECTED: mqe_event_kind_t = 3;
-/// Reserved for automatic reconnect: `attempt` and `delay_ms`. Not emitted by this version.
+/// Automatic reconnect: the connection ended (the `MQE_EVENT_DISCONNECTED` before says why)
+/// and attempt `attempt` (1, 2, ... since the last CONNACK) starts in `delay_ms`, at endpoint
+/// `endpoint`.
 pub const MQE_EVENT_RECONNECTING: mqe_event_kind_t = 4;
 /// A QoS 1 (PUBACK) or QoS 2 (PUBCOMP) publish completed. `packet_id` is set.
 pub const MQE_EVENT_PUBLISH_COMPLETE: mqe_event_kind_t = 5;
@@ -45,6 +48,16 @@ pub const MQE_EVENT_SESSION_LOST: mqe_event_kind_t = 8;
 pub const MQE_EVENT_ERROR: mqe_event_kind_t = 9;
 /// PINGRESP arrived.
 pub const MQE_EVENT_PING_RESPONSE: mqe_event_kind_t = 10;
+/// The offline QoS 0 queue was full (policy `MQE_QOS0_DROP_OLDEST`) and dropped its `dropped`
+/// oldest messages since the last such event. `mqe_qos0_dropped` counts them all.
+pub const MQE_EVENT_QOS0_DROPPED: mqe_event_kind_t = 11;
+
+/// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with
+/// `MQE_ERR_FULL` (default).
+pub const MQE_QOS0_REJECT_WHEN_FULL: u8 = 0;
+/// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full drops the
+/// oldest queued messages, reported by `MQE_EVENT_QOS0_DROPPED` and `mqe_qos0_dropped`.
+pub const MQE_QOS0_DROP_OLDEST: u8 = 1;
 
 /// No connection and none being set up.
 pub const MQE_STATE_DISCONNECTED: mqe_state_t = 0;
@@ -54,6 +67,18 @@ pub const MQE_STATE_CONNECTING: mqe_state_t = 1;
 pub const MQE_STATE_CONNECTED: mqe_state_t = 2;
 /// DISCONNECT is queued; the socket closes once it is sent.
 pub const MQE_STATE_DISCONNECTING: mqe_state_t = 3;
+/// The connection was lost; automatic reconnect waits out its backoff before the next attempt.
+/// `mqe_connect` starts it at once; `mqe_disconnect` stops reconnecting.
+pub const MQE_STATE_RECONNECTING: mqe_state_t = 4;
+
+/// One broker address for `mqe_options_t.endpoints` (failover).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct mqe_endpoint_t {
+    /// NUL-terminated host name or IP literal; kept by the client (must stay valid).
+    pub host: *const c_char,
+    pub port: u16,
+}
 
 /// A socket address handed to `mqe_transport_t.connect` and filled by `resolve`.
 #[repr(C)]
@@ -115,7 +140,7 @@ pub struct mqe_platform_t {
     pub ctx: *mut c_void,
     /// Required. A millisecond tick that wraps at 2^32.
     pub now_ms: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u32>,
-    /// Optional. Random numbers for reconnect jitter (stored; used by automatic reconnect).
+    /// Optional. Random numbers for the reconnect jitter (NULL: seeded from the client address).
     pub random: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u32>,
     /// Optional. Sleeps; reserved for the blocking helpers.
     pub delay_ms: Option<unsafe extern "C" fn(ctx: *mut c_void, ms: u32)>,
@@ -130,10 +155,15 @@ pub struct mqe_platform_t {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct mqe_options_t {
-    /// Required. Broker host name or IP literal.
+    /// Broker host name or IP literal. Required unless `endpoints` is given (then NULL).
     pub host: *const c_char,
     /// Broker port (default 1883).
     pub port: u16,
+    /// Failover: `endpoint_count` (1..=`MQE_MAX_ENDPOINTS`) brokers tried in order instead of
+    /// `host`/`port`. A failed attempt moves to the next (wrapping), a lost connection retries
+    /// the same one first. The array and its strings are kept: they must stay valid.
+    pub endpoints: *const mqe_endpoint_t,
+    pub endpoint_count: usize,
     /// Client identifier; NULL or "" asks the broker to assign one (needs clean_session).
     pub client_id: *const c_char,
     /// NULL: no username.
@@ -167,12 +197,19 @@ pub struct mqe_options_t {
     pub ack_timeout_ms: u32,
     /// PINGRESP must arrive within this; 0 (default): half the keep-alive.
     pub ping_timeout_ms: u32,
-    /// Automatic reconnect settings (default on, 1000..60000 ms): stored, not yet acted on.
+    /// Automatic reconnect (default on): after a connection started by `mqe_connect` ends for
+    /// any reason but `mqe_disconnect`, `mqe_poll` waits `reconnect_min_ms * 2^(attempt-1)`,
+    /// capped at `reconnect_max_ms`, less up to 25 % jitter from `platform.random`, never
+    /// below `reconnect_min_ms` (defaults 1000 and 60000), and connects again.
     pub reconnect: bool,
     pub reconnect_min_ms: u32,
     pub reconnect_max_ms: u32,
     /// Outgoing QoS 1/2 messages in flight at once, 1..=`MQE_MAX_INFLIGHT`; 0: the default.
     pub inflight_window: u16,
+    /// What a QoS 0 publish does when the offline queue (`MQE_OFFLINE_QOS0_MSGS` messages,
+    /// `MQE_OFFLINE_QOS0_BYTES` of topic + payload) is full: `MQE_QOS0_REJECT_WHEN_FULL`
+    /// (default) or `MQE_QOS0_DROP_OLDEST`.
+    pub qos0_policy: u8,
 }
 
 /// What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
@@ -190,8 +227,13 @@ pub struct mqe_event_t {
     /// `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
     pub granted: *const u8,
     pub granted_count: usize,
+    /// `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
     pub attempt: u32,
     pub delay_ms: u32,
+    /// `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
+    pub endpoint: u32,
+    /// `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped.
+    pub dropped: u32,
 }
 
 /// An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only

@@ -53,6 +53,24 @@ fn remaining_len_bytes(rem: usize) -> Result<usize, Error> {
     }
 }
 
+/// A remaining length on the wire (§2.2.3): 7 bits a byte, low bits first, the continuation
+/// bit on all but the last; returns the bytes and how many are used (1..=4 for valid lengths).
+fn remaining_len_encoded(rem: usize) -> ([u8; 4], usize) {
+    let mut bytes = [0u8; 4];
+    let mut used = 0;
+    let mut x = rem;
+    for byte in bytes.iter_mut() {
+        *byte = (x % 128) as u8;
+        x /= 128;
+        used += 1;
+        if x == 0 {
+            break;
+        }
+        *byte |= 0x80;
+    }
+    (bytes, used)
+}
+
 /// The whole packet's length for a remaining length `rem`.
 fn packet_len(rem: usize) -> Result<usize, Error> {
     // rem <= 268,435,455 here, so the sum cannot overflow even a 32-bit usize.
@@ -181,16 +199,24 @@ pub fn encode_publish(
     // Checked by publish_remaining_len; this only restates it as a u16.
     let topic_len = u16::try_from(topic.len()).map_err(|_| Error::TooLarge)?;
     let first = (PUBLISH << 4) | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain);
+    let (rem_bytes, rem_len) = remaining_len_encoded(rem);
     let mut w = Writer {
         out: packet,
         pos: 0,
     };
-    w.put(&[first]);
-    w.put_remaining_len(rem);
-    w.put(&topic_len.to_be_bytes());
+    // Single bytes are stored directly: a slice copy is a call at opt-level "s".
+    w.byte(first);
+    for &byte in rem_bytes.iter().take(rem_len) {
+        w.byte(byte);
+    }
+    let [topic_hi, topic_lo] = topic_len.to_be_bytes();
+    w.byte(topic_hi);
+    w.byte(topic_lo);
     w.put(topic.as_bytes());
     if id_len > 0 {
-        w.put(&packet_id.to_be_bytes());
+        let [id_hi, id_lo] = packet_id.to_be_bytes();
+        w.byte(id_hi);
+        w.byte(id_lo);
     }
     w.put(payload);
     // Exactly `len` bytes, or the length arithmetic disagrees: never put that on the wire.
@@ -217,20 +243,11 @@ impl Writer<'_> {
         self.pos = end;
     }
 
-    /// The variable-length remaining length (§2.2.3): 7 bits a byte, low bits first.
-    fn put_remaining_len(&mut self, rem: usize) {
-        let mut x = rem;
-        loop {
-            let mut byte = (x % 128) as u8;
-            x /= 128;
-            if x > 0 {
-                byte |= 0x80;
-            }
-            self.put(&[byte]);
-            if x == 0 {
-                break;
-            }
+    fn byte(&mut self, byte: u8) {
+        if let Some(dst) = self.out.get_mut(self.pos) {
+            *dst = byte;
         }
+        self.pos = self.pos.saturating_add(1);
     }
 }
 
@@ -275,14 +292,13 @@ fn encode_filter_list<'f>(
     if let Some(first) = packet.first_mut() {
         *first = first_byte;
     }
-    let mut x = rem;
-    for byte in packet.iter_mut().skip(1).take(len_bytes) {
-        // Low 7 bits first; the continuation bit on all but the last (§2.2.3).
-        *byte = (x % 128) as u8;
-        x /= 128;
-        if x > 0 {
-            *byte |= 0x80;
-        }
+    let (rem_bytes, _) = remaining_len_encoded(rem);
+    for (dst, &src) in packet
+        .iter_mut()
+        .skip(1)
+        .zip(rem_bytes.iter().take(len_bytes))
+    {
+        *dst = src;
     }
     Ok((total, true))
 }

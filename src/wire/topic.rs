@@ -43,11 +43,11 @@ fn zero_lanes(w: u64) -> u64 {
 /// padded with `pad`, which `test` must accept.
 fn any_word(bytes: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> bool {
     let Some(last) = bytes.last_chunk::<8>() else {
-        let mut word = [pad; 8];
-        if let Some(dst) = word.get_mut(..bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
-        return test(u64::from_ne_bytes(word)) != 0;
+        // Shifted in byte by byte: the low bytes are the input, the rest stay `pad`.
+        let word = bytes
+            .iter()
+            .fold(splat(pad), |w, &b| (w << 8) | u64::from(b));
+        return test(word) != 0;
     };
     let (words, _) = bytes.as_chunks::<8>();
     let mut found = test(u64::from_ne_bytes(*last));

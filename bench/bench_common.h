@@ -4,6 +4,7 @@
  *
  *   PROG cpu-pub0 PORT N    N x (QoS 0 publish of 64 bytes + one service call)
  *   PROG cpu-recv0 PORT N   receive and dispatch N QoS 0 messages already in the socket
+ *                           (fed by raw_publish_qos0, the same for both libraries)
  *   PROG cpu-qos1 PORT N    N complete QoS 1 exchanges, one at a time (publisher side)
  *   PROG cpu-qos2 PORT N    N complete QoS 2 exchanges, one at a time (publisher side)
  *   PROG pub PORT QOS COUNT WINDOW TOPIC   throughput publisher
@@ -111,6 +112,60 @@ static inline int wait_buffered(int fd, int bytes) {
         sleep_ms(2);
     }
     return have;
+}
+
+/* Publishes n QoS 0 messages through a bare blocking TCP connection: hand-encoded MQTT 3.1.1,
+ * one write for all of them. The cpu-recv0 mode feeds its subscriber this way, so the
+ * publishing adds the same few syscalls and instructions to both libraries' counts, whatever n.
+ * Returns 0 when everything was written. */
+static inline int raw_publish_qos0(uint16_t port, const char *topic, const uint8_t *payload, long n) {
+    static uint8_t buf[1 << 20];
+    size_t topic_len = strlen(topic);
+    size_t rem = 2 + topic_len + BENCH_PAYLOAD_LEN; /* < 128: one length byte */
+    size_t packet = 2 + rem;
+    if (rem > 127 || (size_t)n * packet + 64 > sizeof buf) {
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        return -1;
+    }
+    /* CONNECT: protocol "MQTT" level 4, clean session, keep-alive 60, client id "bench-raw". */
+    static const uint8_t connect_packet[] = {0x10, 0x15, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02,
+                                             0x00, 0x3C, 0x00, 0x09, 'b', 'e', 'n', 'c', 'h',
+                                             '-', 'r', 'a', 'w'};
+    uint8_t connack[4];
+    if (write(fd, connect_packet, sizeof connect_packet) != (ssize_t)sizeof connect_packet ||
+        recv(fd, connack, sizeof connack, MSG_WAITALL) != 4 || connack[3] != 0) {
+        close(fd);
+        return -1;
+    }
+    size_t len = 0;
+    for (long i = 0; i < n; i++) {
+        buf[len++] = 0x30;
+        buf[len++] = (uint8_t)rem;
+        buf[len++] = (uint8_t)(topic_len >> 8);
+        buf[len++] = (uint8_t)topic_len;
+        memcpy(buf + len, topic, topic_len);
+        len += topic_len;
+        memcpy(buf + len, payload, BENCH_PAYLOAD_LEN);
+        len += BENCH_PAYLOAD_LEN;
+    }
+    buf[len++] = 0xE0; /* DISCONNECT */
+    buf[len++] = 0x00;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, buf + done, len - done);
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    close(fd);
+    return 0;
 }
 
 static inline int cmp_u64(const void *a, const void *b) {

@@ -131,13 +131,12 @@ static int cpu_mode(const bench_args_t *a) {
     start(&pub_client, a->port, "mosq-cpu-pub", 20);
 
     if (strcmp(a->mode, "cpu-recv0") == 0) {
+        stop(&pub_client);
         start(&sub_client, a->port, "mosq-cpu-sub", 20);
         subscribe(&sub_client, topic, 0);
-        for (long i = 0; i < a->count; i++) {
-            mosquitto_publish(pub_client.m, NULL, topic, BENCH_PAYLOAD_LEN, payload, 0, false);
-            mosquitto_loop(pub_client.m, 0, 1);
+        if (raw_publish_qos0(a->port, topic, payload, a->count) != 0) {
+            die("raw publish failed");
         }
-        stop(&pub_client);
         int packet = 2 + 2 + (int)strlen(topic) + BENCH_PAYLOAD_LEN;
         int have = wait_buffered(sub_client.fd, packet * (int)a->count);
         if (have < packet * (int)a->count) {

@@ -141,16 +141,12 @@ static int cpu_mode(const bench_args_t *a) {
     start(&pub_client, a->port, "mqe-cpu-pub", 1, -1);
 
     if (strcmp(a->mode, "cpu-recv0") == 0) {
-        start(&sub_client, a->port, "mqe-cpu-sub", 1, pub_client.fd);
-        subscribe(&sub_client, topic, 0);
-        for (long i = 0; i < a->count; i++) {
-            while (mqe_publish(&pub_client.c, topic, payload, sizeof payload, 0, false, NULL) ==
-                   MQE_ERR_FULL) {
-                mqe_poll(&pub_client.c);
-                wait_fd(pub_client.fd, POLLOUT, 100);
-            }
-        }
         stop(&pub_client);
+        start(&sub_client, a->port, "mqe-cpu-sub", 1, -1);
+        subscribe(&sub_client, topic, 0);
+        if (raw_publish_qos0(a->port, topic, payload, a->count) != 0) {
+            die("raw publish failed");
+        }
         int packet = 2 + 2 + (int)strlen(topic) + BENCH_PAYLOAD_LEN;
         int have = wait_buffered(sub_client.fd, packet * (int)a->count);
         if (have < packet * (int)a->count) {

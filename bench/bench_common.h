@@ -12,7 +12,8 @@
  *   PROG lat PORT COUNT                    QoS 1 publish->receive latency, one message at a time
  *
  * In the cpu-* modes callgrind collects only the measured loop (run with
- * --collect-atstart=no); waiting for the broker is excluded, so the count is deterministic.
+ * --collect-atstart=no); waiting for the broker is excluded. How many polls an exchange takes
+ * still depends on when the ack lands, so run.py takes the median of three runs.
  * Every loop is bounded by a count and by BENCH_TIMEOUT_NS.
  */
 #ifndef BENCH_COMMON_H

@@ -16,6 +16,7 @@ typedef struct {
 } bench_client_t;
 
 static bench_client_t pub_client, sub_client;
+static long polls; /* mqe_poll calls in the measured loop of the cpu-* modes */
 
 static void on_message(void *user, const mqe_message_t *m) {
     bench_client_t *b = user;
@@ -121,6 +122,7 @@ static void poll_until(bench_client_t *b, const long *counter, long target) {
     uint64_t until = now_ns() + BENCH_TIMEOUT_NS;
     for (;;) {
         mqe_poll(&b->c);
+        polls++;
         if (*counter >= target) {
             return;
         }
@@ -181,7 +183,7 @@ static int cpu_mode(const bench_args_t *a) {
         }
     }
     CALLGRIND_TOGGLE_COLLECT;
-    printf("cpu completed=%ld\n", qos == 0 ? a->count : pub_client.completed);
+    printf("cpu completed=%ld polls=%ld\n", qos == 0 ? a->count : pub_client.completed, polls);
     stop(&pub_client);
     return 0;
 }

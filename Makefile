@@ -7,7 +7,7 @@
 #   make ctest   only the C tests against mosquitto (tests/c)
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
 #   make bench   benchmarks beside libmosquitto (CPU, syscalls, throughput, latency, 50 ms RTT);
-#                writes bench/results.md; not part of make test (about 5-10 minutes)
+#                writes bench/results.md; not part of make test (2-4 minutes)
 #
 # Rust artifacts stay in target/ (cargo's), C artifacts in build/; both are gitignored.
 

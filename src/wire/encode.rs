@@ -1,14 +1,16 @@
 //! Encoders: validate every argument first, then write the packet.
 //!
-//! CONNECT, PUBLISH, the acks, PINGREQ and DISCONNECT go through `mqttrs::encode_slice`;
-//! SUBSCRIBE and UNSUBSCRIBE are written here (mqttrs's no_std types cap them at 5 filters of
-//! 256 bytes). `out` is always checked against the exact packet length before mqttrs writes,
-//! so mqttrs never runs short (its `write_u8` indexes without a check).
+//! CONNECT, PINGREQ and DISCONNECT go through `mqttrs::encode_slice`. PUBLISH and the acks,
+//! sent once per message, are written here: mqttrs's generic encoder cost ~800 instructions per
+//! 64-byte PUBLISH, most of the per-message CPU (see README, Performance). SUBSCRIBE and
+//! UNSUBSCRIBE are written here too (mqttrs's no_std types cap them at 5 filters of 256 bytes).
+//! `out` is always checked against the exact packet length before anything is written, so
+//! mqttrs never runs short (its `write_u8` indexes without a check).
 
+use super::packet_type::{PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
 use super::topic::{validate_topic_filter, validate_topic_name, validate_utf8};
 use super::{QoS, MAX_REMAINING_LEN, MAX_STRING_LEN};
 use crate::error::Error;
-use mqttrs::Pid;
 
 /// The DUP bit of a PUBLISH first byte; set when a stored packet is re-sent.
 pub const PUBLISH_DUP_FLAG: u8 = 0x08;
@@ -49,6 +51,24 @@ fn remaining_len_bytes(rem: usize) -> Result<usize, Error> {
         2_097_152..=MAX_REMAINING_LEN => Ok(4),
         _ => Err(Error::TooLarge),
     }
+}
+
+/// A remaining length on the wire (§2.2.3): 7 bits a byte, low bits first, the continuation
+/// bit on all but the last; returns the bytes and how many are used (1..=4 for valid lengths).
+fn remaining_len_encoded(rem: usize) -> ([u8; 4], usize) {
+    let mut bytes = [0u8; 4];
+    let mut used = 0;
+    let mut x = rem;
+    for byte in bytes.iter_mut() {
+        *byte = (x % 128) as u8;
+        x /= 128;
+        used += 1;
+        if x == 0 {
+            break;
+        }
+        *byte |= 0x80;
+    }
+    (bytes, used)
 }
 
 /// The whole packet's length for a remaining length `rem`.
@@ -141,9 +161,18 @@ pub fn encode_connect(out: &mut [u8], c: &ConnectFields) -> Result<usize, Error>
 
 /// Validates the topic and returns the length of a PUBLISH with `payload_len` bytes of payload.
 pub fn publish_len(topic: &str, payload_len: usize, qos: QoS) -> Result<usize, Error> {
+    packet_len(publish_remaining_len(topic, payload_len, qos)?)
+}
+
+/// Validates the topic and returns a PUBLISH's remaining length (not yet checked against the
+/// 4-byte limit: `packet_len` does that).
+fn publish_remaining_len(topic: &str, payload_len: usize, qos: QoS) -> Result<usize, Error> {
     validate_topic_name(topic)?;
     let id_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
-    packet_len(sum(&[field_len(topic.len())?, id_len, payload_len])?)
+    field_len(topic.len())?
+        .checked_add(id_len)
+        .and_then(|n| n.checked_add(payload_len))
+        .ok_or(Error::TooLarge)
 }
 
 /// Encodes a PUBLISH. `packet_id` must be 0 at QoS 0 and non-zero above; DUP must be 0 at
@@ -157,21 +186,45 @@ pub fn encode_publish(
     dup: bool,
     packet_id: u16,
 ) -> Result<usize, Error> {
-    let len = publish_len(topic, payload.len(), qos)?;
-    let qospid = match (qos, Pid::try_from(packet_id)) {
-        (QoS::AtMostOnce, Err(_)) if !dup => mqttrs::QosPid::AtMostOnce,
-        (QoS::AtLeastOnce, Ok(pid)) => mqttrs::QosPid::AtLeastOnce(pid),
-        (QoS::ExactlyOnce, Ok(pid)) => mqttrs::QosPid::ExactlyOnce(pid),
+    let rem = publish_remaining_len(topic, payload.len(), qos)?;
+    let len = packet_len(rem)?;
+    let id_len = match (qos, packet_id) {
+        (QoS::AtMostOnce, 0) if !dup => 0,
+        (QoS::AtLeastOnce | QoS::ExactlyOnce, 1..) => 2,
         _ => return Err(Error::InvalidArgument),
     };
-    let publish = mqttrs::Publish {
-        dup,
-        qospid,
-        retain,
-        topic_name: topic,
-        payload,
+    let Some(packet) = out.get_mut(..len) else {
+        return Err(Error::Full);
     };
-    encode_with_mqttrs(out, &mqttrs::Packet::Publish(publish), len)
+    // Checked by publish_remaining_len; this only restates it as a u16.
+    let topic_len = u16::try_from(topic.len()).map_err(|_| Error::TooLarge)?;
+    let first = (PUBLISH << 4) | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain);
+    let (rem_bytes, rem_len) = remaining_len_encoded(rem);
+    let mut w = Writer {
+        out: packet,
+        pos: 0,
+    };
+    // Single bytes are stored directly: a slice copy is a call at opt-level "s".
+    w.byte(first);
+    for &byte in rem_bytes.iter().take(rem_len) {
+        w.byte(byte);
+    }
+    let [topic_hi, topic_lo] = topic_len.to_be_bytes();
+    w.byte(topic_hi);
+    w.byte(topic_lo);
+    w.put(topic.as_bytes());
+    if id_len > 0 {
+        let [id_hi, id_lo] = packet_id.to_be_bytes();
+        w.byte(id_hi);
+        w.byte(id_lo);
+    }
+    w.put(payload);
+    // Exactly `len` bytes, or the length arithmetic disagrees: never put that on the wire.
+    if w.pos == len {
+        Ok(len)
+    } else {
+        Err(Error::InvalidArgument)
+    }
 }
 
 /// Writes into `out` from a logical position, remembering how far it would have gone even
@@ -188,6 +241,13 @@ impl Writer<'_> {
             dst.copy_from_slice(bytes);
         }
         self.pos = end;
+    }
+
+    fn byte(&mut self, byte: u8) {
+        if let Some(dst) = self.out.get_mut(self.pos) {
+            *dst = byte;
+        }
+        self.pos = self.pos.saturating_add(1);
     }
 }
 
@@ -232,14 +292,13 @@ fn encode_filter_list<'f>(
     if let Some(first) = packet.first_mut() {
         *first = first_byte;
     }
-    let mut x = rem;
-    for byte in packet.iter_mut().skip(1).take(len_bytes) {
-        // Low 7 bits first; the continuation bit on all but the last (§2.2.3).
-        *byte = (x % 128) as u8;
-        x /= 128;
-        if x > 0 {
-            *byte |= 0x80;
-        }
+    let (rem_bytes, _) = remaining_len_encoded(rem);
+    for (dst, &src) in packet
+        .iter_mut()
+        .skip(1)
+        .zip(rem_bytes.iter().take(len_bytes))
+    {
+        *dst = src;
     }
     Ok((total, true))
 }
@@ -310,14 +369,23 @@ pub enum AckKind {
 /// Encodes a 4-byte PUBACK/PUBREC/PUBREL/PUBCOMP (PUBREL's first byte is 0x62); id 0 is
 /// `InvalidArgument`.
 pub fn encode_ack(out: &mut [u8], kind: AckKind, packet_id: u16) -> Result<usize, Error> {
-    let pid = Pid::try_from(packet_id).map_err(|_| Error::InvalidArgument)?;
-    let packet = match kind {
-        AckKind::Puback => mqttrs::Packet::Puback(pid),
-        AckKind::Pubrec => mqttrs::Packet::Pubrec(pid),
-        AckKind::Pubrel => mqttrs::Packet::Pubrel(pid),
-        AckKind::Pubcomp => mqttrs::Packet::Pubcomp(pid),
+    if packet_id == 0 {
+        return Err(Error::InvalidArgument);
+    }
+    let first = match kind {
+        AckKind::Puback => PUBACK << 4,
+        AckKind::Pubrec => PUBREC << 4,
+        AckKind::Pubrel => (PUBREL << 4) | 0b0010, // §3.6.1: reserved flags 0010
+        AckKind::Pubcomp => PUBCOMP << 4,
     };
-    encode_with_mqttrs(out, &packet, ACK_LEN)
+    let [hi, lo] = packet_id.to_be_bytes();
+    match out.first_chunk_mut::<ACK_LEN>() {
+        Some(dst) => {
+            *dst = [first, 2, hi, lo];
+            Ok(ACK_LEN)
+        }
+        None => Err(Error::Full),
+    }
 }
 
 /// Encodes PINGREQ: C0 00.
@@ -658,6 +726,83 @@ mod tests {
             publish_len("t", usize::MAX, QoS::AtLeastOnce),
             Err(Error::TooLarge)
         );
+    }
+
+    /// The hand-written PUBLISH and ack encoders write exactly what mqttrs writes, over topic
+    /// lengths, payload lengths around each remaining-length boundary, QoS, flags and ids.
+    #[test]
+    fn publish_and_acks_match_mqttrs() {
+        let mut seed = 0x2545_F491_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let payload = vec![0xA5u8; 16_500];
+        for &payload_len in &[
+            0usize, 1, 64, 120, 121, 122, 123, 124, 125, 126, 127, 128, 16_370, 16_380,
+        ] {
+            for topic_len in [1usize, 2, 7, 8, 9, 15, 16, 17, 40] {
+                let topic: String = (0..topic_len)
+                    .map(|i| (b'a' + (i % 26) as u8) as char)
+                    .collect();
+                for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                    let retain = next() % 2 == 0;
+                    let dup = qos != QoS::AtMostOnce && next() % 2 == 0;
+                    let id = if qos == QoS::AtMostOnce {
+                        0
+                    } else {
+                        (next() % 65_535 + 1) as u16
+                    };
+                    let body = &payload[..payload_len];
+                    let len = publish_len(&topic, body.len(), qos).unwrap();
+                    let mut ours = vec![0u8; len];
+                    assert_eq!(
+                        encode_publish(&mut ours, &topic, body, qos, retain, dup, id),
+                        Ok(len)
+                    );
+                    let qospid = match qos {
+                        QoS::AtMostOnce => mqttrs::QosPid::AtMostOnce,
+                        QoS::AtLeastOnce => {
+                            mqttrs::QosPid::AtLeastOnce(mqttrs::Pid::try_from(id).unwrap())
+                        }
+                        QoS::ExactlyOnce => {
+                            mqttrs::QosPid::ExactlyOnce(mqttrs::Pid::try_from(id).unwrap())
+                        }
+                    };
+                    let packet = mqttrs::Packet::Publish(mqttrs::Publish {
+                        dup,
+                        qospid,
+                        retain,
+                        topic_name: &topic,
+                        payload: body,
+                    });
+                    let mut theirs = vec![0u8; len + 8];
+                    assert_eq!(mqttrs::encode_slice(&packet, &mut theirs), Ok(len));
+                    assert_eq!(
+                        ours,
+                        theirs[..len],
+                        "topic {topic_len} payload {payload_len} {qos:?}"
+                    );
+                }
+            }
+        }
+        for _ in 0..200 {
+            let id = (next() % 65_535 + 1) as u16;
+            let pid = mqttrs::Pid::try_from(id).unwrap();
+            for (kind, packet) in [
+                (AckKind::Puback, mqttrs::Packet::Puback(pid)),
+                (AckKind::Pubrec, mqttrs::Packet::Pubrec(pid)),
+                (AckKind::Pubrel, mqttrs::Packet::Pubrel(pid)),
+                (AckKind::Pubcomp, mqttrs::Packet::Pubcomp(pid)),
+            ] {
+                let (mut ours, mut theirs) = ([0u8; 4], [0u8; 4]);
+                assert_eq!(encode_ack(&mut ours, kind, id), Ok(4));
+                assert_eq!(mqttrs::encode_slice(&packet, &mut theirs), Ok(4));
+                assert_eq!(ours, theirs);
+            }
+        }
     }
 
     /// PUBLISH "t" (QoS 0) with remaining length `rem`: header bytes on the wire.

@@ -11,10 +11,50 @@ pub fn validate_topic_name(t: &str) -> Result<(), Error> {
     if t.len() > MAX_STRING_LEN {
         return Err(Error::TooLarge);
     }
-    if t.bytes().any(|b| matches!(b, b'+' | b'#' | 0)) {
+    // '+' (0x2B) and '#' (0x23) differ only in bit 3: setting it maps both, and nothing else,
+    // to 0x2B.
+    if any_word(t.as_bytes(), b'a', |w| {
+        zero_lanes(w) | zero_lanes((w | splat(0x08)) ^ splat(b'+'))
+    }) {
         return Err(Error::InvalidTopic);
     }
     Ok(())
+}
+
+// Byte scans eight bytes at a time (SWAR): names and payload checks run once per message, and
+// a byte loop at opt-level "s" costs ~6 instructions a byte.
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// `b` in every byte of a word.
+const fn splat(b: u8) -> u64 {
+    LOW_BITS * b as u64
+}
+
+/// Non-zero exactly when some byte of `w` is zero (bits above a zero byte may be set too,
+/// which does not change the answer).
+fn zero_lanes(w: u64) -> u64 {
+    w.wrapping_sub(LOW_BITS) & !w & HIGH_BITS
+}
+
+/// True when `test` is non-zero for some word of `bytes`. The words cover every byte: whole
+/// words from the front, then the last eight bytes (overlapping); input shorter than a word is
+/// padded with `pad`, which `test` must accept.
+fn any_word(bytes: &[u8], pad: u8, test: impl Fn(u64) -> u64) -> bool {
+    let Some(last) = bytes.last_chunk::<8>() else {
+        // Shifted in byte by byte: the low bytes are the input, the rest stay `pad`.
+        let word = bytes
+            .iter()
+            .fold(splat(pad), |w, &b| (w << 8) | u64::from(b));
+        return test(word) != 0;
+    };
+    let (words, _) = bytes.as_chunks::<8>();
+    let mut found = test(u64::from_ne_bytes(*last));
+    for word in words {
+        found |= test(u64::from_ne_bytes(*word));
+    }
+    found != 0
 }
 
 /// A topic filter a SUBSCRIBE/UNSUBSCRIBE may carry: non-empty, at most 65,535 bytes, no U+0000,
@@ -71,6 +111,11 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
 pub fn validate_utf8(bytes: &[u8]) -> Result<&str, Error> {
     if bytes.len() > MAX_STRING_LEN {
         return Err(Error::TooLarge);
+    }
+    // Fast path: ASCII without NUL (every topic and client id in practice).
+    if !any_word(bytes, b'a', |w| (w & HIGH_BITS) | zero_lanes(w)) {
+        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+        return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
     }
     let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
     if bytes.contains(&0) {
@@ -204,6 +249,41 @@ mod tests {
                 expected,
                 "{filter:?} vs {topic:?}"
             );
+        }
+    }
+
+    /// The word-at-a-time scans agree with a byte loop at every length and position
+    /// (word boundaries, the overlapping last word, the padded short word).
+    #[test]
+    fn word_scans_match_byte_scans() {
+        for len in 1..=40usize {
+            for pos in 0..len {
+                for bad in [b'+', b'#', 0u8] {
+                    let mut t = std::vec![b'x'; len];
+                    t[pos] = bad;
+                    let t = std::str::from_utf8(&t).unwrap();
+                    assert_eq!(validate_topic_name(t), Err(Error::InvalidTopic), "{t:?}");
+                }
+                for near in [b'*', b',', b'"', b'$', 0x01, 0x7F, b'a' ^ 0x80] {
+                    let mut t = std::vec![b'y'; len];
+                    t[pos] = near;
+                    let expect_ascii = near < 0x80;
+                    match std::str::from_utf8(&t) {
+                        Ok(s) => assert_eq!(validate_topic_name(s), Ok(()), "{t:?}"),
+                        Err(_) => assert!(!expect_ascii),
+                    }
+                    let expected = std::str::from_utf8(&t).map_err(|_| Error::InvalidUtf8);
+                    assert_eq!(validate_utf8(&t), expected, "{t:?}");
+                }
+                let mut t = std::vec![b'z'; len];
+                t[pos] = 0;
+                assert_eq!(validate_utf8(&t), Err(Error::InvalidUtf8), "{t:?}");
+            }
+            // Multi-byte characters across every word boundary.
+            let mut s = "q".repeat(len);
+            s.insert(len / 2, 'é');
+            assert_eq!(validate_utf8(s.as_bytes()), Ok(s.as_str()));
+            assert_eq!(validate_topic_name(&s), Ok(()));
         }
     }
 

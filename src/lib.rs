@@ -7,6 +7,16 @@
 //! Everything happens inside one non-blocking poll; nothing panics on any input.
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Nothing may panic on any input: no indexing, unwrap, expect or panic in library code.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 // The test harness and the `std` feature link std; the firmware build never does.
 #[cfg(feature = "std")]
@@ -39,6 +49,7 @@ pub use error::Error;
 /// panic handler reaches the hook set with `mqe_set_panic_hook`.
 #[cfg(feature = "panic-test")]
 #[no_mangle]
+#[allow(clippy::panic)]
 pub extern "C" fn mqe_test_panic() {
     panic!("mqe_test_panic: deliberate");
 }

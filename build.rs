@@ -79,6 +79,38 @@ const CAPACITIES: &[Capacity] = &[
         max: 65536,
         doc: "Bytes for the topics and payloads of the queued QoS 0 messages, together.",
     },
+    Capacity {
+        env: "MQE_OUTBOX_SLOTS",
+        konst: "OUTBOX_SLOTS",
+        default: 8,
+        min: 1,
+        max: 1024,
+        doc: "Messages mqe_post_publish can hold (any task or ISR) until the owner's mqe_poll drains them.",
+    },
+    Capacity {
+        env: "MQE_OUTBOX_SLOT_BYTES",
+        konst: "OUTBOX_SLOT_BYTES",
+        default: 128,
+        min: 8,
+        max: 16384,
+        doc: "Bytes of topic + payload one mqe_post_publish slot holds.",
+    },
+    Capacity {
+        env: "MQE_MAX_TOPIC_HANDLERS",
+        konst: "MAX_TOPIC_HANDLERS",
+        default: 4,
+        min: 1,
+        max: 64,
+        doc: "Per-topic message handlers (mqe_subscribe_cb) registered at once.",
+    },
+    Capacity {
+        env: "MQE_HANDLER_FILTER_BYTES",
+        konst: "HANDLER_FILTER_BYTES",
+        default: 64,
+        min: 1,
+        max: 1024,
+        doc: "Longest topic filter of a per-topic handler, in bytes.",
+    },
 ];
 
 fn capacity_values() -> Vec<(&'static Capacity, usize)> {
@@ -128,7 +160,14 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         .fold(base + CLIENT_SIZE_MARGIN, |sum, (name, per)| {
             sum + per * cap(name)
         });
-    bytes.div_ceil(8) * 8
+    // The outbox and the per-topic handlers are plain repr(C) arrays: their size is exact
+    // (src/ffi/outbox.rs and src/ffi/cell.rs), so they are computed, not measured.
+    let round = |n: usize, to: usize| n.div_ceil(to) * to;
+    let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
+    let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
+    let handler = round(2 * pointer_bytes + 2 + cap("HANDLER_FILTER_BYTES"), pointer_bytes);
+    let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
+    (bytes + outbox + handlers).div_ceil(8) * 8
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.

@@ -48,12 +48,20 @@
 #define MQE_OFFLINE_QOS0_MSGS 8
 /** Bytes for the topics and payloads of the queued QoS 0 messages, together. Env MQE_OFFLINE_QOS0_BYTES, default 512. */
 #define MQE_OFFLINE_QOS0_BYTES 512
+/** Messages mqe_post_publish can hold (any task or ISR) until the owner's mqe_poll drains them. Env MQE_OUTBOX_SLOTS, default 8. */
+#define MQE_OUTBOX_SLOTS 8
+/** Bytes of topic + payload one mqe_post_publish slot holds. Env MQE_OUTBOX_SLOT_BYTES, default 128. */
+#define MQE_OUTBOX_SLOT_BYTES 128
+/** Per-topic message handlers (mqe_subscribe_cb) registered at once. Env MQE_MAX_TOPIC_HANDLERS, default 4. */
+#define MQE_MAX_TOPIC_HANDLERS 4
+/** Longest topic filter of a per-topic handler, in bytes. Env MQE_HANDLER_FILTER_BYTES, default 64. */
+#define MQE_HANDLER_FILTER_BYTES 64
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 2584
+#define MQE_CLIENT_SIZE 4024
 #else
-#define MQE_CLIENT_SIZE 2000
+#define MQE_CLIENT_SIZE 3384
 #endif
 
 
@@ -297,7 +305,8 @@ typedef struct mqe_platform_t {
    */
   uint32_t (*random)(void *ctx);
   /**
-   * Optional. Sleeps; reserved for the blocking helpers.
+   * Optional. Sleeps `ms` milliseconds (yielding to other tasks); needed by the blocking
+   * helpers (`mqe_connect_wait`, `mqe_wait_msg`, `mqe_ping`), which sleep at most 10 ms at a time.
    */
   void (*delay_ms)(void *ctx, uint32_t ms);
   /**
@@ -368,7 +377,8 @@ typedef struct mqe_event_t {
    */
   uint32_t endpoint;
   /**
-   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped.
+   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped.
    */
   uint32_t dropped;
 } mqe_event_t;
@@ -394,6 +404,16 @@ typedef struct mqe_subscription_t {
  * The client's connection state: one of the `MQE_STATE_*` constants.
  */
 typedef int32_t mqe_state_t;
+
+/**
+ * Enters the firmware's critical section; returns the state `exit` restores (e.g. PRIMASK).
+ */
+typedef uint32_t (*mqe_critical_enter_t)(void);
+
+/**
+ * Leaves the critical section, restoring what `enter` returned.
+ */
+typedef void (*mqe_critical_exit_t)(uint32_t state);
 
 /**
  * Called by the panic handler of the static library; it should reset the device.
@@ -463,6 +483,11 @@ typedef void (*mqe_panic_hook_t)(void);
 #define MQE_ERR_REENTRANT (-22)
 
 /**
+ * `mqe_post_publish` needs the critical section registered with `mqe_set_critical_section`.
+ */
+#define MQE_ERR_NO_CRITICAL_SECTION (-23)
+
+/**
  * The in-flight window, the store or the tx buffer is full for now: back-pressure. Nothing was
  * queued; retry after `mqe_poll` has made progress.
  */
@@ -497,6 +522,11 @@ typedef void (*mqe_panic_hook_t)(void);
  * No acknowledgement within `ack_timeout_ms`.
  */
 #define MQE_ERR_ACK_TIMEOUT (-45)
+
+/**
+ * A blocking helper's timeout passed before what it waits for happened.
+ */
+#define MQE_ERR_TIMEOUT (-46)
 
 /**
  * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
@@ -589,7 +619,8 @@ typedef void (*mqe_panic_hook_t)(void);
 #define MQE_EVENT_SESSION_LOST 8
 
 /**
- * Reserved for errors not tied to a connection. Not emitted by this version.
+ * An error not tied to a connection: messages posted with `mqe_post_publish` that could not be
+ * published were dropped; `dropped` counts them and `reason` is the last one's status.
  */
 #define MQE_EVENT_ERROR 9
 
@@ -644,7 +675,8 @@ struct mqe_options_t mqe_options_default(void);
 
 /**
  * Sets up the client in caller-owned storage `c`. Needs: `c` never initialised, or
- * initialised and disconnected (it is then reset, and its stored messages are dropped).
+ * initialised and disconnected (it is then reset, and its stored and posted messages are
+ * dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
  *
  * Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
  * call; everything `opts` points to (strings, password, will, the three buffers) and the
@@ -775,7 +807,8 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
                                 uint16_t *packet_id);
 
 /**
- * Sends UNSUBSCRIBE for `filter`; returns at once. The UNSUBACK arrives as
+ * Sends UNSUBSCRIBE for `filter` and removes the `mqe_subscribe_cb` handler of exactly that
+ * filter; returns at once. The UNSUBACK arrives as
  * `MQE_EVENT_UNSUBSCRIBED` with the packet id written to `*packet_id` (if not NULL). Needs
  * `MQE_STATE_CONNECTED`. Allowed from a callback. Errors as `mqe_subscribe_many`.
  *
@@ -786,8 +819,9 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
 mqe_status_t mqe_unsubscribe(struct mqe_client_t *c, const char *filter, uint16_t *packet_id);
 
 /**
- * Does everything that is due without blocking: connect steps, send, receive, keep-alive,
- * timeouts, and runs the handlers for each message and event. Call it whenever the socket may
+ * Does everything that is due without blocking: publishes what `mqe_post_publish` queued
+ * (oldest first, as far as the window allows; not while `MQE_STATE_DISCONNECTED`), connect
+ * steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
  * have data and at least when `mqe_next_deadline_ms` says. Any state.
  *
  * Returns `MQE_OK`, or when a connection ended during this call, the reason (e.g.
@@ -798,6 +832,51 @@ mqe_status_t mqe_unsubscribe(struct mqe_client_t *c, const char *filter, uint16_
  * `c` is NULL or client storage; the handlers set must be callable.
  */
 mqe_status_t mqe_poll(struct mqe_client_t *c);
+
+/**
+ * Queues a publish from any task or ISR (every other call belongs to the owner task): topic
+ * and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
+ * the owner's `mqe_poll` publishes them in the order posted, once the client is not
+ * `MQE_STATE_DISCONNECTED` (as `mqe_publish` would, without a packet id; failures it cannot
+ * retry are reported as `MQE_EVENT_ERROR`). Needs `mqe_set_critical_section` and an
+ * initialised client; never blocks beyond the critical section.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_NO_CRITICAL_SECTION`, `MQE_ERR_UTF8`,
+ * `MQE_ERR_TOPIC`, `MQE_ERR_QOS`, `MQE_ERR_TOO_LARGE` (topic + payload over
+ * `MQE_OUTBOX_SLOT_BYTES`), `MQE_ERR_FULL` (every slot taken: back-pressure, retry later).
+ *
+ * # Safety
+ * `c` is NULL or client storage initialised before this task started posting; `topic` NULL
+ * or NUL-terminated; `payload` readable for `len` bytes. All only during the call.
+ */
+mqe_status_t mqe_post_publish(struct mqe_client_t *c,
+                              const char *topic,
+                              const void *payload,
+                              size_t len,
+                              uint8_t qos,
+                              bool retain);
+
+/**
+ * Subscribes to `filter` at `qos` like `mqe_subscribe`, and registers `handler` (with `user`)
+ * for the messages whose topic matches it. A message goes to every matching handler, in
+ * registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
+ * handler gets only the messages no per-topic handler matches. Registering the same filter
+ * again replaces its handler; `mqe_unsubscribe` of the filter removes it. The filter is
+ * copied. Needs `MQE_STATE_CONNECTED`. Allowed from a callback.
+ *
+ * Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
+ * `MQE_HANDLER_FILTER_BYTES`), `MQE_ERR_FULL` (`MQE_MAX_TOPIC_HANDLERS` handlers registered:
+ * nothing is sent). On any error no handler is registered.
+ *
+ * # Safety
+ * As `mqe_subscribe`; `handler` and `user` stay valid while registered.
+ */
+mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
+                              const char *filter,
+                              uint8_t qos,
+                              mqe_message_handler_t handler,
+                              void *user,
+                              uint16_t *packet_id);
 
 /**
  * Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now;
@@ -846,6 +925,68 @@ const char *mqe_strerror(mqe_status_t status);
  * The library version, "MAJOR.MINOR.PATCH": a static string owned by the library.
  */
 const char *mqe_version(void);
+
+/**
+ * umqtt's `connect()`: starts connecting when `MQE_STATE_DISCONNECTED` or
+ * `MQE_STATE_RECONNECTING` (as `mqe_connect`), then polls until CONNACK. Already connected:
+ * `MQE_OK` at once.
+ *
+ * Returns `MQE_OK` when connected; the reason the attempt failed (e.g. `MQE_ERR_TRANSPORT`,
+ * `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`, `MQE_ERR_REFUSED_*`; with `reconnect` on, the
+ * client keeps retrying in later polls until `mqe_disconnect`); `MQE_ERR_TIMEOUT` after
+ * `timeout_ms`; `MQE_ERR_STATE` while disconnecting; `MQE_ERR_NULL` (also: no
+ * `platform.delay_ms`), `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
+ *
+ * # Safety
+ * `c` is NULL or client storage; the handlers set must be callable.
+ */
+mqe_status_t mqe_connect_wait(struct mqe_client_t *c, uint32_t timeout_ms);
+
+/**
+ * umqtt's `wait_msg()`: polls until at least one incoming message has been dispatched to the
+ * handlers (`MQE_OK`), or `timeout_ms` passed (`MQE_ERR_TIMEOUT`), or a connection ended
+ * (its reason; a clean `mqe_disconnect` gives `MQE_ERR_STATE`). Events are dispatched too.
+ * Errors: `MQE_ERR_NULL` (also: no `platform.delay_ms`), `MQE_ERR_NOT_INIT`,
+ * `MQE_ERR_REENTRANT` (from a callback).
+ *
+ * # Safety
+ * `c` is NULL or client storage; the handlers set must be callable.
+ */
+mqe_status_t mqe_wait_msg(struct mqe_client_t *c, uint32_t timeout_ms);
+
+/**
+ * umqtt's `check_msg()`: one `mqe_poll`, which dispatches any message that has arrived; never
+ * blocks. Returns what `mqe_poll` returns.
+ *
+ * # Safety
+ * As `mqe_poll`.
+ */
+mqe_status_t mqe_check_msg(struct mqe_client_t *c);
+
+/**
+ * umqtt's `ping()`, as a real round trip: sends PINGREQ (or, when the keep-alive's PINGREQ is
+ * already out, waits for its answer) and polls until PINGRESP. Needs `MQE_STATE_CONNECTED`.
+ *
+ * Returns `MQE_OK` on PINGRESP; `MQE_ERR_TIMEOUT` after `timeout_ms`; the reason when the
+ * connection ended meanwhile (e.g. `MQE_ERR_PING_TIMEOUT`, `MQE_ERR_CLOSED`);
+ * `MQE_ERR_STATE`, `MQE_ERR_NULL` (also: no `platform.delay_ms`),
+ * `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
+ *
+ * # Safety
+ * `c` is NULL or client storage; the handlers set must be callable.
+ */
+mqe_status_t mqe_ping(struct mqe_client_t *c, uint32_t timeout_ms);
+
+/**
+ * Registers the critical section that guards the outbox of every client: `enter` must stop
+ * every other task and ISR that calls `mqe_post_publish` from running until `exit` (on a
+ * single core, disable interrupts and return the old mask; on an RTOS, e.g.
+ * `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex). The library never nests it and holds it
+ * only to copy one message (at most `MQE_OUTBOX_SLOT_BYTES`) or to update two counters.
+ * Call once, before any task calls `mqe_post_publish` (NULL, NULL unregisters).
+ * Errors: `MQE_ERR_NULL` when exactly one of the two is NULL.
+ */
+mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter, mqe_critical_exit_t exit);
 
 /**
  * Sets the function the panic handler calls (NULL: none). Nothing in the library is meant to

@@ -9,10 +9,13 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
 use core::ptr;
 
+use super::outbox::{self, Outbox};
 use super::status::{refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL, MQE_OK};
 use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
+use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
+use crate::wire;
 use crate::engine::Event;
 use crate::time::Instant;
 use crate::Error;
@@ -20,11 +23,53 @@ use crate::Error;
 /// Marks initialised storage; zeroed storage (a C `static`) never matches.
 const MAGIC: u64 = 0x6d71_655f_636c_6e74; // "mqe_clnt"
 
-/// The real client behind `mqe_client_t`. `repr(C)` keeps `magic` at offset 0 so it can be
-/// read before the rest is known to be initialised.
+/// What lives in `mqe_client_t`. `repr(C)` keeps `magic` at offset 0 so it can be read before
+/// the rest is known to be initialised.
+///
+/// SAFETY (the layout is the soundness argument): the owner task holds `&mut ClientCell` inside
+/// `mqe_poll` and every other call, while other tasks and ISRs write `outbox` through
+/// `mqe_post_publish` at the same time. So `outbox` is a sibling of `cell`, never inside it:
+/// every access goes through raw-pointer field projections (`ptr::addr_of_mut!`) from the
+/// storage pointer, no reference ever covers the whole storage, and the only references into
+/// the outbox are the owner's shared borrows of the one slot producers do not write.
 #[repr(C)]
-pub(crate) struct ClientCell {
+pub(crate) struct ClientStorage {
     magic: u64,
+    outbox: Outbox,
+    cell: ClientCell,
+}
+
+/// A message handler registered with `mqe_subscribe_cb` for one topic filter.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct TopicHandler {
+    handler: mqe_message_handler_t,
+    user: *mut c_void,
+    filter_len: u16,
+    filter: [u8; HANDLER_FILTER_BYTES],
+}
+
+impl TopicHandler {
+    const EMPTY: TopicHandler = TopicHandler {
+        handler: None,
+        user: ptr::null_mut(),
+        filter_len: 0,
+        filter: [0; HANDLER_FILTER_BYTES],
+    };
+
+    fn filter(&self) -> &[u8] {
+        self.filter
+            .get(..usize::from(self.filter_len))
+            .unwrap_or(&[])
+    }
+}
+
+/// The handlers one message goes to.
+pub(crate) type Targets = heapless::Vec<(MessageFn, *mut c_void), MAX_TOPIC_HANDLERS>;
+pub(crate) type MessageFn = unsafe extern "C" fn(*mut c_void, *const mqe_message_t);
+
+/// The owner task's part of the client (see `ClientStorage`).
+pub(crate) struct ClientCell {
     /// Set while `mqe_poll` runs; guards against poll/connect/init from a callback.
     pub(crate) dispatching: bool,
     /// Why the last connection ended (`None`: clean disconnect or never connected).
@@ -34,26 +79,46 @@ pub(crate) struct ClientCell {
     pub(crate) message_user: *mut c_void,
     pub(crate) event_handler: mqe_event_handler_t,
     pub(crate) event_user: *mut c_void,
+    /// Per-topic handlers (`handler: None` = free).
+    pub(crate) topic_handlers: [TopicHandler; MAX_TOPIC_HANDLERS],
+    /// Messages dispatched and PINGRESPs seen since mqe_init (the blocking helpers wait on them).
+    pub(crate) messages_seen: u32,
+    pub(crate) ping_responses: u32,
     pub(crate) client: Client<'static, CTransport>,
 }
 
 const _: () = assert!(
-    size_of::<ClientCell>() <= MQE_CLIENT_SIZE,
+    size_of::<ClientStorage>() <= MQE_CLIENT_SIZE,
     "MQE_CLIENT_SIZE underestimates the client: raise the formula in build.rs"
 );
-const _: () = assert!(align_of::<ClientCell>() <= align_of::<mqe_client_t>());
+const _: () = assert!(align_of::<ClientStorage>() <= align_of::<mqe_client_t>());
 const _: () = assert!(MQE_CLIENT_SIZE.is_multiple_of(8));
 
 /// Bytes the client really uses of `MQE_CLIENT_SIZE` (tests check the formula's margin).
 #[cfg(feature = "std")]
 pub fn client_bytes_used() -> usize {
-    size_of::<ClientCell>()
+    size_of::<ClientStorage>()
+}
+
+/// Sets up the storage behind `c`: the cell, an empty outbox, then the magic.
+///
+/// # Safety
+/// `c` is valid, writable client storage that no other task uses during the call, and any
+/// client there before holds nothing needing a drop.
+pub(crate) unsafe fn init_storage(c: *mut mqe_client_t, cell: ClientCell) {
+    let storage = c.cast::<ClientStorage>();
+    // SAFETY: the storage is large and aligned enough (static asserts above) and exclusively
+    // ours per the contract; fields are written through raw projections, magic last.
+    unsafe {
+        ptr::addr_of_mut!((*storage).cell).write(cell);
+        outbox::reset(ptr::addr_of_mut!((*storage).outbox));
+        ptr::addr_of_mut!((*storage).magic).write(MAGIC);
+    }
 }
 
 impl ClientCell {
     pub(crate) fn new(platform: mqe_platform_t, client: Client<'static, CTransport>) -> ClientCell {
         ClientCell {
-            magic: MAGIC,
             dispatching: false,
             last_reason: None,
             platform,
@@ -61,8 +126,76 @@ impl ClientCell {
             message_user: ptr::null_mut(),
             event_handler: None,
             event_user: ptr::null_mut(),
+            topic_handlers: [TopicHandler::EMPTY; MAX_TOPIC_HANDLERS],
+            messages_seen: 0,
+            ping_responses: 0,
             client,
         }
+    }
+
+    /// Registers `handler` for `filter` (already validated); the same filter replaces its
+    /// handler. `Err(MQE_ERR_TOO_LARGE)` for a filter over `MQE_HANDLER_FILTER_BYTES`,
+    /// `Err(MQE_ERR_FULL)` when every slot is taken.
+    pub(crate) fn add_topic_handler(
+        &mut self,
+        filter: &str,
+        handler: MessageFn,
+        user: *mut c_void,
+    ) -> Result<(), mqe_status_t> {
+        let bytes = filter.as_bytes();
+        let filter_len = u16::try_from(bytes.len()).map_err(|_| super::MQE_ERR_TOO_LARGE)?;
+        if bytes.len() > HANDLER_FILTER_BYTES {
+            return Err(super::MQE_ERR_TOO_LARGE);
+        }
+        let slot = match self
+            .topic_handlers
+            .iter()
+            .position(|h| h.handler.is_some() && h.filter() == bytes)
+        {
+            Some(index) => self.topic_handlers.get_mut(index),
+            None => self.topic_handlers.iter_mut().find(|h| h.handler.is_none()),
+        }
+        .ok_or(super::MQE_ERR_FULL)?;
+        let mut entry = TopicHandler::EMPTY;
+        if let Some(dest) = entry.filter.get_mut(..bytes.len()) {
+            dest.copy_from_slice(bytes);
+        }
+        entry.filter_len = filter_len;
+        entry.handler = Some(handler);
+        entry.user = user;
+        *slot = entry;
+        Ok(())
+    }
+
+    /// Removes the handler of exactly `filter`, if any.
+    pub(crate) fn remove_topic_handler(&mut self, filter: &str) {
+        for slot in self.topic_handlers.iter_mut() {
+            if slot.handler.is_some() && slot.filter() == filter.as_bytes() {
+                *slot = TopicHandler::EMPTY;
+            }
+        }
+    }
+
+    /// Every handler whose filter matches `topic`, else the default handler.
+    fn targets_for(&self, topic: &[u8]) -> Targets {
+        let mut targets = Targets::new();
+        let topic = wire::validate_utf8(topic).unwrap_or("");
+        for entry in &self.topic_handlers {
+            let Some(handler) = entry.handler else {
+                continue;
+            };
+            let filter = wire::validate_utf8(entry.filter()).unwrap_or("");
+            if !filter.is_empty() && wire::topic_matches(filter, topic) {
+                // At most MAX_TOPIC_HANDLERS entries exist, so this never fails.
+                let _ = targets.push((handler, entry.user));
+            }
+        }
+        if targets.is_empty() {
+            if let Some(handler) = self.message_handler {
+                let _ = targets.push((handler, self.message_user));
+            }
+        }
+        targets
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -107,10 +240,8 @@ impl ClientCell {
                     dup: m.dup,
                     packet_id: m.packet_id,
                 };
-                match self.message_handler {
-                    Some(handler) => Callback::Message(handler, self.message_user, message),
-                    None => Callback::None,
-                }
+                self.messages_seen = self.messages_seen.wrapping_add(1);
+                Callback::Message(self.targets_for(topic), message)
             }
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
@@ -200,12 +331,15 @@ impl ClientCell {
                 event
             }
             Event::SessionLost => blank_event(MQE_EVENT_SESSION_LOST),
-            Event::PingResponse => blank_event(MQE_EVENT_PING_RESPONSE),
+            Event::PingResponse => {
+                self.ping_responses = self.ping_responses.wrapping_add(1);
+                blank_event(MQE_EVENT_PING_RESPONSE)
+            }
         }
     }
 }
 
-fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
+pub(crate) fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
     mqe_event_t {
         kind,
         session_present: false,
@@ -224,11 +358,8 @@ fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
 /// A C callback prepared while the client was borrowed, run after the borrow ended.
 pub(crate) enum Callback {
     None,
-    Message(
-        unsafe extern "C" fn(*mut c_void, *const mqe_message_t),
-        *mut c_void,
-        mqe_message_t,
-    ),
+    /// Every matching handler, in registration order.
+    Message(Targets, mqe_message_t),
     Event(
         unsafe extern "C" fn(*mut c_void, *const mqe_event_t),
         *mut c_void,
@@ -245,7 +376,12 @@ impl Callback {
             Callback::None => {}
             // SAFETY: the handler and user pointer were given by the application; `message`
             // points into the rx window, unchanged since `step` (per this fn's contract).
-            Callback::Message(handler, user, message) => unsafe { handler(*user, message) },
+            Callback::Message(targets, message) => {
+                for (handler, user) in targets {
+                    // SAFETY: as above, for each handler the application registered.
+                    unsafe { handler(*user, message) }
+                }
+            }
             // SAFETY: as above, for the event and its granted codes.
             Callback::Event(handler, user, event) => unsafe { handler(*user, event) },
         }
@@ -258,15 +394,36 @@ impl Callback {
 /// # Safety
 /// `c` is NULL or points to an `mqe_client_t` the caller owns.
 pub(crate) unsafe fn cell_ptr(c: *const mqe_client_t) -> Result<*mut ClientCell, mqe_status_t> {
+    // SAFETY: forwarded contract.
+    let storage = unsafe { storage_ptr(c) }?;
+    // SAFETY: initialised storage; a projection, so no reference covers the outbox.
+    Ok(unsafe { ptr::addr_of_mut!((*storage).cell) })
+}
+
+/// The outbox behind an initialised `mqe_client_t` (see `cell_ptr`). Any task may use it
+/// through the functions of `outbox`.
+///
+/// # Safety
+/// As `cell_ptr`.
+pub(crate) unsafe fn outbox_ptr(c: *const mqe_client_t) -> Result<*mut Outbox, mqe_status_t> {
+    // SAFETY: forwarded contract.
+    let storage = unsafe { storage_ptr(c) }?;
+    // SAFETY: initialised storage; a projection, so no reference covers the cell.
+    Ok(unsafe { ptr::addr_of_mut!((*storage).outbox) })
+}
+
+/// # Safety
+/// As `cell_ptr`.
+unsafe fn storage_ptr(c: *const mqe_client_t) -> Result<*mut ClientStorage, mqe_status_t> {
     if c.is_null() {
         return Err(MQE_ERR_NULL);
     }
-    let cell = c.cast_mut().cast::<ClientCell>();
+    let storage = c.cast_mut().cast::<ClientStorage>();
     // SAFETY: `c` is valid storage of MQE_CLIENT_SIZE >= 8 bytes, 8-aligned; `magic` is the
-    // u64 at offset 0 of the repr(C) cell, so this reads within the storage.
-    let magic = unsafe { ptr::addr_of!((*cell).magic).read() };
+    // u64 at offset 0 of the repr(C) storage, so this reads within it.
+    let magic = unsafe { ptr::addr_of!((*storage).magic).read() };
     if magic == MAGIC {
-        Ok(cell)
+        Ok(storage)
     } else {
         Err(MQE_ERR_NOT_INIT)
     }

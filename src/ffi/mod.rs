@@ -8,7 +8,9 @@
 #![allow(non_camel_case_types)]
 
 mod args;
+mod blocking;
 mod cell;
+mod outbox;
 mod panic;
 mod status;
 mod transport;
@@ -20,7 +22,9 @@ use core::ptr;
 use args::{c_slice, c_slice_opt, c_str, c_str_opt, write_out};
 #[cfg(feature = "std")]
 pub use cell::client_bytes_used;
-use cell::{cell_ptr, ClientCell};
+pub use blocking::*;
+use cell::{blank_event, cell_ptr, init_storage, outbox_ptr, Callback, ClientCell};
+pub use outbox::{mqe_critical_enter_t, mqe_critical_exit_t, mqe_set_critical_section};
 pub use panic::*;
 pub use status::*;
 use transport::CTransport;
@@ -75,7 +79,8 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
 }
 
 /// Sets up the client in caller-owned storage `c`. Needs: `c` never initialised, or
-/// initialised and disconnected (it is then reset, and its stored messages are dropped).
+/// initialised and disconnected (it is then reset, and its stored and posted messages are
+/// dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
 ///
 /// Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
 /// call; everything `opts` points to (strings, password, will, the three buffers) and the
@@ -132,12 +137,9 @@ pub unsafe extern "C" fn mqe_init(
                 None => c as usize as u32,
             };
             client.mix_entropy(seed);
-            // SAFETY: the storage is large and aligned enough (static asserts in cell.rs) and
-            // owned by the caller; any previous client there holds nothing needing a drop.
-            unsafe {
-                c.cast::<ClientCell>()
-                    .write(ClientCell::new(platform, client))
-            };
+            // SAFETY: caller-owned storage, not used by another task during mqe_init (its
+            // contract); any previous client there holds nothing needing a drop.
+            unsafe { init_storage(c, ClientCell::new(platform, client)) };
             MQE_OK
         }
         Err(status) => status,
@@ -550,7 +552,8 @@ pub unsafe extern "C" fn mqe_subscribe_many(
     })
 }
 
-/// Sends UNSUBSCRIBE for `filter`; returns at once. The UNSUBACK arrives as
+/// Sends UNSUBSCRIBE for `filter` and removes the `mqe_subscribe_cb` handler of exactly that
+/// filter; returns at once. The UNSUBACK arrives as
 /// `MQE_EVENT_UNSUBSCRIBED` with the packet id written to `*packet_id` (if not NULL). Needs
 /// `MQE_STATE_CONNECTED`. Allowed from a callback. Errors as `mqe_subscribe_many`.
 ///
@@ -574,14 +577,16 @@ pub unsafe extern "C" fn mqe_unsubscribe(
                 .engine_mut()
                 .unsubscribe(now, core::iter::once(filter))
                 .map_err(status_of)?;
+            cell.remove_topic_handler(filter);
             write_out(packet_id, id);
             Ok(())
         })
     })
 }
 
-/// Does everything that is due without blocking: connect steps, send, receive, keep-alive,
-/// timeouts, and runs the handlers for each message and event. Call it whenever the socket may
+/// Does everything that is due without blocking: publishes what `mqe_post_publish` queued
+/// (oldest first, as far as the window allows; not while `MQE_STATE_DISCONNECTED`), connect
+/// steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
 /// have data and at least when `mqe_next_deadline_ms` says. Any state.
 ///
 /// Returns `MQE_OK`, or when a connection ended during this call, the reason (e.g.
@@ -605,6 +610,12 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
         }
         cell.dispatching = true;
     }
+    // SAFETY: `c` is initialised storage (cell_ptr succeeded); the cell borrow is inside.
+    let dropped = unsafe { drain_outbox(c, cell) };
+    if let Some(callback) = dropped {
+        // SAFETY: no borrow of the cell is alive; the event is self-contained.
+        unsafe { callback.invoke() };
+    }
     let mut result = MQE_OK;
     for _ in 0..MAX_DISPATCH_PER_POLL {
         // The borrow ends with this statement, before C runs.
@@ -622,6 +633,160 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
     // SAFETY: as above; the callbacks have returned.
     unsafe { (*cell).dispatching = false };
     result
+}
+
+/// Publishes the outbox's messages in FIFO order until it is empty or the client pushes back
+/// (`MQE_ERR_FULL`: they wait for the next poll). A message the client refuses for good is
+/// dropped; the returned callback reports those as `MQE_EVENT_ERROR`.
+///
+/// # Safety
+/// `c` is initialised client storage and `cell` its cell; no borrow of the cell is alive.
+unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Callback> {
+    // SAFETY: initialised storage, per the contract.
+    let outbox = unsafe { outbox_ptr(c) }.ok()?;
+    // SAFETY: owner task; the borrow covers the cell only, never the outbox (cell.rs).
+    let cell = unsafe { &mut *cell };
+    if cell.client.state() == ClientState::Disconnected {
+        return None;
+    }
+    let mut dropped = 0u32;
+    let mut last_reason = MQE_OK;
+    for _ in 0..config::OUTBOX_SLOTS {
+        // SAFETY: owner task; the borrow ends before `pop`.
+        let Some(posted) = (unsafe { outbox::front(outbox) }) else {
+            break;
+        };
+        let now = cell.now();
+        // Checked by mqe_post_publish; re-checked since the bytes came through memory others write.
+        let result = wire::validate_utf8(posted.topic)
+            .and_then(|topic| QoS::from_u8(posted.qos).map(|qos| (topic, qos)))
+            .and_then(|(topic, qos)| {
+                cell.client
+                    .publish(now, topic, posted.payload, qos, posted.retain)
+            });
+        match result {
+            Err(crate::Error::Full) => break,
+            Ok(_) => {}
+            Err(error) => {
+                dropped = dropped.saturating_add(1);
+                last_reason = status_of(error);
+            }
+        }
+        // SAFETY: owner task; `posted` is no longer used.
+        unsafe { outbox::pop(outbox) };
+    }
+    if dropped == 0 {
+        return None;
+    }
+    let handler = cell.event_handler?;
+    let mut event = blank_event(MQE_EVENT_ERROR);
+    event.dropped = dropped;
+    event.reason = last_reason;
+    Some(Callback::Event(handler, cell.event_user, event))
+}
+
+/// Queues a publish from any task or ISR (every other call belongs to the owner task): topic
+/// and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
+/// the owner's `mqe_poll` publishes them in the order posted, once the client is not
+/// `MQE_STATE_DISCONNECTED` (as `mqe_publish` would, without a packet id; failures it cannot
+/// retry are reported as `MQE_EVENT_ERROR`). Needs `mqe_set_critical_section` and an
+/// initialised client; never blocks beyond the critical section.
+///
+/// Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_NO_CRITICAL_SECTION`, `MQE_ERR_UTF8`,
+/// `MQE_ERR_TOPIC`, `MQE_ERR_QOS`, `MQE_ERR_TOO_LARGE` (topic + payload over
+/// `MQE_OUTBOX_SLOT_BYTES`), `MQE_ERR_FULL` (every slot taken: back-pressure, retry later).
+///
+/// # Safety
+/// `c` is NULL or client storage initialised before this task started posting; `topic` NULL
+/// or NUL-terminated; `payload` readable for `len` bytes. All only during the call.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_post_publish(
+    c: *mut mqe_client_t,
+    topic: *const c_char,
+    payload: *const c_void,
+    len: usize,
+    qos: u8,
+    retain: bool,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract; only the magic is read and the outbox projected.
+    let outbox = match unsafe { outbox_ptr(c) } {
+        Ok(outbox) => outbox,
+        Err(status) => return status,
+    };
+    if !outbox::critical_section_registered() {
+        return MQE_ERR_NO_CRITICAL_SECTION;
+    }
+    // SAFETY: forwarded contract.
+    let checked = unsafe { c_str(topic) }.and_then(|topic| {
+        wire::validate_topic_name(topic).map_err(status_of)?;
+        QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+        // SAFETY: forwarded contract.
+        let payload = unsafe { c_slice(payload.cast::<u8>(), len) }?;
+        if topic.len().saturating_add(payload.len()) > config::OUTBOX_SLOT_BYTES {
+            return Err(MQE_ERR_TOO_LARGE);
+        }
+        Ok((topic, payload))
+    });
+    let (topic, payload) = match checked {
+        Ok(parts) => parts,
+        Err(status) => return status,
+    };
+    // SAFETY: initialised outbox, reached only through the outbox functions.
+    match unsafe { outbox::push(outbox, topic.as_bytes(), payload, qos, retain) } {
+        Ok(()) => MQE_OK,
+        Err(()) => MQE_ERR_FULL,
+    }
+}
+
+/// Subscribes to `filter` at `qos` like `mqe_subscribe`, and registers `handler` (with `user`)
+/// for the messages whose topic matches it. A message goes to every matching handler, in
+/// registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
+/// handler gets only the messages no per-topic handler matches. Registering the same filter
+/// again replaces its handler; `mqe_unsubscribe` of the filter removes it. The filter is
+/// copied. Needs `MQE_STATE_CONNECTED`. Allowed from a callback.
+///
+/// Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
+/// `MQE_HANDLER_FILTER_BYTES`), `MQE_ERR_FULL` (`MQE_MAX_TOPIC_HANDLERS` handlers registered:
+/// nothing is sent). On any error no handler is registered.
+///
+/// # Safety
+/// As `mqe_subscribe`; `handler` and `user` stay valid while registered.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_subscribe_cb(
+    c: *mut mqe_client_t,
+    filter: *const c_char,
+    qos: u8,
+    handler: mqe_message_handler_t,
+    user: *mut c_void,
+    packet_id: *mut u16,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    into_status(unsafe {
+        with_cell(c, |cell| {
+            let handler = handler.ok_or(MQE_ERR_NULL)?;
+            let filter = c_str(filter)?;
+            wire::validate_topic_filter(filter).map_err(status_of)?;
+            let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+            // Take a handler slot first, so a full table sends nothing.
+            let previous = cell.topic_handlers;
+            cell.add_topic_handler(filter, handler, user)?;
+            let now = cell.now();
+            match cell
+                .client
+                .engine_mut()
+                .subscribe(now, core::iter::once((filter, qos)))
+            {
+                Ok(id) => {
+                    write_out(packet_id, id);
+                    Ok(())
+                }
+                Err(error) => {
+                    cell.topic_handlers = previous;
+                    Err(status_of(error))
+                }
+            }
+        })
+    })
 }
 
 /// Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now;

@@ -37,6 +37,9 @@ pub const MQE_ERR_STATE: mqe_status_t = -21;
 /// Called from inside a callback of the same client, where this call is not allowed.
 pub const MQE_ERR_REENTRANT: mqe_status_t = -22;
 
+/// `mqe_post_publish` needs the critical section registered with `mqe_set_critical_section`.
+pub const MQE_ERR_NO_CRITICAL_SECTION: mqe_status_t = -23;
+
 // --- capacity ---
 /// The in-flight window, the store or the tx buffer is full for now: back-pressure. Nothing was
 /// queued; retry after `mqe_poll` has made progress.
@@ -55,6 +58,8 @@ pub const MQE_ERR_CONNECT_TIMEOUT: mqe_status_t = -43;
 pub const MQE_ERR_PING_TIMEOUT: mqe_status_t = -44;
 /// No acknowledgement within `ack_timeout_ms`.
 pub const MQE_ERR_ACK_TIMEOUT: mqe_status_t = -45;
+/// A blocking helper's timeout passed before what it waits for happened.
+pub const MQE_ERR_TIMEOUT: mqe_status_t = -46;
 
 // --- protocol ---
 /// The broker sent bytes that are not a valid MQTT 3.1.1 packet.
@@ -132,6 +137,10 @@ pub(crate) const STATUS_TEXTS: &[(mqe_status_t, &CStr)] = &[
     (MQE_ERR_NOT_INIT, c"client not initialised"),
     (MQE_ERR_STATE, c"not allowed in the current state"),
     (MQE_ERR_REENTRANT, c"not allowed from a callback"),
+    (
+        MQE_ERR_NO_CRITICAL_SECTION,
+        c"no critical section registered (mqe_set_critical_section)",
+    ),
     (MQE_ERR_FULL, c"window or buffer full, try again later"),
     (MQE_ERR_TRANSPORT, c"transport error"),
     (MQE_ERR_DNS, c"host name not resolved"),
@@ -139,6 +148,7 @@ pub(crate) const STATUS_TEXTS: &[(mqe_status_t, &CStr)] = &[
     (MQE_ERR_CONNECT_TIMEOUT, c"connect timed out"),
     (MQE_ERR_PING_TIMEOUT, c"no PINGRESP in time"),
     (MQE_ERR_ACK_TIMEOUT, c"no acknowledgement in time"),
+    (MQE_ERR_TIMEOUT, c"timed out waiting"),
     (MQE_ERR_MALFORMED, c"malformed packet from the broker"),
     (
         MQE_ERR_UNEXPECTED_PACKET,

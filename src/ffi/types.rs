@@ -44,7 +44,8 @@ pub const MQE_EVENT_SUBSCRIBED: mqe_event_kind_t = 6;
 pub const MQE_EVENT_UNSUBSCRIBED: mqe_event_kind_t = 7;
 /// The broker had no session although clean_session was 0: subscriptions must be renewed.
 pub const MQE_EVENT_SESSION_LOST: mqe_event_kind_t = 8;
-/// Reserved for errors not tied to a connection. Not emitted by this version.
+/// An error not tied to a connection: messages posted with `mqe_post_publish` that could not be
+/// published were dropped; `dropped` counts them and `reason` is the last one's status.
 pub const MQE_EVENT_ERROR: mqe_event_kind_t = 9;
 /// PINGRESP arrived.
 pub const MQE_EVENT_PING_RESPONSE: mqe_event_kind_t = 10;
@@ -142,7 +143,8 @@ pub struct mqe_platform_t {
     pub now_ms: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u32>,
     /// Optional. Random numbers for the reconnect jitter (NULL: seeded from the client address).
     pub random: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u32>,
-    /// Optional. Sleeps; reserved for the blocking helpers.
+    /// Optional. Sleeps `ms` milliseconds (yielding to other tasks); needed by the blocking
+    /// helpers (`mqe_connect_wait`, `mqe_wait_msg`, `mqe_ping`), which sleep at most 10 ms at a time.
     pub delay_ms: Option<unsafe extern "C" fn(ctx: *mut c_void, ms: u32)>,
     /// Optional. Log sink; reserved, not called by this version.
     pub log: Option<unsafe extern "C" fn(ctx: *mut c_void, level: i32, msg: *const c_char)>,
@@ -232,7 +234,8 @@ pub struct mqe_event_t {
     pub delay_ms: u32,
     /// `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
     pub endpoint: u32,
-    /// `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped.
+    /// `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
+    /// `MQE_EVENT_ERROR`: how many posted messages were dropped.
     pub dropped: u32,
 }
 

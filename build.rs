@@ -165,7 +165,10 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     let round = |n: usize, to: usize| n.div_ceil(to) * to;
     let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
     let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
-    let handler = round(2 * pointer_bytes + 2 + cap("HANDLER_FILTER_BYTES"), pointer_bytes);
+    let handler = round(
+        2 * pointer_bytes + 2 + cap("HANDLER_FILTER_BYTES"),
+        pointer_bytes,
+    );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
     (bytes + outbox + handlers).div_ceil(8) * 8
 }

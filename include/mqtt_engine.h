@@ -820,7 +820,7 @@ mqe_status_t mqe_unsubscribe(struct mqe_client_t *c, const char *filter, uint16_
 
 /**
  * Does everything that is due without blocking: publishes what `mqe_post_publish` queued
- * (oldest first, as far as the window allows; not while `MQE_STATE_DISCONNECTED`), connect
+ * (oldest first, as far as the window allows; only while `MQE_STATE_CONNECTED`), connect
  * steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
  * have data and at least when `mqe_next_deadline_ms` says. Any state.
  *
@@ -836,9 +836,9 @@ mqe_status_t mqe_poll(struct mqe_client_t *c);
 /**
  * Queues a publish from any task or ISR (every other call belongs to the owner task): topic
  * and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
- * the owner's `mqe_poll` publishes them in the order posted, once the client is not
- * `MQE_STATE_DISCONNECTED` (as `mqe_publish` would, without a packet id; failures it cannot
- * retry are reported as `MQE_EVENT_ERROR`). Needs `mqe_set_critical_section` and an
+ * the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
+ * `mqe_publish` would, without a packet id; failures it cannot retry are reported as
+ * `MQE_EVENT_ERROR`); while not connected they wait, and the outbox fills. Needs `mqe_set_critical_section` and an
  * initialised client; never blocks beyond the critical section.
  *
  * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_NO_CRITICAL_SECTION`, `MQE_ERR_UTF8`,

@@ -23,6 +23,8 @@ struct FakeNet {
     connected_to: Vec<mqe_sockaddr_t>,
     resolved: Vec<String>,
     peer_closed: bool,
+    /// Answer every PINGREQ with a PINGRESP (the blocking ping's round trip).
+    answer_pings: bool,
 }
 
 unsafe fn net<'a>(ctx: *mut c_void) -> &'a mut FakeNet {
@@ -48,8 +50,11 @@ unsafe extern "C" fn t_send(ctx: *mut c_void, sock: i32, buf: *const u8, len: us
     assert!(!net.closed.contains(&sock));
     // Accept at most 5 bytes per call: partial sends through the C boundary.
     let n = len.min(5);
-    net.sent
-        .extend_from_slice(unsafe { std::slice::from_raw_parts(buf, n) });
+    let chunk = unsafe { std::slice::from_raw_parts(buf, n) };
+    if net.answer_pings && chunk == [0xC0, 0x00] {
+        net.inbound.extend([0xD0, 0x00]);
+    }
+    net.sent.extend_from_slice(chunk);
     n as i32
 }
 
@@ -92,6 +97,12 @@ unsafe extern "C" fn t_resolve(
 
 unsafe extern "C" fn p_now(ctx: *mut c_void) -> u32 {
     unsafe { &*ctx.cast::<Cell<u32>>() }.get()
+}
+
+/// The blocking helpers' sleep: advances the fake clock.
+unsafe extern "C" fn p_delay(ctx: *mut c_void, ms: u32) {
+    let clock = unsafe { &*ctx.cast::<Cell<u32>>() };
+    clock.set(clock.get().wrapping_add(ms));
 }
 
 /// What the callbacks saw, plus what they did when calling back in.
@@ -234,7 +245,7 @@ impl Harness {
             ctx: (&*self.clock as *const Cell<u32>).cast_mut().cast(),
             now_ms: Some(p_now),
             random: None,
-            delay_ms: None,
+            delay_ms: Some(p_delay),
             log: None,
         }
     }
@@ -1249,4 +1260,323 @@ fn automatic_reconnect_through_the_c_api() {
     h.poll_n(4);
     assert_eq!(h.net.connected_to.len(), 2);
     assert_eq!(unsafe { mqe_qos0_dropped(ptr::null()) }, 0);
+}
+
+// --- umqtt-style helpers, per-topic handlers, the outbox ---
+
+#[test]
+fn connect_wait_returns_once_connected_or_with_the_reason() {
+    let mut h = Harness::new("127.0.0.1");
+    h.handlers();
+    let c = h.c();
+    h.net.inbound.extend(CONNACK);
+    assert_eq!(unsafe { mqe_connect_wait(c, 5_000) }, MQE_OK);
+    assert_eq!(std::mem::take(&mut h.net.sent), CONNECT_C1);
+    assert_eq!(unsafe { mqe_mqttsta(c) }, 0);
+    // Already connected: at once.
+    assert_eq!(unsafe { mqe_connect_wait(c, 0) }, MQE_OK);
+
+    // A refusal is the status.
+    let mut h = Harness::new("127.0.0.1");
+    h.handlers();
+    let c = h.c();
+    h.net.inbound.extend([0x20, 0x02, 0x00, 0x05]);
+    assert_eq!(
+        unsafe { mqe_connect_wait(c, 5_000) },
+        MQE_ERR_REFUSED_NOT_AUTHORIZED
+    );
+
+    // No CONNACK: the helper's own timeout, measured on the platform clock.
+    let mut h = Harness::new("127.0.0.1");
+    let c = h.c();
+    let start = h.clock.get();
+    assert_eq!(unsafe { mqe_connect_wait(c, 500) }, MQE_ERR_TIMEOUT);
+    let waited = h.clock.get() - start;
+    assert!((500..=510).contains(&waited), "waited {waited} ms");
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_CONNECTING);
+}
+
+#[test]
+fn blocking_helpers_need_delay_ms() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let o = h.options();
+    let t = h.transport();
+    let mut p = h.platform();
+    p.delay_ms = None;
+    assert_eq!(unsafe { mqe_disconnect(c) }, MQE_OK);
+    h.poll_n(2);
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    assert_eq!(unsafe { mqe_wait_msg(c, 10) }, MQE_ERR_NULL);
+    assert_eq!(unsafe { mqe_ping(c, 10) }, MQE_ERR_STATE);
+    assert_eq!(unsafe { mqe_connect_wait(c, 10) }, MQE_ERR_NULL);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+}
+
+#[test]
+fn ping_is_a_real_round_trip() {
+    let mut h = Harness::new("127.0.0.1");
+    assert_eq!(unsafe { mqe_ping(h.c(), 100) }, MQE_ERR_STATE);
+    h.connect();
+    let c = h.c();
+    // No answer: the helper times out; the PINGREQ went out.
+    assert_eq!(unsafe { mqe_ping(c, 200) }, MQE_ERR_TIMEOUT);
+    assert_eq!(std::mem::take(&mut h.net.sent), [0xC0, 0x00]);
+    // The answer to the outstanding PINGREQ completes the next ping (no second PINGREQ).
+    h.net.inbound.extend([0xD0, 0x00]);
+    assert_eq!(unsafe { mqe_ping(c, 200) }, MQE_OK);
+    assert!(h.net.sent.is_empty());
+    assert_eq!(
+        std::mem::take(&mut h.recorder.events),
+        vec![(MQE_EVENT_PING_RESPONSE, MQE_OK, 0, vec![], false)]
+    );
+    // A broker that answers: PINGREQ out, PINGRESP in.
+    h.net.answer_pings = true;
+    let start = h.clock.get();
+    assert_eq!(unsafe { mqe_ping(c, 1_000) }, MQE_OK);
+    assert_eq!(std::mem::take(&mut h.net.sent), [0xC0, 0x00]);
+    assert!(h.clock.get() - start < 1_000);
+}
+
+#[test]
+fn wait_msg_returns_after_a_message_or_the_timeout() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let start = h.clock.get();
+    assert_eq!(unsafe { mqe_wait_msg(c, 300) }, MQE_ERR_TIMEOUT);
+    assert!(h.clock.get() - start >= 300);
+    h.net
+        .inbound
+        .extend([0x30, 0x05, 0x00, 0x01, b't', b'h', b'i']);
+    assert_eq!(unsafe { mqe_wait_msg(c, 300) }, MQE_OK);
+    assert_eq!(
+        std::mem::take(&mut h.recorder.messages),
+        vec![("t".to_owned(), b"hi".to_vec(), 0, false, 0)]
+    );
+    assert_eq!(unsafe { mqe_check_msg(c) }, MQE_OK);
+    // The broker closes while waiting: the reason.
+    h.net.peer_closed = true;
+    assert_eq!(unsafe { mqe_wait_msg(c, 300) }, MQE_ERR_CLOSED);
+}
+
+/// Records (which handler, topic) for the per-topic handler tests.
+unsafe extern "C" fn tagged_handler(user: *mut c_void, msg: *const mqe_message_t) {
+    let log = unsafe { &mut *user.cast::<Vec<(usize, String)>>() };
+    let m = unsafe { &*msg };
+    let topic = unsafe { std::slice::from_raw_parts(m.topic.cast::<u8>(), m.topic_len) };
+    log.push((1, String::from_utf8(topic.to_vec()).unwrap()));
+}
+
+unsafe extern "C" fn other_tagged_handler(user: *mut c_void, msg: *const mqe_message_t) {
+    let log = unsafe { &mut *user.cast::<Vec<(usize, String)>>() };
+    let m = unsafe { &*msg };
+    let topic = unsafe { std::slice::from_raw_parts(m.topic.cast::<u8>(), m.topic_len) };
+    log.push((2, String::from_utf8(topic.to_vec()).unwrap()));
+}
+
+#[test]
+fn per_topic_handlers_get_every_match_and_the_default_the_rest() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    let mut id = 0;
+    assert_eq!(
+        unsafe { mqe_subscribe_cb(c, c"a/+".as_ptr(), 1, Some(tagged_handler), user, &mut id) },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x82, 0x08, hi, lo, 0x00, 0x03, b'a', b'/', b'+', 0x01]
+    );
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb(
+                c,
+                c"a/#".as_ptr(),
+                0,
+                Some(other_tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        },
+        MQE_OK
+    );
+    h.poll_n(4);
+    h.net.sent.clear();
+    // Overlapping: a/b goes to both, a/b/c to the second only, z to the default handler.
+    for topic in [&b"a/b"[..], b"a/b/c", b"z"] {
+        let mut packet = vec![0x30, (2 + topic.len() + 1) as u8, 0, topic.len() as u8];
+        packet.extend_from_slice(topic);
+        packet.push(b'!');
+        h.net.inbound.extend(packet);
+    }
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(
+        log,
+        vec![
+            (1, "a/b".to_owned()),
+            (2, "a/b".to_owned()),
+            (2, "a/b/c".to_owned())
+        ]
+    );
+    assert_eq!(
+        std::mem::take(&mut h.recorder.messages),
+        vec![("z".to_owned(), b"!".to_vec(), 0, false, 0)]
+    );
+
+    // Capacity: registering beyond it is MQE_ERR_FULL and sends nothing.
+    let capacity = mqtt_engine::config::MAX_TOPIC_HANDLERS;
+    let filters: Vec<CString> = (2..capacity)
+        .map(|i| CString::new(format!("f/{i}")).unwrap())
+        .collect();
+    for filter in &filters {
+        let status = unsafe {
+            mqe_subscribe_cb(
+                c,
+                filter.as_ptr(),
+                0,
+                Some(tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, MQE_OK);
+        h.poll_n(4);
+        // Acknowledge so the pending-SUBSCRIBE table never fills.
+        let sent = std::mem::take(&mut h.net.sent);
+        h.net.inbound.extend([0x90, 0x03, sent[2], sent[3], 0x00]);
+        assert_eq!(h.poll(), MQE_OK);
+    }
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb(
+                c,
+                c"full".as_ptr(),
+                0,
+                Some(tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_FULL
+    );
+    h.poll_n(4);
+    assert!(h.net.sent.is_empty());
+    // Arguments.
+    assert_eq!(
+        unsafe { mqe_subscribe_cb(c, c"x".as_ptr(), 0, None, user, ptr::null_mut()) },
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb(
+                c,
+                c"a/#/b".as_ptr(),
+                0,
+                Some(tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_TOPIC
+    );
+    // Unsubscribing removes the handler: a/x then only reaches the second one.
+    assert_eq!(
+        unsafe { mqe_unsubscribe(c, c"a/+".as_ptr(), ptr::null_mut()) },
+        MQE_OK
+    );
+    h.poll_n(4);
+    log.clear();
+    h.net
+        .inbound
+        .extend([0x30, 0x06, 0x00, 0x03, b'a', b'/', b'x', b'!']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(log, vec![(2, "a/x".to_owned())]);
+}
+
+static CS_LOCK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static CS_ENTERED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+unsafe extern "C" fn cs_enter() -> u32 {
+    use std::sync::atomic::Ordering;
+    while CS_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+    CS_ENTERED.fetch_add(1, Ordering::Relaxed);
+    0x5a
+}
+
+unsafe extern "C" fn cs_exit(state: u32) {
+    assert_eq!(state, 0x5a);
+    CS_LOCK.store(false, std::sync::atomic::Ordering::Release);
+}
+
+#[test]
+fn posted_messages_go_out_in_order_from_the_owners_poll() {
+    let mut h = Harness::new("127.0.0.1");
+    let c = h.c();
+    let post = |topic: &CStr, payload: &[u8], qos: u8| unsafe {
+        mqe_post_publish(
+            c,
+            topic.as_ptr(),
+            payload.as_ptr().cast(),
+            payload.len(),
+            qos,
+            false,
+        )
+    };
+    // The only test that registers the hooks, so before it nothing is registered.
+    assert_eq!(post(c"t", b"x", 0), MQE_ERR_NO_CRITICAL_SECTION);
+    assert_eq!(mqe_set_critical_section(Some(cs_enter), None), MQE_ERR_NULL);
+    assert_eq!(
+        mqe_set_critical_section(Some(cs_enter), Some(cs_exit)),
+        MQE_OK
+    );
+    let mut blank = mqe_client_t::zeroed();
+    assert_eq!(
+        unsafe { mqe_post_publish(&mut blank, c"t".as_ptr(), ptr::null(), 0, 0, false) },
+        MQE_ERR_NOT_INIT
+    );
+    assert_eq!(post(c"t/#", b"x", 0), MQE_ERR_TOPIC);
+    assert_eq!(post(c"t", b"x", 3), MQE_ERR_QOS);
+    let slot = mqtt_engine::config::OUTBOX_SLOT_BYTES;
+    assert_eq!(post(c"t", &vec![0; slot], 0), MQE_ERR_TOO_LARGE);
+    assert_eq!(post(c"t", &vec![0; slot - 1], 0), MQE_OK);
+
+    // Fill every slot; then back-pressure.
+    let slots = mqtt_engine::config::OUTBOX_SLOTS;
+    for i in 1..slots {
+        assert_eq!(post(c"t", &[i as u8], 1), MQE_OK);
+    }
+    assert_eq!(post(c"t", b"x", 0), MQE_ERR_FULL);
+    // Not connected: the outbox waits.
+    h.poll_n(3);
+    assert!(h.net.sent.is_empty());
+    h.connect();
+    h.poll_n(400);
+    let sent = std::mem::take(&mut h.net.sent);
+    // First the big QoS 0 message, then the QoS 1 ones in the order posted.
+    let mut expected = vec![0x30];
+    let remaining = 3 + slot - 1;
+    expected.extend([(remaining & 0x7f) as u8 | 0x80, (remaining >> 7) as u8]);
+    expected.extend([0x00, 0x01, b't']);
+    expected.extend(vec![0; slot - 1]);
+    let inflight = slots.saturating_sub(1).min(8);
+    for (i, id) in (1..=inflight).zip(1u16..) {
+        let [hi, lo] = id.to_be_bytes();
+        expected.extend([0x32, 0x06, 0x00, 0x01, b't', hi, lo, i as u8]);
+    }
+    assert_eq!(sent, expected);
+    assert!(CS_ENTERED.load(std::sync::atomic::Ordering::Relaxed) >= slots as u32);
+    // Room again.
+    assert_eq!(post(c"t", b"y", 0), MQE_OK);
 }

@@ -94,6 +94,14 @@ unsafe fn poll_until(
 /// `c` is NULL or client storage; the handlers set must be callable.
 #[no_mangle]
 pub unsafe extern "C" fn mqe_connect_wait(c: *mut mqe_client_t, timeout_ms: u32) -> mqe_status_t {
+    // Checked before connecting, so a call that cannot wait changes nothing.
+    // SAFETY: forwarded contract.
+    match unsafe { cell_ptr(c) } {
+        // SAFETY: initialised; shared read while no `&mut` is alive.
+        Ok(cell) if unsafe { &*cell }.platform.delay_ms.is_none() => return MQE_ERR_NULL,
+        Ok(_) => {}
+        Err(status) => return status,
+    }
     // SAFETY: forwarded contract.
     let state = unsafe { super::mqe_state(c) };
     match state {

@@ -15,9 +15,9 @@ use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
 use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
-use crate::wire;
 use crate::engine::Event;
 use crate::time::Instant;
+use crate::wire;
 use crate::Error;
 
 /// Marks initialised storage; zeroed storage (a C `static`) never matches.

@@ -20,9 +20,9 @@ use core::ffi::{c_char, c_void};
 use core::ptr;
 
 use args::{c_slice, c_slice_opt, c_str, c_str_opt, write_out};
+pub use blocking::*;
 #[cfg(feature = "std")]
 pub use cell::client_bytes_used;
-pub use blocking::*;
 use cell::{blank_event, cell_ptr, init_storage, outbox_ptr, Callback, ClientCell};
 pub use outbox::{mqe_critical_enter_t, mqe_critical_exit_t, mqe_set_critical_section};
 pub use panic::*;
@@ -585,7 +585,7 @@ pub unsafe extern "C" fn mqe_unsubscribe(
 }
 
 /// Does everything that is due without blocking: publishes what `mqe_post_publish` queued
-/// (oldest first, as far as the window allows; not while `MQE_STATE_DISCONNECTED`), connect
+/// (oldest first, as far as the window allows; only while `MQE_STATE_CONNECTED`), connect
 /// steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
 /// have data and at least when `mqe_next_deadline_ms` says. Any state.
 ///
@@ -646,7 +646,9 @@ unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Ca
     let outbox = unsafe { outbox_ptr(c) }.ok()?;
     // SAFETY: owner task; the borrow covers the cell only, never the outbox (cell.rs).
     let cell = unsafe { &mut *cell };
-    if cell.client.state() == ClientState::Disconnected {
+    // Only while connected, so posted messages go out in the order posted whatever their QoS
+    // (after a reconnect the client sends stored QoS 1/2 before queued QoS 0).
+    if cell.client.state() != ClientState::Connected {
         return None;
     }
     let mut dropped = 0u32;
@@ -687,9 +689,9 @@ unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Ca
 
 /// Queues a publish from any task or ISR (every other call belongs to the owner task): topic
 /// and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
-/// the owner's `mqe_poll` publishes them in the order posted, once the client is not
-/// `MQE_STATE_DISCONNECTED` (as `mqe_publish` would, without a packet id; failures it cannot
-/// retry are reported as `MQE_EVENT_ERROR`). Needs `mqe_set_critical_section` and an
+/// the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
+/// `mqe_publish` would, without a packet id; failures it cannot retry are reported as
+/// `MQE_EVENT_ERROR`); while not connected they wait, and the outbox fills. Needs `mqe_set_critical_section` and an
 /// initialised client; never blocks beyond the critical section.
 ///
 /// Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_NO_CRITICAL_SECTION`, `MQE_ERR_UTF8`,

@@ -147,9 +147,7 @@ pub(crate) unsafe fn push(
                 return Err(());
             }
             let index = head.wrapping_add(len) % OUTBOX_SLOTS;
-            let slot = ptr::addr_of_mut!((*outbox).slots)
-                .cast::<Slot>()
-                .add(index);
+            let slot = ptr::addr_of_mut!((*outbox).slots).cast::<Slot>().add(index);
             let data = ptr::addr_of_mut!((*slot).data).cast::<u8>();
             ptr::copy_nonoverlapping(topic.as_ptr(), data, topic.len());
             ptr::copy_nonoverlapping(payload.as_ptr(), data.add(topic.len()), payload.len());

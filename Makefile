@@ -6,6 +6,11 @@
 #                against mosquitto, the short soak, the ARM builds, the QEMU images, the 32-bit
 #                tests, the quick start and the demo
 #   make ctest   only the C tests against mosquitto (tests/c)
+#   make outbox-test  4 threads x 5,000 mqe_post_publish against mosquitto: plain, under
+#                ThreadSanitizer and helgrind (and a broken critical section helgrind must catch)
+#   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
+#   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
+#                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate (soak-short: 1,000 each)
@@ -56,12 +61,16 @@ APT_DEPS := mosquitto:mosquitto \
   gcc-arm-linux-gnueabihf:arm-linux-gnueabihf-gcc \
   libc6-dev-armhf-cross:/usr/arm-linux-gnueabihf/lib/libc.so \
   libc6-dev-i386:/usr/lib32/libc.so \
-  lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a
+  lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a \
+  libmbedtls-dev:/usr/include/mbedtls/ssl.h \
+  valgrind:valgrind \
+  libtsan2:/usr/lib/x86_64-linux-gnu/libtsan.so.2 \
+  openssl:openssl
 # Only for `make bench`.
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE
+.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt tls-test soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -144,6 +153,42 @@ ctest: deps $(BUILD)/test_c
 	$(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(BUILD)/test_c
 	MQE_TICK_START=$(NEAR_WRAP_TICK) $(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(BUILD)/test_c
 
+$(BUILD)/umqtt_port: c_examples/umqtt_port.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/umqtt_port.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+# The umqtt example: must print its own message back.
+umqtt: deps $(BUILD)/umqtt_port
+	@$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/umqtt_port >$(BUILD)/umqtt_port.log; \
+	  status=$$?; cat $(BUILD)/umqtt_port.log; exit $$status
+	grep -q '^/public/TEST/quecpython my name is Quecpython!$$' $(BUILD)/umqtt_port.log
+
+# --- mqe_post_publish across threads (tests/c/outbox: its own binary, it needs pthreads) ---
+OUTBOX_SRC := tests/c/outbox/outbox_threads.c
+OUTBOX_DEPS := $(OUTBOX_SRC) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+OUTBOX_BUILD = $(CC) $(C_STRICT) $(C_INCLUDES) $(OUTBOX_SRC) $(PORT_SRC) $(LIB) -lpthread $(LDFLAGS)
+OUTBOX_ARGS := 4 5000
+HELGRIND := valgrind --tool=helgrind --error-exitcode=67 -q
+
+$(BUILD)/outbox_threads: $(OUTBOX_DEPS)
+	$(OUTBOX_BUILD) $(CFLAGS) -o $@
+$(BUILD)/outbox_threads_tsan: $(OUTBOX_DEPS)
+	$(OUTBOX_BUILD) -O1 -g -fsanitize=thread -o $@
+$(BUILD)/outbox_threads_broken: $(OUTBOX_DEPS)
+	$(OUTBOX_BUILD) $(CFLAGS) -DBROKEN_CRITICAL_SECTION -o $@
+
+# TSan instruments the C side (port, handlers, hooks); helgrind sees every access, the
+# library's included, so the broken-critical-section build must make it fail.
+outbox-test: deps $(BUILD)/outbox_threads $(BUILD)/outbox_threads_tsan $(BUILD)/outbox_threads_broken
+	$(WITH_BROKER) --timeout 120 -- $(BUILD)/outbox_threads $(OUTBOX_ARGS)
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(WITH_BROKER) --timeout 300 -- $(BUILD)/outbox_threads_tsan $(OUTBOX_ARGS)
+	$(WITH_BROKER) --timeout 300 -- $(HELGRIND) $(BUILD)/outbox_threads $(OUTBOX_ARGS)
+	@$(WITH_BROKER) --timeout 300 -- $(HELGRIND) $(BUILD)/outbox_threads_broken 4 300 \
+	  >$(BUILD)/outbox_broken.log 2>&1; status=$$?; \
+	if [ $$status != 67 ]; then \
+	  cat $(BUILD)/outbox_broken.log; \
+	  echo "outbox-test: helgrind missed the races of a broken critical section (exit $$status)" >&2; exit 1; \
+	fi; echo "outbox-test: helgrind caught the broken critical section, as it must"
+
 # Builds for a Cortex-M4F without std: proves the library is no_std and alloc-free.
 cross:
 	$(CARGO) build --release --target $(CROSS_TARGET)
@@ -156,6 +201,8 @@ test: deps
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory outbox-test
+	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
 	$(MAKE) --no-print-directory test32

@@ -162,6 +162,17 @@ umqtt: deps $(BUILD)/umqtt_port
 	  status=$$?; cat $(BUILD)/umqtt_port.log; exit $$status
 	grep -q '^/public/TEST/quecpython my name is Quecpython!$$' $(BUILD)/umqtt_port.log
 
+# --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
+TLS_PORT := c_examples/port_posix_tls.c c_examples/port_posix_tls.h
+MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+
+$(BUILD)/tls_connect: tests/c/tls/tls_connect.c $(TLS_PORT) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/c/tls/tls_connect.c c_examples/port_posix_tls.c \
+	  $(PORT_SRC) $(LIB) $(MBEDTLS_LIBS) $(LDFLAGS) -o $@
+
+tls-test: deps $(BUILD)/tls_connect
+	$(PYTHON) scripts/with_tls_broker.py --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/tls_connect
+
 # --- mqe_post_publish across threads (tests/c/outbox: its own binary, it needs pthreads) ---
 OUTBOX_SRC := tests/c/outbox/outbox_threads.c
 OUTBOX_DEPS := $(OUTBOX_SRC) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
@@ -203,6 +214,7 @@ test: deps
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
+	$(MAKE) --no-print-directory tls-test
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
 	$(MAKE) --no-print-directory test32

@@ -82,17 +82,17 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_OUTBOX_SLOTS",
         konst: "OUTBOX_SLOTS",
-        default: 8,
+        default: 4,
         min: 1,
-        max: 1024,
+        max: 256,
         doc: "Messages mqe_post_publish can hold (any task or ISR) until the owner's mqe_poll drains them.",
     },
     Capacity {
         env: "MQE_OUTBOX_SLOT_BYTES",
         konst: "OUTBOX_SLOT_BYTES",
-        default: 128,
+        default: 96,
         min: 8,
-        max: 16384,
+        max: 8192,
         doc: "Bytes of topic + payload one mqe_post_publish slot holds.",
     },
     Capacity {
@@ -106,7 +106,7 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_HANDLER_FILTER_BYTES",
         konst: "HANDLER_FILTER_BYTES",
-        default: 64,
+        default: 48,
         min: 1,
         max: 1024,
         doc: "Longest topic filter of a per-topic handler, in bytes.",

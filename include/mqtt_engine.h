@@ -48,20 +48,20 @@
 #define MQE_OFFLINE_QOS0_MSGS 8
 /** Bytes for the topics and payloads of the queued QoS 0 messages, together. Env MQE_OFFLINE_QOS0_BYTES, default 512. */
 #define MQE_OFFLINE_QOS0_BYTES 512
-/** Messages mqe_post_publish can hold (any task or ISR) until the owner's mqe_poll drains them. Env MQE_OUTBOX_SLOTS, default 8. */
-#define MQE_OUTBOX_SLOTS 8
-/** Bytes of topic + payload one mqe_post_publish slot holds. Env MQE_OUTBOX_SLOT_BYTES, default 128. */
-#define MQE_OUTBOX_SLOT_BYTES 128
+/** Messages mqe_post_publish can hold (any task or ISR) until the owner's mqe_poll drains them. Env MQE_OUTBOX_SLOTS, default 4. */
+#define MQE_OUTBOX_SLOTS 4
+/** Bytes of topic + payload one mqe_post_publish slot holds. Env MQE_OUTBOX_SLOT_BYTES, default 96. */
+#define MQE_OUTBOX_SLOT_BYTES 96
 /** Per-topic message handlers (mqe_subscribe_cb) registered at once. Env MQE_MAX_TOPIC_HANDLERS, default 4. */
 #define MQE_MAX_TOPIC_HANDLERS 4
-/** Longest topic filter of a per-topic handler, in bytes. Env MQE_HANDLER_FILTER_BYTES, default 64. */
-#define MQE_HANDLER_FILTER_BYTES 64
+/** Longest topic filter of a per-topic handler, in bytes. Env MQE_HANDLER_FILTER_BYTES, default 48. */
+#define MQE_HANDLER_FILTER_BYTES 48
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 4024
+#define MQE_CLIENT_SIZE 3296
 #else
-#define MQE_CLIENT_SIZE 3384
+#define MQE_CLIENT_SIZE 2656
 #endif
 
 

@@ -1379,10 +1379,29 @@ unsafe extern "C" fn other_tagged_handler(user: *mut c_void, msg: *const mqe_mes
 #[test]
 fn per_topic_handlers_get_every_match_and_the_default_the_rest() {
     let mut h = Harness::new("127.0.0.1");
-    h.connect();
     let c = h.c();
     let mut log: Vec<(usize, String)> = Vec::new();
     let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    // A subscribe that fails registers nothing: "q" later reaches the default handler.
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb(
+                c,
+                c"q".as_ptr(),
+                0,
+                Some(tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_STATE
+    );
+    h.connect();
+    h.net.inbound.extend([0x30, 0x04, 0x00, 0x01, b'q', b'!']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert!(log.is_empty());
+    assert_eq!(h.recorder.messages.len(), 1);
+    h.recorder.messages.clear();
     let mut id = 0;
     assert_eq!(
         unsafe { mqe_subscribe_cb(c, c"a/+".as_ptr(), 1, Some(tagged_handler), user, &mut id) },
@@ -1567,7 +1586,11 @@ fn posted_messages_go_out_in_order_from_the_owners_poll() {
     // First the big QoS 0 message, then the QoS 1 ones in the order posted.
     let mut expected = vec![0x30];
     let remaining = 3 + slot - 1;
-    expected.extend([(remaining & 0x7f) as u8 | 0x80, (remaining >> 7) as u8]);
+    if remaining < 128 {
+        expected.push(remaining as u8);
+    } else {
+        expected.extend([(remaining & 0x7f) as u8 | 0x80, (remaining >> 7) as u8]);
+    }
     expected.extend([0x00, 0x01, b't']);
     expected.extend(vec![0; slot - 1]);
     let inflight = slots.saturating_sub(1).min(8);

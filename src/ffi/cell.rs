@@ -134,28 +134,31 @@ impl ClientCell {
     }
 
     /// Registers `handler` for `filter` (already validated); the same filter replaces its
-    /// handler. `Err(MQE_ERR_TOO_LARGE)` for a filter over `MQE_HANDLER_FILTER_BYTES`,
+    /// handler. Returns the slot and what it held, for `restore_topic_handler`.
+    /// `Err(MQE_ERR_TOO_LARGE)` for a filter over `MQE_HANDLER_FILTER_BYTES`,
     /// `Err(MQE_ERR_FULL)` when every slot is taken.
     pub(crate) fn add_topic_handler(
         &mut self,
         filter: &str,
         handler: MessageFn,
         user: *mut c_void,
-    ) -> Result<(), mqe_status_t> {
+    ) -> Result<(usize, TopicHandler), mqe_status_t> {
         let bytes = filter.as_bytes();
         let filter_len = u16::try_from(bytes.len()).map_err(|_| super::MQE_ERR_TOO_LARGE)?;
         if bytes.len() > HANDLER_FILTER_BYTES {
             return Err(super::MQE_ERR_TOO_LARGE);
         }
-        let slot = match self
+        let index = self
             .topic_handlers
             .iter()
             .position(|h| h.handler.is_some() && h.filter() == bytes)
-        {
-            Some(index) => self.topic_handlers.get_mut(index),
-            None => self.topic_handlers.iter_mut().find(|h| h.handler.is_none()),
-        }
-        .ok_or(super::MQE_ERR_FULL)?;
+            .or_else(|| self.topic_handlers.iter().position(|h| h.handler.is_none()))
+            .ok_or(super::MQE_ERR_FULL)?;
+        let slot = self
+            .topic_handlers
+            .get_mut(index)
+            .ok_or(super::MQE_ERR_FULL)?;
+        let previous = *slot;
         let mut entry = TopicHandler::EMPTY;
         if let Some(dest) = entry.filter.get_mut(..bytes.len()) {
             dest.copy_from_slice(bytes);
@@ -164,7 +167,14 @@ impl ClientCell {
         entry.handler = Some(handler);
         entry.user = user;
         *slot = entry;
-        Ok(())
+        Ok((index, previous))
+    }
+
+    /// Undoes `add_topic_handler`.
+    pub(crate) fn restore_topic_handler(&mut self, (index, previous): (usize, TopicHandler)) {
+        if let Some(slot) = self.topic_handlers.get_mut(index) {
+            *slot = previous;
+        }
     }
 
     /// Removes the handler of exactly `filter`, if any.

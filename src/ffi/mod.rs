@@ -770,8 +770,7 @@ pub unsafe extern "C" fn mqe_subscribe_cb(
             wire::validate_topic_filter(filter).map_err(status_of)?;
             let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
             // Take a handler slot first, so a full table sends nothing.
-            let previous = cell.topic_handlers;
-            cell.add_topic_handler(filter, handler, user)?;
+            let undo = cell.add_topic_handler(filter, handler, user)?;
             let now = cell.now();
             match cell
                 .client
@@ -783,7 +782,7 @@ pub unsafe extern "C" fn mqe_subscribe_cb(
                     Ok(())
                 }
                 Err(error) => {
-                    cell.topic_handlers = previous;
+                    cell.restore_topic_handler(undo);
                     Err(status_of(error))
                 }
             }

@@ -879,9 +879,11 @@ mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
                               uint16_t *packet_id);
 
 /**
- * Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now;
- * `UINT32_MAX` = no timer (or NULL / not initialised). Incoming data is not predicted: also
- * poll when the socket becomes readable. Any state, also from a callback.
+ * Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now (also while
+ * posted messages wait and the in-flight window has room); `UINT32_MAX` = no timer (or NULL /
+ * not initialised). Incoming data and new posts are not predicted: also poll when the socket
+ * becomes readable, and have tasks that call `mqe_post_publish` wake the owner task (e.g. a
+ * task notification) if it sleeps long. Any state, also from a callback.
  *
  * # Safety
  * `c` is NULL or client storage.

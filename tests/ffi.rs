@@ -1600,6 +1600,14 @@ fn posted_messages_go_out_in_order_from_the_owners_poll() {
     }
     assert_eq!(sent, expected);
     assert!(CS_ENTERED.load(std::sync::atomic::Ordering::Relaxed) >= slots as u32);
-    // Room again.
+    // Room again; a waiting post makes the deadline 0 (the window has room), until polled.
+    assert_ne!(unsafe { mqe_next_deadline_ms(c) }, 0);
     assert_eq!(post(c"t", b"y", 0), MQE_OK);
+    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, 0);
+    h.poll_n(3);
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x30, 0x04, 0x00, 0x01, b't', b'y']
+    );
+    assert_ne!(unsafe { mqe_next_deadline_ms(c) }, 0);
 }

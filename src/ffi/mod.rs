@@ -790,9 +790,11 @@ pub unsafe extern "C" fn mqe_subscribe_cb(
     })
 }
 
-/// Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now;
-/// `UINT32_MAX` = no timer (or NULL / not initialised). Incoming data is not predicted: also
-/// poll when the socket becomes readable. Any state, also from a callback.
+/// Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now (also while
+/// posted messages wait and the in-flight window has room); `UINT32_MAX` = no timer (or NULL /
+/// not initialised). Incoming data and new posts are not predicted: also poll when the socket
+/// becomes readable, and have tasks that call `mqe_post_publish` wake the owner task (e.g. a
+/// task notification) if it sleeps long. Any state, also from a callback.
 ///
 /// # Safety
 /// `c` is NULL or client storage.
@@ -804,6 +806,19 @@ pub unsafe extern "C" fn mqe_next_deadline_ms(c: *const mqe_client_t) -> u32 {
     };
     // SAFETY: initialised; shared read while no `&mut` is alive.
     let cell = unsafe { &*cell };
+    // Posted messages wait for a poll: now, while the window has room for them.
+    let engine = cell.client.engine();
+    if cell.client.state() == ClientState::Connected
+        && engine.inflight() < usize::from(engine.config().inflight_window)
+    {
+        // SAFETY: initialised storage (cell_ptr succeeded); `waiting` only reads the counter.
+        if let Ok(outbox) = unsafe { outbox_ptr(c) } {
+            // SAFETY: as above, through the outbox functions.
+            if unsafe { outbox::waiting(outbox) } > 0 {
+                return 0;
+            }
+        }
+    }
     cell.client.next_deadline(cell.now()).unwrap_or(u32::MAX)
 }
 

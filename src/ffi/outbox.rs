@@ -201,6 +201,17 @@ pub(crate) unsafe fn front<'a>(outbox: *mut Outbox) -> Option<Posted<'a>> {
     }
 }
 
+/// Messages waiting in the outbox.
+///
+/// # Safety
+/// As `push`.
+pub(crate) unsafe fn waiting(outbox: *mut Outbox) -> usize {
+    critical_section::with(|_| {
+        // SAFETY: len changes only inside the critical section.
+        unsafe { ptr::addr_of!((*outbox).len).read() }
+    })
+}
+
 /// Frees the oldest slot. Owner task only.
 ///
 /// # Safety

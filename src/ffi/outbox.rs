@@ -6,7 +6,7 @@
 //! registers once with `mqe_set_critical_section`.
 
 use core::ptr;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicUsize, Ordering};
 
 use crate::config::{OUTBOX_SLOTS, OUTBOX_SLOT_BYTES};
 
@@ -65,7 +65,11 @@ unsafe impl critical_section::Impl for FirmwareCriticalSection {
         // SAFETY: a non-zero value was stored only from a valid `unsafe extern "C" fn() -> u32`.
         let enter: unsafe extern "C" fn() -> u32 = unsafe { core::mem::transmute(enter) };
         // SAFETY: the firmware promised a callable hook.
-        unsafe { enter() }
+        let state = unsafe { enter() };
+        // Keep the compiler from moving outbox accesses out of the section (as the crate's own
+        // Cortex-M implementation does); the hook's own barriers order the hardware.
+        compiler_fence(Ordering::SeqCst);
+        state
     }
 
     unsafe fn release(state: u32) {
@@ -75,6 +79,7 @@ unsafe impl critical_section::Impl for FirmwareCriticalSection {
         }
         // SAFETY: a non-zero value was stored only from a valid `unsafe extern "C" fn(u32)`.
         let exit: unsafe extern "C" fn(u32) = unsafe { core::mem::transmute(exit) };
+        compiler_fence(Ordering::SeqCst);
         // SAFETY: the firmware promised a callable hook; `state` came from its `enter`.
         unsafe { exit(state) }
     }

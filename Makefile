@@ -7,7 +7,7 @@
 #                tests, the quick start and the demo
 #   make ctest   only the C tests against mosquitto (tests/c)
 #   make outbox-test  4 threads x 5,000 mqe_post_publish against mosquitto: plain, under
-#                ThreadSanitizer and helgrind (and a broken critical section helgrind must catch)
+#                ThreadSanitizer and helgrind (and a broken critical section both must catch)
 #   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
 #   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail

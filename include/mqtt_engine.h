@@ -702,7 +702,8 @@ mqe_status_t mqe_init(struct mqe_client_t *c,
                       const struct mqe_platform_t *platform);
 
 /**
- * Sets (or with NULL clears) the handler for incoming messages; `user` is passed back to it.
+ * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
+ * handler matches; `user` is passed back to it.
  * Any state, also from a callback. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
  *
  * # Safety

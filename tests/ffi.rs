@@ -177,6 +177,9 @@ unsafe extern "C" fn reentering_handler(user: *mut c_void, msg: *const mqe_messa
                 "unsubscribe",
                 mqe_unsubscribe(c, c"s/+".as_ptr(), ptr::null_mut()),
             ),
+            ("wait_msg", mqe_wait_msg(c, 100)),
+            ("check_msg", mqe_check_msg(c)),
+            ("ping", mqe_ping(c, 100)),
         ]
     };
     h.3.clear();
@@ -1024,6 +1027,9 @@ fn callbacks_may_publish_and_subscribe_but_not_poll_connect_or_init() {
     assert_eq!(reentry["publish"], MQE_OK);
     assert_eq!(reentry["subscribe"], MQE_OK);
     assert_eq!(reentry["unsubscribe"], MQE_OK);
+    assert_eq!(reentry["wait_msg"], MQE_ERR_REENTRANT);
+    assert_eq!(reentry["check_msg"], MQE_ERR_REENTRANT);
+    assert_eq!(reentry["ping"], MQE_ERR_REENTRANT);
     // What the callback queued goes out: PUBLISH "r" "ok", SUBSCRIBE, UNSUBSCRIBE.
     h.poll_n(6);
     let sent = std::mem::take(&mut h.net.sent);

@@ -349,7 +349,8 @@ fn into_status(result: Result<(), mqe_status_t>) -> mqe_status_t {
     }
 }
 
-/// Sets (or with NULL clears) the handler for incoming messages; `user` is passed back to it.
+/// Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
+/// handler matches; `user` is passed back to it.
 /// Any state, also from a callback. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
 ///
 /// # Safety

@@ -981,15 +981,16 @@ mqe_status_t mqe_check_msg(struct mqe_client_t *c);
 mqe_status_t mqe_ping(struct mqe_client_t *c, uint32_t timeout_ms);
 
 /**
- * Registers the critical section that guards the outbox of every client: `enter` must stop
- * every other task and ISR that calls `mqe_post_publish` from running until `exit` (on a
- * single core, disable interrupts and return the old mask; on an RTOS, e.g.
- * `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex). The library never nests it and holds it
+ * Registers the critical section that guards the outbox of every client: between `enter` and
+ * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
+ * from any task or ISR all use it). On a single core, disable interrupts and return the old
+ * mask; on an RTOS, e.g. `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex. The library never nests it and holds it
  * only to copy one message (at most `MQE_OUTBOX_SLOT_BYTES`) or to update two counters.
  * Call once, before any task calls `mqe_post_publish` (NULL, NULL unregisters).
  * Errors: `MQE_ERR_NULL` when exactly one of the two is NULL.
  */
-mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter, mqe_critical_exit_t exit);
+mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
+                                      mqe_critical_exit_t exit);
 
 /**
  * Sets the function the panic handler calls (NULL: none). Nothing in the library is meant to

@@ -193,6 +193,10 @@ pub unsafe extern "C" fn mqe_ping(c: *mut mqe_client_t, timeout_ms: u32) -> mqe_
         if cell.dispatching {
             return MQE_ERR_REENTRANT;
         }
+        // Checked before the PINGREQ, so a call that cannot wait sends nothing.
+        if cell.platform.delay_ms.is_none() {
+            return MQE_ERR_NULL;
+        }
         let now: Instant = cell.now();
         match cell.client.engine_mut().ping(now) {
             // Full: a PINGREQ is already out; its PINGRESP answers this ping too.

@@ -19,10 +19,10 @@ pub type mqe_critical_exit_t = Option<unsafe extern "C" fn(state: u32)>;
 static CRITICAL_ENTER: AtomicUsize = AtomicUsize::new(0);
 static CRITICAL_EXIT: AtomicUsize = AtomicUsize::new(0);
 
-/// Registers the critical section that guards the outbox of every client: `enter` must stop
-/// every other task and ISR that calls `mqe_post_publish` from running until `exit` (on a
-/// single core, disable interrupts and return the old mask; on an RTOS, e.g.
-/// `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex). The library never nests it and holds it
+/// Registers the critical section that guards the outbox of every client: between `enter` and
+/// `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
+/// from any task or ISR all use it). On a single core, disable interrupts and return the old
+/// mask; on an RTOS, e.g. `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex. The library never nests it and holds it
 /// only to copy one message (at most `MQE_OUTBOX_SLOT_BYTES`) or to update two counters.
 /// Call once, before any task calls `mqe_post_publish` (NULL, NULL unregisters).
 /// Errors: `MQE_ERR_NULL` when exactly one of the two is NULL.

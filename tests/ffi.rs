@@ -1315,9 +1315,15 @@ fn blocking_helpers_need_delay_ms() {
     h.poll_n(2);
     assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
     assert_eq!(unsafe { mqe_wait_msg(c, 10) }, MQE_ERR_NULL);
-    assert_eq!(unsafe { mqe_ping(c, 10) }, MQE_ERR_STATE);
     assert_eq!(unsafe { mqe_connect_wait(c, 10) }, MQE_ERR_NULL);
     assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    // Connected without delay_ms: mqe_ping sends no PINGREQ it could not wait for.
+    h.net.sent.clear();
+    h.recorder.events.clear();
+    h.connect();
+    assert_eq!(unsafe { mqe_ping(c, 10) }, MQE_ERR_NULL);
+    h.poll_n(2);
+    assert!(h.net.sent.is_empty());
 }
 
 #[test]

@@ -667,7 +667,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// Sends queued QoS 0 messages once the engine has written its renewals and re-sends,
     /// while tx has room.
     fn flush_offline_qos0(&mut self, now: Instant) {
-        if self.engine.state() != State::Connected || self.engine.has_unsent() {
+        // Runs on every step: the empty queue, by far the common case, must cost nothing.
+        if self.qos0_queue.is_empty()
+            || self.engine.state() != State::Connected
+            || self.engine.has_unsent()
+        {
             return;
         }
         for _ in 0..OFFLINE_QOS0_MSGS {

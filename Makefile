@@ -250,8 +250,9 @@ test32: deps
 	$(CARGO) test --target i686-unknown-linux-gnu $(TEST32_ARGS)
 
 # The bench links its own build of the library (own target dir, so the default build stays
-# as it is), with the `speed` profile (opt-level 3, as libmosquitto is -O2): the window goes to 20, and a QoS 2 subscriber behind mosquitto needs far more
-# than 16 remembered ids at full rate (see README, Performance).
+# as it is) with the `speed` profile (opt-level 3; Debian builds libmosquitto with -O2). The
+# window goes to 20, and a QoS 2 subscriber behind mosquitto at full rate needs far more
+# remembered ids than the default (see README, Build-time capacities).
 BENCH_DIR := $(BUILD)/bench
 BENCH_TARGET := target/bench
 BENCH_CAPS := MQE_MAX_INFLIGHT=20 MQE_MAX_RX_QOS2=1024

@@ -363,6 +363,9 @@ def report(cpu, loop, lat, relay, nodelay, env, runs, elapsed):
         f"Broker: {env['broker']}; libmosquitto {env['libmosquitto']}; {env['valgrind']}. "
         f"Payload {PAYLOAD} bytes; TCP_NODELAY on every socket (ours: {ok(nodelay.get('mqe'))}, "
         f"libmosquitto: {ok(nodelay.get('mosq'))}, broker: set_tcp_nodelay).",
+        "Ours is built with `cargo build --profile speed` (opt-level 3; Debian builds "
+        "libmosquitto with -O2); the firmware profile, opt-level \"z\", needs about twice the "
+        "instructions.",
         "",
         "## a. CPU and syscalls per message",
         "",

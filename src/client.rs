@@ -528,6 +528,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     pub fn poll_once(&mut self, now: Instant) -> Option<Dispatch> {
         self.more_work = false;
         let mut timeouts_checked = false;
+        // Once the socket said WouldBlock, asking again in the same call only costs a syscall.
+        let mut rx_idle = false;
         for _ in 0..STEP_BUDGET {
             self.check_connect_deadline(now);
             if let Some(dispatch) = self.next_notice(now) {
@@ -552,7 +554,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                         return None;
                     }
                 }
-                Phase::Mqtt => match self.mqtt_step(now) {
+                Phase::Mqtt => match self.mqtt_step(now, &mut rx_idle) {
                     Step::Dispatch(dispatch) => {
                         // Under a steady inbound flow the socket is never quiet; due timers
                         // still run (the PINGREQ goes out with the next send).
@@ -665,7 +667,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// Sends queued QoS 0 messages once the engine has written its renewals and re-sends,
     /// while tx has room.
     fn flush_offline_qos0(&mut self, now: Instant) {
-        if self.engine.state() != State::Connected || self.engine.has_unsent() {
+        // Runs on every step: the empty queue, by far the common case, must cost nothing.
+        if self.qos0_queue.is_empty()
+            || self.engine.state() != State::Connected
+            || self.engine.has_unsent()
+        {
             return;
         }
         for _ in 0..OFFLINE_QOS0_MSGS {
@@ -769,13 +775,14 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     }
 
     /// Queued QoS 0 messages into tx when there is room, then one socket step.
-    fn mqtt_step(&mut self, now: Instant) -> Step {
+    fn mqtt_step(&mut self, now: Instant, rx_idle: &mut bool) -> Step {
         self.flush_offline_qos0(now);
-        self.socket_step(now)
+        self.socket_step(now, rx_idle)
     }
 
-    /// One send, then one packet or one receive.
-    fn socket_step(&mut self, now: Instant) -> Step {
+    /// One send, then one packet or one receive (skipped once `rx_idle`: the socket had
+    /// nothing earlier in this call).
+    fn socket_step(&mut self, now: Instant, rx_idle: &mut bool) -> Step {
         let sent = self.send_step(now);
         if self.engine.state() == State::Disconnected {
             return Step::Progress; // next_event closes the socket and reports why
@@ -787,7 +794,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         if self.engine.state() == State::Disconnected {
             return Step::Progress;
         }
-        if self.receive_step(now) || sent {
+        let received = !*rx_idle && self.receive_step(now);
+        *rx_idle = !received;
+        if received || sent {
             Step::Progress
         } else {
             Step::Stalled

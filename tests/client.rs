@@ -442,6 +442,29 @@ fn peer_close_disconnects_and_closes_the_socket() {
 }
 
 #[test]
+fn an_idle_poll_asks_the_socket_once() {
+    let mut bufs = Buffers::new(256);
+    let mut c = client(&mut bufs, "127.0.0.1", true, MockStack::new());
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    let before = c.stack().recv_calls;
+    assert_eq!(c.poll_once(Instant(1)), None);
+    assert_eq!(
+        c.stack().recv_calls,
+        before + 1,
+        "WouldBlock once is enough per call"
+    );
+    // Data that arrives later is read by the next call.
+    c.stack_mut().broker_sends(&[0xD0, 0x00]); // PINGRESP nobody asked for: ignored
+    assert_eq!(c.poll_once(Instant(2)), None);
+    assert_eq!(
+        c.stack().recv_calls,
+        before + 3,
+        "one read with data, one WouldBlock"
+    );
+    assert_eq!(c.state(), ClientState::Connected);
+}
+
+#[test]
 fn recv_error_pipe_closed_is_peer_closed() {
     let mut bufs = Buffers::new(256);
     let mut c = client(&mut bufs, "127.0.0.1", true, MockStack::new());

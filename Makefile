@@ -9,6 +9,8 @@
 #   make outbox-test  4 threads x 5,000 mqe_post_publish against mosquitto: plain, under
 #                ThreadSanitizer and helgrind (and a broken critical section both must catch)
 #   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
+#   make opencpu the module-app template (c_examples/opencpu_app.c): an MQTT task and a sensor
+#                task (pthreads) against mosquitto; every reading must come back once
 #   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
@@ -70,7 +72,7 @@ APT_DEPS := mosquitto:mosquitto \
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt tls-test soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE
+.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -162,6 +164,15 @@ umqtt: deps $(BUILD)/umqtt_port
 	  status=$$?; cat $(BUILD)/umqtt_port.log; exit $$status
 	grep -q '^/public/TEST/quecpython my name is Quecpython!$$' $(BUILD)/umqtt_port.log
 
+$(BUILD)/opencpu_app: c_examples/opencpu_app.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/opencpu_app.c $(PORT_SRC) $(LIB) -lpthread $(LDFLAGS) -o $@
+
+# The module-app template: must pass, and its log hook must have printed the connect.
+opencpu: deps $(BUILD)/opencpu_app
+	@$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/opencpu_app >$(BUILD)/opencpu_app.log; \
+	  status=$$?; cat $(BUILD)/opencpu_app.log; exit $$status
+	grep -q '^\[mqe\] I connected, session present 0, endpoint 0$$' $(BUILD)/opencpu_app.log
+
 # --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
 TLS_PORT := c_examples/port_posix_tls.c c_examples/port_posix_tls.h
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -227,6 +238,7 @@ test: deps
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
+	$(MAKE) --no-print-directory opencpu
 	$(MAKE) --no-print-directory tls-test
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu

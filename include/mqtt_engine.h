@@ -310,7 +310,11 @@ typedef struct mqe_platform_t {
    */
   void (*delay_ms)(void *ctx, uint32_t ms);
   /**
-   * Optional. Log sink; reserved, not called by this version.
+   * Optional. Log sink: `level` is an `MQE_LOG_*` constant and `msg` a NUL-terminated line
+   * without newline (at most 95 bytes, valid only during the call). Called from inside the
+   * library's calls on the owner task (connect, poll) for lines at or below the level set
+   * by `mqe_set_log_level` (default `MQE_LOG_INFO`); must not call the library. NULL: the
+   * library formats nothing.
    */
   void (*log)(void *ctx, int32_t level, const char *msg);
 } mqe_platform_t;
@@ -390,6 +394,11 @@ typedef struct mqe_event_t {
 typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
 
 /**
+ * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
+ */
+typedef int32_t mqe_log_level_t;
+
+/**
  * One filter for `mqe_subscribe_many`.
  */
 typedef struct mqe_subscription_t {
@@ -419,6 +428,33 @@ typedef void (*mqe_critical_exit_t)(uint32_t state);
  * Called by the panic handler of the static library; it should reset the device.
  */
 typedef void (*mqe_panic_hook_t)(void);
+
+/**
+ * `mqe_set_log_level` with this turns logging off.
+ */
+#define MQE_LOG_OFF (-1)
+
+/**
+ * The connection failed or the broker broke the protocol: refused, protocol errors, posted
+ * messages dropped.
+ */
+#define MQE_LOG_ERROR 0
+
+/**
+ * The connection was lost, the session lost, queued QoS 0 messages dropped.
+ */
+#define MQE_LOG_WARN 1
+
+/**
+ * Connection lifecycle: connect started, connected, reconnect attempts, clean disconnect
+ * (the default maximum level).
+ */
+#define MQE_LOG_INFO 2
+
+/**
+ * Acknowledgements: SUBACK, UNSUBACK, PINGRESP.
+ */
+#define MQE_LOG_DEBUG 3
 
 /**
  * Success.
@@ -721,6 +757,18 @@ mqe_status_t mqe_set_message_handler(struct mqe_client_t *c,
  * `c` is NULL or client storage; `handler` and `user` stay valid while set.
  */
 mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t handler, void *user);
+
+/**
+ * Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
+ * `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
+ * (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
+ * level passes. Any state, also from a callback.
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_ARG` (unknown level: nothing changes).
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level);
 
 /**
  * Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the

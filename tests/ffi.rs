@@ -1623,3 +1623,209 @@ fn posted_messages_go_out_in_order_from_the_owners_poll() {
     );
     assert_ne!(unsafe { mqe_next_deadline_ms(c) }, 0);
 }
+
+// --- the platform's log hook ---
+
+thread_local! {
+    /// What the log hook received on this test's thread: (level, line, platform ctx).
+    static LOG_LINES: std::cell::RefCell<Vec<(i32, String, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+unsafe extern "C" fn p_log(ctx: *mut c_void, level: i32, msg: *const c_char) {
+    let line = unsafe { CStr::from_ptr(msg) }.to_str().unwrap().to_owned();
+    LOG_LINES.with(|lines| lines.borrow_mut().push((level, line, ctx as usize)));
+}
+
+/// The log lines so far, without the ctx (checked once per test).
+fn take_log(ctx: *const Cell<u32>) -> Vec<(i32, String)> {
+    LOG_LINES.with(|lines| {
+        std::mem::take(&mut *lines.borrow_mut())
+            .into_iter()
+            .map(|(level, line, got_ctx)| {
+                assert_eq!(got_ctx, ctx as usize, "the hook gets the platform's ctx");
+                (level, line)
+            })
+            .collect()
+    })
+}
+
+fn lines(expected: &[(i32, &str)]) -> Vec<(i32, String)> {
+    expected
+        .iter()
+        .map(|&(level, line)| (level, line.to_owned()))
+        .collect()
+}
+
+/// A harness whose platform has the log hook (and a fixed random, for exact backoffs).
+fn logging_harness(reconnect: bool) -> Harness {
+    let mut h = Harness::new("127.0.0.1");
+    let o = mqe_options_t {
+        reconnect,
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 1_000,
+        ..h.options()
+    };
+    let t = h.transport();
+    let p = mqe_platform_t {
+        log: Some(p_log),
+        random: Some(p_random),
+        ..h.platform()
+    };
+    let c = h.c();
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h
+}
+
+#[test]
+fn the_log_hook_tells_the_connection_lifecycle() {
+    let mut h = logging_harness(true);
+    let c = h.c();
+    let ctx: *const Cell<u32> = &*h.clock;
+    assert_eq!(unsafe { mqe_set_log_level(c, MQE_LOG_DEBUG) }, MQE_OK);
+    h.connect();
+    assert_eq!(
+        take_log(ctx),
+        lines(&[
+            (MQE_LOG_INFO, "connecting, endpoint 0"),
+            (MQE_LOG_INFO, "connected, session present 0, endpoint 0"),
+        ])
+    );
+
+    let mut id = 0;
+    assert_eq!(
+        unsafe { mqe_subscribe(c, c"a".as_ptr(), 0, &mut id) },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    h.net.inbound.extend([0x90, 0x03, hi, lo, 0x00]);
+    h.net.inbound.extend([0xB0, 0x02, 0x12, 0x34]);
+    h.net.inbound.extend([0xD0, 0x00]);
+    h.poll_n(2);
+    assert_eq!(
+        take_log(ctx),
+        lines(&[
+            (MQE_LOG_DEBUG, &format!("SUBACK id {id}")),
+            (
+                MQE_LOG_ERROR,
+                "protocol error: unknown packet id from the broker (-52)"
+            ),
+            (MQE_LOG_INFO, "reconnect attempt 1 in 100 ms, endpoint 0"),
+        ])
+    );
+
+    // Back after the backoff, then the broker closes: a warning with the reason's text.
+    h.clock.set(h.clock.get() + 100);
+    h.poll_n(4);
+    h.net.inbound.extend(CONNACK);
+    h.poll_n(2);
+    h.net.peer_closed = true;
+    assert_eq!(h.poll(), MQE_ERR_CLOSED);
+    assert_eq!(
+        take_log(ctx),
+        lines(&[
+            (MQE_LOG_INFO, "connected, session present 0, endpoint 0"),
+            (
+                MQE_LOG_WARN,
+                "disconnected: connection closed by the broker (-42)"
+            ),
+            (MQE_LOG_INFO, "reconnect attempt 1 in 100 ms, endpoint 0"),
+        ])
+    );
+
+    // mqe_disconnect during the backoff: a clean disconnect is news, not a warning.
+    assert_eq!(unsafe { mqe_disconnect(c) }, MQE_OK);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(take_log(ctx), lines(&[(MQE_LOG_INFO, "disconnected")]));
+}
+
+#[test]
+fn the_log_hook_reports_a_refusal_with_its_code_and_text() {
+    let mut h = logging_harness(false);
+    let c = h.c();
+    let ctx: *const Cell<u32> = &*h.clock;
+    h.handlers();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    h.net.inbound.extend([0x20, 0x02, 0x00, 0x04]);
+    assert_eq!(h.poll_n(2), MQE_ERR_REFUSED_CREDENTIALS);
+    let log = take_log(ctx);
+    assert_eq!(
+        log[..2],
+        lines(&[
+            (MQE_LOG_INFO, "connecting, endpoint 0"),
+            (
+                MQE_LOG_ERROR,
+                "CONNACK 4: refused: bad user name or password (-64)"
+            ),
+        ])
+    );
+    // What may follow is the engine's plain end of the connection, never a second error.
+    assert!(log[2..]
+        .iter()
+        .all(|line| *line == (MQE_LOG_INFO, "disconnected".to_owned())));
+}
+
+#[test]
+fn the_log_level_filters_and_null_hook_or_off_means_no_call() {
+    // Default INFO: the DEBUG lines (SUBACK, PINGRESP) are not formatted or delivered.
+    let mut h = logging_harness(false);
+    let c = h.c();
+    let ctx: *const Cell<u32> = &*h.clock;
+    h.connect();
+    take_log(ctx);
+    let mut id = 0;
+    assert_eq!(
+        unsafe { mqe_subscribe(c, c"a".as_ptr(), 0, &mut id) },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    h.net.inbound.extend([0x90, 0x03, hi, lo, 0x00, 0xD0, 0x00]);
+    h.poll_n(2);
+    assert_eq!(take_log(ctx), vec![]);
+
+    // ERROR only: a lost connection (a warning) says nothing; OFF silences errors too.
+    assert_eq!(unsafe { mqe_set_log_level(c, MQE_LOG_ERROR) }, MQE_OK);
+    h.net.peer_closed = true;
+    assert_eq!(h.poll(), MQE_ERR_CLOSED);
+    assert_eq!(take_log(ctx), vec![]);
+    assert_eq!(unsafe { mqe_set_log_level(c, MQE_LOG_OFF) }, MQE_OK);
+    h.net.peer_closed = false;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    h.net.inbound.extend([0x20, 0x02, 0x00, 0x05]);
+    assert_eq!(h.poll_n(2), MQE_ERR_REFUSED_NOT_AUTHORIZED);
+    assert_eq!(take_log(ctx), vec![]);
+
+    // Levels outside OFF..DEBUG are refused and change nothing.
+    assert_eq!(
+        unsafe { mqe_set_log_level(c, MQE_LOG_DEBUG + 1) },
+        MQE_ERR_ARG
+    );
+    assert_eq!(
+        unsafe { mqe_set_log_level(c, MQE_LOG_OFF - 1) },
+        MQE_ERR_ARG
+    );
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(take_log(ctx), vec![]);
+    assert_eq!(
+        unsafe { mqe_set_log_level(ptr::null_mut(), MQE_LOG_INFO) },
+        MQE_ERR_NULL
+    );
+    let mut blank = mqe_client_t::zeroed();
+    assert_eq!(
+        unsafe { mqe_set_log_level(&mut blank, MQE_LOG_INFO) },
+        MQE_ERR_NOT_INIT
+    );
+
+    // No hook: a whole session at DEBUG runs, and nothing reaches the hook of this thread.
+    let mut quiet = Harness::new("127.0.0.1");
+    let qc = quiet.c();
+    assert_eq!(unsafe { mqe_set_log_level(qc, MQE_LOG_DEBUG) }, MQE_OK);
+    quiet.connect();
+    quiet.net.peer_closed = true;
+    assert_eq!(quiet.poll(), MQE_ERR_CLOSED);
+    assert_eq!(take_log(ctx), vec![]);
+}

@@ -9,8 +9,14 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
 use core::ptr;
 
+use super::log::{
+    self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO,
+    MQE_LOG_WARN,
+};
 use super::outbox::{self, Outbox};
-use super::status::{refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL, MQE_OK};
+use super::status::{
+    is_protocol_error, refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL, MQE_OK,
+};
 use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
@@ -75,6 +81,7 @@ pub(crate) struct ClientCell {
     /// Why the last connection ended (`None`: clean disconnect or never connected).
     pub(crate) last_reason: Option<Error>,
     pub(crate) platform: mqe_platform_t,
+    pub(crate) log_filter: LogFilter,
     pub(crate) message_handler: mqe_message_handler_t,
     pub(crate) message_user: *mut c_void,
     pub(crate) event_handler: mqe_event_handler_t,
@@ -122,6 +129,7 @@ impl ClientCell {
             dispatching: false,
             last_reason: None,
             platform,
+            log_filter: LogFilter::DEFAULT,
             message_handler: None,
             message_user: ptr::null_mut(),
             event_handler: None,
@@ -208,6 +216,16 @@ impl ClientCell {
         targets
     }
 
+    /// Logs `template` (see `log::ARG`) with `args` through the platform's hook, formatted
+    /// only when the line will be delivered. The hook runs while the client is borrowed: like
+    /// the transport, it must not call the library.
+    #[inline]
+    pub(crate) fn log(&self, level: mqe_log_level_t, template: &'static [u8], args: Args) {
+        if self.log_filter.enabled(&self.platform, level) {
+            log::emit(&self.platform, level, template, &args);
+        }
+    }
+
     pub(crate) fn now(&self) -> Instant {
         match self.platform.now_ms {
             // SAFETY: checked non-NULL at mqe_init; the caller keeps it and ctx valid.
@@ -255,6 +273,7 @@ impl ClientCell {
             }
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
+                self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
                 let mut event = blank_event(MQE_EVENT_SUBSCRIBED);
                 event.packet_id = packet_id;
                 event.granted = granted.as_ptr();
@@ -276,13 +295,24 @@ impl ClientCell {
                     self.client
                         .mix_entropy(unsafe { random(self.platform.ctx) });
                 }
+                let endpoint = u32::try_from(endpoint).unwrap_or(u32::MAX);
+                self.log(
+                    MQE_LOG_INFO,
+                    b"reconnect attempt \x01 in \x02 ms, endpoint \x03",
+                    [attempt, delay_ms, endpoint],
+                );
                 let mut event = blank_event(MQE_EVENT_RECONNECTING);
                 event.attempt = attempt;
                 event.delay_ms = delay_ms;
-                event.endpoint = u32::try_from(endpoint).unwrap_or(u32::MAX);
+                event.endpoint = endpoint;
                 self.event_callback(event)
             }
             Dispatch::Qos0Dropped { count } => {
+                self.log(
+                    MQE_LOG_WARN,
+                    b"QoS 0 queue full, dropped \x01",
+                    [count, 0, 0],
+                );
                 let mut event = blank_event(MQE_EVENT_QOS0_DROPPED);
                 event.dropped = count;
                 self.event_callback(event)
@@ -310,6 +340,11 @@ impl ClientCell {
                 let mut event = blank_event(MQE_EVENT_CONNECTED);
                 event.session_present = session_present;
                 event.endpoint = u32::try_from(self.client.endpoint_index()).unwrap_or(u32::MAX);
+                self.log(
+                    MQE_LOG_INFO,
+                    b"connected, session present \x01, endpoint \x02",
+                    [session_present.into(), event.endpoint, 0],
+                );
                 event
             }
             Event::ConnectRefused { code } => {
@@ -317,6 +352,11 @@ impl ClientCell {
                 let mut event = blank_event(MQE_EVENT_CONNECT_REFUSED);
                 event.return_code = code;
                 event.reason = refused_status(code);
+                self.log(
+                    MQE_LOG_ERROR,
+                    b"CONNACK \x01: \x12",
+                    [code.into(), event.reason as u32, 0],
+                );
                 *ended = Some(event.reason);
                 event
             }
@@ -327,6 +367,7 @@ impl ClientCell {
                 }
                 let mut event = blank_event(MQE_EVENT_DISCONNECTED);
                 event.reason = reason.map_or(MQE_OK, status_of);
+                self.log_disconnected(event.reason);
                 *ended = Some(event.reason);
                 event
             }
@@ -336,16 +377,32 @@ impl ClientCell {
                 event
             }
             Event::Unsubscribed { packet_id } => {
+                self.log(MQE_LOG_DEBUG, b"UNSUBACK id \x01", [packet_id.into(), 0, 0]);
                 let mut event = blank_event(MQE_EVENT_UNSUBSCRIBED);
                 event.packet_id = packet_id;
                 event
             }
-            Event::SessionLost => blank_event(MQE_EVENT_SESSION_LOST),
+            Event::SessionLost => {
+                self.log(MQE_LOG_WARN, b"session lost", [0; 3]);
+                blank_event(MQE_EVENT_SESSION_LOST)
+            }
             Event::PingResponse => {
+                self.log(MQE_LOG_DEBUG, b"PINGRESP", [0; 3]);
                 self.ping_responses = self.ping_responses.wrapping_add(1);
                 blank_event(MQE_EVENT_PING_RESPONSE)
             }
         }
+    }
+
+    /// A clean disconnect is news; a lost connection a warning; a broker breaking the
+    /// protocol an error.
+    fn log_disconnected(&self, reason: mqe_status_t) {
+        let (level, template): (_, &'static [u8]) = match reason {
+            MQE_OK => (MQE_LOG_INFO, b"disconnected"),
+            r if is_protocol_error(r) => (MQE_LOG_ERROR, b"protocol error: \x11"),
+            _ => (MQE_LOG_WARN, b"disconnected: \x11"),
+        };
+        self.log(level, template, [reason as u32, 0, 0]);
     }
 }
 

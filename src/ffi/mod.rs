@@ -10,6 +10,7 @@
 mod args;
 mod blocking;
 mod cell;
+mod log;
 mod outbox;
 mod panic;
 mod status;
@@ -24,6 +25,9 @@ pub use blocking::*;
 #[cfg(feature = "std")]
 pub use cell::client_bytes_used;
 use cell::{blank_event, cell_ptr, init_storage, outbox_ptr, Callback, ClientCell};
+pub use log::{
+    mqe_log_level_t, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO, MQE_LOG_OFF, MQE_LOG_WARN,
+};
 pub use outbox::{mqe_critical_enter_t, mqe_critical_exit_t, mqe_set_critical_section};
 pub use panic::*;
 pub use status::*;
@@ -392,6 +396,31 @@ pub unsafe extern "C" fn mqe_set_event_handler(
     })
 }
 
+/// Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
+/// `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
+/// (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
+/// level passes. Any state, also from a callback.
+/// Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_ARG` (unknown level: nothing changes).
+///
+/// # Safety
+/// `c` is NULL or client storage.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_set_log_level(
+    c: *mut mqe_client_t,
+    max_level: mqe_log_level_t,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    into_status(unsafe {
+        with_cell(c, |cell| {
+            if cell.log_filter.set_max_level(max_level) {
+                Ok(())
+            } else {
+                Err(MQE_ERR_ARG)
+            }
+        })
+    })
+}
+
 /// Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
 /// work, and the outcome arrives as `MQE_EVENT_CONNECTED`, `MQE_EVENT_CONNECT_REFUSED` or
 /// `MQE_EVENT_DISCONNECTED` (e.g. `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`). From then on, with
@@ -413,7 +442,10 @@ pub unsafe extern "C" fn mqe_connect(c: *mut mqe_client_t) -> mqe_status_t {
                 return Err(MQE_ERR_REENTRANT);
             }
             let now = cell.now();
-            cell.client.connect(now).map_err(status_of)
+            cell.client.connect(now).map_err(status_of)?;
+            let endpoint = u32::try_from(cell.client.endpoint_index()).unwrap_or(u32::MAX);
+            cell.log(MQE_LOG_INFO, b"connecting, endpoint \x01", [endpoint, 0, 0]);
+            Ok(())
         })
     })
 }
@@ -681,6 +713,11 @@ unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Ca
     if dropped == 0 {
         return None;
     }
+    cell.log(
+        MQE_LOG_ERROR,
+        b"outbox dropped \x01, last: \x12",
+        [dropped, last_reason as u32, 0],
+    );
     let handler = cell.event_handler?;
     let mut event = blank_event(MQE_EVENT_ERROR);
     event.dropped = dropped;

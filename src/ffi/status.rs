@@ -176,9 +176,17 @@ pub(crate) const STATUS_TEXTS: &[(mqe_status_t, &CStr)] = &[
 ];
 
 pub(crate) fn status_text(status: mqe_status_t) -> *const c_char {
+    status_cstr(status).as_ptr()
+}
+
+pub(crate) fn status_cstr(status: mqe_status_t) -> &'static CStr {
     STATUS_TEXTS
         .iter()
         .find(|(code, _)| *code == status)
         .map_or(c"unknown status", |(_, text)| *text)
-        .as_ptr()
+}
+
+/// A broker that broke MQTT 3.1.1 (as opposed to a lost or refused connection).
+pub(crate) fn is_protocol_error(status: mqe_status_t) -> bool {
+    (MQE_ERR_PACKET_TOO_LARGE..=MQE_ERR_MALFORMED).contains(&status)
 }

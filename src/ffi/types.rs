@@ -146,7 +146,11 @@ pub struct mqe_platform_t {
     /// Optional. Sleeps `ms` milliseconds (yielding to other tasks); needed by the blocking
     /// helpers (`mqe_connect_wait`, `mqe_wait_msg`, `mqe_ping`), which sleep at most 10 ms at a time.
     pub delay_ms: Option<unsafe extern "C" fn(ctx: *mut c_void, ms: u32)>,
-    /// Optional. Log sink; reserved, not called by this version.
+    /// Optional. Log sink: `level` is an `MQE_LOG_*` constant and `msg` a NUL-terminated line
+    /// without newline (at most 95 bytes, valid only during the call). Called from inside the
+    /// library's calls on the owner task (connect, poll) for lines at or below the level set
+    /// by `mqe_set_log_level` (default `MQE_LOG_INFO`); must not call the library. NULL: the
+    /// library formats nothing.
     pub log: Option<unsafe extern "C" fn(ctx: *mut c_void, level: i32, msg: *const c_char)>,
 }
 

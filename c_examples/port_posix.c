@@ -362,7 +362,7 @@ static void posix_log(void *ctx, int32_t level, const char *msg) {
     static const char *const names[] = {"error", "warn", "info", "debug", "trace"};
     if (log_level < 0) {
         const char *env = getenv("MQE_LOG_LEVEL");
-        log_level = env != NULL ? (int32_t)strtol(env, NULL, 10) : 2;
+        log_level = env != NULL ? (int32_t)strtol(env, NULL, 10) : 1;
     }
     if (level > log_level || msg == NULL) {
         return;

@@ -49,7 +49,7 @@ uint32_t port_posix_now_ms(void);
 uint32_t port_posix_tick_offset(void);
 void port_posix_set_tick_offset(uint32_t offset);
 
-/* Log lines at or below this level are printed (default 2; env MQE_LOG_LEVEL). */
+/* Log lines at or below this level are printed (default 1, warnings and errors; env MQE_LOG_LEVEL=2 adds the library's info lines). */
 void port_posix_set_log_level(int32_t level);
 
 #endif /* PORT_POSIX_H */

@@ -64,8 +64,9 @@ unset PKG_CONFIG_LIBDIR
 say "pkg-config: '$flags'; consumer built with exactly these"
 
 # --- 3. CMake ---
+# Unix Makefiles whatever CMAKE_GENERATOR says: the checks read its link.txt.
 cmake_configure() { # BUILD_DIR PREFIX FIND_VERSION
-  cmake -S tests/install -B "$1" -DCMAKE_PREFIX_PATH="$2" -DMQE_FIND_VERSION="$3" \
+  cmake -G "Unix Makefiles" -S tests/install -B "$1" -DCMAKE_PREFIX_PATH="$2" -DMQE_FIND_VERSION="$3" \
     -DMQE_PORT_DIR="$PWD/c_examples" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Release
 }
 run_logged "cmake configure" cmake_configure "$work/cmake" "$prefix" "$major.$minor"
@@ -123,7 +124,7 @@ run_logged "arm-none-eabi-gcc link" arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -m
 unset PKG_CONFIG_LIBDIR
 # The same through CMake with the cross compiler, as a vendor toolchain file would set it up.
 m4_flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os"
-run_logged "cmake configure (arm-none-eabi-gcc)" cmake -S tests/install -B "$work/cmake-arm" \
+run_logged "cmake configure (arm-none-eabi-gcc)" cmake -G "Unix Makefiles" -S tests/install -B "$work/cmake-arm" \
   -DCMAKE_SYSTEM_NAME=Generic -DCMAKE_SYSTEM_PROCESSOR=arm -DCMAKE_C_COMPILER=arm-none-eabi-gcc \
   -DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY -DCMAKE_C_FLAGS="$m4_flags" \
   -DCMAKE_EXE_LINKER_FLAGS="--specs=nano.specs --specs=nosys.specs -Wl,--gc-sections -Wl,--fatal-warnings -Wl,--no-warn-execstack" \

@@ -14,6 +14,11 @@
 #   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
+#   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
+#                file and CMake package (README "Installing and cross-building"); uninstall
+#   make install-test  install into temp prefixes; build a consumer with pkg-config and with
+#                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
+#   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate (soak-short: 1,000 each)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
@@ -37,6 +42,9 @@ BUILD   := build
 LIB     := target/release/libmqtt_engine.a
 HEADER  := include/mqtt_engine.h
 CROSS_TARGET := thumbv7em-none-eabihf
+# Rust target triple of `make lib` and `make install` (empty: the host).
+TARGET  ?=
+TARGET_LIB := $(if $(TARGET),target/$(TARGET)/release/libmqtt_engine.a,$(LIB))
 
 # Strict C: the header and the examples must stay warning-free C99.
 C_STRICT := -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
@@ -67,7 +75,9 @@ APT_DEPS := mosquitto:mosquitto \
   libmbedtls-dev:/usr/include/mbedtls/ssl.h \
   valgrind:valgrind \
   libtsan2:/usr/lib/x86_64-linux-gnu/libtsan.so.2 \
-  openssl:openssl
+  openssl:openssl \
+  cmake:cmake \
+  pkg-config:pkg-config
 # Only for `make bench`.
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
@@ -108,9 +118,12 @@ bench-deps:
 	$(call apt_install,$(APT_DEPS) $(BENCH_APT_DEPS))
 
 # cargo decides what is stale; FORCE makes make ask it every time.
-lib: $(LIB)
+lib: $(TARGET_LIB)
 $(LIB): FORCE
 	$(CARGO) build --release
+# Any other Rust target: make lib TARGET=<triple>.
+target/%/release/libmqtt_engine.a: FORCE
+	$(CARGO) build --release --target $*
 
 header:
 	MQE_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --features header
@@ -234,6 +247,7 @@ test: deps
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
+	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory outbox-test
@@ -354,6 +368,48 @@ bench: bench-deps
 	$(CC) $(BENCH_CFLAGS) bench/mosq_bench.c -lmosquitto $(LDFLAGS) -o $(BENCH_DIR)/mosq_bench
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
 	  --mosq $(BENCH_DIR)/mosq_bench --runs $(BENCH_RUNS) --out bench/results.md
+
+# --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
+# cross-building") ---
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKG_BUILD := $(BUILD)/pkg
+PKG_VERSION := $(shell sed -n 's/^version = "\([^"]*\)"$$/\1/p' Cargo.toml | head -n 1)
+# Recursive (=): rustc is asked only when installing.
+PKG_POINTER_BITS = $(shell rustc --print cfg $(if $(TARGET),--target $(TARGET)) | sed -n 's/^target_pointer_width="\(.*\)"$$/\1/p')
+PKG_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@TARGET@|$(TARGET)|g' \
+  -e 's|@TARGET_NAME@|$(or $(TARGET),host)|g' -e 's|@VERSION@|$(PKG_VERSION)|g' \
+  -e 's|@VERSION_MAJOR@|$(word 1,$(subst ., ,$(PKG_VERSION)))|g' \
+  -e 's|@VERSION_MINOR@|$(word 2,$(subst ., ,$(PKG_VERSION)))|g' \
+  -e 's|@POINTER_BITS@|$(PKG_POINTER_BITS)|g' -e 's|@POINTER_BYTES@|$(shell expr $(PKG_POINTER_BITS) / 8)|g'
+INSTALL_ROOT = $(DESTDIR)$(PREFIX)
+INSTALL_FILES := lib/libmqtt_engine.a include/mqtt_engine.h lib/pkgconfig/mqtt_engine.pc \
+  lib/cmake/mqtt_engine/mqtt_engineConfig.cmake lib/cmake/mqtt_engine/mqtt_engineConfigVersion.cmake
+
+.PHONY: install uninstall install-test
+
+# The header is generated afresh with the same MQE_* capacities as the archive, so the two
+# always agree on MQE_CLIENT_SIZE (it covers 32- and 64-bit targets alike).
+install: $(TARGET_LIB)
+	@case "$(PREFIX)" in /*) ;; *) echo "install: PREFIX must be absolute: $(PREFIX)" >&2; exit 1 ;; esac
+	mkdir -p $(PKG_BUILD)
+	MQE_HEADER_OUT=$(CURDIR)/$(PKG_BUILD)/mqtt_engine.h $(CARGO) build --features header
+	$(PKG_SUBST) pkg/mqtt_engine.pc.in >$(PKG_BUILD)/mqtt_engine.pc
+	$(PKG_SUBST) pkg/mqtt_engineConfig.cmake.in >$(PKG_BUILD)/mqtt_engineConfig.cmake
+	$(PKG_SUBST) pkg/mqtt_engineConfigVersion.cmake.in >$(PKG_BUILD)/mqtt_engineConfigVersion.cmake
+	install -d $(INSTALL_ROOT)/lib/pkgconfig $(INSTALL_ROOT)/lib/cmake/mqtt_engine $(INSTALL_ROOT)/include
+	install -m 644 $(TARGET_LIB) $(INSTALL_ROOT)/lib/libmqtt_engine.a
+	install -m 644 $(PKG_BUILD)/mqtt_engine.h $(INSTALL_ROOT)/include/mqtt_engine.h
+	install -m 644 $(PKG_BUILD)/mqtt_engine.pc $(INSTALL_ROOT)/lib/pkgconfig/mqtt_engine.pc
+	install -m 644 $(PKG_BUILD)/mqtt_engineConfig.cmake $(PKG_BUILD)/mqtt_engineConfigVersion.cmake \
+	  $(INSTALL_ROOT)/lib/cmake/mqtt_engine/
+
+uninstall:
+	rm -f $(addprefix $(INSTALL_ROOT)/,$(INSTALL_FILES))
+	-rmdir $(INSTALL_ROOT)/lib/cmake/mqtt_engine
+
+install-test: deps
+	MAKE="$(MAKE)" CARGO="$(CARGO)" PYTHON="$(PYTHON)" CC="$(CC)" tests/install/run.sh
 
 clean:
 	$(CARGO) clean

@@ -434,7 +434,10 @@ impl<'b> Engine<'b> {
             if len > self.tx_room() {
                 return Err(room_error(len, self.tx.len()));
             }
-            self.encode_tx(|out| wire::encode_publish(out, topic, payload, qos, retain, false, 0))?;
+            // publish_len above validated the topic.
+            self.encode_tx(|out| {
+                wire::encode_publish_prechecked(out, topic, payload, qos, retain, false, 0)
+            })?;
             return Ok(None);
         }
         if len > self.tx.len() || len > self.session.store_capacity() {
@@ -442,7 +445,7 @@ impl<'b> Engine<'b> {
         }
         let window = usize::from(self.config.inflight_window);
         let packet_id = self.session.add_publish(qos, len, window, |out, id| {
-            wire::encode_publish(out, topic, payload, qos, retain, false, id)
+            wire::encode_publish_prechecked(out, topic, payload, qos, retain, false, id)
         })?;
         self.flush(now);
         Ok(Some(packet_id))

@@ -499,8 +499,8 @@ pub unsafe extern "C" fn mqe_publish(
     // SAFETY: forwarded contract; the strings and payload are only used during the call.
     into_status(unsafe {
         with_cell(c, |cell| {
+            // The topic's MQTT rules are checked once, by the engine.
             let topic = c_str(topic)?;
-            wire::validate_topic_name(topic).map_err(status_of)?;
             let payload = c_slice(payload.cast::<u8>(), len)?;
             let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
             let now = cell.now();

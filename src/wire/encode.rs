@@ -168,8 +168,16 @@ pub fn publish_len(topic: &str, payload_len: usize, qos: QoS) -> Result<usize, E
 /// 4-byte limit: `packet_len` does that).
 fn publish_remaining_len(topic: &str, payload_len: usize, qos: QoS) -> Result<usize, Error> {
     validate_topic_name(topic)?;
+    publish_remaining_len_of(topic.len(), payload_len, qos)
+}
+
+fn publish_remaining_len_of(
+    topic_len: usize,
+    payload_len: usize,
+    qos: QoS,
+) -> Result<usize, Error> {
     let id_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
-    field_len(topic.len())?
+    field_len(topic_len)?
         .checked_add(id_len)
         .and_then(|n| n.checked_add(payload_len))
         .ok_or(Error::TooLarge)
@@ -186,7 +194,23 @@ pub fn encode_publish(
     dup: bool,
     packet_id: u16,
 ) -> Result<usize, Error> {
-    let rem = publish_remaining_len(topic, payload.len(), qos)?;
+    validate_topic_name(topic)?;
+    encode_publish_prechecked(out, topic, payload, qos, retain, dup, packet_id)
+}
+
+/// `encode_publish` for a topic the caller has just validated (with `publish_len` or
+/// `validate_topic_name`), so the per-message path checks it once; everything else is still
+/// checked here.
+pub fn encode_publish_prechecked(
+    out: &mut [u8],
+    topic: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+    dup: bool,
+    packet_id: u16,
+) -> Result<usize, Error> {
+    let rem = publish_remaining_len_of(topic.len(), payload.len(), qos)?;
     let len = packet_len(rem)?;
     let id_len = match (qos, packet_id) {
         (QoS::AtMostOnce, 0) if !dup => 0,
@@ -196,7 +220,7 @@ pub fn encode_publish(
     let Some(packet) = out.get_mut(..len) else {
         return Err(Error::Full);
     };
-    // Checked by publish_remaining_len; this only restates it as a u16.
+    // Checked by publish_remaining_len_of; this only restates it as a u16.
     let topic_len = u16::try_from(topic.len()).map_err(|_| Error::TooLarge)?;
     let first = (PUBLISH << 4) | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain);
     let (rem_bytes, rem_len) = remaining_len_encoded(rem);

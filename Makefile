@@ -264,12 +264,14 @@ $(CBAD_BINS): $(BUILD)/%: tests/c/%.c tests/c/harness.c $(CTEST_HDR) $(HEADER) $
 $(BUILD)/san: | $(BUILD)
 	mkdir -p $@
 
-# The Rust library instrumented with ASan too (nightly -Zsanitizer=address), so that ASan
-# checks every access the library makes, through C pointers included; gcc's libasan runs it.
+# The Rust library instrumented with ASan too, so that ASan checks every access the library
+# makes, through C pointers included; gcc's libasan runs it. -Zsanitizer is unstable: the
+# pinned toolchain accepts it under RUSTC_BOOTSTRAP=1, for this test build only (a fresh
+# machine has no other toolchain to fetch).
 HOST_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 ASAN_LIB := target/asan/$(HOST_TARGET)/release/libmqtt_engine.a
-$(ASAN_LIB): FORCE | nightly
-	RUSTFLAGS=-Zsanitizer=address $(CARGO) +$(FUZZ_TOOLCHAIN) build --release \
+$(ASAN_LIB): FORCE
+	RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Zsanitizer=address $(CARGO) build --release \
 	  --target $(HOST_TARGET) --target-dir target/asan
 
 $(BUILD)/san/test_c: $(CTEST_SRC) $(CTEST_HDR) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(ASAN_LIB) | $(BUILD)/san
@@ -291,9 +293,12 @@ sanitize: deps $(BUILD)/san/test_c $(CBAD_SAN_BINS) $(BUILD)/test_c $(CBAD_BINS)
 	@for t in $(CBAD_BINS); do echo "== $$t"; $(VALGRIND) $$t || exit 1; done
 	$(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(VALGRIND) $(BUILD)/test_c
 
+# cargo-fuzz wants nightly. Where no toolchain can be fetched, the pinned one runs it with
+# RUSTC_BOOTSTRAP=1 instead (FUZZ_CARGO below).
 nightly:
 	@rustup run $(FUZZ_TOOLCHAIN) rustc --version >/dev/null 2>&1 || \
-	  rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal
+	  rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal || \
+	  echo "fuzz: no $(FUZZ_TOOLCHAIN) toolchain; using the pinned one with RUSTC_BOOTSTRAP=1" >&2
 
 fuzz-deps: nightly
 	@case "$$($(CARGO) fuzz --version 2>/dev/null)" in \
@@ -302,11 +307,13 @@ fuzz-deps: nightly
 	esac
 
 # New corpus entries go to fuzz/corpus/<target> (gitignored); crashes to fuzz/artifacts/.
+FUZZ_CARGO = $(if $(shell rustup run $(FUZZ_TOOLCHAIN) rustc --version 2>/dev/null),\
+  $(CARGO) +$(FUZZ_TOOLCHAIN),RUSTC_BOOTSTRAP=1 $(CARGO))
 fuzz: fuzz-deps
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  (cd fuzz && $(CARGO) +$(FUZZ_TOOLCHAIN) fuzz run $(FUZZ_FLAGS) $$t corpus/$$t seeds/$$t -- \
+	  (cd fuzz && $(FUZZ_CARGO) fuzz run $(FUZZ_FLAGS) $$t corpus/$$t seeds/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1) \
 	    || { echo "fuzz: $$t crashed: see fuzz/artifacts/$$t/" >&2; exit 1; }; \
 	done

@@ -78,10 +78,12 @@ struct World {
 /// # Safety
 /// `ctx` is the `World` of the running input; no `&mut World` is alive across library calls.
 unsafe fn world<'a>(ctx: *mut c_void) -> &'a mut World {
+    // SAFETY: forwarded contract.
     unsafe { &mut *ctx.cast::<World>() }
 }
 
 unsafe extern "C" fn t_open(ctx: *mut c_void) -> i32 {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(ctx) };
     if w.open_fails {
         return -1;
@@ -108,6 +110,7 @@ fn check_sock(w: &mut World, sock: i32, what: &str) -> bool {
 }
 
 unsafe extern "C" fn t_connect(ctx: *mut c_void, sock: i32, addr: *const mqe_sockaddr_t) -> i32 {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(ctx) };
     if !check_sock(w, sock, "connect") || addr.is_null() {
         return -1;
@@ -120,6 +123,7 @@ unsafe extern "C" fn t_connect(ctx: *mut c_void, sock: i32, addr: *const mqe_soc
 }
 
 unsafe extern "C" fn t_send(ctx: *mut c_void, sock: i32, buf: *const u8, len: usize) -> i32 {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(ctx) };
     if !check_sock(w, sock, "send") {
         return -1;
@@ -138,6 +142,7 @@ unsafe extern "C" fn t_send(ctx: *mut c_void, sock: i32, buf: *const u8, len: us
 }
 
 unsafe extern "C" fn t_recv(ctx: *mut c_void, sock: i32, buf: *mut u8, len: usize) -> i32 {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(ctx) };
     if !check_sock(w, sock, "recv") {
         return -1;
@@ -161,6 +166,7 @@ unsafe extern "C" fn t_recv(ctx: *mut c_void, sock: i32, buf: *mut u8, len: usiz
 }
 
 unsafe extern "C" fn t_close(ctx: *mut c_void, sock: i32) {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(ctx) };
     if check_sock(w, sock, "close") {
         w.open_sock = None;
@@ -172,13 +178,13 @@ unsafe extern "C" fn t_resolve(
     host: *const c_char,
     out: *mut mqe_sockaddr_t,
 ) -> i32 {
-    let w = unsafe { world(ctx) };
+    let _ = ctx;
     // SAFETY: the library passes a NUL-terminated host and a writable address.
     let host = unsafe { CStr::from_ptr(host) };
     if host.to_bytes() == b"nowhere.invalid" {
         return -1;
     }
-    let _ = w;
+    // SAFETY: the library lends this memory, valid for the duration of the call.
     unsafe {
         (*out).family = 4;
         (*out).addr = [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -187,10 +193,12 @@ unsafe extern "C" fn t_resolve(
 }
 
 unsafe extern "C" fn p_now(ctx: *mut c_void) -> u32 {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     unsafe { world(ctx) }.now
 }
 
 unsafe extern "C" fn on_event(user: *mut c_void, event: *const mqe_event_t) {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(user) };
     // SAFETY: valid for the callback.
     let e = unsafe { &*event };
@@ -217,13 +225,16 @@ unsafe extern "C" fn on_event(user: *mut c_void, event: *const mqe_event_t) {
 }
 
 unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
+    // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
     let w = unsafe { world(user) };
     // SAFETY: valid for the callback, with topic_len and payload_len readable bytes.
     let m = unsafe { &*msg };
+    // SAFETY: the library lends this memory, valid for the duration of the call.
     let topic = unsafe { std::slice::from_raw_parts(m.topic.cast::<u8>(), m.topic_len) };
     let payload = if m.payload_len == 0 {
         &[][..]
     } else {
+        // SAFETY: the library lends this memory, valid for the duration of the call.
         unsafe { std::slice::from_raw_parts(m.payload, m.payload_len) }
     };
     let _checksum: u32 = payload.iter().map(|&b| u32::from(b)).sum();
@@ -237,7 +248,9 @@ unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
     if w.reentrant {
         let client = w.client;
         // No `&mut World` is used across these calls.
+        // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
         let poll = unsafe { mqe_poll(client) };
+        // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
         let w = unsafe { world(user) };
         if poll != MQE_ERR_REENTRANT {
             w.records.push(Record::Violation(format!(
@@ -245,6 +258,7 @@ unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
             )));
         }
         let mut id = 0u16;
+        // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
         let status = unsafe {
             mqe_publish(
                 client,
@@ -256,6 +270,7 @@ unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
                 &mut id,
             )
         };
+        // SAFETY: ctx is this run's World, alive for the run; no other &mut World is alive now.
         let w = unsafe { world(user) };
         if status == MQE_OK {
             w.records.push(Record::Accepted(
@@ -270,6 +285,7 @@ unsafe extern "C" fn on_message(user: *mut c_void, msg: *const mqe_message_t) {
 }
 
 fn known_status(status: i32) -> bool {
+    // SAFETY: the library lends this memory, valid for the duration of the call.
     let text = unsafe { CStr::from_ptr(mqe_strerror(status)) };
     text.to_bytes() != b"unknown status"
 }
@@ -342,18 +358,22 @@ impl Run {
         }
         match op {
             op::INIT => self.init(input),
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             op::CONNECT => self.expect_known(unsafe { mqe_connect(self.client) }),
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             op::DISCONNECT => self.expect_known(unsafe { mqe_disconnect(self.client) }),
             op::PUBLISH => self.publish(input),
             op::SUBSCRIBE => self.subscribe(input),
             op::UNSUBSCRIBE => {
                 let filter = topic_arg(input, &FILTERS);
                 let mut id = 0u16;
+                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let status = unsafe { mqe_unsubscribe(self.client, cptr(&filter), &mut id) };
                 self.expect_known(status);
             }
             op::POLL => {
                 for _ in 0..1 + input.u8() % 8 {
+                    // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                     let status = unsafe { mqe_poll(self.client) };
                     self.expect_known(status);
                     self.settle();
@@ -387,23 +407,29 @@ impl Run {
             }
             op::QUERIES => {
                 let c = self.client;
+                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let state = unsafe { mqe_state(c) };
                 assert!(
                     (0..=3).contains(&state) || state == MQE_ERR_NOT_INIT,
                     "state {state}"
                 );
+                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let sta = unsafe { mqe_mqttsta(c) };
                 assert!((-1..=2).contains(&sta), "mqttsta {sta}");
+                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let _ = unsafe { mqe_next_deadline_ms(c) };
                 let any = input.u32() as i32;
+                // SAFETY: the library lends this memory, valid for the duration of the call.
                 let text = unsafe { CStr::from_ptr(mqe_strerror(any)) };
                 assert!(!text.to_bytes().is_empty());
+                // SAFETY: the library lends this memory, valid for the duration of the call.
                 let version = unsafe { CStr::from_ptr(mqe_version()) };
                 assert!(!version.to_bytes().is_empty());
             }
             op::HANDLERS => {
                 let message = input.bool().then_some(on_message as _);
                 self.w().reentrant = input.bool();
+                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let status = unsafe { mqe_set_message_handler(self.client, message, self.ctx()) };
                 self.expect_known(status);
             }
@@ -504,12 +530,14 @@ impl Run {
             delay_ms: None,
             log: None,
         };
+        // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
         let status = unsafe { mqe_init(self.client, &opts, &transport, &platform) };
         self.expect_known(status);
         if status == MQE_OK {
             // A new client: its stored messages are dropped (documented).
             self.w().ledger.clear();
             self.w().reachable = reachable;
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             let status = unsafe { mqe_set_event_handler(self.client, Some(on_event), ctx) };
             assert_eq!(status, MQE_OK);
         }
@@ -530,6 +558,7 @@ impl Run {
         // The id of an accepted QoS 1/2 message is always asked for: the ledger follows it.
         let null_id = input.u8().is_multiple_of(8) && !matches!(qos, 1 | 2);
         let id_ptr: *mut u16 = if null_id { ptr::null_mut() } else { &mut id };
+        // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
         let status = unsafe {
             mqe_publish(
                 self.client,
@@ -570,12 +599,14 @@ impl Run {
             subs.as_ptr()
         };
         let mut id = 0u16;
+        // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
         let status = unsafe { mqe_subscribe_many(self.client, subs_ptr, count, &mut id) };
         self.expect_known(status);
     }
 
     fn null_client_calls(&mut self) {
         let null = ptr::null_mut();
+        // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
         unsafe {
             assert_eq!(mqe_connect(null), MQE_ERR_NULL);
             assert_eq!(mqe_disconnect(null), MQE_ERR_NULL);
@@ -679,9 +710,11 @@ impl Run {
         // End the current connection (its stream may hold garbage): the peer closes.
         w.recv_mode = 3;
         for _ in 0..10 {
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             if unsafe { mqe_state(self.client) } == MQE_STATE_DISCONNECTED {
                 break;
             }
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             let status = unsafe { mqe_poll(self.client) };
             self.expect_known(status);
             self.settle();
@@ -694,15 +727,19 @@ impl Run {
             if self.w().ledger.is_empty() {
                 break;
             }
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             if unsafe { mqe_state(self.client) } == MQE_STATE_DISCONNECTED {
+                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let status = unsafe { mqe_connect(self.client) };
                 self.expect_known(status);
             }
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             let status = unsafe { mqe_poll(self.client) };
             self.expect_known(status);
             self.settle();
             // Time moves only between connections (a reconnect backoff passes): within one,
             // no timeout can fire, however short the options made it.
+            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
             if unsafe { mqe_state(self.client) } == MQE_STATE_DISCONNECTED {
                 self.w().now = self.w().now.wrapping_add(1);
             }

@@ -306,14 +306,15 @@ fuzz-deps: nightly
 	  *) $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) ;; \
 	esac
 
-# New corpus entries go to fuzz/corpus/<target> (gitignored); crashes to fuzz/artifacts/.
+# The run's corpus is fuzz/corpus/<target> (gitignored), started from the committed seeds;
+# crashes go to fuzz/artifacts/<target>/ (once fixed, keep them in fuzz/regressions/<target>/).
 FUZZ_CARGO = $(if $(shell rustup run $(FUZZ_TOOLCHAIN) rustc --version 2>/dev/null),\
   $(CARGO) +$(FUZZ_TOOLCHAIN),RUSTC_BOOTSTRAP=1 $(CARGO))
 fuzz: fuzz-deps
 	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p fuzz/corpus/$$t; \
+	  mkdir -p fuzz/corpus/$$t && cp fuzz/seeds/$$t/* fuzz/corpus/$$t/; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  (cd fuzz && $(FUZZ_CARGO) fuzz run $(FUZZ_FLAGS) $$t corpus/$$t seeds/$$t -- \
+	  (cd fuzz && $(FUZZ_CARGO) fuzz run $(FUZZ_FLAGS) $$t corpus/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1) \
 	    || { echo "fuzz: $$t crashed: see fuzz/artifacts/$$t/" >&2; exit 1; }; \
 	done

@@ -410,7 +410,8 @@ impl Run {
                 // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
                 let state = unsafe { mqe_state(c) };
                 assert!(
-                    (0..=3).contains(&state) || state == MQE_ERR_NOT_INIT,
+                    (MQE_STATE_DISCONNECTED..=MQE_STATE_RECONNECTING).contains(&state)
+                        || state == MQE_ERR_NOT_INIT,
                     "state {state}"
                 );
                 // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
@@ -710,11 +711,10 @@ impl Run {
         // End the current connection (its stream may hold garbage): the peer closes.
         w.recv_mode = 3;
         for _ in 0..10 {
-            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
-            if unsafe { mqe_state(self.client) } == MQE_STATE_DISCONNECTED {
+            if self.between_connections() {
                 break;
             }
-            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
+            // SAFETY: the client storage is owned by this run and outlives the call.
             let status = unsafe { mqe_poll(self.client) };
             self.expect_known(status);
             self.settle();
@@ -727,20 +727,19 @@ impl Run {
             if self.w().ledger.is_empty() {
                 break;
             }
-            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
-            if unsafe { mqe_state(self.client) } == MQE_STATE_DISCONNECTED {
-                // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
+            if self.between_connections() {
+                // Connect now (a reconnect wait is skipped).
+                // SAFETY: the client storage is owned by this run and outlives the call.
                 let status = unsafe { mqe_connect(self.client) };
                 self.expect_known(status);
             }
-            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
+            // SAFETY: the client storage is owned by this run and outlives the call.
             let status = unsafe { mqe_poll(self.client) };
             self.expect_known(status);
             self.settle();
-            // Time moves only between connections (a reconnect backoff passes): within one,
-            // no timeout can fire, however short the options made it.
-            // SAFETY: the client storage and every pointer passed are owned by this run and outlive the call.
-            if unsafe { mqe_state(self.client) } == MQE_STATE_DISCONNECTED {
+            // Time moves only between connections: within one, no timeout can fire, however
+            // short the options made it.
+            if self.between_connections() {
                 self.w().now = self.w().now.wrapping_add(1);
             }
         }
@@ -749,6 +748,16 @@ impl Run {
             "accepted messages never completed: {:?}",
             self.w().ledger.ids()
         );
+    }
+
+    /// Disconnected, or waiting to reconnect.
+    fn between_connections(&mut self) -> bool {
+        // SAFETY: the client storage is owned by this run and outlives the call.
+        let state = unsafe { mqe_state(self.client) };
+        if super::trace_on() {
+            eprintln!("drain: state {state}");
+        }
+        state == MQE_STATE_DISCONNECTED || state == MQE_STATE_RECONNECTING
     }
 }
 

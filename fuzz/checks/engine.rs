@@ -8,7 +8,7 @@ use mqtt_engine::time::Instant;
 use mqtt_engine::wire::{QoS, Will};
 use mqtt_engine::Error;
 
-use super::client_decoder::check_topic_name;
+use super::client_decoder::{check_topic_name, ClientPacket};
 use super::input::Input;
 use super::wire_log::{ack, broker_reply, connack, publish, suback, Ledger, WireLog};
 
@@ -65,7 +65,8 @@ pub fn run(data: &[u8]) {
         connect_timeout_ms: u32::from(input.u16()),
         ack_timeout_ms: u32::from(input.u16()),
         ping_timeout_ms: u32::from(input.u8()) * 100,
-        max_rx_packet: 8 + usize::from(input.u8()) * 8,
+        // At least MQE_MIN_BUFFER, as the C API demands: a SUBACK for every subscription fits.
+        max_rx_packet: 64 + usize::from(input.u8()) * 8,
     };
     let start = Instant(input.u32());
     let mut tx = vec![0u8; tx_len];
@@ -234,6 +235,18 @@ impl Harness<'_> {
         let sent = self.engine.pending_transmit()[..n].to_vec();
         for packet in self.wire.feed(&sent) {
             self.ledger.on_sent(&packet);
+            // The engine subscribes again by itself after a reconnect: learn those ids here.
+            match &packet {
+                ClientPacket::Subscribe { packet_id, filters } => {
+                    self.pending_subs
+                        .entry(*packet_id)
+                        .or_insert(Some(filters.len()));
+                }
+                ClientPacket::Unsubscribe { packet_id, .. } => {
+                    self.pending_subs.entry(*packet_id).or_insert(None);
+                }
+                _ => {}
+            }
         }
         self.engine.transmit_done(self.now, n);
     }

@@ -27,6 +27,10 @@
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make bench   benchmarks beside libmosquitto (CPU, syscalls, throughput, latency, 50 ms RTT);
 #                writes bench/results.md; not part of make test (2-4 minutes)
+#   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
+#   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
+#   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
+#                (installs the nightly toolchain and the pinned cargo-fuzz when missing)
 #
 # Rust artifacts stay in target/ (cargo's), C artifacts in build/; both are gitignored.
 
@@ -51,7 +55,9 @@ C_STRICT := -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
 C_INCLUDES := -Iinclude -Ic_examples
 PORT_SRC := c_examples/port_posix.c
 PORT_HDR := c_examples/port_posix.h
-CTEST_SRC := $(wildcard tests/c/*.c)
+# bad_input*.c are programs of their own (a fake network, no broker): see `cbad`.
+CBAD_SRC := $(wildcard tests/c/bad_input*.c)
+CTEST_SRC := $(filter-out $(CBAD_SRC),$(wildcard tests/c/*.c))
 CTEST_HDR := $(wildcard tests/c/*.h)
 
 WITH_BROKER := $(PYTHON) scripts/with_broker.py
@@ -82,7 +88,7 @@ APT_DEPS := mosquitto:mosquitto \
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE
+.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -237,6 +243,82 @@ outbox-test: deps $(BUILD)/outbox_threads $(BUILD)/outbox_threads_tsan $(BUILD)/
 	$(call expect_race,ThreadSanitizer,66,$(TSAN_RUN) $(BUILD)/outbox_threads_broken_tsan $(OUTBOX_ARGS))
 	$(call expect_race,helgrind,67,$(WITH_BROKER) --timeout 300 -- $(HELGRIND) $(BUILD)/outbox_threads_broken 4 300)
 
+# ---- hardening: the C bad-input table, sanitizers, fuzzing ----
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frame_decoder engine c_api
+FUZZ_TOOLCHAIN := nightly
+CARGO_FUZZ_VERSION := 0.13.2
+# -O -a: optimised, with debug assertions (integer overflow panics); ASan is cargo-fuzz's default.
+FUZZ_FLAGS := -O -a
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# Leaks are errors too; "definite" ones only: the pool's static clients are still reachable.
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --track-origins=yes --quiet
+CBAD_BINS := $(patsubst tests/c/%.c,$(BUILD)/%,$(CBAD_SRC))
+
+$(CBAD_BINS): $(BUILD)/%: tests/c/%.c tests/c/harness.c $(CTEST_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) -Itests/c $< tests/c/harness.c $(LIB) $(LDFLAGS) -o $@
+
+$(BUILD)/san: | $(BUILD)
+	mkdir -p $@
+
+# The Rust library instrumented with ASan too, so that ASan checks every access the library
+# makes, through C pointers included; gcc's libasan runs it. -Zsanitizer is unstable: the
+# pinned toolchain accepts it under RUSTC_BOOTSTRAP=1, for this test build only (a fresh
+# machine has no other toolchain to fetch).
+HOST_TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+ASAN_LIB := target/asan/$(HOST_TARGET)/release/libmqtt_engine.a
+$(ASAN_LIB): FORCE
+	RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Zsanitizer=address $(CARGO) build --release \
+	  --target $(HOST_TARGET) --target-dir target/asan
+
+$(BUILD)/san/test_c: $(CTEST_SRC) $(CTEST_HDR) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(ASAN_LIB) | $(BUILD)/san
+	$(CC) $(C_STRICT) $(SAN_FLAGS) $(C_INCLUDES) -Itests/c $(CTEST_SRC) $(PORT_SRC) $(ASAN_LIB) $(LDFLAGS) -o $@
+
+CBAD_SAN_BINS := $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(CBAD_BINS))
+$(CBAD_SAN_BINS): $(BUILD)/san/%: tests/c/%.c tests/c/harness.c $(CTEST_HDR) $(HEADER) $(ASAN_LIB) | $(BUILD)/san
+	$(CC) $(C_STRICT) $(SAN_FLAGS) $(C_INCLUDES) -Itests/c $< tests/c/harness.c $(ASAN_LIB) $(LDFLAGS) -o $@
+
+cbad: $(CBAD_BINS)
+	@for t in $(CBAD_BINS); do echo "== $$t"; $$t || exit 1; done
+
+sanitize: deps $(BUILD)/san/test_c $(CBAD_SAN_BINS) $(BUILD)/test_c $(CBAD_BINS)
+	@echo "== ASan+UBSan"
+	@for t in $(CBAD_SAN_BINS); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $$t || exit 1; done
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(BUILD)/san/test_c
+	@echo "== valgrind memcheck"
+	@for t in $(CBAD_BINS); do echo "== $$t"; $(VALGRIND) $$t || exit 1; done
+	$(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(VALGRIND) $(BUILD)/test_c
+
+# cargo-fuzz wants nightly. Where no toolchain can be fetched, the pinned one runs it with
+# RUSTC_BOOTSTRAP=1 instead (FUZZ_CARGO below).
+nightly:
+	@rustup run $(FUZZ_TOOLCHAIN) rustc --version >/dev/null 2>&1 || \
+	  rustup toolchain install $(FUZZ_TOOLCHAIN) --profile minimal || \
+	  echo "fuzz: no $(FUZZ_TOOLCHAIN) toolchain; using the pinned one with RUSTC_BOOTSTRAP=1" >&2
+
+fuzz-deps: nightly
+	@case "$$($(CARGO) fuzz --version 2>/dev/null)" in \
+	  *" $(CARGO_FUZZ_VERSION)") ;; \
+	  *) $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION) ;; \
+	esac
+
+# The run's corpus is fuzz/corpus/<target> (gitignored), started from the committed seeds;
+# crashes go to fuzz/artifacts/<target>/ (once fixed, keep them in fuzz/regressions/<target>/).
+FUZZ_CARGO = $(if $(shell rustup run $(FUZZ_TOOLCHAIN) rustc --version 2>/dev/null),\
+  $(CARGO) +$(FUZZ_TOOLCHAIN),RUSTC_BOOTSTRAP=1 $(CARGO))
+fuzz: fuzz-deps
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && cp fuzz/seeds/$$t/* fuzz/corpus/$$t/; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && $(FUZZ_CARGO) fuzz run $(FUZZ_FLAGS) $$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1) \
+	    || { echo "fuzz: $$t crashed: see fuzz/artifacts/$$t/" >&2; exit 1; }; \
+	done
+
 # Builds for a Cortex-M4F without std: proves the library is no_std and alloc-free.
 cross:
 	$(CARGO) build --release --target $(CROSS_TARGET)
@@ -254,6 +336,8 @@ test: deps
 	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory opencpu
 	$(MAKE) --no-print-directory tls-test
+	$(MAKE) --no-print-directory cbad
+	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
 	$(MAKE) --no-print-directory test32

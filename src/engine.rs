@@ -658,7 +658,9 @@ impl<'b> Engine<'b> {
             Packet::Pubrec(_) | Packet::Pubrel(_) => true,
             _ => false,
         };
-        if needs_reply && self.tx_room() < ACK_LEN {
+        // Nothing may follow DISCONNECT on the wire (§3.14.4): once it is queued, a packet
+        // that needs a reply waits, unread, for the connection to end.
+        if needs_reply && (self.tx_room() < ACK_LEN || self.disconnect_queued) {
             return Ok(Step::NoRoom);
         }
         let incoming = match packet {

@@ -146,6 +146,15 @@ fn remaining_length_bytes(body: usize) -> usize {
     }
 }
 
+/// Bytes of the SUBACK that answers a SUBSCRIBE of `filters` filters: it must fit the rx
+/// buffer, or the answer itself would end the connection.
+fn suback_len(filters: usize) -> usize {
+    let body = filters.saturating_add(2);
+    1usize
+        .saturating_add(remaining_length_bytes(body))
+        .saturating_add(body)
+}
+
 fn room_error(len: usize, capacity: usize) -> Error {
     if len > capacity {
         Error::TooLarge
@@ -338,6 +347,7 @@ impl<'b> Engine<'b> {
                 .saturating_add(remaining_length_bytes(body))
                 .saturating_add(body)
                 > room
+                || suback_len(count + 1) > self.config.max_rx_packet
             {
                 break;
             }
@@ -461,6 +471,9 @@ impl<'b> Engine<'b> {
         }
         let len = wire::subscribe_len(filters.clone())?;
         let count = filters.clone().count();
+        if suback_len(count) > self.config.max_rx_packet {
+            return Err(Error::TooLarge);
+        }
         // Remembered for renewal after a lost session; refused up front if it cannot be.
         self.session.subscriptions_have_room(filters.clone())?;
         let remembered = filters.clone();

@@ -1189,3 +1189,55 @@ fn inflight_window_is_clamped() {
         mqtt_engine::config::MAX_INFLIGHT
     );
 }
+
+#[test]
+fn subscribe_refuses_a_suback_the_rx_buffer_could_not_hold() {
+    // SUBACK for n filters is 4 + n bytes: a 10-byte rx buffer holds the answer to 6.
+    let mut b = Broker::connected(mqtt_engine::engine::Config {
+        max_rx_packet: 10,
+        ..config()
+    });
+    let seven = ["a", "b", "c", "d", "e", "f", "g"].map(|f| (f, QoS::AtMostOnce));
+    assert_eq!(
+        b.engine.subscribe(b.now, seven.iter().copied()),
+        Err(Error::TooLarge)
+    );
+    assert!(b.sent().is_empty());
+    assert_eq!(b.engine.subscribe(b.now, seven[..6].iter().copied()), Ok(1));
+    b.sent();
+    b.recv(&[0x90, 0x08, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(b.engine.state(), State::Connected);
+}
+
+#[test]
+fn renewed_subscriptions_come_in_batches_whose_suback_fits_rx() {
+    // A 7-byte rx buffer holds the SUBACK of at most 3 filters.
+    let mut b = Broker::connected(mqtt_engine::engine::Config {
+        max_rx_packet: 7,
+        ..config()
+    });
+    let abc = ["a", "b", "c"].map(|f| (f, QoS::AtMostOnce));
+    assert_eq!(b.engine.subscribe(b.now, abc.iter().copied()), Ok(1));
+    b.sent();
+    b.recv(&[0x90, 0x05, 0x00, 0x01, 0, 0, 0]);
+    let de = ["d", "e"].map(|f| (f, QoS::AtLeastOnce));
+    assert_eq!(b.engine.subscribe(b.now, de.iter().copied()), Ok(2));
+    b.sent();
+    b.recv(&[0x90, 0x04, 0x00, 0x02, 1, 1]);
+    b.take_got();
+    b.engine.connection_lost(b.now, Error::Transport);
+    // Clean session: the broker has none of them; all five are renewed, three at a time.
+    let (_, renewed) = b.connect_ok(&opts("c", true), &CONNACK_OK);
+    assert_eq!(
+        renewed,
+        [
+            0x82, 0x0E, 0x00, 0x03, //
+            0x00, 0x01, b'a', 0x00, //
+            0x00, 0x01, b'b', 0x00, //
+            0x00, 0x01, b'c', 0x00, //
+            0x82, 0x0A, 0x00, 0x04, //
+            0x00, 0x01, b'd', 0x01, //
+            0x00, 0x01, b'e', 0x01,
+        ]
+    );
+}

@@ -8,7 +8,7 @@ use crate::config::{EVENT_QUEUE, MAX_INFLIGHT};
 use crate::error::Error;
 use crate::session::{AckOutcome, PublishAck, Resend, Session, SubKind};
 use crate::time::Instant;
-use crate::wire::{self, AckKind, ConnectFields, Frame, Packet, QoS};
+use crate::wire::{self, AckKind, Frame, Packet, QoS};
 
 /// Timeouts and limits of one engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,16 +26,8 @@ pub struct Config {
     pub max_rx_packet: usize,
 }
 
-/// What CONNECT carries.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnectOptions<'a> {
-    pub client_id: &'a str,
-    pub keep_alive_s: u16,
-    pub clean_session: bool,
-    pub username: Option<&'a str>,
-    pub password: Option<&'a [u8]>,
-    pub will: Option<wire::Will<'a>>,
-}
+/// What CONNECT carries: the wire layer's fields, validated when encoded.
+pub type ConnectOptions<'a> = wire::ConnectFields<'a>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -136,23 +128,10 @@ pub struct Engine<'b> {
     disconnect_deadline: Option<Instant>,
 }
 
-/// Bytes of the variable-length Remaining Length field for `body` bytes (§2.2.3).
-fn remaining_length_bytes(body: usize) -> usize {
-    match body {
-        0..=127 => 1,
-        128..=16_383 => 2,
-        16_384..=2_097_151 => 3,
-        _ => 4,
-    }
-}
-
 /// Bytes of the SUBACK that answers a SUBSCRIBE of `filters` filters: it must fit the rx
 /// buffer, or the answer itself would end the connection.
 fn suback_len(filters: usize) -> usize {
-    let body = filters.saturating_add(2);
-    1usize
-        .saturating_add(remaining_length_bytes(body))
-        .saturating_add(body)
+    wire::packet_len(filters.saturating_add(2)).unwrap_or(usize::MAX)
 }
 
 fn room_error(len: usize, capacity: usize) -> Error {
@@ -343,10 +322,7 @@ impl<'b> Engine<'b> {
                 break;
             };
             body = body.saturating_add(filter.len()).saturating_add(3);
-            if 1usize
-                .saturating_add(remaining_length_bytes(body))
-                .saturating_add(body)
-                > room
+            if wire::packet_len(body).map_or(true, |len| len > room)
                 || suback_len(count + 1) > self.config.max_rx_packet
             {
                 break;
@@ -388,26 +364,12 @@ impl<'b> Engine<'b> {
         if self.state != State::Disconnected {
             return Err(Error::InvalidState);
         }
-        let will = opts.will.as_ref().map(|w| wire::Will {
-            topic: w.topic,
-            payload: w.payload,
-            qos: w.qos,
-            retain: w.retain,
-        });
-        let fields = ConnectFields {
-            client_id: opts.client_id,
-            keep_alive_s: opts.keep_alive_s,
-            clean_session: opts.clean_session,
-            username: opts.username,
-            password: opts.password,
-            will,
-        };
-        let len = wire::connect_len(&fields)?;
+        let len = wire::connect_len(opts)?;
         if len > self.tx.len() {
             return Err(Error::TooLarge);
         }
         self.tx_len = 0;
-        self.encode_tx(|out| wire::encode_connect(out, &fields))?;
+        self.encode_tx(|out| wire::encode_connect(out, opts))?;
         self.clean_session = opts.clean_session;
         self.keep_alive_ms = u32::from(opts.keep_alive_s).saturating_mul(1000);
         self.connack_deadline = match self.config.connect_timeout_ms {

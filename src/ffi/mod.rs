@@ -182,15 +182,7 @@ unsafe fn build_client(
         password,
         will,
     };
-    let connect_len = wire::connect_len(&wire::ConnectFields {
-        client_id,
-        keep_alive_s: opts.keep_alive_s,
-        clean_session: opts.clean_session,
-        username,
-        password,
-        will,
-    })
-    .map_err(status_of)?;
+    let connect_len = wire::connect_len(&connect).map_err(status_of)?;
 
     if opts.rx_buf.is_null() || opts.rx_buf_len < MQE_MIN_BUFFER {
         return Err(MQE_ERR_BUFFER);

@@ -71,8 +71,8 @@ fn remaining_len_encoded(rem: usize) -> ([u8; 4], usize) {
     (bytes, used)
 }
 
-/// The whole packet's length for a remaining length `rem`.
-fn packet_len(rem: usize) -> Result<usize, Error> {
+/// The whole packet's length for a remaining length `rem`; `TooLarge` above 268,435,455.
+pub fn packet_len(rem: usize) -> Result<usize, Error> {
     // rem <= 268,435,455 here, so the sum cannot overflow even a 32-bit usize.
     Ok(1 + remaining_len_bytes(rem)? + rem)
 }

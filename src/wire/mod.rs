@@ -15,8 +15,8 @@ mod topic;
 pub use decode::{decode, Packet};
 pub use encode::{
     connect_len, encode_ack, encode_connect, encode_disconnect, encode_pingreq, encode_publish,
-    encode_publish_prechecked, encode_subscribe, encode_unsubscribe, publish_len, subscribe_len,
-    unsubscribe_len, AckKind, ConnectFields, Will, PUBLISH_DUP_FLAG,
+    encode_publish_prechecked, encode_subscribe, encode_unsubscribe, packet_len, publish_len,
+    subscribe_len, unsubscribe_len, AckKind, ConnectFields, Will, PUBLISH_DUP_FLAG,
 };
 pub use frame::{frame, Frame};
 pub use topic::{topic_matches, validate_topic_filter, validate_topic_name, validate_utf8};

@@ -10,9 +10,9 @@ use std::ptr;
 
 use mqtt_engine::ffi::*;
 
-use super::engine::{FILTERS, TOPICS};
+use super::engine::{crafted_broker_packet, FILTERS, TOPICS};
 use super::input::Input;
-use super::wire_log::{ack, broker_reply, connack, publish, suback, Ledger, WireLog};
+use super::wire_log::{broker_reply, Ledger, WireLog};
 
 const MAX_OPS: usize = 300;
 const DRAIN_ROUNDS: usize = 2000;
@@ -637,26 +637,7 @@ impl Run {
             0 if !ids.is_empty() => ids[usize::from(input.u8()) % ids.len()],
             _ => input.u16(),
         };
-        match input.u8() % 9 {
-            0 => connack(input.bool(), input.u8() % 7),
-            1 => ack(0x40, id),
-            2 => ack(0x50, id),
-            3 => ack(0x70, id),
-            4 => ack(0x62, id),
-            5 => {
-                let n = usize::from(input.u8() % 5);
-                let codes: Vec<u8> = (0..n).map(|_| input.pick(&[0, 1, 2, 0x80, 3])).collect();
-                suback(id, &codes)
-            }
-            6 => ack(0xB0, id),
-            7 => vec![0xD0, 0x00],
-            _ => {
-                let flags = input.u8() & 0x0F;
-                let topic = input.pick(&TOPICS).as_bytes().to_vec();
-                let payload = input.blob(64).to_vec();
-                publish(flags, &topic, id, &payload)
-            }
-        }
+        crafted_broker_packet(input, id, false)
     }
 
     /// Checks what happened during the last calls, in order; the good broker answers.

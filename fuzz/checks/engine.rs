@@ -13,6 +13,35 @@ use super::input::Input;
 use super::wire_log::{ack, broker_reply, connack, publish, suback, Ledger, WireLog};
 
 pub const TOPICS: [&str; 5] = ["a", "a/b", "sensors/1/temp", "\u{e9}/\u{fc}", "x/y/z"];
+
+/// One packet a broker might send about `id`, valid or nearly so. With `raw_topics`, a
+/// PUBLISH topic may also be arbitrary bytes (the engine target); else one of `TOPICS`.
+pub fn crafted_broker_packet(input: &mut Input, id: u16, raw_topics: bool) -> Vec<u8> {
+    match input.u8() % 9 {
+        0 => connack(input.bool(), input.u8() % 7),
+        1 => ack(0x40, id),
+        2 => ack(0x50, id),
+        3 => ack(0x70, id),
+        4 => ack(0x62, id),
+        5 => {
+            let n = usize::from(input.u8() % 5);
+            let codes: Vec<u8> = (0..n).map(|_| input.pick(&[0, 1, 2, 0x80, 3])).collect();
+            suback(id, &codes)
+        }
+        6 => ack(0xB0, id),
+        7 => vec![0xD0, 0x00],
+        _ => {
+            let flags = input.u8() & 0x0F;
+            let topic = if raw_topics && input.bool() {
+                input.blob(16).to_vec()
+            } else {
+                input.pick(&TOPICS).as_bytes().to_vec()
+            };
+            let payload = input.blob(64).to_vec();
+            publish(flags, &topic, id, &payload)
+        }
+    }
+}
 pub const FILTERS: [&str; 6] = ["a/#", "+/b", "#", "a", "sensors/+/temp", "a/+/+"];
 const CLIENT_IDS: [&str; 3] = ["dev-1", "", "a-very-long-client-id-of-thirty-bytes"];
 const REASONS: [Error; 4] = [
@@ -286,30 +315,7 @@ impl Harness<'_> {
     /// A broker packet, valid or nearly so, aimed at the ids the engine knows.
     fn broker_packet(&mut self, input: &mut Input) -> Vec<u8> {
         let id = self.pick_id(input);
-        match input.u8() % 9 {
-            0 => connack(input.bool(), input.u8() % 7),
-            1 => ack(0x40, id),
-            2 => ack(0x50, id),
-            3 => ack(0x70, id),
-            4 => ack(0x62, id),
-            5 => {
-                let n = usize::from(input.u8() % 5);
-                let codes: Vec<u8> = (0..n).map(|_| input.pick(&[0, 1, 2, 0x80, 3])).collect();
-                suback(id, &codes)
-            }
-            6 => ack(0xB0, id),
-            7 => vec![0xD0, 0x00],
-            _ => {
-                let flags = input.u8() & 0x0F;
-                let topic = if input.bool() {
-                    input.blob(16).to_vec()
-                } else {
-                    input.pick(&TOPICS).as_bytes().to_vec()
-                };
-                let payload = input.blob(64).to_vec();
-                publish(flags, &topic, id, &payload)
-            }
-        }
+        crafted_broker_packet(input, id, true)
     }
 
     fn pick_id(&mut self, input: &mut Input) -> u16 {

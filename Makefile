@@ -45,7 +45,6 @@ LDFLAGS ?=
 BUILD   := build
 LIB     := target/release/libmqtt_engine.a
 HEADER  := include/mqtt_engine.h
-CROSS_TARGET := thumbv7em-none-eabihf
 # Rust target triple of `make lib` and `make install` (empty: the host).
 TARGET  ?=
 TARGET_LIB := $(if $(TARGET),target/$(TARGET)/release/libmqtt_engine.a,$(LIB))
@@ -88,7 +87,7 @@ APT_DEPS := mosquitto:mosquitto \
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short cross arm qemu size size-immediate-abort test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size size-immediate-abort test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -319,9 +318,6 @@ fuzz: fuzz-deps
 	    || { echo "fuzz: $$t crashed: see fuzz/artifacts/$$t/" >&2; exit 1; }; \
 	done
 
-# Builds for a Cortex-M4F without std: proves the library is no_std and alloc-free.
-cross:
-	$(CARGO) build --release --target $(CROSS_TARGET)
 
 # Steps run in this order even under -j: cheap checks first.
 test: deps

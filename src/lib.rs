@@ -35,6 +35,7 @@ pub mod config {
     };
 }
 
+mod bytes;
 pub mod client;
 pub mod engine;
 pub mod error;

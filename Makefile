@@ -87,7 +87,7 @@ APT_DEPS := mosquitto:mosquitto \
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size size-immediate-abort test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size size-immediate-abort check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -353,9 +353,15 @@ M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g
   -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
 M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
-# As README "Building into your firmware" says: the C library ahead of the archive, so that
-# newlib-nano's memcpy/memset win where the app already uses them.
-M4_LIBC     := -lc
+# As README "Building into your firmware" says: the C library's memory functions, not the
+# archive's. LLVM calls the ARM EABI names (__aeabi_memcpy...), which C code never does, so a
+# plain `-lc` ahead of the archive would not pull them and the archive's weak copies (2.7 KB)
+# would be linked; `-u` asks for newlib's first.
+comma := ,
+AEABI_MEM_FUNCS := __aeabi_memcpy __aeabi_memcpy4 __aeabi_memcpy8 __aeabi_memmove \
+  __aeabi_memmove4 __aeabi_memmove8 __aeabi_memset __aeabi_memset4 __aeabi_memset8 \
+  __aeabi_memclr __aeabi_memclr4 __aeabi_memclr8 memcmp
+M4_LIBC     := $(addprefix -Wl$(comma)-u$(comma),$(AEABI_MEM_FUNCS)) -lc
 M4_BOARD    := $(addprefix $(M4_DIR)/,startup.c semihost.c board.c)
 M4_HDRS     := $(wildcard $(M4_DIR)/*.h) $(HEADER)
 M4_LINK_DEPS       := $(M4_DIR)/mps2_an386.ld Makefile
@@ -368,13 +374,19 @@ TEST32_ARGS := --profile test32 --lib --test engine --test engine_faults --test 
 TEST32_ENV  := CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc \
   CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_RUNNER="qemu-arm -L /usr/arm-linux-gnueabihf"
 
+# readelf, not nm: binutils' nm hands the archive's objects to its LLVM plugin first, which
+# cannot read rustc's newer bitcode section and then reports "no symbols" for them. The check
+# first makes sure it sees the library's own exports, so it cannot pass on an empty listing.
 arm: deps
 	for target in $(ARM_TARGETS); do $(CARGO) build --release --target $$target || exit 1; done
 	@for target in $(ARM_TARGETS); do \
 	  lib=target/$$target/release/libmqtt_engine.a; \
-	  symbols=$$(arm-none-eabi-nm -A $$lib) || exit 1; \
-	  if echo "$$symbols" | grep -Ew '($(ALLOC_SYMBOLS))$$'; then \
-	    echo "arm: $$lib has an allocator symbol (above)" >&2; exit 1; \
+	  symbols=$$(arm-none-eabi-readelf -W -s $$lib | awk '$$7 != "UND" && NF >= 8 {print $$8}') || exit 1; \
+	  if ! printf '%s\n' "$$symbols" | grep -qx 'mqe_poll'; then \
+	    echo "arm: no mqe_poll among $$lib's symbols: the listing is broken" >&2; exit 1; \
+	  fi; \
+	  if printf '%s\n' "$$symbols" | grep -Ex '($(ALLOC_SYMBOLS))'; then \
+	    echo "arm: $$lib defines an allocator symbol (above)" >&2; exit 1; \
 	  fi; \
 	done; echo "arm: $(ARM_TARGETS) built; no allocator symbol in any"
 
@@ -407,6 +419,23 @@ qemu: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
 	    echo "qemu: $$image.elf failed (exit $$status)" >&2; exit 1; \
 	  fi; \
 	done
+	@$(MAKE) --no-print-directory check-no-panic
+
+# The release library has no path to a panic: nothing in the linked images reaches core's
+# panic entry points or its formatting (which a reachable panic would drag in, kilobytes).
+# A new `copy_from_slice`, slice index or unwrap in library code makes this fail; use the
+# helpers in src/bytes.rs or `get`.
+PANIC_SYMBOLS := core::panicking::|core::fmt::|core::result::unwrap_failed|core::option::expect_failed
+check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+	@for image in full minimal; do \
+	  symbols=$$(arm-none-eabi-nm -C $(M4_BUILD)/$$image.elf) || exit 1; \
+	  if ! printf '%s\n' "$$symbols" | grep -q ' T mqe_poll$$'; then \
+	    echo "check-no-panic: no mqe_poll in $$image.elf: the listing is broken" >&2; exit 1; \
+	  fi; \
+	  if printf '%s\n' "$$symbols" | grep -E '$(PANIC_SYMBOLS)'; then \
+	    echo "check-no-panic: $$image.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
+	  fi; \
+	done; echo "check-no-panic: full.elf and minimal.elf: no panic path, no core::fmt"
 
 size: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
 	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }

@@ -4,6 +4,7 @@
 
 use heapless::Deque;
 
+use crate::bytes::{copy_into, move_down};
 use crate::config::{EVENT_QUEUE, MAX_INFLIGHT};
 use crate::error::Error;
 use crate::session::{AckOutcome, PublishAck, Resend, Session, SubKind};
@@ -227,8 +228,12 @@ impl<'b> Engine<'b> {
         if n == 0 {
             return;
         }
-        self.tx.copy_within(n..self.tx_len, 0);
-        self.tx_len -= n;
+        // n <= tx_len <= tx.len(): the move cannot miss; if it did, keep tx as it is rather than
+        // drop bytes that were never sent.
+        if !move_down(self.tx, n, self.tx_len, 0) {
+            return;
+        }
+        self.tx_len = self.tx_len.saturating_sub(n);
         self.last_sent = now;
         if self.state == State::Disconnecting && self.disconnect_queued && self.tx_len == 0 {
             self.finish(None);
@@ -259,13 +264,8 @@ impl<'b> Engine<'b> {
             // Not tx_free(): `self.session` is borrowed at the same time.
             let free = self.tx.get_mut(self.tx_len..).unwrap_or_default();
             let written = match self.session.resend(index) {
-                Some(Resend::Publish(bytes)) => match free.get_mut(..bytes.len()) {
-                    Some(dst) => {
-                        dst.copy_from_slice(bytes);
-                        bytes.len()
-                    }
-                    None => break,
-                },
+                Some(Resend::Publish(bytes)) if copy_into(free, bytes) => bytes.len(),
+                Some(Resend::Publish(_)) => break,
                 Some(Resend::Pubrel(id)) => match wire::encode_ack(free, AckKind::Pubrel, id) {
                     Ok(n) => n,
                     Err(_) => break,

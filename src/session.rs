@@ -5,12 +5,13 @@
 
 use heapless::Vec;
 
+use crate::bytes::{copy_into, move_down, remove_at};
 use crate::config::{
     MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES,
 };
 use crate::error::Error;
 use crate::time::Instant;
-use crate::wire::{QoS, PUBLISH_DUP_FLAG};
+use crate::wire::{validate_utf8, QoS, PUBLISH_DUP_FLAG};
 
 /// Where an outgoing QoS 1/2 message stands in its handshake.
 // Named for what each stage waits for, as the design names them.
@@ -221,19 +222,20 @@ impl<'b> Session<'b> {
         };
         let start = self.entry_start(index);
         let end = start.saturating_add(len);
-        if end <= self.store_used && self.store_used <= self.store.len() {
-            self.store.copy_within(end..self.store_used, start);
-            self.store_used -= len;
-        }
-        if let Some(o) = self.outgoing.get_mut(index) {
-            o.len = 0;
+        // Entries are contiguous from 0, so this only fails if that bookkeeping broke: then the
+        // bytes stay where they are, still readable, rather than shifting the wrong ones.
+        if move_down(self.store, end, self.store_used, start) {
+            self.store_used = self.store_used.saturating_sub(len);
+            if let Some(o) = self.outgoing.get_mut(index) {
+                o.len = 0;
+            }
         }
     }
 
     fn remove(&mut self, index: usize) {
         if index < self.outgoing.len() {
             self.free_bytes(index);
-            self.outgoing.remove(index);
+            remove_at(&mut self.outgoing, index);
         }
     }
 
@@ -427,7 +429,7 @@ impl<'b> Session<'b> {
         if code_count.is_some_and(|n| n != pending.filter_count) {
             return Err(Error::Malformed);
         }
-        self.pending_subs.remove(index);
+        remove_at(&mut self.pending_subs, index);
         Ok(())
     }
 
@@ -454,8 +456,9 @@ impl<'b> Session<'b> {
         let bytes = self
             .filters
             .get(sub.start..sub.start.checked_add(sub.len)?)?;
-        // Stored from a `&str`, so this never fails.
-        let filter = core::str::from_utf8(bytes).ok()?;
+        // Stored from a validated filter, so this never fails; checked anyway (ASCII is a
+        // word-at-a-time scan) so a bookkeeping slip can never yield an invalid `&str`.
+        let filter = validate_utf8(bytes).ok()?;
         Some((filter, sub.qos))
     }
 
@@ -504,6 +507,9 @@ impl<'b> Session<'b> {
             let Some(dst) = self.filters.get_mut(self.filters_used..end) else {
                 continue;
             };
+            if self.subscriptions.is_full() || !copy_into(dst, filter.as_bytes()) {
+                continue;
+            }
             let sub = Subscription {
                 start: self.filters_used,
                 len: filter.len(),
@@ -514,7 +520,6 @@ impl<'b> Session<'b> {
                 renew: false,
             };
             if self.subscriptions.push(sub).is_ok() {
-                dst.copy_from_slice(filter.as_bytes());
                 self.filters_used = end;
             }
         }
@@ -525,11 +530,13 @@ impl<'b> Session<'b> {
             return;
         };
         let end = start.saturating_add(len);
-        if end <= self.filters_used && self.filters_used <= self.filters.len() {
-            self.filters.copy_within(end..self.filters_used, start);
-            self.filters_used -= len;
+        // Filters are contiguous from 0; should that break, the entry and its bytes stay rather
+        // than shifting the wrong ones.
+        if !move_down(&mut self.filters, end, self.filters_used, start) {
+            return;
         }
-        self.subscriptions.remove(index);
+        self.filters_used = self.filters_used.saturating_sub(len);
+        remove_at(&mut self.subscriptions, index);
         for later in self.subscriptions.iter_mut().skip(index) {
             later.start = later.start.saturating_sub(len);
         }

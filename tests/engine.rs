@@ -147,6 +147,24 @@ fn connack_refused_codes_1_to_5() {
 }
 
 #[test]
+fn connack_refusal_with_session_present_is_malformed() {
+    // [MQTT-3.2.2-4]: a refusing CONNACK sets session present to 0; a broker that sets it is
+    // broken, and the connection ends as a protocol error, not as a refusal.
+    for code in 1..=5u8 {
+        let mut b = Broker::new(config());
+        b.connect(&opts("c", false));
+        b.recv(&[0x20, 0x02, 0x01, code]);
+        assert_eq!(b.engine.state(), State::Disconnected);
+        assert_eq!(
+            b.take_events(),
+            [Event::Disconnected {
+                reason: Some(Error::Malformed)
+            }]
+        );
+    }
+}
+
+#[test]
 fn connack_timeout() {
     let mut b = Broker::new(config()); // connect timeout 10 s
     b.connect(&opts("c", true));

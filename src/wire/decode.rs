@@ -1,16 +1,20 @@
 //! Strict decoding of the packets a broker may send a client.
 //!
-//! Every check happens here, on the exact frame: mqttrs indexes without bounds checks and
-//! accepts too much. PUBLISH and the 2-byte acks, received once per message, are decoded here
-//! alone (mqttrs's `decode_slice` returns a ~1 KiB `Packet` by value: ~700 instructions and a
-//! memcpy per message); the tests check that mqttrs reads every frame we accept the same way.
-//! CONNACK, once per connection, still goes through mqttrs and is cross-checked at run time.
+//! Every packet is decoded here, on the exact frame, strictly by the spec: no codec crate on the
+//! runtime path (mqttrs indexes without bounds checks, accepts too much, and its `decode_slice`
+//! returns a 1.3 KB `Packet` by value). The tests check that mqttrs, a dev-dependency, reads
+//! every frame we accept the same way.
 
 use super::frame::parse_fixed_header;
 use super::packet_type::*;
 use super::topic::{validate_topic_name, validate_utf8};
 use super::QoS;
 use crate::error::Error;
+
+/// The only acknowledge flag of a CONNACK (§3.2.2.1); bits 7..1 are reserved.
+const CONNACK_SESSION_PRESENT: u8 = 0x01;
+/// Return codes 1..=5 refuse the connection (§3.2.2.3); 6..=255 are reserved.
+const CONNACK_MAX_RETURN_CODE: u8 = 5;
 
 /// A packet received from the broker. Borrowed fields point into the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,20 +53,12 @@ pub fn decode(frame: &[u8]) -> Result<Packet<'_>, Error> {
     }
     let body = frame.get(header.header_len..).ok_or(Error::Malformed)?;
     match header.packet_type() {
-        CONNACK => decode_connack(frame, body),
+        CONNACK => decode_connack(body),
         PUBLISH => decode_publish(header.flags(), body),
         PUBACK | PUBREC | PUBREL | PUBCOMP | UNSUBACK => decode_ack(header.packet_type(), body),
         SUBACK => decode_suback(body),
         PINGRESP if body.is_empty() => Ok(Packet::Pingresp),
         CONNECT | SUBSCRIBE | UNSUBSCRIBE | PINGREQ | DISCONNECT => Err(Error::UnexpectedPacket),
-        _ => Err(Error::Malformed),
-    }
-}
-
-/// mqttrs's reading of a frame we have already checked.
-fn mqttrs_decode(frame: &[u8]) -> Result<mqttrs::Packet<'_>, Error> {
-    match mqttrs::decode_slice(frame) {
-        Ok(Some(packet)) => Ok(packet),
         _ => Err(Error::Malformed),
     }
 }
@@ -75,27 +71,17 @@ fn read_u16(bytes: &[u8]) -> Result<u16, Error> {
     }
 }
 
-/// CONNACK: remaining length 2, ack flags bits 7..1 zero, return code 0..=5 (§3.2).
-fn decode_connack<'a>(frame: &'a [u8], body: &'a [u8]) -> Result<Packet<'a>, Error> {
+/// CONNACK (§3.2): remaining length 2, acknowledge flags with only bit 0 (session present)
+/// allowed, return code 0..=5; session present with a refusal breaks [MQTT-3.2.2-4].
+fn decode_connack(body: &[u8]) -> Result<Packet<'_>, Error> {
     let &[flags, code] = body else {
         return Err(Error::Malformed);
     };
-    if flags & 0xFE != 0 || code > 5 {
+    if flags & !CONNACK_SESSION_PRESENT != 0 || code > CONNACK_MAX_RETURN_CODE {
         return Err(Error::Malformed);
     }
-    let session_present = flags & 1 == 1;
-    let mqttrs::Packet::Connack(c) = mqttrs_decode(frame)? else {
-        return Err(Error::Malformed);
-    };
-    let their_code = match c.code {
-        mqttrs::ConnectReturnCode::Accepted => 0,
-        mqttrs::ConnectReturnCode::RefusedProtocolVersion => 1,
-        mqttrs::ConnectReturnCode::RefusedIdentifierRejected => 2,
-        mqttrs::ConnectReturnCode::ServerUnavailable => 3,
-        mqttrs::ConnectReturnCode::BadUsernamePassword => 4,
-        mqttrs::ConnectReturnCode::NotAuthorized => 5,
-    };
-    if c.session_present != session_present || their_code != code {
+    let session_present = flags & CONNACK_SESSION_PRESENT != 0;
+    if session_present && code != 0 {
         return Err(Error::Malformed);
     }
     Ok(Packet::Connack {
@@ -180,6 +166,11 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
+    /// mqttrs's reading of a frame (the reference codec, tests only).
+    fn mqttrs_decode(frame: &[u8]) -> Option<mqttrs::Packet<'_>> {
+        mqttrs::decode_slice(frame).ok().flatten()
+    }
+
     fn malformed(bytes: &[u8]) {
         assert_eq!(decode(bytes), Err(Error::Malformed), "{bytes:02x?}");
     }
@@ -224,8 +215,54 @@ mod tests {
         // Return codes above 5.
         malformed(&[0x20, 0x02, 0x00, 0x06]);
         malformed(&[0x20, 0x02, 0x00, 0xFF]);
+        // Session present with a refusal [MQTT-3.2.2-4] (mqttrs accepts it).
+        for code in 1..=5 {
+            malformed(&[0x20, 0x02, 0x01, code]);
+        }
         // Fixed-header flags must be 0.
         malformed(&[0x21, 0x02, 0x00, 0x00]);
+    }
+
+    /// Every acknowledge-flags byte and return code: what we accept, mqttrs reads the same way;
+    /// what we reject is either rejected by mqttrs too or one of its documented laxities
+    /// (reserved flags, session present with a refusal).
+    #[test]
+    fn connack_all_flags_and_codes_against_mqttrs() {
+        let mut accepted = 0;
+        for flags in 0..=255u8 {
+            for code in 0..=255u8 {
+                let frame = [0x20, 0x02, flags, code];
+                let ours = decode(&frame);
+                let theirs = mqttrs_decode(&frame);
+                let valid = flags <= 1 && code <= 5 && !(flags == 1 && code != 0);
+                if !valid {
+                    assert_eq!(ours, Err(Error::Malformed), "{frame:02x?}");
+                    continue;
+                }
+                accepted += 1;
+                assert_eq!(
+                    ours,
+                    Ok(Packet::Connack {
+                        session_present: flags == 1,
+                        code
+                    })
+                );
+                let Some(mqttrs::Packet::Connack(c)) = theirs else {
+                    panic!("mqttrs rejects {frame:02x?}");
+                };
+                let their_code = match c.code {
+                    mqttrs::ConnectReturnCode::Accepted => 0,
+                    mqttrs::ConnectReturnCode::RefusedProtocolVersion => 1,
+                    mqttrs::ConnectReturnCode::RefusedIdentifierRejected => 2,
+                    mqttrs::ConnectReturnCode::ServerUnavailable => 3,
+                    mqttrs::ConnectReturnCode::BadUsernamePassword => 4,
+                    mqttrs::ConnectReturnCode::NotAuthorized => 5,
+                };
+                assert_eq!((c.session_present, their_code), (flags == 1, code));
+            }
+        }
+        // Accepted, refused 1..=5 without session present, accepted with it.
+        assert_eq!(accepted, 7);
     }
 
     #[test]
@@ -470,8 +507,8 @@ mod tests {
         a.as_ptr() == b.as_ptr() && a.len() == b.len()
     }
 
-    /// mqttrs reads a frame we accepted exactly as we do (PUBLISH and the acks are decoded
-    /// without it at run time). SUBACK is ours alone; CONNACK is cross-checked at run time.
+    /// mqttrs reads a frame we accepted exactly as we do. SUBACK is ours alone (mqttrs's no_std
+    /// SUBACK holds at most 5 codes); CONNACK has its own exhaustive test.
     fn assert_mqttrs_agrees(frame: &[u8], ours: &Packet) {
         let theirs = match ours {
             Packet::Suback { .. } | Packet::Connack { .. } => return,

@@ -1,15 +1,15 @@
 //! Encoders: validate every argument first, then write the packet.
 //!
-//! CONNECT, PINGREQ and DISCONNECT go through `mqttrs::encode_slice`. PUBLISH and the acks,
-//! sent once per message, are written here: mqttrs's generic encoder cost ~800 instructions per
-//! 64-byte PUBLISH, most of the per-message CPU (see README, Performance). SUBSCRIBE and
-//! UNSUBSCRIBE are written here too (mqttrs's no_std types cap them at 5 filters of 256 bytes).
-//! `out` is always checked against the exact packet length before anything is written, so
-//! mqttrs never runs short (its `write_u8` indexes without a check).
+//! Every packet is written here, with no codec crate on the runtime path: a generic encoder's
+//! `Packet` enum (1.3 KB in mqttrs's no_std build) would sit on the stack and cost ~800
+//! instructions per 64-byte PUBLISH. The unit tests check the bytes against the spec and against
+//! mqttrs (a dev-dependency only). `out` is checked against the exact packet length first, and
+//! every write is bounds-checked, so a short buffer is `Full`, never a panic.
 
-use super::packet_type::{PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
+use super::packet_type::{CONNECT, DISCONNECT, PINGREQ, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
 use super::topic::{validate_topic_filter, validate_topic_name, validate_utf8};
 use super::{QoS, MAX_REMAINING_LEN, MAX_STRING_LEN};
+use crate::bytes::copy_into;
 use crate::error::Error;
 
 /// The DUP bit of a PUBLISH first byte; set when a stored packet is re-sent.
@@ -19,8 +19,16 @@ const SUBSCRIBE_FIRST_BYTE: u8 = 0x82;
 const UNSUBSCRIBE_FIRST_BYTE: u8 = 0xA2;
 /// Protocol name (2+4), level, connect flags, keep-alive (§3.1.2).
 const CONNECT_VARIABLE_HEADER_LEN: usize = 10;
+/// Protocol name "MQTT" as a length-prefixed string, then protocol level 4 (§3.1.2.1-2).
+const CONNECT_PROTOCOL: [u8; 7] = [0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04];
+/// Connect flags (§3.1.2.3); bit 0 is reserved and stays 0.
+const CONNECT_CLEAN_SESSION: u8 = 0x02;
+const CONNECT_WILL: u8 = 0x04;
+const CONNECT_WILL_QOS_SHIFT: u8 = 3;
+const CONNECT_WILL_RETAIN: u8 = 0x20;
+const CONNECT_PASSWORD: u8 = 0x40;
+const CONNECT_USERNAME: u8 = 0x80;
 const ACK_LEN: usize = 4;
-const EMPTY_PACKET_LEN: usize = 2;
 
 /// The last will (§3.1.2.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,29 +101,17 @@ fn sum(parts: &[usize]) -> Result<usize, Error> {
         .ok_or(Error::TooLarge)
 }
 
-/// Runs mqttrs's encoder once `out` is known to hold `expected` bytes, and insists it wrote
-/// exactly that many (a disagreement would put a corrupt packet on the wire).
-fn encode_with_mqttrs(
-    out: &mut [u8],
-    packet: &mqttrs::Packet,
-    expected: usize,
-) -> Result<usize, Error> {
-    if out.len() < expected {
-        return Err(Error::Full);
-    }
-    match mqttrs::encode_slice(packet, out) {
-        Ok(written) if written == expected => Ok(written),
-        Ok(_) => Err(Error::InvalidArgument),
-        Err(_) => Err(Error::Full),
-    }
-}
-
 /// Validates a CONNECT and returns its length on the wire.
 ///
 /// Client id: UTF-8 without U+0000, <= 65,535 bytes, empty only with clean session
 /// (`InvalidArgument`, §3.1.3.1). Password needs a username (`PasswordWithoutUsername`).
 /// Will topic must be a valid topic name; will payload <= 65,535 bytes.
 pub fn connect_len(c: &ConnectFields) -> Result<usize, Error> {
+    packet_len(connect_remaining_len(c)?)
+}
+
+/// `connect_len`'s checks; returns the remaining length.
+fn connect_remaining_len(c: &ConnectFields) -> Result<usize, Error> {
     validate_utf8(c.client_id.as_bytes())?;
     if c.client_id.is_empty() && !c.clean_session {
         return Err(Error::InvalidArgument);
@@ -136,27 +132,54 @@ pub fn connect_len(c: &ConnectFields) -> Result<usize, Error> {
         }
         rem = sum(&[rem, field_len(password.len())?])?;
     }
-    packet_len(rem)
+    Ok(rem)
 }
 
-/// Encodes a CONNECT (protocol "MQTT", level 4) after `connect_len`'s checks.
+/// Encodes a CONNECT (§3.1) after `connect_len`'s checks: protocol "MQTT", level 4, the
+/// connect flags, keep-alive, then client id, will topic and message, username, password, each
+/// present only when its flag is set.
 pub fn encode_connect(out: &mut [u8], c: &ConnectFields) -> Result<usize, Error> {
-    let len = connect_len(c)?;
-    let connect = mqttrs::Connect {
-        protocol: mqttrs::Protocol::MQTT311,
-        keep_alive: c.keep_alive_s,
-        client_id: c.client_id,
-        clean_session: c.clean_session,
-        last_will: c.will.map(|w| mqttrs::LastWill {
-            topic: w.topic,
-            message: w.payload,
-            qos: w.qos.to_mqttrs(),
-            retain: w.retain,
-        }),
-        username: c.username,
-        password: c.password,
+    let rem = connect_remaining_len(c)?;
+    let len = packet_len(rem)?;
+    let Some(packet) = out.get_mut(..len) else {
+        return Err(Error::Full);
     };
-    encode_with_mqttrs(out, &mqttrs::Packet::Connect(connect), len)
+    let mut flags = 0;
+    if c.clean_session {
+        flags |= CONNECT_CLEAN_SESSION;
+    }
+    if let Some(will) = &c.will {
+        flags |= CONNECT_WILL | ((will.qos as u8) << CONNECT_WILL_QOS_SHIFT);
+        if will.retain {
+            flags |= CONNECT_WILL_RETAIN;
+        }
+    }
+    if c.username.is_some() {
+        flags |= CONNECT_USERNAME;
+    }
+    if c.password.is_some() {
+        flags |= CONNECT_PASSWORD;
+    }
+    let mut w = Writer {
+        out: packet,
+        pos: 0,
+    };
+    w.fixed_header(CONNECT << 4, rem);
+    w.put(&CONNECT_PROTOCOL);
+    w.byte(flags);
+    w.put(&c.keep_alive_s.to_be_bytes());
+    w.field(c.client_id.as_bytes())?;
+    if let Some(will) = &c.will {
+        w.field(will.topic.as_bytes())?;
+        w.field(will.payload)?;
+    }
+    if let Some(username) = c.username {
+        w.field(username.as_bytes())?;
+    }
+    if let Some(password) = c.password {
+        w.field(password)?;
+    }
+    w.finish(len)
 }
 
 /// Validates the topic and returns the length of a PUBLISH with `payload_len` bytes of payload.
@@ -223,16 +246,12 @@ pub fn encode_publish_prechecked(
     // Checked by publish_remaining_len_of; this only restates it as a u16.
     let topic_len = u16::try_from(topic.len()).map_err(|_| Error::TooLarge)?;
     let first = (PUBLISH << 4) | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain);
-    let (rem_bytes, rem_len) = remaining_len_encoded(rem);
     let mut w = Writer {
         out: packet,
         pos: 0,
     };
+    w.fixed_header(first, rem);
     // Single bytes are stored directly: a slice copy is a call at opt-level "s".
-    w.byte(first);
-    for &byte in rem_bytes.iter().take(rem_len) {
-        w.byte(byte);
-    }
     let [topic_hi, topic_lo] = topic_len.to_be_bytes();
     w.byte(topic_hi);
     w.byte(topic_lo);
@@ -243,12 +262,7 @@ pub fn encode_publish_prechecked(
         w.byte(id_lo);
     }
     w.put(payload);
-    // Exactly `len` bytes, or the length arithmetic disagrees: never put that on the wire.
-    if w.pos == len {
-        Ok(len)
-    } else {
-        Err(Error::InvalidArgument)
-    }
+    w.finish(len)
 }
 
 /// Writes into `out` from a logical position, remembering how far it would have gone even
@@ -260,11 +274,11 @@ struct Writer<'o> {
 
 impl Writer<'_> {
     fn put(&mut self, bytes: &[u8]) {
-        let end = self.pos.saturating_add(bytes.len());
-        if let Some(dst) = self.out.get_mut(self.pos..end) {
-            dst.copy_from_slice(bytes);
+        if let Some(dst) = self.out.get_mut(self.pos..) {
+            // A miss leaves the rest unwritten; `finish` or the caller's length check sees it.
+            copy_into(dst, bytes);
         }
-        self.pos = end;
+        self.pos = self.pos.saturating_add(bytes.len());
     }
 
     fn byte(&mut self, byte: u8) {
@@ -273,6 +287,55 @@ impl Writer<'_> {
         }
         self.pos = self.pos.saturating_add(1);
     }
+
+    /// A length-prefixed string or binary field (§1.5.3); `TooLarge` above 65,535 bytes.
+    fn field(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let len = u16::try_from(bytes.len()).map_err(|_| Error::TooLarge)?;
+        let [hi, lo] = len.to_be_bytes();
+        self.byte(hi);
+        self.byte(lo);
+        self.put(bytes);
+        Ok(())
+    }
+
+    /// The first byte and the remaining length (§2.2).
+    fn fixed_header(&mut self, first: u8, rem: usize) {
+        self.byte(first);
+        let (rem_bytes, rem_len) = remaining_len_encoded(rem);
+        for &byte in rem_bytes.iter().take(rem_len) {
+            self.byte(byte);
+        }
+    }
+
+    /// Exactly `len` bytes written, or the length arithmetic disagrees: never put that on the
+    /// wire.
+    fn finish(self, len: usize) -> Result<usize, Error> {
+        if self.pos == len && self.out.len() >= len {
+            Ok(len)
+        } else {
+            Err(Error::InvalidArgument)
+        }
+    }
+}
+
+/// Moves `buf[from..end]` up by `by` bytes, last byte first so an overlap is safe: the mirror of
+/// `bytes::move_down`, for the 1 to 3 bytes a SUBSCRIBE body shifts when its remaining length
+/// needs more than one byte (rare and short, so a byte loop). `false`, and nothing moved, when
+/// the range does not fit.
+fn move_up(buf: &mut [u8], from: usize, end: usize, by: usize) -> bool {
+    if from > end || end.checked_add(by).is_none_or(|to_end| to_end > buf.len()) {
+        return false;
+    }
+    for index in (from..end).rev() {
+        let Some(&byte) = buf.get(index) else {
+            return false;
+        };
+        let Some(dst) = index.checked_add(by).and_then(|to| buf.get_mut(to)) else {
+            return false;
+        };
+        *dst = byte;
+    }
+    true
 }
 
 /// SUBSCRIBE/UNSUBSCRIBE in one pass over a (possibly non-Clone) iterator: the body is written
@@ -289,15 +352,15 @@ fn encode_filter_list<'f>(
         out,
         pos: BODY_START,
     };
-    w.put(&packet_id.to_be_bytes());
+    let [id_hi, id_lo] = packet_id.to_be_bytes();
+    w.byte(id_hi);
+    w.byte(id_lo);
     let mut any = false;
     for (filter, qos) in filters {
         validate_topic_filter(filter)?;
-        let len = u16::try_from(filter.len()).map_err(|_| Error::TooLarge)?;
-        w.put(&len.to_be_bytes());
-        w.put(filter.as_bytes());
+        w.field(filter.as_bytes())?;
         if let Some(qos) = qos {
-            w.put(&[qos as u8]);
+            w.byte(qos as u8);
         }
         any = true;
     }
@@ -311,8 +374,12 @@ fn encode_filter_list<'f>(
     let Some(packet) = out.get_mut(..total) else {
         return Ok((total, false));
     };
-    // In bounds: total = 1 + len_bytes + rem >= BODY_START + rem, and packet.len() == total.
-    packet.copy_within(BODY_START..BODY_START + rem, 1 + len_bytes);
+    // Fits: total = 1 + len_bytes + rem >= BODY_START + rem, and packet.len() == total; a miss
+    // means the length arithmetic disagrees.
+    let body_end = BODY_START.saturating_add(rem);
+    if !move_up(packet, BODY_START, body_end, len_bytes.saturating_sub(1)) {
+        return Err(Error::InvalidArgument);
+    }
     if let Some(first) = packet.first_mut() {
         *first = first_byte;
     }
@@ -412,14 +479,25 @@ pub fn encode_ack(out: &mut [u8], kind: AckKind, packet_id: u16) -> Result<usize
     }
 }
 
-/// Encodes PINGREQ: C0 00.
-pub fn encode_pingreq(out: &mut [u8]) -> Result<usize, Error> {
-    encode_with_mqttrs(out, &mqttrs::Packet::Pingreq, EMPTY_PACKET_LEN)
+/// A packet that is only its fixed header, remaining length 0.
+fn encode_header_only(out: &mut [u8], first: u8) -> Result<usize, Error> {
+    match out.first_chunk_mut::<2>() {
+        Some(dst) => {
+            *dst = [first, 0];
+            Ok(2)
+        }
+        None => Err(Error::Full),
+    }
 }
 
-/// Encodes DISCONNECT: E0 00.
+/// Encodes PINGREQ: C0 00 (§3.12).
+pub fn encode_pingreq(out: &mut [u8]) -> Result<usize, Error> {
+    encode_header_only(out, PINGREQ << 4)
+}
+
+/// Encodes DISCONNECT: E0 00 (§3.14).
 pub fn encode_disconnect(out: &mut [u8]) -> Result<usize, Error> {
-    encode_with_mqttrs(out, &mqttrs::Packet::Disconnect, EMPTY_PACKET_LEN)
+    encode_header_only(out, DISCONNECT << 4)
 }
 
 #[cfg(test)]
@@ -667,6 +745,145 @@ mod tests {
                 (rem / 16384) as u8
             ]
         );
+    }
+
+    /// The non-normative example of §3.1.2.10 (Figure 3.6): protocol "MQTT", level 4, flags 0xCE
+    /// (username, password, will QoS 1, will, clean session), keep-alive 10; then the payload in
+    /// the order of §3.1.3.
+    #[test]
+    fn connect_spec_example_exact_bytes() {
+        let c = ConnectFields {
+            client_id: "ID",
+            keep_alive_s: 10,
+            clean_session: true,
+            username: Some("user"),
+            password: Some(b"pw"),
+            will: Some(Will {
+                topic: "w",
+                payload: b"bye",
+                qos: QoS::AtLeastOnce,
+                retain: false,
+            }),
+        };
+        #[rustfmt::skip]
+        let expected = [
+            0x10, 0x20,                                     // CONNECT, remaining length 32
+            0x00, 0x04, b'M', b'Q', b'T', b'T',             // protocol name
+            0x04,                                           // protocol level 4
+            0xCE,                                           // connect flags
+            0x00, 0x0A,                                     // keep-alive 10 s
+            0x00, 0x02, b'I', b'D',                         // client id
+            0x00, 0x01, b'w',                               // will topic
+            0x00, 0x03, b'b', b'y', b'e',                   // will message
+            0x00, 0x04, b'u', b's', b'e', b'r',             // username
+            0x00, 0x02, b'p', b'w',                         // password
+        ];
+        assert_eq!(connect_bytes(&c), expected);
+    }
+
+    /// The CONNECT the reference codec writes for the same fields.
+    fn mqttrs_connect(c: &ConnectFields, len: usize) -> Vec<u8> {
+        let packet = mqttrs::Packet::Connect(mqttrs::Connect {
+            protocol: mqttrs::Protocol::MQTT311,
+            keep_alive: c.keep_alive_s,
+            client_id: c.client_id,
+            clean_session: c.clean_session,
+            last_will: c.will.map(|w| mqttrs::LastWill {
+                topic: w.topic,
+                message: w.payload,
+                qos: w.qos.to_mqttrs(),
+                retain: w.retain,
+            }),
+            username: c.username,
+            password: c.password,
+        });
+        let mut out = vec![0u8; len + 8];
+        assert_eq!(mqttrs::encode_slice(&packet, &mut out), Ok(len), "{c:?}");
+        out.truncate(len);
+        out
+    }
+
+    /// Every combination of will (none, QoS 0/1/2, retain or not), username, password, clean
+    /// flag and keep-alive (0, 1, 65,535), with short, multi-byte and long strings (remaining
+    /// lengths of 1, 2 and 3 bytes): byte for byte what mqttrs writes.
+    #[test]
+    fn connect_matches_mqttrs() {
+        let long_id = "c".repeat(200);
+        let long_topic = "t/".repeat(4_000) + "end";
+        let long_payload = vec![0x5Au8; 20_000];
+        let long_user = "u".repeat(65_535);
+        let long_password = vec![0u8; 300];
+        let ids = ["", "a", "clientId-é-ü", long_id.as_str()];
+        let wills: Vec<Option<Will>> = [None]
+            .into_iter()
+            .chain(
+                [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+                    .into_iter()
+                    .flat_map(|qos| {
+                        [false, true].into_iter().flat_map(move |retain| {
+                            [("w", &b""[..]), ("a/b/c", &b"bye\0"[..])].into_iter().map(
+                                move |(topic, payload)| {
+                                    Some(Will {
+                                        topic,
+                                        payload,
+                                        qos,
+                                        retain,
+                                    })
+                                },
+                            )
+                        })
+                    }),
+            )
+            .chain([Some(Will {
+                topic: &long_topic,
+                payload: &long_payload,
+                qos: QoS::AtLeastOnce,
+                retain: true,
+            })])
+            .collect();
+        let credentials: [(Option<&str>, Option<&[u8]>); 5] = [
+            (None, None),
+            (Some(""), None),
+            (Some("user"), Some(b"")),
+            (Some("user"), Some(b"p\xFFw")),
+            (Some(&long_user), Some(&long_password)),
+        ];
+        let mut checked = 0;
+        for client_id in ids {
+            for will in &wills {
+                for (username, password) in credentials {
+                    for clean_session in [false, true] {
+                        for keep_alive_s in [0, 1, 65_535] {
+                            let c = ConnectFields {
+                                client_id,
+                                keep_alive_s,
+                                clean_session,
+                                username,
+                                password,
+                                will: *will,
+                            };
+                            if client_id.is_empty() && !clean_session {
+                                assert_eq!(connect_len(&c), Err(Error::InvalidArgument));
+                                continue;
+                            }
+                            let len = connect_len(&c).unwrap();
+                            let mut ours = vec![0u8; len];
+                            assert_eq!(encode_connect(&mut ours, &c), Ok(len));
+                            assert!(ours == mqttrs_connect(&c, len), "{c:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, (4 * 2 - 1) * 3 * 14 * 5);
+        // Remaining lengths of 1, 2 and 3 bytes were all among them.
+        let with_user = ConnectFields {
+            username: Some(&long_user),
+            ..fields("a")
+        };
+        let sizes = [fields("a"), fields(&long_id), with_user].map(|c| connect_len(&c).unwrap());
+        assert_eq!(sizes, [2 + 13, 3 + 212, 4 + 13 + 65_537]);
     }
 
     fn publish_bytes(

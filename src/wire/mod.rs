@@ -1,9 +1,9 @@
 //! MQTT 3.1.1 on the wire: strict framing, strict decoding of what a broker may send,
 //! validating encoders, and topic names/filters.
 //!
-//! mqttrs 0.4.1 does the byte shuffling, but it panics on short input and is lax, so every
-//! packet is framed and checked here before mqttrs sees it, and every argument is validated
-//! before mqttrs encodes it. mqttrs types never leave this module.
+//! Every packet is framed, decoded and encoded here, by the spec, with no codec crate at run
+//! time and no panic path. mqttrs 0.4.1 is a dev-dependency: the unit tests use it as the
+//! reference codec and check that it writes and reads the same bytes.
 
 use crate::error::Error;
 
@@ -45,8 +45,12 @@ impl QoS {
             _ => Err(Error::InvalidQos),
         }
     }
+}
 
-    fn to_mqttrs(self) -> mqttrs::QoS {
+#[cfg(test)]
+impl QoS {
+    /// The reference codec's QoS, for the tests that compare bytes with mqttrs.
+    pub(crate) fn to_mqttrs(self) -> mqttrs::QoS {
         match self {
             QoS::AtMostOnce => mqttrs::QoS::AtMostOnce,
             QoS::AtLeastOnce => mqttrs::QoS::AtLeastOnce,

@@ -69,19 +69,50 @@ pub fn validate_topic_filter(f: &str) -> Result<(), Error> {
     if f.bytes().any(|b| b == 0) {
         return Err(Error::InvalidTopic);
     }
-    let mut levels = f.split('/').peekable();
+    let mut levels = Levels::of(f).peekable();
     while let Some(level) = levels.next() {
         let is_last = levels.peek().is_none();
-        let has_hash = level.contains('#');
-        let has_plus = level.contains('+');
-        if has_hash && (level != "#" || !is_last) {
+        let has_hash = level.contains(&b'#');
+        let has_plus = level.contains(&b'+');
+        if has_hash && (level != b"#" || !is_last) {
             return Err(Error::InvalidTopic);
         }
-        if has_plus && level != "+" {
+        if has_plus && level != b"+" {
             return Err(Error::InvalidTopic);
         }
     }
     Ok(())
+}
+
+/// The levels of a topic name or filter, split at '/' (a leading, trailing or doubled '/' gives
+/// an empty level). Written over bytes with checked splits: `str::split` keeps slice-index
+/// panics in the size-optimised build.
+struct Levels<'a> {
+    /// What is left after the last '/' taken; None once the last level was returned.
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Levels<'a> {
+    fn of(s: &'a str) -> Levels<'a> {
+        Levels {
+            rest: Some(s.as_bytes()),
+        }
+    }
+}
+
+impl<'a> Iterator for Levels<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        let Some(slash) = rest.iter().position(|&b| b == b'/') else {
+            self.rest = None;
+            return Some(rest);
+        };
+        let (level, from_slash) = rest.split_at_checked(slash)?;
+        self.rest = from_slash.split_first().map(|(_, after)| after);
+        Some(level)
+    }
 }
 
 /// Whether `topic` (a valid name) matches `filter` (a valid filter). `+` matches one whole level
@@ -89,16 +120,18 @@ pub fn validate_topic_filter(f: &str) -> Result<(), Error> {
 /// with a wildcard never matches a topic starting with `$` (§4.7.2). Invalid input never panics,
 /// it just may not match.
 pub fn topic_matches(filter: &str, topic: &str) -> bool {
-    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+    if topic.as_bytes().first() == Some(&b'$')
+        && matches!(filter.as_bytes().first(), Some(b'+' | b'#'))
+    {
         return false;
     }
-    let mut filter_levels = filter.split('/');
-    let mut topic_levels = topic.split('/');
+    let mut filter_levels = Levels::of(filter);
+    let mut topic_levels = Levels::of(topic);
     // Each step consumes a filter level; bounded by the filter's length.
     loop {
         match (filter_levels.next(), topic_levels.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
+            (Some(b"#"), _) => return true,
+            (Some(b"+"), Some(_)) => {}
             (Some(f), Some(t)) if f == t => {}
             (None, None) => return true,
             _ => return false,
@@ -106,22 +139,61 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
     }
 }
 
-/// Checks an MQTT UTF-8 string: at most 65,535 bytes (else `TooLarge`), valid UTF-8 without
-/// U+0000 (else `InvalidUtf8`).
+/// Checks an MQTT UTF-8 string: at most 65,535 bytes (else `TooLarge`), well-formed UTF-8
+/// without U+0000 (else `InvalidUtf8`, §1.5.3).
 pub fn validate_utf8(bytes: &[u8]) -> Result<&str, Error> {
     if bytes.len() > MAX_STRING_LEN {
         return Err(Error::TooLarge);
     }
     // Fast path: ASCII without NUL (every topic and client id in practice).
-    if !any_word(bytes, b'a', |w| (w & HIGH_BITS) | zero_lanes(w)) {
-        // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
-        return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
-    }
-    let s = core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
-    if bytes.contains(&0) {
+    let ascii = !any_word(bytes, b'a', |w| (w & HIGH_BITS) | zero_lanes(w));
+    if !ascii && !is_utf8_without_nul(bytes) {
         return Err(Error::InvalidUtf8);
     }
-    Ok(s)
+    // SAFETY: the bytes are ASCII, or `is_utf8_without_nul` checked they are well-formed UTF-8.
+    Ok(unsafe { core::str::from_utf8_unchecked(bytes) })
+}
+
+/// Well-formed UTF-8 (RFC 3629; Unicode Table 3-7) with no U+0000: no overlong forms, no
+/// surrogates (U+D800..=U+DFFF), nothing above U+10FFFF, no truncated sequence. Our own, so
+/// the library does not link `core::str::from_utf8` and its panic paths.
+fn is_utf8_without_nul(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some((&lead, tail)) = rest.split_first() {
+        if lead < 0x80 {
+            if lead == 0 {
+                return false;
+            }
+            rest = tail;
+            continue;
+        }
+        // The second byte's range excludes overlongs (E0, F0), surrogates (ED) and code points
+        // above U+10FFFF (F4); C0, C1 and F5..FF never start a sequence.
+        let (second_range, more) = match lead {
+            0xC2..=0xDF => (0x80..=0xBF, 0),
+            0xE0 => (0xA0..=0xBF, 1),
+            0xE1..=0xEC | 0xEE..=0xEF => (0x80..=0xBF, 1),
+            0xED => (0x80..=0x9F, 1),
+            0xF0 => (0x90..=0xBF, 2),
+            0xF1..=0xF3 => (0x80..=0xBF, 2),
+            0xF4 => (0x80..=0x8F, 2),
+            _ => return false,
+        };
+        let Some((second, tail)) = tail.split_first() else {
+            return false;
+        };
+        if !second_range.contains(second) {
+            return false;
+        }
+        let Some((continuation, after)) = tail.split_at_checked(more) else {
+            return false;
+        };
+        if !continuation.iter().all(|&b| b & 0xC0 == 0x80) {
+            return false;
+        }
+        rest = after;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -301,5 +373,145 @@ mod tests {
         assert_eq!(validate_utf8(&max).map(str::len), Ok(65_535));
         let over = [b'x'; 65_536];
         assert_eq!(validate_utf8(&over), Err(Error::TooLarge));
+    }
+
+    fn strict(bytes: &[u8]) -> bool {
+        is_utf8_without_nul(bytes)
+    }
+
+    /// The edges of every sequence length: the first and last valid code point, the overlong
+    /// forms just below, surrogates, the limit U+10FFFF, and truncations.
+    #[test]
+    fn utf8_validator_boundaries() {
+        let valid: &[&[u8]] = &[
+            b"\x01",
+            b"\x7F",
+            &[0xC2, 0x80],             // U+0080
+            &[0xDF, 0xBF],             // U+07FF
+            &[0xE0, 0xA0, 0x80],       // U+0800
+            &[0xED, 0x9F, 0xBF],       // U+D7FF
+            &[0xEE, 0x80, 0x80],       // U+E000
+            &[0xEF, 0xBF, 0xBF],       // U+FFFF
+            &[0xF0, 0x90, 0x80, 0x80], // U+10000
+            &[0xF4, 0x8F, 0xBF, 0xBF], // U+10FFFF
+            "aé€😀".as_bytes(),
+        ];
+        for bytes in valid {
+            assert!(strict(bytes), "{bytes:02x?}");
+            assert_eq!(
+                validate_utf8(bytes),
+                Ok(std::str::from_utf8(bytes).unwrap())
+            );
+        }
+        let invalid: &[&[u8]] = &[
+            b"\0",
+            b"a\0",
+            &[0xC0, 0x80],                         // overlong U+0000 (2 bytes)
+            &[0xC1, 0xBF],                         // overlong U+007F
+            &[0xE0, 0x80, 0x80],                   // overlong U+0000 (3 bytes)
+            &[0xE0, 0x9F, 0xBF],                   // overlong U+07FF
+            &[0xF0, 0x80, 0x80, 0x80],             // overlong U+0000 (4 bytes)
+            &[0xF0, 0x8F, 0xBF, 0xBF],             // overlong U+FFFF
+            &[0xED, 0xA0, 0x80],                   // U+D800
+            &[0xED, 0xBF, 0xBF],                   // U+DFFF
+            &[0xED, 0xA0, 0x80, 0xED, 0xB0, 0x80], // a surrogate pair (CESU-8)
+            &[0xF4, 0x90, 0x80, 0x80],             // U+110000
+            &[0xF5, 0x80, 0x80, 0x80],
+            &[0xF8, 0x88, 0x80, 0x80, 0x80], // 5-byte form
+            &[0xFF],
+            &[0x80],             // continuation without a lead
+            &[0xBF, 0x41],       // likewise
+            &[0xC2],             // truncated 2-byte
+            &[0xE2, 0x82],       // truncated 3-byte
+            &[0xF0, 0x9F, 0x98], // truncated 4-byte
+            &[0xE2, 0x41, 0xAC], // a non-continuation inside
+            &[0xF0, 0x9F, 0x41, 0x80],
+            &[0xC2, 0xC0],
+        ];
+        for bytes in invalid {
+            assert!(!strict(bytes), "{bytes:02x?}");
+            assert_eq!(
+                validate_utf8(bytes),
+                Err(Error::InvalidUtf8),
+                "{bytes:02x?}"
+            );
+        }
+        // Every code point, encoded by std: accepted exactly when it is not U+0000.
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let mut buf = [0u8; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(strict(bytes), c != '\0', "{c:?}");
+        }
+        // Every 2-byte and 3-byte string whose first byte is not ASCII agrees with std.
+        for a in 0x80..=0xFFu8 {
+            for b in 0..=0xFFu8 {
+                let two = [a, b];
+                assert_eq!(strict(&two), std::str::from_utf8(&two).is_ok() && b != 0);
+                for c in [
+                    0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF,
+                ] {
+                    let three = [a, b, c];
+                    let std_ok = std::str::from_utf8(&three).is_ok() && !three.contains(&0);
+                    assert_eq!(strict(&three), std_ok, "{three:02x?}");
+                }
+            }
+        }
+    }
+
+    /// Agreement with `core::str::from_utf8` (plus the U+0000 rule) over random strings from a
+    /// fixed-seed PRNG: raw bytes, bytes drawn from lead/continuation-heavy alphabets, and valid
+    /// strings with one byte changed.
+    #[test]
+    fn utf8_validator_agrees_with_core_on_random_strings() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+            0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF,
+        ];
+        let (mut valid, mut invalid) = (0, 0);
+        for round in 0..6_000 {
+            let len = (next() % 24) as usize;
+            let bytes: std::vec::Vec<u8> = match round % 3 {
+                0 => (0..len).map(|_| next() as u8).collect(),
+                1 => (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect(),
+                _ => {
+                    let text: String = (0..len)
+                        .filter_map(|_| char::from_u32((next() % 0x11_0000) as u32))
+                        .collect();
+                    let mut bytes = text.into_bytes();
+                    if !bytes.is_empty() && next() % 2 == 0 {
+                        let at = (next() % bytes.len() as u64) as usize;
+                        bytes[at] = next() as u8;
+                    }
+                    bytes
+                }
+            };
+            let expected = std::str::from_utf8(&bytes).is_ok() && !bytes.contains(&0);
+            assert_eq!(strict(&bytes), expected, "{bytes:02x?}");
+            let expected = std::str::from_utf8(&bytes).map_err(|_| Error::InvalidUtf8);
+            let expected = expected.and_then(|s| match s.contains('\0') {
+                true => Err(Error::InvalidUtf8),
+                false => Ok(s),
+            });
+            assert_eq!(validate_utf8(&bytes), expected);
+            if expected.is_ok() {
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+        }
+        // Both outcomes were well exercised.
+        assert!(
+            valid > 1_000 && invalid > 1_000,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 }

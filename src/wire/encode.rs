@@ -343,11 +343,11 @@ fn move_up(buf: &mut [u8], from: usize, end: usize, by: usize) -> bool {
 /// Returns the packet length and whether it was written (false: `out` too small).
 /// The iterator is `dyn`: one copy of this function serves every caller's iterator type
 /// (generic, it was six copies, 2.4 KB of flash).
-fn encode_filter_list<'f>(
+fn encode_filter_list(
     out: &mut [u8],
     first_byte: u8,
     packet_id: u16,
-    filters: &mut dyn Iterator<Item = (&'f str, Option<QoS>)>,
+    filters: &mut dyn Iterator<Item = (&str, Option<QoS>)>,
 ) -> Result<(usize, bool), Error> {
     const BODY_START: usize = 2;
     let mut w = Writer {

@@ -10,7 +10,9 @@
 //! compacted only at the start of a later call, so the bytes a returned [`Dispatch`] points at stay
 //! in place until the next call.
 
-use core::net::{IpAddr, SocketAddr};
+mod ip_literal;
+
+use core::net::SocketAddr;
 use core::ops::Range;
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
@@ -385,9 +387,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         self.connected_on_attempt = false;
         self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
         let endpoint = self.endpoint();
-        self.phase = match endpoint.host.parse::<IpAddr>() {
-            Ok(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
-            Err(_) => Phase::Resolving,
+        self.phase = match ip_literal::parse(endpoint.host) {
+            Some(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
+            None => Phase::Resolving,
         };
     }
 

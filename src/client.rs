@@ -18,6 +18,7 @@ use core::ops::Range;
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 use heapless::{Deque, Vec};
 
+use crate::bytes::{copy_into, move_down, remove_at};
 use crate::config::{MAX_ENDPOINTS, OFFLINE_QOS0_BYTES, OFFLINE_QOS0_MSGS};
 use crate::engine::{ConnectOptions, Engine, Event, Incoming, State};
 use crate::time::Instant;
@@ -210,8 +211,9 @@ impl Qos0Queue {
         else {
             return Err(Error::Full);
         };
-        topic_dst.copy_from_slice(topic.as_bytes());
-        payload_dst.copy_from_slice(payload);
+        if !copy_into(topic_dst, topic.as_bytes()) || !copy_into(payload_dst, payload) {
+            return Err(Error::Full);
+        }
         let entry = Queued {
             topic_len: topic.len(),
             payload_len: payload.len(),
@@ -225,24 +227,26 @@ impl Qos0Queue {
     /// The oldest message: topic, payload, retain.
     fn front(&self) -> Option<(&str, &[u8], bool)> {
         let entry = self.entries.first()?;
-        let topic = self.bytes.get(..entry.topic_len)?;
-        let payload_end = entry.topic_len.checked_add(entry.payload_len)?;
-        let payload = self.bytes.get(entry.topic_len..payload_end)?;
-        Some((core::str::from_utf8(topic).ok()?, payload, entry.retain))
+        let (topic, rest) = self.bytes.split_at_checked(entry.topic_len)?;
+        let payload = rest.get(..entry.payload_len)?;
+        // SAFETY: the entries tile `bytes[..used]` in order (push appends after `used`,
+        // pop_front moves the rest down by exactly the first entry's length, or empties the
+        // queue), so the first entry's topic bytes are a copy of the `&str` given to `push`.
+        let topic = unsafe { core::str::from_utf8_unchecked(topic) };
+        Some((topic, payload, entry.retain))
     }
 
     fn pop_front(&mut self) {
-        if self.entries.is_empty() {
+        let Some(entry) = remove_at(&mut self.entries, 0) else {
             return;
-        }
-        let entry = self.entries.remove(0);
-        let len = entry
-            .topic_len
-            .saturating_add(entry.payload_len)
-            .min(self.used);
-        // `used` never exceeds the arena (set only after a checked copy into it).
-        if self.used <= self.bytes.len() {
-            self.bytes.copy_within(len..self.used, 0);
+        };
+        let len = entry.topic_len.saturating_add(entry.payload_len);
+        if len > self.used || !move_down(&mut self.bytes, len, self.used, 0) {
+            // Never: the entries tile `bytes[..used]`. Were it to happen, the rest could not be
+            // found again, so they are dropped rather than misread.
+            self.entries.clear();
+            self.used = 0;
+            return;
         }
         self.used -= len;
     }
@@ -872,7 +876,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
     /// Receives after the unconsumed tail; true if bytes arrived or the connection ended.
     fn receive_step(&mut self, now: Instant) -> bool {
-        self.make_rx_room();
+        if !self.make_rx_room(now) {
+            return true;
+        }
         let Some(socket) = self.socket.as_mut() else {
             return false;
         };
@@ -901,19 +907,24 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     }
 
     /// Moves the unconsumed tail to the front. Only called before anything is dispatched in
-    /// the current call, so no returned range is invalidated.
-    fn make_rx_room(&mut self) {
+    /// the current call, so no returned range is invalidated. False when the connection ended.
+    fn make_rx_room(&mut self, now: Instant) -> bool {
         if self.rx_start == 0 {
-            return;
+            return true;
         }
         if self.rx_start >= self.rx_end {
             self.rx_start = 0;
             self.rx_end = 0;
         } else if self.rx_end == self.rx.len() {
-            self.rx.copy_within(self.rx_start..self.rx_end, 0);
+            if !move_down(self.rx, self.rx_start, self.rx_end, 0) {
+                // Never (rx_start < rx_end == rx.len()); the stream could not be followed.
+                self.engine.connection_lost(now, Error::Malformed);
+                return false;
+            }
             self.rx_end = self.rx_end.saturating_sub(self.rx_start);
             self.rx_start = 0;
         }
+        true
     }
 }
 

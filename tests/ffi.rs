@@ -952,6 +952,29 @@ fn full_session_through_the_c_api() {
 }
 
 #[test]
+fn ipv6_literals_connect_directly_and_zone_ids_go_to_the_resolver() {
+    let mut h = Harness::new("2001:db8::a:1.2.3.4");
+    h.handlers();
+    let c = h.c();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    assert!(h.net.resolved.is_empty());
+    assert_eq!(h.net.connected_to[0].family, 6);
+    let mut expected = [0u8; 16];
+    expected[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    expected[10..].copy_from_slice(&[0, 0x0a, 1, 2, 3, 4]);
+    assert_eq!(h.net.connected_to[0].addr, expected);
+    assert_eq!(h.net.sent, CONNECT_C1);
+
+    // Not a literal for us (as for core's parser): a name for the platform to resolve.
+    let mut h = Harness::new("fe80::1%eth0");
+    h.handlers();
+    assert_eq!(unsafe { mqe_connect(h.c()) }, MQE_OK);
+    h.poll_n(4);
+    assert_eq!(h.net.resolved, vec!["fe80::1%eth0"]);
+}
+
+#[test]
 fn host_names_go_through_the_resolver() {
     let mut h = Harness::new("broker.example");
     h.handlers();

@@ -19,6 +19,7 @@ use super::status::{
 };
 use super::transport::CTransport;
 use super::types::*;
+use crate::bytes::copy_into;
 use crate::client::{Client, ClientState, Dispatch};
 use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
 use crate::engine::Event;
@@ -168,8 +169,8 @@ impl ClientCell {
             .ok_or(super::MQE_ERR_FULL)?;
         let previous = *slot;
         let mut entry = TopicHandler::EMPTY;
-        if let Some(dest) = entry.filter.get_mut(..bytes.len()) {
-            dest.copy_from_slice(bytes);
+        if !copy_into(&mut entry.filter, bytes) {
+            return Err(super::MQE_ERR_TOO_LARGE);
         }
         entry.filter_len = filter_len;
         entry.handler = Some(handler);

@@ -12,8 +12,10 @@
 
 mod ip_literal;
 
+use core::mem::MaybeUninit;
 use core::net::SocketAddr;
 use core::ops::Range;
+use core::ptr::addr_of_mut;
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 use heapless::{Deque, Vec};
@@ -164,12 +166,24 @@ struct Qos0Queue {
 }
 
 impl Qos0Queue {
-    const fn new() -> Self {
-        Qos0Queue {
-            entries: Vec::new(),
-            bytes: [0; OFFLINE_QOS0_BYTES],
-            used: 0,
+    /// An empty queue at `queue`, written in place (the arena is most of its size).
+    ///
+    /// # Safety
+    /// `queue` is valid for writes.
+    unsafe fn init(queue: *mut Qos0Queue) {
+        // SAFETY: per the contract; each field is written once, the arena as zero bytes (the
+        // pattern below names every field: adding one fails to compile until it is written).
+        unsafe {
+            addr_of_mut!((*queue).entries).write(Vec::new());
+            addr_of_mut!((*queue).bytes).write_bytes(0, 1);
+            addr_of_mut!((*queue).used).write(0);
         }
+        // SAFETY: initialised just above.
+        let Qos0Queue {
+            entries: _,
+            bytes: _,
+            used: _,
+        } = unsafe { &*queue };
     }
 
     fn is_empty(&self) -> bool {
@@ -295,33 +309,83 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         endpoint: Endpoint<'b>,
         connect: ConnectOptions<'b>,
     ) -> Self {
-        let mut endpoints = Vec::new();
-        // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
-        let _ = endpoints.push(endpoint);
-        Client {
-            stack,
-            socket: None,
-            engine,
-            rx,
-            rx_start: 0,
-            rx_end: 0,
-            endpoints,
-            endpoint_index: 0,
-            connect_options: connect,
-            phase: Phase::Idle,
-            connect_deadline: Instant(0),
-            own_events: Deque::new(),
-            more_work: false,
-            reconnect: ReconnectPolicy::OFF,
-            want_connection: false,
-            attempt: 0,
-            connected_on_attempt: false,
-            jitter: 0x9E37_79B9,
-            qos0_queue: Qos0Queue::new(),
-            qos0_policy: Qos0Policy::RejectWhenFull,
-            qos0_dropped: 0,
-            qos0_dropped_unreported: 0,
-        }
+        let mut slot = MaybeUninit::uninit();
+        Self::init(&mut slot, stack, move || engine, rx, endpoint, connect);
+        // SAFETY: `init` wrote every field of the slot.
+        unsafe { slot.assume_init() }
+    }
+
+    /// Builds the client in `slot` field by field, the engine `make_engine` returns straight
+    /// into its field: with the default capacities the client is about 2 KB, and building it
+    /// as one value first would put that much (and again for the move) on the stack.
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        stack: S,
+        make_engine: impl FnOnce() -> Engine<'b>,
+        rx: &'b mut [u8],
+        endpoint: Endpoint<'b>,
+        connect: ConnectOptions<'b>,
+    ) -> &'s mut Self {
+        let client = slot.as_mut_ptr();
+        // SAFETY: `client` points to the slot, valid for writes; each field is written once
+        // through a raw projection (no reference to the partly written value is made; the one
+        // reference, to `endpoints` once written, covers that field only), and the field list
+        // below stops compiling when a field is added and not written here. So every field is
+        // initialised when the slot is assumed initialised.
+        let client = unsafe {
+            addr_of_mut!((*client).stack).write(stack);
+            addr_of_mut!((*client).socket).write(None);
+            addr_of_mut!((*client).engine).write(make_engine());
+            addr_of_mut!((*client).rx).write(rx);
+            addr_of_mut!((*client).rx_start).write(0);
+            addr_of_mut!((*client).rx_end).write(0);
+            let endpoints = addr_of_mut!((*client).endpoints);
+            endpoints.write(Vec::new());
+            // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
+            let _ = (*endpoints).push(endpoint);
+            addr_of_mut!((*client).endpoint_index).write(0);
+            addr_of_mut!((*client).connect_options).write(connect);
+            addr_of_mut!((*client).phase).write(Phase::Idle);
+            addr_of_mut!((*client).connect_deadline).write(Instant(0));
+            addr_of_mut!((*client).own_events).write(Deque::new());
+            addr_of_mut!((*client).more_work).write(false);
+            addr_of_mut!((*client).reconnect).write(ReconnectPolicy::OFF);
+            addr_of_mut!((*client).want_connection).write(false);
+            addr_of_mut!((*client).attempt).write(0);
+            addr_of_mut!((*client).connected_on_attempt).write(false);
+            addr_of_mut!((*client).jitter).write(0x9E37_79B9);
+            Qos0Queue::init(addr_of_mut!((*client).qos0_queue));
+            addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
+            addr_of_mut!((*client).qos0_dropped).write(0);
+            addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
+        let Client {
+            stack: _,
+            socket: _,
+            engine: _,
+            rx: _,
+            rx_start: _,
+            rx_end: _,
+            endpoints: _,
+            endpoint_index: _,
+            connect_options: _,
+            phase: _,
+            connect_deadline: _,
+            own_events: _,
+            more_work: _,
+            reconnect: _,
+            want_connection: _,
+            attempt: _,
+            connected_on_attempt: _,
+            jitter: _,
+            qos0_queue: _,
+            qos0_policy: _,
+            qos0_dropped: _,
+            qos0_dropped_unreported: _,
+        } = &*client;
+        client
     }
 
     /// Replaces the broker endpoints, tried in this order (failover). `InvalidArgument` when

@@ -25,6 +25,7 @@ impl TcpError for CTransportError {
 const OTHER: CTransportError = CTransportError(TcpErrorKind::Other);
 
 /// `mqe_transport_t` checked by `mqe_init`: every required function is present.
+#[derive(Clone, Copy)]
 pub(crate) struct CTransport {
     vtable: mqe_transport_t,
 }

@@ -125,10 +125,10 @@ pub(crate) unsafe fn init_storage(
     let storage = c.cast::<ClientStorage>();
     // SAFETY: the storage is large and aligned enough (static asserts above) and exclusively
     // ours per the contract. Fields are written through raw projections, so no reference
-    // covers the storage or the outbox; the one reference made, to the client's slot, covers
-    // only that field. The magic is cleared first and set last: the storage is not a client
-    // until every field below is written (`ClientCell`'s field list stops compiling when a
-    // field is added and not written here).
+    // covers the storage or the outbox; the references made cover the client's slot, then the
+    // written cell, never more. The magic is cleared first and set last: the storage is not a
+    // client until every field below is written (`ClientCell`'s field list stops compiling
+    // when a field is added and not written here).
     unsafe {
         ptr::addr_of_mut!((*storage).magic).write(0);
         let cell = ptr::addr_of_mut!((*storage).cell);

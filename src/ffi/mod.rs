@@ -169,7 +169,7 @@ pub(crate) struct ClientSetup {
 }
 
 impl ClientSetup {
-    /// Builds the client in `slot`, lending it the buffers (taken out of `self`). By
+    /// Builds the client in `slot`, lending it the buffers (taken out of `self`, so once). By
     /// reference, so that the setup is not copied again on the way down.
     pub(crate) fn build_in(
         &mut self,

@@ -10,12 +10,17 @@
 //! compacted only at the start of a later call, so the bytes a returned [`Dispatch`] points at stay
 //! in place until the next call.
 
-use core::net::{IpAddr, SocketAddr};
+mod ip_literal;
+
+use core::mem::MaybeUninit;
+use core::net::SocketAddr;
 use core::ops::Range;
+use core::ptr::addr_of_mut;
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 use heapless::{Deque, Vec};
 
+use crate::bytes::{copy_into, move_down, remove_at};
 use crate::config::{MAX_ENDPOINTS, OFFLINE_QOS0_BYTES, OFFLINE_QOS0_MSGS};
 use crate::engine::{ConnectOptions, Engine, Event, Incoming, State};
 use crate::time::Instant;
@@ -161,12 +166,24 @@ struct Qos0Queue {
 }
 
 impl Qos0Queue {
-    const fn new() -> Self {
-        Qos0Queue {
-            entries: Vec::new(),
-            bytes: [0; OFFLINE_QOS0_BYTES],
-            used: 0,
+    /// An empty queue at `queue`, written in place (the arena is most of its size).
+    ///
+    /// # Safety
+    /// `queue` is valid for writes.
+    unsafe fn init(queue: *mut Qos0Queue) {
+        // SAFETY: per the contract; each field is written once, the arena as zero bytes (the
+        // pattern below names every field: adding one fails to compile until it is written).
+        unsafe {
+            addr_of_mut!((*queue).entries).write(Vec::new());
+            addr_of_mut!((*queue).bytes).write_bytes(0, 1);
+            addr_of_mut!((*queue).used).write(0);
         }
+        // SAFETY: initialised just above.
+        let Qos0Queue {
+            entries: _,
+            bytes: _,
+            used: _,
+        } = unsafe { &*queue };
     }
 
     fn is_empty(&self) -> bool {
@@ -208,8 +225,9 @@ impl Qos0Queue {
         else {
             return Err(Error::Full);
         };
-        topic_dst.copy_from_slice(topic.as_bytes());
-        payload_dst.copy_from_slice(payload);
+        if !copy_into(topic_dst, topic.as_bytes()) || !copy_into(payload_dst, payload) {
+            return Err(Error::Full);
+        }
         let entry = Queued {
             topic_len: topic.len(),
             payload_len: payload.len(),
@@ -223,24 +241,26 @@ impl Qos0Queue {
     /// The oldest message: topic, payload, retain.
     fn front(&self) -> Option<(&str, &[u8], bool)> {
         let entry = self.entries.first()?;
-        let topic = self.bytes.get(..entry.topic_len)?;
-        let payload_end = entry.topic_len.checked_add(entry.payload_len)?;
-        let payload = self.bytes.get(entry.topic_len..payload_end)?;
-        Some((core::str::from_utf8(topic).ok()?, payload, entry.retain))
+        let (topic, rest) = self.bytes.split_at_checked(entry.topic_len)?;
+        let payload = rest.get(..entry.payload_len)?;
+        // SAFETY: the entries tile `bytes[..used]` in order (push appends after `used`,
+        // pop_front moves the rest down by exactly the first entry's length, or empties the
+        // queue), so the first entry's topic bytes are a copy of the `&str` given to `push`.
+        let topic = unsafe { core::str::from_utf8_unchecked(topic) };
+        Some((topic, payload, entry.retain))
     }
 
     fn pop_front(&mut self) {
-        if self.entries.is_empty() {
+        let Some(entry) = remove_at(&mut self.entries, 0) else {
             return;
-        }
-        let entry = self.entries.remove(0);
-        let len = entry
-            .topic_len
-            .saturating_add(entry.payload_len)
-            .min(self.used);
-        // `used` never exceeds the arena (set only after a checked copy into it).
-        if self.used <= self.bytes.len() {
-            self.bytes.copy_within(len..self.used, 0);
+        };
+        let len = entry.topic_len.saturating_add(entry.payload_len);
+        if len > self.used || !move_down(&mut self.bytes, len, self.used, 0) {
+            // Never: the entries tile `bytes[..used]`. Were it to happen, the rest could not be
+            // found again, so they are dropped rather than misread.
+            self.entries.clear();
+            self.used = 0;
+            return;
         }
         self.used -= len;
     }
@@ -289,33 +309,83 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         endpoint: Endpoint<'b>,
         connect: ConnectOptions<'b>,
     ) -> Self {
-        let mut endpoints = Vec::new();
-        // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
-        let _ = endpoints.push(endpoint);
-        Client {
-            stack,
-            socket: None,
-            engine,
-            rx,
-            rx_start: 0,
-            rx_end: 0,
-            endpoints,
-            endpoint_index: 0,
-            connect_options: connect,
-            phase: Phase::Idle,
-            connect_deadline: Instant(0),
-            own_events: Deque::new(),
-            more_work: false,
-            reconnect: ReconnectPolicy::OFF,
-            want_connection: false,
-            attempt: 0,
-            connected_on_attempt: false,
-            jitter: 0x9E37_79B9,
-            qos0_queue: Qos0Queue::new(),
-            qos0_policy: Qos0Policy::RejectWhenFull,
-            qos0_dropped: 0,
-            qos0_dropped_unreported: 0,
-        }
+        let mut slot = MaybeUninit::uninit();
+        Self::init(&mut slot, stack, move || engine, rx, endpoint, connect);
+        // SAFETY: `init` wrote every field of the slot.
+        unsafe { slot.assume_init() }
+    }
+
+    /// Builds the client in `slot` field by field, the engine `make_engine` returns straight
+    /// into its field: with the default capacities the client is about 2 KB, and building it
+    /// as one value first would put that much (and again for the move) on the stack.
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        stack: S,
+        make_engine: impl FnOnce() -> Engine<'b>,
+        rx: &'b mut [u8],
+        endpoint: Endpoint<'b>,
+        connect: ConnectOptions<'b>,
+    ) -> &'s mut Self {
+        let client = slot.as_mut_ptr();
+        // SAFETY: `client` points to the slot, valid for writes; each field is written once
+        // through a raw projection (no reference to the partly written value is made; the one
+        // reference, to `endpoints` once written, covers that field only), and the field list
+        // below stops compiling when a field is added and not written here. So every field is
+        // initialised when the slot is assumed initialised.
+        let client = unsafe {
+            addr_of_mut!((*client).stack).write(stack);
+            addr_of_mut!((*client).socket).write(None);
+            addr_of_mut!((*client).engine).write(make_engine());
+            addr_of_mut!((*client).rx).write(rx);
+            addr_of_mut!((*client).rx_start).write(0);
+            addr_of_mut!((*client).rx_end).write(0);
+            let endpoints = addr_of_mut!((*client).endpoints);
+            endpoints.write(Vec::new());
+            // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
+            let _ = (*endpoints).push(endpoint);
+            addr_of_mut!((*client).endpoint_index).write(0);
+            addr_of_mut!((*client).connect_options).write(connect);
+            addr_of_mut!((*client).phase).write(Phase::Idle);
+            addr_of_mut!((*client).connect_deadline).write(Instant(0));
+            addr_of_mut!((*client).own_events).write(Deque::new());
+            addr_of_mut!((*client).more_work).write(false);
+            addr_of_mut!((*client).reconnect).write(ReconnectPolicy::OFF);
+            addr_of_mut!((*client).want_connection).write(false);
+            addr_of_mut!((*client).attempt).write(0);
+            addr_of_mut!((*client).connected_on_attempt).write(false);
+            addr_of_mut!((*client).jitter).write(0x9E37_79B9);
+            Qos0Queue::init(addr_of_mut!((*client).qos0_queue));
+            addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
+            addr_of_mut!((*client).qos0_dropped).write(0);
+            addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
+        let Client {
+            stack: _,
+            socket: _,
+            engine: _,
+            rx: _,
+            rx_start: _,
+            rx_end: _,
+            endpoints: _,
+            endpoint_index: _,
+            connect_options: _,
+            phase: _,
+            connect_deadline: _,
+            own_events: _,
+            more_work: _,
+            reconnect: _,
+            want_connection: _,
+            attempt: _,
+            connected_on_attempt: _,
+            jitter: _,
+            qos0_queue: _,
+            qos0_policy: _,
+            qos0_dropped: _,
+            qos0_dropped_unreported: _,
+        } = &*client;
+        client
     }
 
     /// Replaces the broker endpoints, tried in this order (failover). `InvalidArgument` when
@@ -385,9 +455,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         self.connected_on_attempt = false;
         self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
         let endpoint = self.endpoint();
-        self.phase = match endpoint.host.parse::<IpAddr>() {
-            Ok(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
-            Err(_) => Phase::Resolving,
+        self.phase = match ip_literal::parse(endpoint.host) {
+            Some(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
+            None => Phase::Resolving,
         };
     }
 
@@ -870,7 +940,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
     /// Receives after the unconsumed tail; true if bytes arrived or the connection ended.
     fn receive_step(&mut self, now: Instant) -> bool {
-        self.make_rx_room();
+        if !self.make_rx_room(now) {
+            return true;
+        }
         let Some(socket) = self.socket.as_mut() else {
             return false;
         };
@@ -899,19 +971,24 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     }
 
     /// Moves the unconsumed tail to the front. Only called before anything is dispatched in
-    /// the current call, so no returned range is invalidated.
-    fn make_rx_room(&mut self) {
+    /// the current call, so no returned range is invalidated. False when the connection ended.
+    fn make_rx_room(&mut self, now: Instant) -> bool {
         if self.rx_start == 0 {
-            return;
+            return true;
         }
         if self.rx_start >= self.rx_end {
             self.rx_start = 0;
             self.rx_end = 0;
         } else if self.rx_end == self.rx.len() {
-            self.rx.copy_within(self.rx_start..self.rx_end, 0);
+            if !move_down(self.rx, self.rx_start, self.rx_end, 0) {
+                // Never (rx_start < rx_end == rx.len()); the stream could not be followed.
+                self.engine.connection_lost(now, Error::Malformed);
+                return false;
+            }
             self.rx_end = self.rx_end.saturating_sub(self.rx_start);
             self.rx_start = 0;
         }
+        true
     }
 }
 

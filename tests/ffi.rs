@@ -860,6 +860,40 @@ fn init_while_connected_is_a_state_error_and_works_once_disconnected() {
 }
 
 #[test]
+fn reinit_rebuilds_the_client_in_place_from_scratch() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let publish = |id: &mut u16| unsafe {
+        mqe_publish(c, c"a/b".as_ptr(), b"x".as_ptr().cast(), 1, 1, false, id)
+    };
+    let mut id = 0u16;
+    assert_eq!(publish(&mut id), MQE_OK);
+    assert_eq!(id, 1);
+    assert_eq!(unsafe { mqe_disconnect(c) }, MQE_OK);
+    h.poll_n(4);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    h.net.sent.clear();
+    h.recorder.events.clear();
+
+    let (o, t, p) = (h.options(), h.transport(), h.platform());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, u32::MAX);
+    // The handlers were reset with the rest: connecting reports to no one.
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(2);
+    assert_eq!(std::mem::take(&mut h.net.sent), CONNECT_C1);
+    h.net.inbound.extend(CONNACK);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_CONNECTED);
+    assert!(h.recorder.events.is_empty());
+    // A fresh session: packet ids start again at 1.
+    assert_eq!(publish(&mut id), MQE_OK);
+    assert_eq!(id, 1);
+}
+
+#[test]
 fn full_session_through_the_c_api() {
     let mut h = Harness::new("127.0.0.1");
     h.connect();
@@ -949,6 +983,29 @@ fn full_session_through_the_c_api() {
     assert_eq!(unsafe { mqe_mqttsta(c) }, 2);
     assert_eq!(h.net.closed, vec![10]);
     assert_eq!(unsafe { mqe_next_deadline_ms(c) }, u32::MAX);
+}
+
+#[test]
+fn ipv6_literals_connect_directly_and_zone_ids_go_to_the_resolver() {
+    let mut h = Harness::new("2001:db8::a:1.2.3.4");
+    h.handlers();
+    let c = h.c();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    assert!(h.net.resolved.is_empty());
+    assert_eq!(h.net.connected_to[0].family, 6);
+    let mut expected = [0u8; 16];
+    expected[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    expected[10..].copy_from_slice(&[0, 0x0a, 1, 2, 3, 4]);
+    assert_eq!(h.net.connected_to[0].addr, expected);
+    assert_eq!(h.net.sent, CONNECT_C1);
+
+    // Not a literal for us (as for core's parser): a name for the platform to resolve.
+    let mut h = Harness::new("fe80::1%eth0");
+    h.handlers();
+    assert_eq!(unsafe { mqe_connect(h.c()) }, MQE_OK);
+    h.poll_n(4);
+    assert_eq!(h.net.resolved, vec!["fe80::1%eth0"]);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! borrow before the callback is invoked.
 
 use core::ffi::{c_char, c_void};
-use core::mem::{align_of, size_of};
+use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
 use super::log::{
@@ -19,6 +19,8 @@ use super::status::{
 };
 use super::transport::CTransport;
 use super::types::*;
+use super::ClientSetup;
+use crate::bytes::copy_into;
 use crate::client::{Client, ClientState, Dispatch};
 use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
 use crate::engine::Event;
@@ -107,40 +109,65 @@ pub fn client_bytes_used() -> usize {
     size_of::<ClientStorage>()
 }
 
-/// Sets up the storage behind `c`: the cell, an empty outbox, then the magic.
+/// Sets up the storage behind `c` in place: the cell (with the client `setup` describes), an
+/// empty outbox, then the magic. Nothing the size of the cell or the client is built on the
+/// stack first.
 ///
 /// # Safety
 /// `c` is valid, writable client storage that no other task uses during the call, and any
 /// client there before holds nothing needing a drop.
-pub(crate) unsafe fn init_storage(c: *mut mqe_client_t, cell: ClientCell) {
+pub(crate) unsafe fn init_storage(
+    c: *mut mqe_client_t,
+    platform: mqe_platform_t,
+    setup: &mut ClientSetup,
+    jitter_seed: u32,
+) {
     let storage = c.cast::<ClientStorage>();
     // SAFETY: the storage is large and aligned enough (static asserts above) and exclusively
-    // ours per the contract; fields are written through raw projections, magic last.
+    // ours per the contract. Fields are written through raw projections, so no reference
+    // covers the storage or the outbox; the references made cover the client's slot, then the
+    // written cell, never more. The magic is cleared first and set last: the storage is not a
+    // client until every field below is written (`ClientCell`'s field list stops compiling
+    // when a field is added and not written here).
     unsafe {
-        ptr::addr_of_mut!((*storage).cell).write(cell);
+        ptr::addr_of_mut!((*storage).magic).write(0);
+        let cell = ptr::addr_of_mut!((*storage).cell);
+        ptr::addr_of_mut!((*cell).dispatching).write(false);
+        ptr::addr_of_mut!((*cell).last_reason).write(None);
+        ptr::addr_of_mut!((*cell).platform).write(platform);
+        ptr::addr_of_mut!((*cell).log_filter).write(LogFilter::DEFAULT);
+        ptr::addr_of_mut!((*cell).message_handler).write(None);
+        ptr::addr_of_mut!((*cell).message_user).write(ptr::null_mut());
+        ptr::addr_of_mut!((*cell).event_handler).write(None);
+        ptr::addr_of_mut!((*cell).event_user).write(ptr::null_mut());
+        let handlers = ptr::addr_of_mut!((*cell).topic_handlers).cast::<TopicHandler>();
+        for index in 0..MAX_TOPIC_HANDLERS {
+            handlers.add(index).write(TopicHandler::EMPTY);
+        }
+        ptr::addr_of_mut!((*cell).messages_seen).write(0);
+        ptr::addr_of_mut!((*cell).ping_responses).write(0);
+        let client = &mut *ptr::addr_of_mut!((*cell).client).cast::<MaybeUninit<_>>();
+        setup.build_in(client, jitter_seed);
+        let ClientCell {
+            dispatching: _,
+            last_reason: _,
+            platform: _,
+            log_filter: _,
+            message_handler: _,
+            message_user: _,
+            event_handler: _,
+            event_user: _,
+            topic_handlers: _,
+            messages_seen: _,
+            ping_responses: _,
+            client: _,
+        } = &*cell;
         outbox::reset(ptr::addr_of_mut!((*storage).outbox));
         ptr::addr_of_mut!((*storage).magic).write(MAGIC);
     }
 }
 
 impl ClientCell {
-    pub(crate) fn new(platform: mqe_platform_t, client: Client<'static, CTransport>) -> ClientCell {
-        ClientCell {
-            dispatching: false,
-            last_reason: None,
-            platform,
-            log_filter: LogFilter::DEFAULT,
-            message_handler: None,
-            message_user: ptr::null_mut(),
-            event_handler: None,
-            event_user: ptr::null_mut(),
-            topic_handlers: [TopicHandler::EMPTY; MAX_TOPIC_HANDLERS],
-            messages_seen: 0,
-            ping_responses: 0,
-            client,
-        }
-    }
-
     /// Registers `handler` for `filter` (already validated); the same filter replaces its
     /// handler. Returns the slot and what it held, for `restore_topic_handler`.
     /// `Err(MQE_ERR_TOO_LARGE)` for a filter over `MQE_HANDLER_FILTER_BYTES`,
@@ -168,8 +195,8 @@ impl ClientCell {
             .ok_or(super::MQE_ERR_FULL)?;
         let previous = *slot;
         let mut entry = TopicHandler::EMPTY;
-        if let Some(dest) = entry.filter.get_mut(..bytes.len()) {
-            dest.copy_from_slice(bytes);
+        if !copy_into(&mut entry.filter, bytes) {
+            return Err(super::MQE_ERR_TOO_LARGE);
         }
         entry.filter_len = filter_len;
         entry.handler = Some(handler);

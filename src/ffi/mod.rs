@@ -18,6 +18,7 @@ mod transport;
 mod types;
 
 use core::ffi::{c_char, c_void};
+use core::mem::{take, MaybeUninit};
 use core::ptr;
 
 use args::{c_slice, c_slice_opt, c_str, c_str_opt, write_out};
@@ -124,8 +125,9 @@ pub unsafe extern "C" fn mqe_init(
             return MQE_ERR_STATE;
         }
     }
-    // SAFETY: non-NULL and valid per the caller; the structs are Copy and read once.
-    let (opts, transport, platform) = unsafe { (*opts, *transport, *platform) };
+    // SAFETY: non-NULL and valid per the caller for the call; the small structs are copied,
+    // the options (over 100 bytes) only read.
+    let (opts, transport, platform) = unsafe { (&*opts, *transport, *platform) };
     if platform.now_ms.is_none() {
         return MQE_ERR_NULL;
     }
@@ -133,32 +135,78 @@ pub unsafe extern "C" fn mqe_init(
         return MQE_ERR_NULL;
     };
     // SAFETY: `c` is valid storage; the options' pointers are valid per the caller.
-    match unsafe { build_client(c, &opts, transport) } {
-        Ok(mut client) => {
-            let seed = match platform.random {
+    let mut checked = unsafe { check_options(c, opts, transport) };
+    // By reference: moving the setup out of the Result would copy it.
+    match &mut checked {
+        Ok(setup) => {
+            let jitter_seed = match platform.random {
                 // SAFETY: given by the application, valid with its ctx while the client is used.
                 Some(random) => unsafe { random(platform.ctx) },
                 None => c as usize as u32,
             };
-            client.mix_entropy(seed);
             // SAFETY: caller-owned storage, not used by another task during mqe_init (its
             // contract); any previous client there holds nothing needing a drop.
-            unsafe { init_storage(c, ClientCell::new(platform, client)) };
+            unsafe { init_storage(c, platform, setup, jitter_seed) };
             MQE_OK
         }
-        Err(status) => status,
+        Err(status) => *status,
     }
 }
 
-/// Checks the options and builds the client over the caller's buffers.
+/// Everything a client is built from, checked: `mqe_init` refuses bad options before it writes
+/// the storage, then builds the client in place from these (see `ClientSetup::build_in`).
+pub(crate) struct ClientSetup {
+    transport: CTransport,
+    /// Non-empty.
+    endpoints: heapless::Vec<Endpoint<'static>, { config::MAX_ENDPOINTS }>,
+    connect: ConnectOptions<'static>,
+    rx: &'static mut [u8],
+    tx: &'static mut [u8],
+    store: &'static mut [u8],
+    engine_config: Config,
+    reconnect: ReconnectPolicy,
+    qos0_policy: Qos0Policy,
+}
+
+impl ClientSetup {
+    /// Builds the client in `slot`, lending it the buffers (taken out of `self`, so once). By
+    /// reference, so that the setup is not copied again on the way down.
+    pub(crate) fn build_in(
+        &mut self,
+        slot: &mut MaybeUninit<Client<'static, CTransport>>,
+        jitter_seed: u32,
+    ) {
+        let (tx, store) = (take(&mut self.tx), take(&mut self.store));
+        let engine_config = self.engine_config;
+        let first = self.endpoints.first().copied();
+        let client = Client::init(
+            slot,
+            self.transport,
+            || Engine::new(tx, store, engine_config),
+            take(&mut self.rx),
+            first.unwrap_or(Endpoint { host: "", port: 0 }),
+            self.connect,
+        );
+        // Cannot fail: the list is non-empty (check_options) and has the client's capacity.
+        // Were it to, the client would keep the first endpoint alone.
+        let _ = client.set_endpoints(&self.endpoints);
+        client.set_reconnect(self.reconnect);
+        client.set_qos0_policy(self.qos0_policy);
+        client.mix_entropy(jitter_seed);
+    }
+}
+
+/// Checks the options and lends the client the caller's buffers.
 ///
 /// # Safety
 /// The options' pointers are valid as `mqe_init` documents; `storage` is the client storage.
-unsafe fn build_client(
+// Out of line: its temporaries are gone before mqe_init builds the client (peak stack).
+#[inline(never)]
+unsafe fn check_options(
     storage: *const mqe_client_t,
     opts: &mqe_options_t,
     transport: CTransport,
-) -> Result<Client<'static, CTransport>, mqe_status_t> {
+) -> Result<ClientSetup, mqe_status_t> {
     // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
     // used, which is what 'static stands for here (documented on mqe_options_t).
     let endpoints = unsafe { endpoints_of(opts) }?;
@@ -227,34 +275,36 @@ unsafe fn build_client(
             },
         )
     };
-    let engine = Engine::new(
-        tx,
-        store,
-        Config {
-            inflight_window,
-            connect_timeout_ms: opts.connect_timeout_ms,
-            ack_timeout_ms: opts.ack_timeout_ms,
-            ping_timeout_ms: opts.ping_timeout_ms,
-            max_rx_packet: opts.rx_buf_len,
-        },
-    );
+    let engine_config = Config {
+        inflight_window,
+        connect_timeout_ms: opts.connect_timeout_ms,
+        ack_timeout_ms: opts.ack_timeout_ms,
+        ping_timeout_ms: opts.ping_timeout_ms,
+        max_rx_packet: opts.rx_buf_len,
+    };
     let qos0_policy = match opts.qos0_policy {
         MQE_QOS0_REJECT_WHEN_FULL => Qos0Policy::RejectWhenFull,
         MQE_QOS0_DROP_OLDEST => Qos0Policy::DropOldest,
         _ => return Err(MQE_ERR_ARG),
     };
-    let first = *endpoints.first().ok_or(MQE_ERR_ARG)?;
-    let mut client = Client::new(transport, engine, rx, first, connect);
-    client
-        .set_endpoints(&endpoints)
-        .map_err(|_| MQE_ERR_TOO_LARGE)?;
-    client.set_reconnect(ReconnectPolicy {
-        enabled: opts.reconnect,
-        min_ms: opts.reconnect_min_ms,
-        max_ms: opts.reconnect_max_ms,
-    });
-    client.set_qos0_policy(qos0_policy);
-    Ok(client)
+    if endpoints.is_empty() {
+        return Err(MQE_ERR_ARG);
+    }
+    Ok(ClientSetup {
+        transport,
+        endpoints,
+        connect,
+        rx,
+        tx,
+        store,
+        engine_config,
+        reconnect: ReconnectPolicy {
+            enabled: opts.reconnect,
+            min_ms: opts.reconnect_min_ms,
+            max_ms: opts.reconnect_max_ms,
+        },
+        qos0_policy,
+    })
 }
 
 /// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).

@@ -5,6 +5,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 
+use crate::bytes::copy_into;
+
 use super::types::{mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
 
 /// Longest host name handed to `resolve` (DNS names are at most 253 bytes).
@@ -23,6 +25,7 @@ impl TcpError for CTransportError {
 const OTHER: CTransportError = CTransportError(TcpErrorKind::Other);
 
 /// `mqe_transport_t` checked by `mqe_init`: every required function is present.
+#[derive(Clone, Copy)]
 pub(crate) struct CTransport {
     vtable: mqe_transport_t,
 }
@@ -55,22 +58,18 @@ fn clamp_len(len: usize) -> usize {
 }
 
 fn to_c_addr(addr: SocketAddr) -> mqe_sockaddr_t {
-    let mut c_addr = mqe_sockaddr_t {
-        family: 4,
-        addr: [0; 16],
-        port: addr.port(),
-    };
-    match addr.ip() {
+    let (family, addr_bytes) = match addr.ip() {
         IpAddr::V4(ip) => {
-            let (head, _) = c_addr.addr.split_at_mut(4);
-            head.copy_from_slice(&ip.octets());
+            let [a, b, c, d] = ip.octets();
+            (4, [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
         }
-        IpAddr::V6(ip) => {
-            c_addr.family = 6;
-            c_addr.addr = ip.octets();
-        }
+        IpAddr::V6(ip) => (6, ip.octets()),
+    };
+    mqe_sockaddr_t {
+        family,
+        addr: addr_bytes,
+        port: addr.port(),
     }
-    c_addr
 }
 
 fn from_c_addr(c_addr: &mqe_sockaddr_t) -> Option<IpAddr> {
@@ -167,10 +166,12 @@ impl Dns for CTransport {
         };
         // C wants a NUL-terminated copy.
         let mut host = [0u8; MAX_HOST_LEN + 1];
-        let Some(dest) = host.get_mut(..hostname.len()) else {
+        let fits = host
+            .get_mut(..MAX_HOST_LEN)
+            .is_some_and(|dest| copy_into(dest, hostname.as_bytes()));
+        if !fits {
             return Err(nb::Error::Other(OTHER));
-        };
-        dest.copy_from_slice(hostname.as_bytes());
+        }
         let mut out = mqe_sockaddr_t {
             family: 0,
             addr: [0; 16],

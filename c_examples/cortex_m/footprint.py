@@ -93,6 +93,19 @@ def crate_of(section, name):
     return min(found)[1] if found else "other"
 
 
+MODULES = ("ffi", "client", "engine", "session", "wire", "bytes", "time")
+
+
+def module_of(name):
+    """The library layer (DESIGN.md) of one of its symbols; exported mqe_* functions are ffi."""
+    if name.startswith("mqe_"):
+        return "ffi"
+    for module in MODULES:
+        if f"mqtt_engine::{module}::" in name:
+            return module
+    return "other"
+
+
 def kb(n):
     return f"{n / 1024:.1f} KB ({n} B)"
 
@@ -137,11 +150,17 @@ def main():
         sections = sorted(library_sections(path), key=lambda s: -s[2])
         names = demangle([symbol_of(s[1]) for s in sections])
         by_crate = defaultdict(int)
+        by_module = defaultdict(int)
         for (kind, section, size), sym in zip(sections, names):
             if kind != "bss":
-                by_crate[crate_of(section, sym)] += size
+                crate = crate_of(section, sym)
+                by_crate[crate] += size
+                if crate == "mqtt_engine":
+                    by_module[module_of(sym)] += size
         print(f"\nFlash of ({name}) by crate: " + ", ".join(
             f"{crate} {size} B" for crate, size in sorted(by_crate.items(), key=lambda i: -i[1])))
+        print(f"mqtt_engine by layer: " + ", ".join(
+            f"{module} {size} B" for module, size in sorted(by_module.items(), key=lambda i: -i[1])))
         print(f"\nBiggest library symbols in ({name}):\n")
         for (kind, _, size), sym in list(zip(sections, names))[: args.top]:
             print(f"  {size:6d} {kind:6s} {sym}")

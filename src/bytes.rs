@@ -14,16 +14,23 @@ pub(crate) fn copy_into(dst: &mut [u8], src: &[u8]) -> bool {
     true
 }
 
-/// Moves `buf[from..end]` down to start at `to` (`to <= from`), as `copy_within` does.
-/// `false`, and nothing moved, when the range is not inside `buf` or would move up.
-pub(crate) fn move_down(buf: &mut [u8], from: usize, end: usize, to: usize) -> bool {
-    if to > from || from > end || end > buf.len() {
+/// Moves `buf[from..end]` to start at `to`, in either direction, as `copy_within` does.
+/// `false`, and nothing moved, when either range is not inside `buf`.
+pub(crate) fn move_within(buf: &mut [u8], from: usize, end: usize, to: usize) -> bool {
+    let Some(count) = end.checked_sub(from) else {
+        return false;
+    };
+    if end > buf.len()
+        || to
+            .checked_add(count)
+            .is_none_or(|to_end| to_end > buf.len())
+    {
         return false;
     }
     let base = buf.as_mut_ptr();
-    // SAFETY: `from..end` lies in `buf` and `to + (end - from) <= end <= buf.len()`, so both
-    // ranges are in bounds; `ptr::copy` allows them to overlap.
-    unsafe { core::ptr::copy(base.add(from), base.add(to), end - from) };
+    // SAFETY: `from..end` and `to..to + count` both lie in `buf` (checked above); `ptr::copy`
+    // allows them to overlap.
+    unsafe { core::ptr::copy(base.add(from), base.add(to), count) };
     true
 }
 
@@ -65,16 +72,30 @@ mod tests {
     }
 
     #[test]
-    fn move_down_handles_overlap_and_refuses_bad_ranges() {
+    fn move_within_handles_overlap_both_ways_and_refuses_bad_ranges() {
         let mut buf = *b"0123456789";
-        assert!(move_down(&mut buf, 3, 10, 1));
+        assert!(move_within(&mut buf, 3, 10, 1));
         assert_eq!(buf, *b"0345678989");
+        let mut buf = *b"0123456789";
+        assert!(move_within(&mut buf, 1, 8, 3));
+        assert_eq!(buf, *b"0121234567");
         let before = buf;
-        assert!(!move_down(&mut buf, 2, 11, 0), "end past the buffer");
-        assert!(!move_down(&mut buf, 5, 4, 0), "from after end");
-        assert!(!move_down(&mut buf, 2, 4, 3), "moving up");
+        assert!(!move_within(&mut buf, 2, 11, 0), "end past the buffer");
+        assert!(!move_within(&mut buf, 5, 4, 0), "from after end");
+        assert!(
+            !move_within(&mut buf, 2, 4, 9),
+            "destination past the buffer"
+        );
+        assert!(
+            !move_within(&mut buf, 0, 2, usize::MAX),
+            "destination overflows"
+        );
         assert_eq!(buf, before);
-        assert!(move_down(&mut buf, 10, 10, 0), "an empty range at the end");
+        assert!(
+            move_within(&mut buf, 10, 10, 0),
+            "an empty range at the end"
+        );
+        assert!(move_within(&mut buf, 0, 0, 10), "an empty range to the end");
     }
 
     #[test]

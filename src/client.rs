@@ -20,7 +20,7 @@ use core::ptr::addr_of_mut;
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 use heapless::{Deque, Vec};
 
-use crate::bytes::{copy_into, move_down, remove_at};
+use crate::bytes::{copy_into, move_within, remove_at};
 use crate::config::{MAX_ENDPOINTS, OFFLINE_QOS0_BYTES, OFFLINE_QOS0_MSGS};
 use crate::engine::{ConnectOptions, Engine, Event, Incoming, State};
 use crate::time::Instant;
@@ -255,7 +255,7 @@ impl Qos0Queue {
             return;
         };
         let len = entry.topic_len.saturating_add(entry.payload_len);
-        if len > self.used || !move_down(&mut self.bytes, len, self.used, 0) {
+        if len > self.used || !move_within(&mut self.bytes, len, self.used, 0) {
             // Never: the entries tile `bytes[..used]`. Were it to happen, the rest could not be
             // found again, so they are dropped rather than misread.
             self.entries.clear();
@@ -980,7 +980,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             self.rx_start = 0;
             self.rx_end = 0;
         } else if self.rx_end == self.rx.len() {
-            if !move_down(self.rx, self.rx_start, self.rx_end, 0) {
+            if !move_within(self.rx, self.rx_start, self.rx_end, 0) {
                 // Never (rx_start < rx_end == rx.len()); the stream could not be followed.
                 self.engine.connection_lost(now, Error::Malformed);
                 return false;

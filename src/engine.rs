@@ -4,7 +4,7 @@
 
 use heapless::Deque;
 
-use crate::bytes::{copy_into, move_down};
+use crate::bytes::{copy_into, move_within};
 use crate::config::{EVENT_QUEUE, MAX_INFLIGHT};
 use crate::error::Error;
 use crate::session::{AckOutcome, PublishAck, Resend, Session, SubKind};
@@ -230,7 +230,7 @@ impl<'b> Engine<'b> {
         }
         // n <= tx_len <= tx.len(): the move cannot miss; if it did, keep tx as it is rather than
         // drop bytes that were never sent.
-        if !move_down(self.tx, n, self.tx_len, 0) {
+        if !move_within(self.tx, n, self.tx_len, 0) {
             return;
         }
         self.tx_len = self.tx_len.saturating_sub(n);

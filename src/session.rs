@@ -5,7 +5,7 @@
 
 use heapless::Vec;
 
-use crate::bytes::{copy_into, move_down, remove_at};
+use crate::bytes::{copy_into, move_within, remove_at};
 use crate::config::{
     MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES,
 };
@@ -224,7 +224,7 @@ impl<'b> Session<'b> {
         let end = start.saturating_add(len);
         // Entries are contiguous from 0, so this only fails if that bookkeeping broke: then the
         // bytes stay where they are, still readable, rather than shifting the wrong ones.
-        if move_down(self.store, end, self.store_used, start) {
+        if move_within(self.store, end, self.store_used, start) {
             self.store_used = self.store_used.saturating_sub(len);
             if let Some(o) = self.outgoing.get_mut(index) {
                 o.len = 0;
@@ -532,7 +532,7 @@ impl<'b> Session<'b> {
         let end = start.saturating_add(len);
         // Filters are contiguous from 0; should that break, the entry and its bytes stay rather
         // than shifting the wrong ones.
-        if !move_down(&mut self.filters, end, self.filters_used, start) {
+        if !move_within(&mut self.filters, end, self.filters_used, start) {
             return;
         }
         self.filters_used = self.filters_used.saturating_sub(len);

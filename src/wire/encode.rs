@@ -9,7 +9,7 @@
 use super::packet_type::{CONNECT, DISCONNECT, PINGREQ, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL};
 use super::topic::{validate_topic_filter, validate_topic_name, validate_utf8};
 use super::{QoS, MAX_REMAINING_LEN, MAX_STRING_LEN};
-use crate::bytes::copy_into;
+use crate::bytes::{copy_into, move_within};
 use crate::error::Error;
 
 /// The DUP bit of a PUBLISH first byte; set when a stored packet is re-sent.
@@ -318,26 +318,6 @@ impl Writer<'_> {
     }
 }
 
-/// Moves `buf[from..end]` up by `by` bytes, last byte first so an overlap is safe: the mirror of
-/// `bytes::move_down`, for the 1 to 3 bytes a SUBSCRIBE body shifts when its remaining length
-/// needs more than one byte (rare and short, so a byte loop). `false`, and nothing moved, when
-/// the range does not fit.
-fn move_up(buf: &mut [u8], from: usize, end: usize, by: usize) -> bool {
-    if from > end || end.checked_add(by).is_none_or(|to_end| to_end > buf.len()) {
-        return false;
-    }
-    for index in (from..end).rev() {
-        let Some(&byte) = buf.get(index) else {
-            return false;
-        };
-        let Some(dst) = index.checked_add(by).and_then(|to| buf.get_mut(to)) else {
-            return false;
-        };
-        *dst = byte;
-    }
-    true
-}
-
 /// SUBSCRIBE/UNSUBSCRIBE in one pass over a (possibly non-Clone) iterator: the body is written
 /// after a provisional 1-byte length, then moved right if the length needs more bytes.
 /// Returns the packet length and whether it was written (false: `out` too small).
@@ -379,7 +359,8 @@ fn encode_filter_list(
     // Fits: total = 1 + len_bytes + rem >= BODY_START + rem, and packet.len() == total; a miss
     // means the length arithmetic disagrees.
     let body_end = BODY_START.saturating_add(rem);
-    if !move_up(packet, BODY_START, body_end, len_bytes.saturating_sub(1)) {
+    let shifted_start = BODY_START.saturating_add(len_bytes.saturating_sub(1));
+    if !move_within(packet, BODY_START, body_end, shifted_start) {
         return Err(Error::InvalidArgument);
     }
     if let Some(first) = packet.first_mut() {

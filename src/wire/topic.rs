@@ -66,20 +66,22 @@ pub fn validate_topic_filter(f: &str) -> Result<(), Error> {
     if f.len() > MAX_STRING_LEN {
         return Err(Error::TooLarge);
     }
-    if f.bytes().any(|b| b == 0) {
-        return Err(Error::InvalidTopic);
-    }
-    let mut levels = Levels::of(f).peekable();
-    while let Some(level) = levels.next() {
-        let is_last = levels.peek().is_none();
-        let has_hash = level.contains(&b'#');
-        let has_plus = level.contains(&b'+');
-        if has_hash && (level != b"#" || !is_last) {
+    // One pass, byte by byte: '+' fills a whole level, '#' is a whole level and the last one
+    // (§4.7.1); no U+0000 (§1.5.3). `<[u8]>::contains` would link core's 338-byte memchr.
+    let mut previous = b'/'; // the start of the filter counts as the start of a level
+    let mut bytes = f.bytes().peekable();
+    while let Some(byte) = bytes.next() {
+        let next = bytes.peek().copied();
+        let bad = match byte {
+            0 => true,
+            b'+' => previous != b'/' || next.is_some_and(|n| n != b'/'),
+            b'#' => previous != b'/' || next.is_some(),
+            _ => false,
+        };
+        if bad {
             return Err(Error::InvalidTopic);
         }
-        if has_plus && level != b"+" {
-            return Err(Error::InvalidTopic);
-        }
+        previous = byte;
     }
     Ok(())
 }
@@ -200,6 +202,7 @@ fn is_utf8_without_nul(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use std::string::String;
+    use std::vec::Vec;
 
     #[test]
     fn topic_names() {
@@ -260,6 +263,38 @@ mod tests {
         let mut over = String::from("a/");
         over.push_str(&"b".repeat(65_534));
         assert_eq!(validate_topic_filter(&over), Err(Error::TooLarge));
+    }
+
+    /// The rule as §4.7.1 states it, level by level, as a reference for the byte scan.
+    fn filter_valid_by_levels(f: &str) -> bool {
+        let levels: Vec<&str> = f.split('/').collect();
+        levels.iter().enumerate().all(|(i, level)| {
+            (!level.contains('#') || (*level == "#" && i == levels.len() - 1))
+                && (!level.contains('+') || *level == "+")
+        })
+    }
+
+    #[test]
+    fn filter_scan_agrees_with_the_level_rule_on_every_short_filter() {
+        let alphabet = ['a', '/', '+', '#'];
+        let mut checked = 0;
+        for len in 1..=7u32 {
+            for mut code in 0..4usize.pow(len) {
+                let mut filter = String::new();
+                for _ in 0..len {
+                    filter.push(alphabet[code % 4]);
+                    code /= 4;
+                }
+                let expected = if filter_valid_by_levels(&filter) {
+                    Ok(())
+                } else {
+                    Err(Error::InvalidTopic)
+                };
+                assert_eq!(validate_topic_filter(&filter), expected, "{filter:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 21_844);
     }
 
     #[test]

@@ -22,17 +22,23 @@ static void queue_ack(broker_t *b, uint8_t first_byte, uint16_t id) {
   queue(b, ack, sizeof ack);
 }
 
-/* PUBLISH to the client: topic BROKER_PUSH_TOPIC, `payload`, packet id `id`. */
-static void queue_publish(broker_t *b, uint8_t qos, uint16_t id, const char *payload) {
-  const size_t topic_len = sizeof BROKER_PUSH_TOPIC - 1;
+/* PUBLISH to the client: `topic`, `payload`, packet id `id` (unused at QoS 0). */
+static void queue_publish(broker_t *b, const char *topic, uint8_t qos, uint16_t id,
+                          const char *payload) {
+  const size_t topic_len = strlen(topic);
   const size_t payload_len = strlen(payload);
   uint8_t packet[64];
+  const size_t remaining = 2 + topic_len + (qos ? 2 : 0) + payload_len;
+  if (qos > 2 || remaining > sizeof packet - 2) {
+    b->protocol_violation = true; /* the script only sends short messages */
+    return;
+  }
   size_t n = 0;
   packet[n++] = (uint8_t)(0x30 | (qos << 1));
-  packet[n++] = (uint8_t)(2 + topic_len + (qos ? 2 : 0) + payload_len);
+  packet[n++] = (uint8_t)remaining;
   packet[n++] = 0;
   packet[n++] = (uint8_t)topic_len;
-  memcpy(packet + n, BROKER_PUSH_TOPIC, topic_len);
+  memcpy(packet + n, topic, topic_len);
   n += topic_len;
   if (qos) {
     packet[n++] = (uint8_t)(id >> 8);
@@ -40,6 +46,24 @@ static void queue_publish(broker_t *b, uint8_t qos, uint16_t id, const char *pay
   }
   memcpy(packet + n, payload, payload_len);
   queue(b, packet, n + payload_len);
+}
+
+void broker_publish(broker_t *b, const char *topic, uint8_t qos, const char *payload) {
+  /* Ids 0x0301 on: apart from those of the pushes after SUBSCRIBE (0x0101, 0x0202). */
+  queue_publish(b, topic, qos, (uint16_t)(0x0301 + b->pushes++), payload);
+}
+
+const broker_publish_t *broker_client_publish(const broker_t *b, uint32_t back) {
+  if (back >= b->publish_log_count || back >= BROKER_PUBLISH_LOG) {
+    return NULL;
+  }
+  return &b->publish_log[(b->publish_log_count - 1 - back) % BROKER_PUBLISH_LOG];
+}
+
+static void copy_text(char *dst, size_t cap, const uint8_t *src, size_t len) {
+  const size_t n = len < cap - 1 ? len : cap - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
 }
 
 static uint16_t id_at(const uint8_t *body) { return (uint16_t)((body[0] << 8) | body[1]); }
@@ -75,15 +99,21 @@ static void handle_packet(broker_t *b, uint8_t first, const uint8_t *body, size_
     if (first & 0x08) {
       b->dup_publishes++;
     }
-    const size_t id_at_offset = 2u + (size_t)id_at(body);
-    if (qos == 0) {
-      return;
-    }
-    if (id_at_offset + 2 > len) {
+    const size_t topic_len = id_at(body);
+    const size_t payload_at = 2u + topic_len + (qos ? 2u : 0u);
+    if (payload_at > len) {
       b->protocol_violation = true;
       return;
     }
-    const uint16_t id = id_at(body + id_at_offset);
+    broker_publish_t *logged = &b->publish_log[b->publish_log_count++ % BROKER_PUBLISH_LOG];
+    copy_text(logged->topic, sizeof logged->topic, body + 2, topic_len);
+    copy_text(logged->payload, sizeof logged->payload, body + payload_at, len - payload_at);
+    logged->qos = qos;
+    logged->dup = (first & 0x08) != 0;
+    if (qos == 0) {
+      return;
+    }
+    const uint16_t id = id_at(body + 2 + topic_len);
     if (qos == 1 && b->truncate_next_puback) {
       b->truncate_next_puback = false;
       const uint8_t truncated[3] = {0x40, 1, (uint8_t)(id >> 8)};
@@ -122,8 +152,8 @@ static void handle_packet(broker_t *b, uint8_t first, const uint8_t *body, size_
     }
     queue(b, suback, 2u + suback[1]);
     if (b->subscribes++ == 0 && b->push_after_subscribe) {
-      queue_publish(b, 1, 0x0101, "qos1-from-broker");
-      queue_publish(b, 2, 0x0202, "qos2-from-broker");
+      queue_publish(b, BROKER_PUSH_TOPIC, 1, 0x0101, "qos1-from-broker");
+      queue_publish(b, BROKER_PUSH_TOPIC, 2, 0x0202, "qos2-from-broker");
     }
     return;
   }
@@ -214,6 +244,10 @@ static int32_t t_recv(void *ctx, int32_t sock, uint8_t *buf, size_t len) {
   broker_t *b = ctx;
   if (sock != SOCKET_HANDLE || !b->socket_open) {
     return -1;
+  }
+  if (b->stall_recvs > 0) {
+    b->stall_recvs--;
+    return MQE_IO_WOULD_BLOCK;
   }
   if (b->outbox_len == 0) {
     return b->peer_closed ? 0 : MQE_IO_WOULD_BLOCK;

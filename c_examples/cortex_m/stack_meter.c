@@ -4,7 +4,7 @@
 
 #include "semihost.h"
 
-#define MAX_ROWS 24
+#define MAX_ROWS 32 /* the header has 26 functions */
 
 static stack_row_t rows[MAX_ROWS];
 static size_t row_count;

@@ -87,7 +87,7 @@ APT_DEPS := mosquitto:mosquitto \
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size size-immediate-abort check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -441,16 +441,6 @@ size: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
 	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }
 	@$(PYTHON) $(M4_DIR)/footprint.py --map minimal=$(M4_BUILD)/minimal.map \
 	  --map full=$(M4_BUILD)/full.map --run $(M4_BUILD)/full.log --top $(or $(TOP),15)
-
-# Experiment, not part of test: the same table with core rebuilt by a nightly toolchain with
-# panic=immediate-abort (a panic becomes a UDF trap: the panic hook is then never called).
-# Needs `rustup toolchain install $(SIZE_NIGHTLY) --component rust-src`.
-SIZE_NIGHTLY := nightly
-IMMEDIATE_ABORT_DIR := target/immediate-abort
-size-immediate-abort:
-	$(MAKE) --no-print-directory size M4_BUILD=$(BUILD)/cortex_m_immediate_abort \
-	  M4_LIB=$(IMMEDIATE_ABORT_DIR)/$(M4_TARGET)/release/libmqtt_engine.a \
-	  M4_LIB_BUILD='RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" $(CARGO) +$(SIZE_NIGHTLY) build --release --target $(M4_TARGET) -Zbuild-std=core,compiler_builtins --target-dir $(IMMEDIATE_ABORT_DIR)'
 
 test32: deps
 	$(TEST32_ENV) $(CARGO) test --target armv7-unknown-linux-gnueabihf $(TEST32_ARGS)

@@ -1,7 +1,7 @@
 //! The engine target: an arbitrary broker byte stream, split arbitrarily, interleaved with
 //! clock steps (jumps and wraps included) and API commands, over the sans-IO engine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mqtt_engine::engine::{Config, ConnectOptions, Engine, Event, Incoming, State};
 use mqtt_engine::time::Instant;
@@ -80,6 +80,10 @@ struct Harness<'b> {
     ledger: Ledger,
     /// SUBSCRIBE (Some(filter count)) / UNSUBSCRIBE (None) awaiting their ack, by id.
     pending_subs: BTreeMap<u16, Option<usize>>,
+    /// (UN)SUBSCRIBE ids answered while their packet still waited in tx (the engine matches
+    /// answers by id, as it does for PUBACK): when the packet goes out later, it is not
+    /// pending again.
+    answered_unsent: BTreeSet<u16>,
     /// The state seen after the last step: a connection ends when it turns Disconnected.
     last_state: State,
     session_present: bool,
@@ -107,6 +111,7 @@ pub fn run(data: &[u8]) {
         wire: WireLog::default(),
         ledger: Ledger::default(),
         pending_subs: BTreeMap::new(),
+        answered_unsent: BTreeSet::new(),
         last_state: State::Disconnected,
         session_present: false,
     };
@@ -233,6 +238,7 @@ impl Harness<'_> {
             self.wire.new_connection();
             self.ledger.new_connection();
             self.pending_subs.clear();
+            self.answered_unsent.clear();
         }
     }
 
@@ -259,22 +265,40 @@ impl Harness<'_> {
         );
     }
 
+    /// The (UN)SUBSCRIBE an answer with `id` matches: one the test asked for or saw go out,
+    /// or one the engine queued by itself (a resubscription) that is still in tx. Returns
+    /// its filter count (None for UNSUBSCRIBE), or None if the engine issued no such request.
+    fn take_sub_request(&mut self, id: u16) -> Option<Option<usize>> {
+        let queued = self
+            .wire
+            .queued(self.engine.pending_transmit())
+            .into_iter()
+            .find_map(|packet| match packet {
+                ClientPacket::Subscribe { packet_id, filters } if packet_id == id => {
+                    Some(Some(filters.len()))
+                }
+                ClientPacket::Unsubscribe { packet_id, .. } if packet_id == id => Some(None),
+                _ => None,
+            });
+        if queued.is_some() {
+            self.answered_unsent.insert(id);
+        }
+        self.pending_subs.remove(&id).or(queued)
+    }
+
     /// The first `n` pending bytes reach the broker.
     fn transmit(&mut self, n: usize) {
         let sent = self.engine.pending_transmit()[..n].to_vec();
         for packet in self.wire.feed(&sent) {
             self.ledger.on_sent(&packet);
             // The engine subscribes again by itself after a reconnect: learn those ids here.
-            match &packet {
-                ClientPacket::Subscribe { packet_id, filters } => {
-                    self.pending_subs
-                        .entry(*packet_id)
-                        .or_insert(Some(filters.len()));
-                }
-                ClientPacket::Unsubscribe { packet_id, .. } => {
-                    self.pending_subs.entry(*packet_id).or_insert(None);
-                }
-                _ => {}
+            let (id, count) = match &packet {
+                ClientPacket::Subscribe { packet_id, filters } => (*packet_id, Some(filters.len())),
+                ClientPacket::Unsubscribe { packet_id, .. } => (*packet_id, None),
+                _ => continue,
+            };
+            if !self.answered_unsent.remove(&id) {
+                self.pending_subs.entry(id).or_insert(count);
             }
         }
         self.engine.transmit_done(self.now, n);
@@ -285,30 +309,34 @@ impl Harness<'_> {
         self.rx.extend_from_slice(bytes);
         for _ in 0..1000 {
             let handled = self.engine.handle_bytes(self.now, &self.rx);
-            assert!(handled.consumed <= self.rx.len(), "consumed past the input");
+            let consumed = handled.consumed;
+            assert!(consumed <= self.rx.len(), "consumed past the input");
+            let mut suback = None;
             match handled.incoming {
                 Some(Incoming::Message(m)) => {
                     check_topic_name(m.topic).unwrap();
                     assert!(m.qos == QoS::AtMostOnce || m.packet_id != 0);
-                    assert!(handled.consumed > 0, "a message from no bytes");
+                    assert!(consumed > 0, "a message from no bytes");
                 }
                 Some(Incoming::Subscribed { packet_id, granted }) => {
-                    let expected = self.pending_subs.remove(&packet_id);
-                    assert_eq!(
-                        expected,
-                        Some(Some(granted.len())),
-                        "SUBACK {packet_id} accepted for no matching SUBSCRIBE"
-                    );
                     for code in granted {
                         assert!(matches!(code, 0 | 1 | 2 | 0x80), "granted {code:#04x}");
                     }
+                    suback = Some((packet_id, granted.len()));
                 }
                 None => {}
             }
-            if handled.consumed == 0 {
+            if let Some((packet_id, code_count)) = suback {
+                assert_eq!(
+                    self.take_sub_request(packet_id),
+                    Some(Some(code_count)),
+                    "SUBACK {packet_id} accepted for no matching SUBSCRIBE"
+                );
+            }
+            if consumed == 0 {
                 break;
             }
-            self.rx.drain(..handled.consumed);
+            self.rx.drain(..consumed);
         }
     }
 
@@ -347,7 +375,7 @@ impl Harness<'_> {
             match event {
                 Event::PublishComplete { packet_id } => self.ledger.complete(packet_id),
                 Event::Unsubscribed { packet_id } => assert_eq!(
-                    self.pending_subs.remove(&packet_id),
+                    self.take_sub_request(packet_id),
                     Some(None),
                     "UNSUBACK {packet_id} accepted for no UNSUBSCRIBE"
                 ),

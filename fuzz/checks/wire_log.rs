@@ -47,6 +47,20 @@ impl WireLog {
         packets
     }
 
+    /// The whole packets the client has queued but not yet sent: the partial packet `feed`
+    /// holds, completed by `unsent` (the engine's pending transmit). Nothing is recorded.
+    pub fn queued(&self, unsent: &[u8]) -> Vec<ClientPacket> {
+        let mut bytes = self.pending.clone();
+        bytes.extend_from_slice(unsent);
+        let mut packets = Vec::new();
+        let mut rest = bytes.as_slice();
+        while let Ok(Decoded::Packet(packet, len)) = decode(rest) {
+            packets.push(packet);
+            rest = &rest[len..];
+        }
+        packets
+    }
+
     fn check_order(&mut self, packet: &ClientPacket) {
         assert!(!self.disconnect_seen, "{packet:?} sent after DISCONNECT");
         let is_connect = matches!(packet, ClientPacket::Connect { .. });

@@ -22,7 +22,7 @@ use heapless::{Deque, Vec};
 
 use crate::bytes::{copy_into, move_within, remove_at};
 use crate::config::{MAX_ENDPOINTS, OFFLINE_QOS0_BYTES, OFFLINE_QOS0_MSGS};
-use crate::engine::{ConnectOptions, Engine, Event, Incoming, State};
+use crate::engine::{ConnectOptions, Engine, EngineParts, Event, Incoming, State};
 use crate::time::Instant;
 use crate::wire::{self, QoS};
 use crate::Error;
@@ -310,18 +310,24 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         connect: ConnectOptions<'b>,
     ) -> Self {
         let mut slot = MaybeUninit::uninit();
-        Self::init(&mut slot, stack, move || engine, rx, endpoint, connect);
+        // Built around an empty engine, which the given one then replaces.
+        let placeholder = EngineParts {
+            tx: &mut [],
+            store: &mut [],
+            config: *engine.config(),
+        };
+        Self::init(&mut slot, stack, placeholder, rx, endpoint, connect).engine = engine;
         // SAFETY: `init` wrote every field of the slot.
         unsafe { slot.assume_init() }
     }
 
-    /// Builds the client in `slot` field by field, the engine `make_engine` returns straight
-    /// into its field: with the default capacities the client is about 2 KB, and building it
+    /// Builds the client in `slot` field by field, its engine in place from `engine` (see
+    /// `Engine::init`): with the default capacities the client is about 2 KB, and building it
     /// as one value first would put that much (and again for the move) on the stack.
     pub fn init<'s>(
         slot: &'s mut MaybeUninit<Self>,
         stack: S,
-        make_engine: impl FnOnce() -> Engine<'b>,
+        engine: EngineParts<'b>,
         rx: &'b mut [u8],
         endpoint: Endpoint<'b>,
         connect: ConnectOptions<'b>,
@@ -335,7 +341,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         let client = unsafe {
             addr_of_mut!((*client).stack).write(stack);
             addr_of_mut!((*client).socket).write(None);
-            addr_of_mut!((*client).engine).write(make_engine());
+            // MaybeUninit<T> has T's layout; the reference covers the engine field only.
+            let engine_slot = addr_of_mut!((*client).engine).cast::<MaybeUninit<Engine<'b>>>();
+            Engine::init(&mut *engine_slot, engine);
             addr_of_mut!((*client).rx).write(rx);
             addr_of_mut!((*client).rx_start).write(0);
             addr_of_mut!((*client).rx_end).write(0);

@@ -2,6 +2,9 @@
 //! hands back bytes to send (`pending_transmit`) and events (`poll_event`). It never
 //! reads a clock or touches a socket, so it runs the same on a fake clock in tests.
 
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
 use heapless::Deque;
 
 use crate::bytes::{copy_into, move_within};
@@ -25,6 +28,15 @@ pub struct Config {
     pub ping_timeout_ms: u32,
     /// The largest packet accepted from the broker (the rx buffer's size).
     pub max_rx_packet: usize,
+}
+
+/// What an engine is built from (`Engine::init`): the caller's buffers and the configuration.
+pub struct EngineParts<'b> {
+    /// Outgoing bytes; its size bounds the largest packet sent.
+    pub tx: &'b mut [u8],
+    /// Encoded QoS 1/2 PUBLISH packets kept until acknowledged.
+    pub store: &'b mut [u8],
+    pub config: Config,
 }
 
 /// What CONNECT carries: the wire layer's fields, validated when encoded.
@@ -145,30 +157,72 @@ fn room_error(len: usize, capacity: usize) -> Error {
 
 impl<'b> Engine<'b> {
     pub fn new(tx: &'b mut [u8], store: &'b mut [u8], config: Config) -> Engine<'b> {
+        let mut slot = MaybeUninit::uninit();
+        Engine::init(&mut slot, EngineParts { tx, store, config });
+        // SAFETY: `init` wrote every field of the slot.
+        unsafe { slot.assume_init() }
+    }
+
+    /// Builds a disconnected engine in `slot`, field by field (its session grows with the
+    /// build-time capacities; see `Session::init`), so that no whole value is built on the
+    /// stack first.
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Engine<'b>>,
+        parts: EngineParts<'b>,
+    ) -> &'s mut Engine<'b> {
+        let EngineParts { tx, store, config } = parts;
         let max_window = u16::try_from(MAX_INFLIGHT).unwrap_or(u16::MAX);
         let config = Config {
             inflight_window: config.inflight_window.clamp(1, max_window),
             ..config
         };
-        Engine {
-            tx,
-            tx_len: 0,
-            session: Session::new(store),
-            config,
-            state: State::Disconnected,
-            events: Deque::new(),
-            clean_session: true,
-            had_session: false,
-            keep_alive_ms: 0,
-            connack_deadline: None,
-            last_sent: Instant(0),
-            last_received: Instant(0),
-            ping_unsent: false,
-            ping_deadline: None,
-            ping_outstanding: false,
-            disconnect_queued: false,
-            disconnect_deadline: None,
-        }
+        let engine = slot.as_mut_ptr();
+        // SAFETY: `engine` points to the slot, valid for writes; each field is written once
+        // through a raw projection (no reference to the partly written value; the session's
+        // slot is the field's own memory, and MaybeUninit<T> has T's layout). So every field
+        // is initialised when the slot is assumed so.
+        let engine = unsafe {
+            addr_of_mut!((*engine).tx).write(tx);
+            addr_of_mut!((*engine).tx_len).write(0);
+            let session = addr_of_mut!((*engine).session).cast::<MaybeUninit<Session<'b>>>();
+            Session::init(&mut *session, store);
+            addr_of_mut!((*engine).config).write(config);
+            addr_of_mut!((*engine).state).write(State::Disconnected);
+            addr_of_mut!((*engine).events).write(Deque::new());
+            addr_of_mut!((*engine).clean_session).write(true);
+            addr_of_mut!((*engine).had_session).write(false);
+            addr_of_mut!((*engine).keep_alive_ms).write(0);
+            addr_of_mut!((*engine).connack_deadline).write(None);
+            addr_of_mut!((*engine).last_sent).write(Instant(0));
+            addr_of_mut!((*engine).last_received).write(Instant(0));
+            addr_of_mut!((*engine).ping_unsent).write(false);
+            addr_of_mut!((*engine).ping_deadline).write(None);
+            addr_of_mut!((*engine).ping_outstanding).write(false);
+            addr_of_mut!((*engine).disconnect_queued).write(false);
+            addr_of_mut!((*engine).disconnect_deadline).write(None);
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
+        let Engine {
+            tx: _,
+            tx_len: _,
+            session: _,
+            config: _,
+            state: _,
+            events: _,
+            clean_session: _,
+            had_session: _,
+            keep_alive_ms: _,
+            connack_deadline: _,
+            last_sent: _,
+            last_received: _,
+            ping_unsent: _,
+            ping_deadline: _,
+            ping_outstanding: _,
+            disconnect_queued: _,
+            disconnect_deadline: _,
+        } = &*engine;
+        engine
     }
 
     pub fn state(&self) -> State {

@@ -3,6 +3,9 @@
 //! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
 //! subscriptions to renew when the broker kept no session.
 
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
 use heapless::Vec;
 
 use crate::bytes::{copy_into, move_within, remove_at};
@@ -121,18 +124,42 @@ pub(crate) struct Session<'b> {
 }
 
 impl<'b> Session<'b> {
-    pub(crate) fn new(store: &'b mut [u8]) -> Session<'b> {
-        Session {
-            store,
-            store_used: 0,
-            next_id: 1,
-            outgoing: Vec::new(),
-            rx_qos2: Vec::new(),
-            pending_subs: Vec::new(),
-            subscriptions: Vec::new(),
-            filters: [0; SUB_FILTER_BYTES],
-            filters_used: 0,
-        }
+    /// Builds an empty session in `slot`, field by field: its size grows with the build-time
+    /// capacities (the filter bytes above all), and a value built first and then moved would
+    /// cost that much stack in `mqe_init`.
+    pub(crate) fn init<'s>(
+        slot: &'s mut MaybeUninit<Session<'b>>,
+        store: &'b mut [u8],
+    ) -> &'s mut Session<'b> {
+        let session = slot.as_mut_ptr();
+        // SAFETY: `session` points to the slot, valid for writes; each field is written once
+        // through a raw projection (no reference to the partly written value), `filters` by
+        // zeroing it in place. So every field is initialised when the slot is assumed so.
+        let session = unsafe {
+            addr_of_mut!((*session).store).write(store);
+            addr_of_mut!((*session).store_used).write(0);
+            addr_of_mut!((*session).next_id).write(1);
+            addr_of_mut!((*session).outgoing).write(Vec::new());
+            addr_of_mut!((*session).rx_qos2).write(Vec::new());
+            addr_of_mut!((*session).pending_subs).write(Vec::new());
+            addr_of_mut!((*session).subscriptions).write(Vec::new());
+            addr_of_mut!((*session).filters).write_bytes(0, 1);
+            addr_of_mut!((*session).filters_used).write(0);
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
+        let Session {
+            store: _,
+            store_used: _,
+            next_id: _,
+            outgoing: _,
+            rx_qos2: _,
+            pending_subs: _,
+            subscriptions: _,
+            filters: _,
+            filters_used: _,
+        } = &*session;
+        session
     }
 
     // --- packet ids ---

@@ -37,7 +37,7 @@ pub use types::*;
 
 use crate::client::{Client, ClientState, Endpoint, Qos0Policy, ReconnectPolicy};
 use crate::config;
-use crate::engine::{Config, ConnectOptions, Engine};
+use crate::engine::{Config, ConnectOptions, EngineParts};
 use crate::wire::{self, QoS};
 
 /// Dispatches one `mqe_poll` delivers at most; the rest wait for the next poll
@@ -182,7 +182,11 @@ impl ClientSetup {
         let client = Client::init(
             slot,
             self.transport,
-            || Engine::new(tx, store, engine_config),
+            EngineParts {
+                tx,
+                store,
+                config: engine_config,
+            },
             take(&mut self.rx),
             first.unwrap_or(Endpoint { host: "", port: 0 }),
             self.connect,

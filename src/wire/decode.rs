@@ -223,9 +223,9 @@ mod tests {
         malformed(&[0x21, 0x02, 0x00, 0x00]);
     }
 
-    /// Every acknowledge-flags byte and return code: what we accept, mqttrs reads the same way;
-    /// what we reject is either rejected by mqttrs too or one of its documented laxities
-    /// (reserved flags, session present with a refusal).
+    /// Every acknowledge-flags byte and return code against §3.2.2: the 7 valid CONNACKs are
+    /// accepted, and mqttrs reads each of them the same way; everything else is `Malformed`
+    /// (mqttrs accepts some of those: reserved flags, session present with a refusal).
     #[test]
     fn connack_all_flags_and_codes_against_mqttrs() {
         let mut accepted = 0;

@@ -166,24 +166,23 @@ struct Qos0Queue {
 }
 
 impl Qos0Queue {
-    /// An empty queue at `queue`, written in place (the arena is most of its size).
-    ///
-    /// # Safety
-    /// `queue` is valid for writes.
-    unsafe fn init(queue: *mut Qos0Queue) {
-        // SAFETY: per the contract; each field is written once, the arena as zero bytes (the
-        // pattern below names every field: adding one fails to compile until it is written).
-        unsafe {
+    /// An empty queue in `slot`, written in place (the arena is most of its size).
+    fn init(slot: &mut MaybeUninit<Qos0Queue>) {
+        let queue = slot.as_mut_ptr();
+        // SAFETY: `queue` points to the slot, valid for writes; each field is written once
+        // through a raw projection, the arena as zero bytes.
+        let queue = unsafe {
             addr_of_mut!((*queue).entries).write(Vec::new());
             addr_of_mut!((*queue).bytes).write_bytes(0, 1);
             addr_of_mut!((*queue).used).write(0);
-        }
-        // SAFETY: initialised just above.
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
         let Qos0Queue {
             entries: _,
             bytes: _,
             used: _,
-        } = unsafe { &*queue };
+        } = queue;
     }
 
     fn is_empty(&self) -> bool {
@@ -243,10 +242,10 @@ impl Qos0Queue {
         let entry = self.entries.first()?;
         let (topic, rest) = self.bytes.split_at_checked(entry.topic_len)?;
         let payload = rest.get(..entry.payload_len)?;
-        // SAFETY: the entries tile `bytes[..used]` in order (push appends after `used`,
-        // pop_front moves the rest down by exactly the first entry's length, or empties the
-        // queue), so the first entry's topic bytes are a copy of the `&str` given to `push`.
-        let topic = unsafe { core::str::from_utf8_unchecked(topic) };
+        // A copy of the validated `&str` given to `push`; checked again, as the session does
+        // its stored filters (ASCII is a word-at-a-time scan), so no bookkeeping slip can ever
+        // yield an invalid `&str`.
+        let topic = wire::validate_utf8(topic).ok()?;
         Some((topic, payload, entry.retain))
     }
 
@@ -334,8 +333,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     ) -> &'s mut Self {
         let client = slot.as_mut_ptr();
         // SAFETY: `client` points to the slot, valid for writes; each field is written once
-        // through a raw projection (no reference to the partly written value is made; the one
-        // reference, to `endpoints` once written, covers that field only), and the field list
+        // through a raw projection (no reference to the partly written value is made; the
+        // references made, to `endpoints` once written and to the engine's and the queue's
+        // slots, cover one field each), and the field list
         // below stops compiling when a field is added and not written here. So every field is
         // initialised when the slot is assumed initialised.
         let client = unsafe {
@@ -362,7 +362,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             addr_of_mut!((*client).attempt).write(0);
             addr_of_mut!((*client).connected_on_attempt).write(false);
             addr_of_mut!((*client).jitter).write(0x9E37_79B9);
-            Qos0Queue::init(addr_of_mut!((*client).qos0_queue));
+            Qos0Queue::init(&mut *addr_of_mut!((*client).qos0_queue).cast::<MaybeUninit<_>>());
             addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
             addr_of_mut!((*client).qos0_dropped).write(0);
             addr_of_mut!((*client).qos0_dropped_unreported).write(0);

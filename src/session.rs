@@ -530,11 +530,9 @@ impl<'b> Session<'b> {
                 }
                 continue;
             }
-            let end = self.filters_used.saturating_add(filter.len());
-            let Some(dst) = self.filters.get_mut(self.filters_used..end) else {
-                continue;
-            };
-            if self.subscriptions.is_full() || !copy_into(dst, filter.as_bytes()) {
+            // `subscriptions_have_room` was checked before the SUBSCRIBE was sent.
+            let free = self.filters.get_mut(self.filters_used..).unwrap_or_default();
+            if self.subscriptions.is_full() || !copy_into(free, filter.as_bytes()) {
                 continue;
             }
             let sub = Subscription {
@@ -547,7 +545,7 @@ impl<'b> Session<'b> {
                 renew: false,
             };
             if self.subscriptions.push(sub).is_ok() {
-                self.filters_used = end;
+                self.filters_used = self.filters_used.saturating_add(filter.len());
             }
         }
     }

@@ -531,7 +531,10 @@ impl<'b> Session<'b> {
                 continue;
             }
             // `subscriptions_have_room` was checked before the SUBSCRIBE was sent.
-            let free = self.filters.get_mut(self.filters_used..).unwrap_or_default();
+            let free = self
+                .filters
+                .get_mut(self.filters_used..)
+                .unwrap_or_default();
             if self.subscriptions.is_full() || !copy_into(free, filter.as_bytes()) {
                 continue;
             }

@@ -23,12 +23,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* mqe_client_t is 8-byte aligned; compilers without GNU attributes get the
-   natural alignment of uint64_t, which is 8 on ARM (AAPCS) and x86-64. */
-#if defined(__GNUC__) || defined(__clang__) || defined(__CC_ARM)
+/* mqe_client_t is 8-byte aligned: through a GNU attribute on the struct where the
+   compiler has them (define MQE_NO_GNU_ATTRIBUTES to do without), and through
+   _Alignas (C11) or alignas (C++11) on its storage member. A C99 compiler without
+   either gets the natural alignment of uint64_t (8 on ARM AAPCS and x86-64, 4 on
+   i386): mqe_init then refuses storage that is not 8-aligned (MQE_ERR_ALIGNMENT). */
+#if !defined(MQE_NO_GNU_ATTRIBUTES) && \
+    (defined(__GNUC__) || defined(__clang__) || defined(__CC_ARM))
 #define MQE_ALIGNED(n) __attribute__((aligned(n)))
 #else
 #define MQE_ALIGNED(n)
+#endif
+#ifndef MQE_ALIGNAS
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define MQE_ALIGNAS(n) alignas(n)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define MQE_ALIGNAS(n) _Alignas(n)
+#else
+#define MQE_ALIGNAS(n)
+#endif
 #endif
 
 /* Build-time capacities (environment variables read by build.rs). */
@@ -57,12 +70,19 @@
 /** Longest topic filter of a per-topic handler, in bytes. Env MQE_HANDLER_FILTER_BYTES, default 48. */
 #define MQE_HANDLER_FILTER_BYTES 48
 
-/** Bytes of mqe_client_t for these capacities (depends on the pointer width). */
+/** Bytes of mqe_client_t for these capacities (depends on the pointer width).
+    MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width
+    and the API's features: mqe_init passes it, and the library refuses a header built
+    differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3296
+#define MQE_ABI_TAG 0x77b3b392u
 #else
 #define MQE_CLIENT_SIZE 2656
+#define MQE_ABI_TAG 0x9d798c44u
 #endif
+/** Alignment of mqe_client_t, in bytes. */
+#define MQE_CLIENT_ALIGN 8
 
 
 /**
@@ -113,7 +133,7 @@ typedef int32_t mqe_status_t;
  * `mqe_init`.
  */
 typedef struct MQE_ALIGNED(8) mqe_client_t {
-  uint64_t opaque[MQE_CLIENT_WORDS];
+  MQE_ALIGNAS(8) uint64_t opaque[MQE_CLIENT_WORDS];
 } mqe_client_t;
 
 /**
@@ -502,6 +522,17 @@ typedef int32_t mqe_state_t;
  * A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
  */
 #define MQE_ERR_BUFFER (-8)
+
+/**
+ * The header and the library were built with different capacities or features: the
+ * `mqe_client_t` the caller allocated does not fit the library's client (nothing is written).
+ */
+#define MQE_ERR_ABI_MISMATCH (-9)
+
+/**
+ * The client storage is not aligned to `MQE_CLIENT_ALIGN` (nothing is written).
+ */
+#define MQE_ERR_ALIGNMENT (-10)
 
 /**
  * The client storage was never set up by `mqe_init`.
@@ -936,14 +967,22 @@ mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level
 struct mqe_options_t mqe_options_default(void);
 
 /**
- * Sets up the client in caller-owned storage `c`. Needs: `c` never initialised, or
- * initialised and disconnected (it is then reset, and its stored and posted messages are
- * dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
+ * Sets up the client in caller-owned storage `c`. C calls it as `mqe_init(c, opts, transport,
+ * platform)`, a macro of the header that adds `client_size` = `sizeof(mqe_client_t)` and
+ * `abi_tag` = `MQE_ABI_TAG` (Rust: the crate's `ffi::mqe_init` does the same). Other
+ * languages pass the values of the header that matches the library.
+ *
+ * Needs: `c` never initialised, or initialised and disconnected (it is then reset, and its
+ * stored and posted messages are dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
  *
  * Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
  * call; everything `opts` points to (strings, password, will, the three buffers) and the
  * transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
  * untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
+ *
+ * ABI guard, checked first: `MQE_ERR_ABI_MISMATCH` when `client_size` or `abi_tag` is not the
+ * library's (the header was generated with other capacities or features), then
+ * `MQE_ERR_ALIGNMENT` when `c` is not aligned to `MQE_CLIENT_ALIGN`. No error writes to `c`.
  *
  * Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
  * an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
@@ -958,10 +997,22 @@ struct mqe_options_t mqe_options_default(void);
  * # Safety
  * Every non-NULL pointer must be valid as described above.
  */
-mqe_status_t mqe_init(struct mqe_client_t *c,
-                      const struct mqe_options_t *opts,
-                      const struct mqe_transport_t *transport,
-                      const struct mqe_platform_t *platform);
+mqe_status_t mqe_init_abi(struct mqe_client_t *c,
+                          const struct mqe_options_t *opts,
+                          const struct mqe_transport_t *transport,
+                          const struct mqe_platform_t *platform,
+                          size_t client_size,
+                          uint32_t abi_tag);
+
+/**
+ * Sets up the client in caller-owned storage `c` (see mqe_init_abi for the options, ownership
+ * and errors). A macro: it passes sizeof(mqe_client_t) and MQE_ABI_TAG from this header, so a
+ * library built with other capacities or features returns MQE_ERR_ABI_MISMATCH instead of
+ * writing past `c`, and storage that is not MQE_CLIENT_ALIGN-aligned gets MQE_ERR_ALIGNMENT.
+ * No error writes to `c` or past it: only MQE_OK sets the storage up.
+ */
+#define mqe_init(c, opts, transport, platform) \
+  mqe_init_abi((c), (opts), (transport), (platform), sizeof(mqe_client_t), MQE_ABI_TAG)
 
 /**
  * Registers the critical section that guards the outbox of every client: between `enter` and

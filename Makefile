@@ -11,7 +11,7 @@
 #   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
 #   make opencpu the module-app template (c_examples/opencpu_app.c): an MQTT task and a sensor
 #                task (pthreads) against mosquitto; every reading must come back once
-#   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
+#   make tls-test  connect over mbedTLS (ports/posix/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
@@ -51,9 +51,9 @@ TARGET_LIB := $(if $(TARGET),target/$(TARGET)/release/libmqtt_engine.a,$(LIB))
 
 # Strict C: the header and the examples must stay warning-free C99.
 C_STRICT := -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
-C_INCLUDES := -Iinclude -Ic_examples
-PORT_SRC := c_examples/port_posix.c
-PORT_HDR := c_examples/port_posix.h
+C_INCLUDES := -Iinclude -Iports/posix
+PORT_SRC := ports/posix/port_posix.c
+PORT_HDR := ports/posix/port_posix.h
 # bad_input*.c are programs of their own (a fake network, no broker): see `cbad`.
 CBAD_SRC := $(wildcard tests/c/bad_input*.c)
 CTEST_SRC := $(filter-out $(CBAD_SRC),$(wildcard tests/c/*.c))
@@ -192,11 +192,11 @@ opencpu: deps $(BUILD)/opencpu_app
 	grep -q '^\[mqe\] I connected, session present 0, endpoint 0$$' $(BUILD)/opencpu_app.log
 
 # --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
-TLS_PORT := c_examples/port_posix_tls.c c_examples/port_posix_tls.h
+TLS_PORT := ports/posix/port_posix_tls.c ports/posix/port_posix_tls.h
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 
 $(BUILD)/tls_connect: tests/c/tls/tls_connect.c $(TLS_PORT) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
-	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/c/tls/tls_connect.c c_examples/port_posix_tls.c \
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/c/tls/tls_connect.c ports/posix/port_posix_tls.c \
 	  $(PORT_SRC) $(LIB) $(MBEDTLS_LIBS) $(LDFLAGS) -o $@
 
 tls-test: deps $(BUILD)/tls_connect
@@ -346,7 +346,7 @@ M4_TARGET   := thumbv7em-none-eabihf
 M4_LIB      := target/$(M4_TARGET)/release/libmqtt_engine.a
 # The panic-test build gets its own target dir, so it never replaces the real library.
 M4_PANIC_LIB := target/panic-test/$(M4_TARGET)/release/libmqtt_engine.a
-M4_DIR      := c_examples/cortex_m
+M4_DIR      := tests/cortex_m
 M4_BUILD    := $(BUILD)/cortex_m
 M4_CC       := arm-none-eabi-gcc
 M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g -std=gnu11 \
@@ -462,7 +462,7 @@ bench: bench-deps
 	mkdir -p $(BENCH_DIR)
 	$(BENCH_CAPS) CARGO_TARGET_DIR=$(BENCH_TARGET) MQE_HEADER_OUT=$(CURDIR)/$(BENCH_DIR)/mqtt_engine.h \
 	  $(CARGO) build --profile speed --features header
-	$(CC) $(BENCH_CFLAGS) -I$(BENCH_DIR) -Ic_examples bench/mqe_bench.c $(PORT_SRC) \
+	$(CC) $(BENCH_CFLAGS) -I$(BENCH_DIR) -Iports/posix bench/mqe_bench.c $(PORT_SRC) \
 	  $(BENCH_TARGET)/speed/libmqtt_engine.a $(LDFLAGS) -o $(BENCH_DIR)/mqe_bench
 	$(CC) $(BENCH_CFLAGS) bench/mosq_bench.c -lmosquitto $(LDFLAGS) -o $(BENCH_DIR)/mosq_bench
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \

@@ -12,7 +12,7 @@
  * exactly once, so `make opencpu` proves the whole path against mosquitto.
  *
  * On this host, pthreads stand in for the RTOS tasks, a pthread mutex for the critical
- * section and c_examples/port_posix.c for the module's socket and tick port. Each place
+ * section and ports/posix/port_posix.c for the module's socket and tick port. Each place
  * where the module app calls its RTOS instead is marked "RTOS:". The run is bounded in
  * readings (READINGS) and time (RUN_LIMIT_MS); it exits 0 only when every reading arrived
  * once.

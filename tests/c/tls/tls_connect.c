@@ -1,5 +1,5 @@
 /*
- * MQTT over TLS through c_examples/port_posix_tls.c against mosquitto's TLS listener
+ * MQTT over TLS through ports/posix/port_posix_tls.c against mosquitto's TLS listener
  * (scripts/with_tls_broker.py: MQE_TLS_CA, MQE_TLS_WRONG_CA, MQE_TLS_SERVER_NAME).
  *
  *   1. the right CA and host name: connect, subscribe, a QoS 1 message comes back, ping;

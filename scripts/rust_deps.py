@@ -5,6 +5,8 @@
     scripts/rust_deps.py                      everything rust-toolchain.toml names
     scripts/rust_deps.py --targets T [T ...]  only these targets (each must be in the toml)
     scripts/rust_deps.py --components C ...   only these components (each must be in the toml)
+    scripts/rust_deps.py --if-declared --targets T   T if the toml names it, else nothing
+                                              (`make lib TARGET=<any triple>`)
 
 rustup installs the pinned toolchain with the host target only, and with RUSTUP_AUTO_INSTALL=0
 it adds nothing by itself: `cargo build --target thumbv6m-none-eabi` then fails with "can't
@@ -112,6 +114,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--targets", nargs="*", help="only these targets of the toml")
     ap.add_argument("--components", nargs="*", help="only these components of the toml")
+    ap.add_argument("--if-declared", action="store_true",
+                    help="skip requested targets the toml does not name (the user adds those)")
     ap.add_argument("--toml", default=os.path.join(ROOT, "rust-toolchain.toml"))
     args = ap.parse_args()
 
@@ -120,7 +124,11 @@ def main():
     if args.targets is None and args.components is None:
         targets, components = all_targets, all_components
     else:
-        targets = pick(args.targets or [], all_targets, "targets", toml)
+        requested = args.targets or []
+        if args.if_declared:
+            requested = [t for item in requested for t in item.replace(",", " ").split()
+                         if t in all_targets]
+        targets = pick(requested, all_targets, "targets", toml)
         components = pick(args.components or [], all_components, "components", toml)
 
     if shutil.which("rustup") is None:

@@ -69,7 +69,7 @@ def rustup_list(channel, what):
     except subprocess.TimeoutExpired:
         return None, f"`{' '.join(cmd)}` timed out"
     if out.returncode != 0:
-        return None, out.stderr.strip()
+        return None, (out.stderr.strip().splitlines() or ["(no message)"])[0]
     return out.stdout.split(), ""
 
 
@@ -85,11 +85,15 @@ def rustup_add(channel, what, names):
         fail(f"`{text}` failed ({status})", text)
 
 
-def without_rustup(channel, targets, components):
-    """No rustup: fine only if the rustc on PATH already has everything."""
-    hint = (f"rustup toolchain install {channel} --profile minimal"
+def install_command(channel, targets, components):
+    return (f"rustup toolchain install {channel} --profile minimal"
             + (f" --target {','.join(targets)}" if targets else "")
             + (f" --component {','.join(components)}" if components else ""))
+
+
+def without_rustup(channel, targets, components):
+    """No rustup: fine only if the rustc on PATH already has everything."""
+    hint = install_command(channel, targets, components)
     try:
         sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True,
                                  timeout=LIST_TIMEOUT_S).stdout.strip()
@@ -137,11 +141,11 @@ def main():
     installed_components, err = rustup_list(channel, "component")
     if installed_components is None:
         fail(f"cannot list the components of toolchain {channel}: {err}",
-             f"rustup toolchain install {channel} --profile minimal")
+             install_command(channel, targets, components))
     installed_targets, err = rustup_list(channel, "target")
     if installed_targets is None:
         fail(f"cannot list the targets of toolchain {channel}: {err}",
-             f"rustup toolchain install {channel} --profile minimal")
+             install_command(channel, targets, components))
     # Components are listed with the host's triple ("clippy-x86_64-unknown-linux-gnu").
     host = next((c[len("rustc-"):] for c in installed_components if c.startswith("rustc-")), "")
     have = set(installed_components) | {c[: -len(host) - 1] for c in installed_components

@@ -3,6 +3,9 @@
 //! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
 //! subscriptions to renew when the broker kept no session.
 
+#[cfg(feature = "store")]
+mod durable;
+
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 

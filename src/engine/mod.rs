@@ -7,6 +7,7 @@
 //! `outbound` (tx and events), `timers` (`handle_timeout`, `next_deadline`).
 
 mod commands;
+mod durable;
 mod inbound;
 mod outbound;
 mod timers;
@@ -21,6 +22,9 @@ use crate::error::Error;
 use crate::session::Session;
 use crate::time::Instant;
 use crate::wire::{self, QoS};
+
+#[cfg(feature = "store")]
+pub use durable::Restored;
 
 /// Timeouts and limits of one engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +147,9 @@ pub struct Engine<'b> {
     disconnect_queued: bool,
     /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
     disconnect_deadline: Option<Instant>,
+    /// The session store, once attached (`attach_store`): every durable change goes there.
+    #[cfg(feature = "store")]
+    journal: Option<&'b mut (dyn crate::store::Journal + 'static)>,
 }
 
 impl<'b> Engine<'b> {
@@ -190,6 +197,8 @@ impl<'b> Engine<'b> {
             addr_of_mut!((*engine).ping_outstanding).write(false);
             addr_of_mut!((*engine).disconnect_queued).write(false);
             addr_of_mut!((*engine).disconnect_deadline).write(None);
+            #[cfg(feature = "store")]
+            addr_of_mut!((*engine).journal).write(None);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -211,6 +220,8 @@ impl<'b> Engine<'b> {
             ping_outstanding: _,
             disconnect_queued: _,
             disconnect_deadline: _,
+            #[cfg(feature = "store")]
+                journal: _,
         } = &*engine;
         engine
     }

@@ -31,6 +31,9 @@ pub struct Store<F> {
     used: u32,
     /// The newest complete snapshot: its first sector (the oldest in use).
     base: u32,
+    /// An erase failed after a snapshot: sectors outside the log may hold old bytes, so
+    /// nothing more is written until the region is opened again.
+    broken: bool,
     stats: Stats,
 }
 
@@ -194,6 +197,7 @@ impl<F: NorFlash> Store<F> {
             head_end: 0,
             used: 0,
             base: 0,
+            broken: false,
             stats: Stats::default(),
         })
     }
@@ -500,14 +504,18 @@ impl<F: NorFlash> Store<F> {
         result?;
         self.push(Record::SnapEnd { epoch })?;
         self.stats.snapshots = self.stats.snapshots.saturating_add(1);
-        // Everything before `first` is dead now; erase it oldest first.
+        // The snapshot is committed: the change it carries holds from here on, whatever
+        // happens below. Everything before `first` is dead now; erase it oldest first.
         let mut s = old_tail;
         for _ in 0..old_used {
             if s == first {
                 break;
             }
-            self.erase(s)?;
-            self.used = self.used.saturating_sub(1);
+            if self.erase(s).is_err() {
+                // Left for `open` to finish; until then nothing more is written here.
+                self.broken = true;
+                break;
+            }
             s = self.next(s);
         }
         self.base = first;
@@ -585,6 +593,9 @@ impl Image for Empty {
 
 impl<F: NorFlash> Journal for Store<F> {
     fn append(&mut self, record: Record<'_>, image: &dyn Image) -> Result<(), StoreError> {
+        if self.broken {
+            return Err(StoreError::Flash);
+        }
         let flen = record
             .flash_len(self.granule())
             .ok_or(StoreError::TooLarge)?;

@@ -418,3 +418,47 @@ fn a_power_cut_after_every_programmed_word() {
     // when the script took fewer operations than that).
     assert!(cuts as u64 >= total - 5, "{cuts} cuts of {total}");
 }
+
+/// A reset with one QoS 1 message unacknowledged and one QoS 2 message past PUBREC: the next
+/// connection re-sends exactly as after a reconnect (same ids, DUP=1, the PUBREL again).
+#[test]
+fn a_reset_resends_with_dup_and_pubrel() {
+    let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+    let now = Instant(1000);
+    {
+        let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
+        let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
+        let mut engine = Engine::new(leak(256), leak(1024), config());
+        assert_eq!(engine.attach_store(store).unwrap().outgoing, 0);
+        engine.connect(now, &opts()).unwrap();
+        let n = engine.pending_transmit().len();
+        engine.transmit_done(now, n);
+        engine.handle_bytes(now, &[0x20, 2, 0, 0]);
+        assert_eq!(engine.publish(now, "t", b"a", QoS::AtLeastOnce, false), Ok(Some(1)));
+        assert_eq!(engine.publish(now, "t", b"b", QoS::ExactlyOnce, false), Ok(Some(2)));
+        let n = engine.pending_transmit().len();
+        engine.transmit_done(now, n);
+        engine.handle_bytes(now, &ack(0x50, 2));
+        assert_eq!(engine.pending_transmit(), &ack(0x62, 2));
+        // The power goes: the engine and its RAM are gone.
+    }
+    let (store, opened) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
+    assert_eq!(opened.corrupt_records, 0);
+    let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
+    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let restored = engine.attach_store(store).unwrap();
+    assert_eq!((restored.outgoing, restored.rx_qos2), (1 + 1, 0));
+    engine.connect(now, &opts()).unwrap();
+    let n = engine.pending_transmit().len();
+    engine.transmit_done(now, n);
+    engine.handle_bytes(now, &[0x20, 2, 1, 0]);
+    assert_eq!(
+        engine.pending_transmit(),
+        &[
+            0x3A, 6, 0, 1, b't', 0, 1, b'a', // PUBLISH QoS 1, DUP=1, id 1
+            0x62, 2, 0, 2, // PUBREL id 2
+        ]
+    );
+    // The next id continues after the restored ones.
+    assert_eq!(engine.publish(now, "t", b"c", QoS::AtLeastOnce, false), Ok(Some(3)));
+}

@@ -176,9 +176,9 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    792,
+    880,
     [
-        ("MAX_INFLIGHT", 16),
+        ("MAX_INFLIGHT", 24),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 16),
         ("MAX_SUBSCRIPTIONS", 32),
@@ -189,9 +189,9 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    496,
+    536,
     [
-        ("MAX_INFLIGHT", 12),
+        ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 12),
         ("MAX_SUBSCRIPTIONS", 20),
@@ -205,7 +205,7 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 
 /// Bump when a `#[repr(C)]` type or an exported signature changes in a way the capacities and
 /// features do not capture: a header and a library of different layout versions must not meet.
-const ABI_LAYOUT_VERSION: u32 = 1;
+const ABI_LAYOUT_VERSION: u32 = 2;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;

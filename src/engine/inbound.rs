@@ -45,9 +45,6 @@ impl<'b> Engine<'b> {
                 incoming: None,
             };
         }
-        if self.event_room() < EVENT_ROOM_PER_PACKET {
-            return WAIT;
-        }
         let bad = |engine: &mut Self, reason: Error| {
             engine.finish(Some(reason));
             Handled {
@@ -55,9 +52,22 @@ impl<'b> Engine<'b> {
                 incoming: None,
             }
         };
+        if self.skipping() {
+            return self
+                .continue_oversized(now, input)
+                .unwrap_or_else(|e| bad(self, e));
+        }
+        if self.event_room() < EVENT_ROOM_PER_PACKET {
+            return WAIT;
+        }
         let total_len = match wire::frame(input, self.config.max_rx_packet) {
             Ok(Frame::Incomplete) => return WAIT,
             Ok(Frame::Complete { total_len }) => total_len,
+            Err(Error::PacketTooLarge) => {
+                return self
+                    .start_oversized(now, input)
+                    .unwrap_or_else(|e| bad(self, e));
+            }
             Err(e) => return bad(self, e),
         };
         let Some(bytes) = input.get(..total_len) else {
@@ -99,7 +109,7 @@ impl<'b> Engine<'b> {
         };
         // Nothing may follow DISCONNECT on the wire (§3.14.4): once it is queued, a packet
         // that needs a reply waits, unread, for the connection to end.
-        if needs_reply && (self.tx_room() < ACK_LEN || self.disconnect_queued) {
+        if needs_reply && !self.has_ack_room() {
             return Ok(Step::NoRoom);
         }
         let incoming = match packet {
@@ -211,25 +221,36 @@ impl<'b> Engine<'b> {
                 Ok(Some(message))
             }
             QoS::ExactlyOnce => {
-                let id = message.packet_id;
-                if self.session.rx_qos2_touch(id) {
-                    // Delivered already; the broker missed our PUBREC.
-                    self.encode_ack(AckKind::Pubrec, id)?;
-                    return Ok(None);
-                }
-                if !message.dup {
-                    self.session.rx_qos2_drop_stale();
-                }
-                if !self.session.rx_qos2_has_room() {
-                    // Refuse rather than risk a second delivery; the broker re-sends it
-                    // after the reconnect, and PUBRELs free room meanwhile.
-                    return Err(Error::Full);
-                }
-                self.encode_ack(AckKind::Pubrec, id)?;
-                self.session.rx_qos2_remember(id)?;
-                Ok(Some(message))
+                let new = self.receive_qos2(message.packet_id, message.dup)?;
+                Ok(new.then_some(message))
             }
         }
+    }
+
+    /// Room in tx for a 4-byte acknowledgement, which may still be sent (§3.14.4: nothing
+    /// follows DISCONNECT).
+    pub(super) fn has_ack_room(&self) -> bool {
+        self.tx_room() >= ACK_LEN && !self.disconnect_queued
+    }
+
+    /// An incoming QoS 2 PUBLISH: sends PUBREC; true when its id is new (deliver it),
+    /// false when it is held already (delivered before; the broker missed our PUBREC).
+    pub(super) fn receive_qos2(&mut self, id: u16, dup: bool) -> Result<bool, Error> {
+        if self.session.rx_qos2_touch(id) {
+            self.encode_ack(AckKind::Pubrec, id)?;
+            return Ok(false);
+        }
+        if !dup {
+            self.session.rx_qos2_drop_stale();
+        }
+        if !self.session.rx_qos2_has_room() {
+            // Refuse rather than risk a second delivery; the broker re-sends it
+            // after the reconnect, and PUBRELs free room meanwhile.
+            return Err(Error::Full);
+        }
+        self.encode_ack(AckKind::Pubrec, id)?;
+        self.session.rx_qos2_remember(id)?;
+        Ok(true)
     }
 
     fn on_publish_ack(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {

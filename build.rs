@@ -24,12 +24,13 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_MAX_RX_QOS2",
         konst: "MAX_RX_QOS2",
-        // Above the broker's in-flight limit (mosquitto: 20, more after reconnects): a full
-        // table closes the connection until the broker's PUBRELs free room.
-        default: 64,
+        // 4 bytes each: one id with its content hash, or a run of consecutive ids (a broker that
+        // numbers in sequence fills one run with thousands). 62 keeps the table, with its length
+        // and two counters, at 260 bytes: what 64 plain ids cost before (docs/DELIVERY.md).
+        default: 62,
         min: 1,
         max: 1024,
-        doc: "Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit).",
+        doc: "Entries for incoming QoS 2 ids awaiting PUBREL: one id with its hash, or a run of consecutive ids.",
     },
     Capacity {
         env: "MQE_MAX_PENDING_SUBS",

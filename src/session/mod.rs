@@ -11,15 +11,13 @@ use core::ptr::addr_of_mut;
 use heapless::Vec;
 
 use crate::bytes::{copy_into, move_within, remove_at};
-use crate::config::{
-    MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES,
-};
+use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES};
 use crate::error::Error;
 use crate::time::Instant;
 use crate::wire::{validate_utf8, QoS, PUBLISH_DUP_FLAG};
 
-pub(crate) use rx_qos2::{content_hash, Evicted, Verdict};
 use rx_qos2::RxQos2;
+pub(crate) use rx_qos2::{content_hash, Evicted, Verdict};
 
 /// Where an outgoing QoS 1/2 message stands in its handshake.
 // Named for what each stage waits for, as the design names them.

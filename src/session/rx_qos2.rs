@@ -83,7 +83,10 @@ fn id_after(id: u16, steps: u32) -> u16 {
 pub(crate) fn content_hash(topic: &str, payload: &[u8]) -> u16 {
     let mut hash: u32 = 0x811C_9DC5;
     // A topic never contains U+0000 (§1.5.3), so the 0 byte separates it from the payload.
-    let bytes = topic.bytes().chain(core::iter::once(0)).chain(payload.iter().copied());
+    let bytes = topic
+        .bytes()
+        .chain(core::iter::once(0))
+        .chain(payload.iter().copied());
     for byte in bytes {
         hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
     }
@@ -128,7 +131,9 @@ impl RxQos2 {
     }
 
     fn used(&self) -> &[Entry] {
-        self.entries.get(..usize::from(self.len)).unwrap_or_default()
+        self.entries
+            .get(..usize::from(self.len))
+            .unwrap_or_default()
     }
 
     fn used_mut(&mut self) -> &mut [Entry] {
@@ -249,9 +254,13 @@ impl RxQos2 {
                 Ok((verdict, Evicted::default()))
             }
             None => {
+                let new = Verdict::New { unverified: false };
+                if self.is_full() && !self.compact() && self.absorb(id) {
+                    return Ok((new, Evicted::default()));
+                }
                 let evicted = self.make_room()?;
                 self.push(Entry::hashed(id, hash));
-                Ok((Verdict::New { unverified: false }, evicted))
+                Ok((new, evicted))
             }
         }
     }
@@ -336,6 +345,22 @@ impl RxQos2 {
             first: entry.id,
             count: u16::try_from(entry.len()).unwrap_or(u16::MAX),
         })
+    }
+
+    /// Holds `id` in the entry it extends (a run, or a hashed id that becomes one), without
+    /// its hash; false when no entry ends just before it or starts just after it.
+    fn absorb(&mut self, id: u16) -> bool {
+        let next = id_after(id, 1);
+        let found = self
+            .used_mut()
+            .iter_mut()
+            .find(|e| e.len() < MAX_RUN && (e.id == next || id_after(e.id, e.len()) == id));
+        let Some(entry) = found else {
+            return false;
+        };
+        let start = if entry.id == next { id } else { entry.id };
+        *entry = Entry::run(start, entry.len() + 1, LIVE);
+        true
     }
 
     /// Frees one entry without forgetting an id: the oldest hashed id next to a run (or to
@@ -431,7 +456,10 @@ mod tests {
         assert_eq!(t.entries_used(), MAX_RX_QOS2);
         // The most recent MAX_RX_QOS2 - 1 ids keep their hash.
         let hashed = 1000 - (MAX_RX_QOS2 as u16 - 1) + 1;
-        assert_eq!(t.receive(hashed, hashed, false).unwrap().0, Verdict::Duplicate);
+        assert_eq!(
+            t.receive(hashed, hashed, false).unwrap().0,
+            Verdict::Duplicate
+        );
         assert_eq!(t.receive(hashed, 0, false).unwrap().0, NEW);
         // Older ones are in the run: DUP decides.
         assert_eq!(t.receive(5, 5, true).unwrap().0, Verdict::Duplicate);
@@ -470,6 +498,30 @@ mod tests {
     }
 
     #[test]
+    fn a_table_of_runs_still_takes_the_next_id_of_a_run() {
+        let mut t = RxQos2::new();
+        for n in 0..MAX_RX_QOS2 as u16 {
+            t.push(Entry::run(100 * n + 1, 10, 0));
+        }
+        assert_eq!(fresh(&mut t, 11), NEW);
+        assert_eq!(fresh(&mut t, 100), NEW);
+        assert_eq!(t.find(11).unwrap().1, Entry::run(1, 11, LIVE));
+        assert_eq!(t.find(100).unwrap().1, Entry::run(100, 11, LIVE));
+        assert_eq!(t.open_ids(), 10 * MAX_RX_QOS2 as u32 + 2);
+        // Not next to a run: the oldest stale run is evicted, all of its ids reported.
+        let (verdict, evicted) = t.receive(50, 50, false).unwrap();
+        assert_eq!(verdict, NEW);
+        assert_eq!(
+            evicted,
+            Evicted {
+                first: 201,
+                count: 10
+            }
+        );
+        assert_eq!(t.counters(), (10, 0));
+    }
+
+    #[test]
     fn random_ids_fill_the_table_then_stale_entries_are_evicted_oldest_first() {
         let mut t = RxQos2::new();
         let id = |n: usize| (n as u16) * 3 + 7;
@@ -484,7 +536,13 @@ mod tests {
         assert_eq!(t.receive(id(0), id(0), true).unwrap().0, Verdict::Duplicate);
         let (verdict, evicted) = t.receive(2, 2, false).unwrap();
         assert_eq!(verdict, NEW);
-        assert_eq!(evicted, Evicted { first: id(1), count: 1 });
+        assert_eq!(
+            evicted,
+            Evicted {
+                first: id(1),
+                count: 1
+            }
+        );
         t.resume(false);
         assert_eq!(t.open_ids(), 0);
     }

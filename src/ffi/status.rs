@@ -104,6 +104,8 @@ pub(crate) fn status_of(error: Error) -> mqe_status_t {
         Error::UnexpectedPacket => MQE_ERR_UNEXPECTED_PACKET,
         Error::UnknownPacketId => MQE_ERR_UNKNOWN_PACKET_ID,
         Error::PacketTooLarge => MQE_ERR_PACKET_TOO_LARGE,
+        // Until helper ffiapi adds MQE_ERR_RX_QOS2_FULL.
+        Error::RxQos2Full => MQE_ERR_FULL,
         Error::Refused(code) => refused_status(code),
     }
 }

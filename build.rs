@@ -177,7 +177,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    792,
+    796,
     [
         ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
@@ -190,7 +190,7 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    496,
+    504,
     [
         ("MAX_INFLIGHT", 12),
         ("MAX_RX_QOS2", 4),

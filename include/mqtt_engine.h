@@ -34,8 +34,8 @@
 /* Build-time capacities (environment variables read by build.rs). */
 /** Outgoing QoS 1/2 messages awaiting their acknowledgement (the window's cap). Env MQE_MAX_INFLIGHT, default 8. */
 #define MQE_MAX_INFLIGHT 8
-/** Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit). Env MQE_MAX_RX_QOS2, default 64. */
-#define MQE_MAX_RX_QOS2 64
+/** Entries for incoming QoS 2 ids awaiting PUBREL: one id with its hash, or a run of consecutive ids. Env MQE_MAX_RX_QOS2, default 62. */
+#define MQE_MAX_RX_QOS2 62
 /** SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK. Env MQE_MAX_PENDING_SUBS, default 4. */
 #define MQE_MAX_PENDING_SUBS 4
 /** Subscriptions remembered and renewed when the broker kept no session. Env MQE_MAX_SUBSCRIPTIONS, default 8. */

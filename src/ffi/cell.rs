@@ -9,6 +9,7 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
+use super::init::ClientSetup;
 use super::log::{
     self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO,
     MQE_LOG_WARN,
@@ -19,7 +20,6 @@ use super::status::{
 };
 use super::transport::CTransport;
 use super::types::*;
-use super::ClientSetup;
 use crate::bytes::copy_into;
 use crate::client::{Client, ClientState, Dispatch};
 use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
@@ -524,6 +524,10 @@ pub(crate) unsafe fn outbox_ptr(c: *const mqe_client_t) -> Result<*mut Outbox, m
 unsafe fn storage_ptr(c: *const mqe_client_t) -> Result<*mut ClientStorage, mqe_status_t> {
     if c.is_null() {
         return Err(MQE_ERR_NULL);
+    }
+    // mqe_init refuses misaligned storage, so it was never set up (and must not be read as u64).
+    if !c.is_aligned() {
+        return Err(MQE_ERR_NOT_INIT);
     }
     let storage = c.cast_mut().cast::<ClientStorage>();
     // SAFETY: `c` is valid storage of MQE_CLIENT_SIZE >= 8 bytes, 8-aligned; `magic` is the

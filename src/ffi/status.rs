@@ -28,6 +28,11 @@ pub const MQE_ERR_TOO_LARGE: mqe_status_t = -6;
 pub const MQE_ERR_PASSWORD_WITHOUT_USER: mqe_status_t = -7;
 /// A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
 pub const MQE_ERR_BUFFER: mqe_status_t = -8;
+/// The header and the library were built with different capacities or features: the
+/// `mqe_client_t` the caller allocated does not fit the library's client (nothing is written).
+pub const MQE_ERR_ABI_MISMATCH: mqe_status_t = -9;
+/// The client storage is not aligned to `MQE_CLIENT_ALIGN` (nothing is written).
+pub const MQE_ERR_ALIGNMENT: mqe_status_t = -10;
 
 // --- state ---
 /// The client storage was never set up by `mqe_init`.
@@ -136,6 +141,14 @@ pub(crate) const STATUS_TEXTS: &[(mqe_status_t, &CStr)] = &[
         c"password given without a username",
     ),
     (MQE_ERR_BUFFER, c"buffer missing or too small"),
+    (
+        MQE_ERR_ABI_MISMATCH,
+        c"header and library were built with different capacities or features",
+    ),
+    (
+        MQE_ERR_ALIGNMENT,
+        c"client storage not aligned to MQE_CLIENT_ALIGN",
+    ),
     (MQE_ERR_NOT_INIT, c"client not initialised"),
     (MQE_ERR_STATE, c"not allowed in the current state"),
     (MQE_ERR_REENTRANT, c"not allowed from a callback"),

@@ -77,10 +77,10 @@
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3296
-#define MQE_ABI_TAG 0x77b3b392u
+#define MQE_ABI_TAG 0x87071f90u
 #else
 #define MQE_CLIENT_SIZE 2656
-#define MQE_ABI_TAG 0x9d798c44u
+#define MQE_ABI_TAG 0x2caf0852u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

@@ -246,12 +246,16 @@ impl RxQos2 {
                     e.meta |= LIVE;
                 }
                 // No hash to compare: DUP decides, as the spec means it to (§3.3.1.1).
-                let verdict = if dup {
-                    Verdict::Duplicate
-                } else {
-                    Verdict::New { unverified: true }
-                };
-                Ok((verdict, Evicted::default()))
+                if dup {
+                    return Ok((Verdict::Duplicate, Evicted::default()));
+                }
+                // With two entries free the id leaves its run (a split never evicts then) and
+                // keeps this message's hash, so a re-send of it is recognised.
+                if usize::from(self.len).saturating_add(2) <= MAX_RX_QOS2 {
+                    self.forget(id);
+                    self.push(Entry::hashed(id, hash));
+                }
+                Ok((Verdict::New { unverified: true }, Evicted::default()))
             }
             None => {
                 let new = Verdict::New { unverified: false };
@@ -477,6 +481,19 @@ mod tests {
         }
         assert_eq!(t.open_ids(), 0);
         assert_eq!(t.entries_used(), 0);
+    }
+
+    #[test]
+    fn a_new_message_under_an_id_in_a_run_takes_its_hash_when_there_is_room() {
+        let mut t = RxQos2::new();
+        t.push(Entry::run(1, 10, 0));
+        let unverified = Verdict::New { unverified: true };
+        assert_eq!(t.receive(5, 9, false).unwrap().0, unverified);
+        assert_eq!(t.receive(5, 9, false).unwrap().0, Verdict::Duplicate);
+        assert_eq!(t.find(4).unwrap().1, Entry::run(1, 4, LIVE));
+        assert_eq!(t.find(6).unwrap().1, Entry::run(6, 5, LIVE));
+        assert_eq!(t.open_ids(), 10);
+        assert_eq!(t.counters(), (0, 1));
     }
 
     #[test]

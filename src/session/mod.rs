@@ -125,14 +125,15 @@ impl<'b> Session<'b> {
     ) -> &'s mut Session<'b> {
         let session = slot.as_mut_ptr();
         // SAFETY: `session` points to the slot, valid for writes; each field is written once
-        // through a raw projection (no reference to the partly written value), `filters` by
-        // zeroing it in place. So every field is initialised when the slot is assumed so.
+        // through a raw projection (no reference to the partly written value), `filters` and
+        // `rx_qos2` (integers only: all zeros is its empty state) by zeroing them in place.
+        // So every field is initialised when the slot is assumed so.
         let session = unsafe {
             addr_of_mut!((*session).store).write(store);
             addr_of_mut!((*session).store_used).write(0);
             addr_of_mut!((*session).next_id).write(1);
             addr_of_mut!((*session).outgoing).write(Vec::new());
-            addr_of_mut!((*session).rx_qos2).write(RxQos2::new());
+            addr_of_mut!((*session).rx_qos2).write_bytes(0, 1);
             addr_of_mut!((*session).pending_subs).write(Vec::new());
             addr_of_mut!((*session).subscriptions).write(Vec::new());
             addr_of_mut!((*session).filters).write_bytes(0, 1);

@@ -111,6 +111,8 @@ pub(crate) struct Evicted {
     pub count: u16,
 }
 
+/// Integers only: all zeros is the empty table (`Session::init` zeroes it in place, so a
+/// large `MQE_MAX_RX_QOS2` costs no stack).
 pub(crate) struct RxQos2 {
     entries: [Entry; MAX_RX_QOS2],
     len: u16,
@@ -121,6 +123,7 @@ pub(crate) struct RxQos2 {
 }
 
 impl RxQos2 {
+    #[cfg(test)]
     pub(crate) const fn new() -> RxQos2 {
         RxQos2 {
             entries: [Entry { id: 0, meta: 0 }; MAX_RX_QOS2],

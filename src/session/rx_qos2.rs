@@ -5,7 +5,8 @@
 //! ids), or a run of consecutive ids without hashes (older ids, compacted). A broker that
 //! numbers in sequence fills one run densely, so a few entries hold thousands of open ids;
 //! a broker that numbers at random needs one entry per id. Entries are kept oldest first.
-//! No rule depends on the order in which the broker re-sends.
+//! No rule depends on the order in which the broker re-sends. Runs never span the wrap of
+//! packet ids from 65535 to 1: a sequential broker starts a new run there.
 
 use crate::config::MAX_RX_QOS2;
 use crate::error::Error;
@@ -17,8 +18,6 @@ const LIVE: u16 = 0x4000;
 const LOW: u16 = 0x3FFF;
 /// The longest run: its length - 1 must fit `LOW`.
 const MAX_RUN: u32 = LOW as u32 + 1;
-/// Packet ids are 1..=65535: arithmetic on them wraps modulo 65535.
-const IDS: u32 = 65535;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Entry {
@@ -58,7 +57,8 @@ impl Entry {
     }
     /// A run from `start` of `len` ids (1..=MAX_RUN), with `flags` (LIVE or 0).
     fn run(start: u16, len: u32, flags: u16) -> Entry {
-        let low = u16::try_from(len.saturating_sub(1)).unwrap_or(LOW) & LOW;
+        // Callers keep len <= MAX_RUN, so the cast keeps every bit of len - 1.
+        let low = (len.saturating_sub(1) as u16) & LOW;
         Entry {
             id: start,
             meta: RUN | flags | low,
@@ -66,30 +66,24 @@ impl Entry {
     }
 }
 
-/// How far `to` lies after `from`, counting packet ids 1..=65535 round.
+/// How far `to` lies after `from`, on the u16 ring. Packet ids skip 0 (65535 is followed by
+/// 1), so a run never spans the wrap: a sequential broker starts a new run there.
 fn distance(from: u16, to: u16) -> u32 {
-    let from = u32::from(from.max(1)) - 1;
-    let to = u32::from(to.max(1)) - 1;
-    (to + IDS - from) % IDS
+    u32::from(to.wrapping_sub(from))
 }
 
-/// The id `steps` after `id`, wrapping 65535 to 1.
+/// The id `steps` after `id` on the u16 ring (0 after 65535, which no packet carries).
 fn id_after(id: u16, steps: u32) -> u16 {
-    let zero_based = (u32::from(id.max(1)) - 1 + steps % IDS) % IDS;
-    u16::try_from(zero_based + 1).unwrap_or(1)
+    id.wrapping_add(steps as u16)
 }
 
 /// A 14-bit FNV-1a hash of topic and payload: a re-send carries both unchanged.
 pub(crate) fn content_hash(topic: &str, payload: &[u8]) -> u16 {
-    let mut hash: u32 = 0x811C_9DC5;
+    let step = |hash: u32, byte: u8| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    let mut hash = topic.bytes().fold(0x811C_9DC5, step);
     // A topic never contains U+0000 (§1.5.3), so the 0 byte separates it from the payload.
-    let bytes = topic
-        .bytes()
-        .chain(core::iter::once(0))
-        .chain(payload.iter().copied());
-    for byte in bytes {
-        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-    }
+    hash = step(hash, 0);
+    hash = payload.iter().fold(hash, |h, &b| step(h, b));
     ((hash ^ (hash >> 14) ^ (hash >> 28)) & u32::from(LOW)) as u16
 }
 
@@ -284,48 +278,43 @@ impl RxQos2 {
         let Some((index, entry)) = self.find(id) else {
             return Evicted::default();
         };
-        if !entry.is_run() || entry.len() == 1 {
-            self.remove(index);
-            return Evicted::default();
-        }
-        let offset = entry.offset_of(id).unwrap_or(0);
+        let head = entry.offset_of(id).unwrap_or(0);
+        let tail = entry.len() - head - 1;
         let flags = entry.meta & LIVE;
-        let head = offset;
-        let tail = entry.len() - offset - 1;
-        let tail_start = id_after(id, 1);
-        let set = |table: &mut RxQos2, at: usize, e: Entry| {
-            if let Some(slot) = table.entries.get_mut(at) {
-                *slot = e;
+        let head_run = Entry::run(entry.id, head, flags);
+        let tail_run = Entry::run(id_after(id, 1), tail, flags);
+        let kept = match (head, tail) {
+            (0, 0) => {
+                self.remove(index);
+                return Evicted::default();
+            }
+            (0, _) => tail_run,
+            (_, 0) => head_run,
+            _ if self.is_full() && self.compact() => {
+                // Compaction may have merged into this very run: look it up again.
+                return self.forget(id);
+            }
+            _ if self.insert(index.saturating_add(1), tail_run) => head_run,
+            // No entry to split into: keep the longer side, forget the shorter one.
+            _ => {
+                let (kept, lost) = if head >= tail {
+                    (head_run, tail_run)
+                } else {
+                    (tail_run, head_run)
+                };
+                if let Some(slot) = self.entries.get_mut(index) {
+                    *slot = kept;
+                }
+                return Evicted {
+                    first: lost.id,
+                    count: lost.len() as u16,
+                };
             }
         };
-        if head == 0 || tail == 0 {
-            let rest = if head == 0 {
-                Entry::run(tail_start, tail, flags)
-            } else {
-                Entry::run(entry.id, head, flags)
-            };
-            set(self, index, rest);
-            return Evicted::default();
+        if let Some(slot) = self.entries.get_mut(index) {
+            *slot = kept;
         }
-        if self.is_full() && self.compact() {
-            // Compaction may have merged into this very run: look it up again.
-            return self.forget(id);
-        }
-        if self.insert(index.saturating_add(1), Entry::run(tail_start, tail, flags)) {
-            set(self, index, Entry::run(entry.id, head, flags));
-            return Evicted::default();
-        }
-        // No entry to split into: keep the longer side, forget the shorter one.
-        let (kept, lost_first, lost) = if head >= tail {
-            (Entry::run(entry.id, head, flags), tail_start, tail)
-        } else {
-            (Entry::run(tail_start, tail, flags), entry.id, head)
-        };
-        set(self, index, kept);
-        Evicted {
-            first: lost_first,
-            count: u16::try_from(lost).unwrap_or(u16::MAX),
-        }
+        Evicted::default()
     }
 
     /// A new connection: without a session every id is forgotten; with one, every entry
@@ -350,7 +339,7 @@ impl RxQos2 {
         let entry = entry.ok_or(Error::RxQos2Full)?;
         Ok(Evicted {
             first: entry.id,
-            count: u16::try_from(entry.len()).unwrap_or(u16::MAX),
+            count: entry.len() as u16,
         })
     }
 
@@ -428,14 +417,24 @@ mod tests {
     }
 
     #[test]
-    fn ids_count_round_from_65535_to_1() {
-        assert_eq!(distance(65535, 1), 1);
-        assert_eq!(distance(1, 65535), 65534);
-        assert_eq!(id_after(65535, 1), 1);
-        assert_eq!(id_after(65534, 3), 2);
-        let run = Entry::run(65534, 4, 0);
-        assert_eq!(run.offset_of(2), Some(3));
-        assert_eq!(run.offset_of(3), None);
+    fn runs_never_span_the_wrap_from_65535_to_1() {
+        let mut t = RxQos2::new();
+        for id in [65533, 65534, 65535, 1, 2, 3] {
+            fresh(&mut t, id);
+        }
+        t.compact();
+        t.compact();
+        t.compact();
+        t.compact();
+        assert_eq!(t.entries_used(), 2);
+        assert_eq!(t.find(65535).unwrap().1, Entry::run(65533, 3, LIVE));
+        assert_eq!(t.find(1).unwrap().1, Entry::run(1, 3, LIVE));
+        assert!(t.find(0).is_none());
+        assert_eq!(t.open_ids(), 6);
+        assert_eq!(t.release(65534), Evicted::default());
+        assert_eq!(t.release(2), Evicted::default());
+        assert_eq!(t.open_ids(), 4);
+        assert_eq!(t.entries_used(), 4);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 #                task (pthreads) against mosquitto; every reading must come back once
 #   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
-#   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
+#   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale or
+#                does not compile as C89 and C++)
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
 #                file and CMake package (README "Installing and cross-building"); uninstall
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
@@ -87,7 +88,7 @@ APT_DEPS := mosquitto:mosquitto \
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: lib header check-header check-header-c89 deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -137,6 +138,12 @@ header:
 check-header:
 	MQE_HEADER_OUT=$(CURDIR)/target/mqtt_engine.h.check $(CARGO) build --features header
 	diff -u $(HEADER) target/mqtt_engine.h.check
+	$(MAKE) --no-print-directory check-header-c89
+
+# The header compiles as strict C89 (no // comments) and as C++.
+check-header-c89:
+	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(HEADER)
+	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(HEADER)
 
 $(BUILD):
 	mkdir -p $@

@@ -64,12 +64,318 @@
 #define MQE_CLIENT_SIZE 2656
 #endif
 
+/* Status codes (src/ffi/status_table.rs): MQE_OK (0) or a negative MQE_ERR_*.
+   mqe_strerror(code) gives each its own text. */
+/**
+ * Success.
+ * Text: "ok".
+ */
+#define MQE_OK 0
+/**
+ * A required pointer is NULL (or a data pointer is NULL with a length > 0).
+ * Text: "NULL pointer argument".
+ */
+#define MQE_ERR_NULL (-1)
+/**
+ * An argument is out of range or inconsistent (e.g. overlapping buffers, empty list).
+ * Text: "invalid argument".
+ */
+#define MQE_ERR_ARG (-2)
+/**
+ * A string is not valid UTF-8 (or contains U+0000).
+ * Text: "string is not valid UTF-8".
+ */
+#define MQE_ERR_UTF8 (-3)
+/**
+ * A topic name or filter breaks the MQTT rules (empty, wildcard in a publish topic,
+ * misplaced wildcard in a filter).
+ * Text: "invalid topic name or filter".
+ */
+#define MQE_ERR_TOPIC (-4)
+/**
+ * QoS is not 0, 1 or 2.
+ * Text: "QoS must be 0, 1 or 2".
+ */
+#define MQE_ERR_QOS (-5)
+/**
+ * A string is longer than 65,535 bytes (or unterminated within 65,536), or a message can
+ * never fit the tx or store buffer (QoS 1/2 without a store buffer included).
+ * Text: "string or message too large".
+ */
+#define MQE_ERR_TOO_LARGE (-6)
+/**
+ * A password was given without a username (MQTT 3.1.1 §3.1.2.9).
+ * Text: "password given without a username".
+ */
+#define MQE_ERR_PASSWORD_WITHOUT_USER (-7)
+/**
+ * A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
+ * Text: "buffer missing or too small".
+ */
+#define MQE_ERR_BUFFER (-8)
+/**
+ * The client storage was never set up by `mqe_init`.
+ * Text: "client not initialised".
+ */
+#define MQE_ERR_NOT_INIT (-20)
+/**
+ * The call is not allowed in the client's current state (see each function).
+ * Text: "not allowed in the current state".
+ */
+#define MQE_ERR_STATE (-21)
+/**
+ * Called from inside a callback of the same client, where this call is not allowed.
+ * Text: "not allowed from a callback".
+ */
+#define MQE_ERR_REENTRANT (-22)
+/**
+ * `mqe_post_publish` needs the critical section registered with
+ * `mqe_set_critical_section`.
+ * Text: "no critical section registered (mqe_set_critical_section)".
+ */
+#define MQE_ERR_NO_CRITICAL_SECTION (-23)
+/**
+ * The in-flight window, the store or the tx buffer is full for now: back-pressure.
+ * Nothing was queued; retry after `mqe_poll` has made progress.
+ * Text: "window or buffer full, try again later".
+ */
+#define MQE_ERR_FULL (-30)
+/**
+ * The broker sent more unreleased QoS 2 messages than the client can remember
+ * (`MQE_MAX_RX_QOS2`). The client closes the connection without acknowledging the new
+ * one, so it is not lost: the broker re-sends it after the reconnect.
+ * Text: "incoming QoS 2 table full (MQE_MAX_RX_QOS2)".
+ */
+#define MQE_ERR_RX_QOS2_FULL (-31)
+/**
+ * The transport failed (open, connect, send or recv returned an error without a
+ * specific `MQE_IO_ERR_*` code).
+ * Text: "transport error".
+ */
+#define MQE_ERR_TRANSPORT (-40)
+/**
+ * The host name could not be resolved (or no resolver was given).
+ * Text: "host name not resolved".
+ */
+#define MQE_ERR_DNS (-41)
+/**
+ * The broker closed the connection.
+ * Text: "connection closed by the broker".
+ */
+#define MQE_ERR_CLOSED (-42)
+/**
+ * Resolve + TCP connect + CONNACK took longer than `connect_timeout_ms`.
+ * Text: "connect timed out".
+ */
+#define MQE_ERR_CONNECT_TIMEOUT (-43)
+/**
+ * No PINGRESP within the ping timeout.
+ * Text: "no PINGRESP in time".
+ */
+#define MQE_ERR_PING_TIMEOUT (-44)
+/**
+ * No acknowledgement within `ack_timeout_ms`: the connection is closed, and the
+ * message re-sent after the reconnect.
+ * Text: "no acknowledgement in time".
+ */
+#define MQE_ERR_ACK_TIMEOUT (-45)
+/**
+ * A blocking helper's timeout passed before what it waits for happened.
+ * Text: "timed out waiting".
+ */
+#define MQE_ERR_TIMEOUT (-46)
+/**
+ * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
+ * Text: "malformed packet from the broker".
+ */
+#define MQE_ERR_MALFORMED (-50)
+/**
+ * The broker sent a packet not allowed at this point.
+ * Text: "unexpected packet from the broker".
+ */
+#define MQE_ERR_UNEXPECTED_PACKET (-51)
+/**
+ * The broker acknowledged a packet id the client was not waiting for.
+ * Text: "unknown packet id from the broker".
+ */
+#define MQE_ERR_UNKNOWN_PACKET_ID (-52)
+/**
+ * The broker sent a packet larger than the rx buffer.
+ * Text: "packet larger than the rx buffer".
+ */
+#define MQE_ERR_PACKET_TOO_LARGE (-53)
+/**
+ * CONNACK 1: unacceptable protocol version.
+ * Text: "refused: unacceptable protocol version".
+ */
+#define MQE_ERR_REFUSED_PROTOCOL (-61)
+/**
+ * CONNACK 2: client identifier rejected.
+ * Text: "refused: identifier rejected".
+ */
+#define MQE_ERR_REFUSED_ID (-62)
+/**
+ * CONNACK 3: server unavailable.
+ * Text: "refused: server unavailable".
+ */
+#define MQE_ERR_REFUSED_UNAVAILABLE (-63)
+/**
+ * CONNACK 4: bad user name or password.
+ * Text: "refused: bad user name or password".
+ */
+#define MQE_ERR_REFUSED_CREDENTIALS (-64)
+/**
+ * CONNACK 5: not authorized.
+ * Text: "refused: not authorized".
+ */
+#define MQE_ERR_REFUSED_NOT_AUTHORIZED (-65)
+/**
+ * The broker's host answered the TCP connect with a reset: nothing listens on that
+ * port (transport code `MQE_IO_ERR_REFUSED`, POSIX `ECONNREFUSED`).
+ * Text: "connection refused".
+ */
+#define MQE_ERR_CONN_REFUSED (-70)
+/**
+ * No route to the broker: host or network unreachable (`MQE_IO_ERR_UNREACHABLE`,
+ * POSIX `EHOSTUNREACH`, `ENETUNREACH`).
+ * Text: "host or network unreachable".
+ */
+#define MQE_ERR_UNREACHABLE (-71)
+/**
+ * The network stack gave up waiting: TCP connect or retransmission timeout
+ * (`MQE_IO_ERR_TIMEOUT`, POSIX `ETIMEDOUT`).
+ * Text: "network timed out".
+ */
+#define MQE_ERR_NET_TIMEOUT (-72)
+/**
+ * The connection was reset or aborted (`MQE_IO_ERR_RESET`, POSIX `ECONNRESET`, `EPIPE`,
+ * `ECONNABORTED`).
+ * Text: "connection reset".
+ */
+#define MQE_ERR_CONN_RESET (-73)
+/**
+ * The local network is down: no interface, no address, no data context
+ * (`MQE_IO_ERR_NET_DOWN`, POSIX `ENETDOWN`, `EADDRNOTAVAIL`).
+ * Text: "network down".
+ */
+#define MQE_ERR_NET_DOWN (-74)
+/**
+ * The TLS layer failed: handshake, certificate or alert (`MQE_IO_ERR_TLS`).
+ * Text: "TLS handshake or certificate failed".
+ */
+#define MQE_ERR_TLS (-75)
+
+/** Every status code, for X-macros: `#define X(code) ...` then
+ * `MQE_STATUS_LIST(X)` expands X once per code, in the order above. */
+#define MQE_STATUS_LIST(X) \
+    X(MQE_OK) \
+    X(MQE_ERR_NULL) \
+    X(MQE_ERR_ARG) \
+    X(MQE_ERR_UTF8) \
+    X(MQE_ERR_TOPIC) \
+    X(MQE_ERR_QOS) \
+    X(MQE_ERR_TOO_LARGE) \
+    X(MQE_ERR_PASSWORD_WITHOUT_USER) \
+    X(MQE_ERR_BUFFER) \
+    X(MQE_ERR_NOT_INIT) \
+    X(MQE_ERR_STATE) \
+    X(MQE_ERR_REENTRANT) \
+    X(MQE_ERR_NO_CRITICAL_SECTION) \
+    X(MQE_ERR_FULL) \
+    X(MQE_ERR_RX_QOS2_FULL) \
+    X(MQE_ERR_TRANSPORT) \
+    X(MQE_ERR_DNS) \
+    X(MQE_ERR_CLOSED) \
+    X(MQE_ERR_CONNECT_TIMEOUT) \
+    X(MQE_ERR_PING_TIMEOUT) \
+    X(MQE_ERR_ACK_TIMEOUT) \
+    X(MQE_ERR_TIMEOUT) \
+    X(MQE_ERR_MALFORMED) \
+    X(MQE_ERR_UNEXPECTED_PACKET) \
+    X(MQE_ERR_UNKNOWN_PACKET_ID) \
+    X(MQE_ERR_PACKET_TOO_LARGE) \
+    X(MQE_ERR_REFUSED_PROTOCOL) \
+    X(MQE_ERR_REFUSED_ID) \
+    X(MQE_ERR_REFUSED_UNAVAILABLE) \
+    X(MQE_ERR_REFUSED_CREDENTIALS) \
+    X(MQE_ERR_REFUSED_NOT_AUTHORIZED) \
+    X(MQE_ERR_CONN_REFUSED) \
+    X(MQE_ERR_UNREACHABLE) \
+    X(MQE_ERR_NET_TIMEOUT) \
+    X(MQE_ERR_CONN_RESET) \
+    X(MQE_ERR_NET_DOWN) \
+    X(MQE_ERR_TLS) \
+    /* end of MQE_STATUS_LIST */
+
 
 /**
  * Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
- * again later. Any other negative value means the connection (or the lookup) failed.
+ * again later. Any other negative value means the connection (or the lookup) failed: -1 (or
+ * any value not listed here) for a failure without detail, or one of the `MQE_IO_ERR_*`
+ * codes below, which the client reports as its own status (event `reason`, log line).
  */
 #define MQE_IO_WOULD_BLOCK (-2)
+
+/**
+ * A transport failure without detail (any negative value not listed here means the same).
+ */
+#define MQE_IO_ERR (-1)
+
+/**
+ * Transport failure: the peer refused the connection (POSIX `ECONNREFUSED`). Reported as
+ * `MQE_ERR_CONN_REFUSED`.
+ */
+#define MQE_IO_ERR_REFUSED (-10)
+
+/**
+ * Transport failure: no route to the host or network (POSIX `EHOSTUNREACH`, `ENETUNREACH`).
+ * Reported as `MQE_ERR_UNREACHABLE`.
+ */
+#define MQE_IO_ERR_UNREACHABLE (-11)
+
+/**
+ * Transport failure: the network stack timed out (POSIX `ETIMEDOUT`). Reported as
+ * `MQE_ERR_NET_TIMEOUT`.
+ */
+#define MQE_IO_ERR_TIMEOUT (-12)
+
+/**
+ * Transport failure: the connection was reset or aborted (POSIX `ECONNRESET`, `EPIPE`,
+ * `ECONNABORTED`). Reported as `MQE_ERR_CONN_RESET`.
+ */
+#define MQE_IO_ERR_RESET (-13)
+
+/**
+ * Transport failure: the local network is down (no interface, address or data context;
+ * POSIX `ENETDOWN`, `EADDRNOTAVAIL`). Reported as `MQE_ERR_NET_DOWN`.
+ */
+#define MQE_IO_ERR_NET_DOWN (-14)
+
+/**
+ * Transport failure: the TLS layer failed (handshake, certificate, alert). Reported as
+ * `MQE_ERR_TLS`.
+ */
+#define MQE_IO_ERR_TLS (-15)
+
+/**
+ * QoS 0, at most once: the `qos` argument of the publish and subscribe calls.
+ */
+#define MQE_QOS_0 0
+
+/**
+ * QoS 1, at least once.
+ */
+#define MQE_QOS_1 1
+
+/**
+ * QoS 2, exactly once.
+ */
+#define MQE_QOS_2 2
+
+/**
+ * The SUBACK return code of a refused filter (`mqe_event_t.granted[i]`).
+ */
+#define MQE_SUBACK_FAILURE 128
 
 /**
  * The smallest rx and tx buffer `mqe_init` accepts, in bytes.
@@ -457,159 +763,6 @@ typedef void (*mqe_panic_hook_t)(void);
 #define MQE_LOG_DEBUG 3
 
 /**
- * Success.
- */
-#define MQE_OK 0
-
-/**
- * A required pointer is NULL (or a data pointer is NULL with a length > 0).
- */
-#define MQE_ERR_NULL (-1)
-
-/**
- * An argument is out of range or inconsistent (e.g. overlapping buffers, empty list).
- */
-#define MQE_ERR_ARG (-2)
-
-/**
- * A string is not valid UTF-8 (or contains U+0000).
- */
-#define MQE_ERR_UTF8 (-3)
-
-/**
- * A topic name or filter breaks the MQTT rules (empty, wildcard in a publish topic, misplaced
- * wildcard in a filter).
- */
-#define MQE_ERR_TOPIC (-4)
-
-/**
- * QoS is not 0, 1 or 2.
- */
-#define MQE_ERR_QOS (-5)
-
-/**
- * A string is longer than 65,535 bytes (or unterminated within 65,536), or a message can never
- * fit the tx or store buffer.
- */
-#define MQE_ERR_TOO_LARGE (-6)
-
-/**
- * A password was given without a username (MQTT 3.1.1 §3.1.2.9).
- */
-#define MQE_ERR_PASSWORD_WITHOUT_USER (-7)
-
-/**
- * A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
- */
-#define MQE_ERR_BUFFER (-8)
-
-/**
- * The client storage was never set up by `mqe_init`.
- */
-#define MQE_ERR_NOT_INIT (-20)
-
-/**
- * The call is not allowed in the client's current state (see each function).
- */
-#define MQE_ERR_STATE (-21)
-
-/**
- * Called from inside a callback of the same client, where this call is not allowed.
- */
-#define MQE_ERR_REENTRANT (-22)
-
-/**
- * `mqe_post_publish` needs the critical section registered with `mqe_set_critical_section`.
- */
-#define MQE_ERR_NO_CRITICAL_SECTION (-23)
-
-/**
- * The in-flight window, the store or the tx buffer is full for now: back-pressure. Nothing was
- * queued; retry after `mqe_poll` has made progress.
- */
-#define MQE_ERR_FULL (-30)
-
-/**
- * The transport failed (open, connect, send or recv returned an error).
- */
-#define MQE_ERR_TRANSPORT (-40)
-
-/**
- * The host name could not be resolved (or no resolver was given).
- */
-#define MQE_ERR_DNS (-41)
-
-/**
- * The broker closed the connection.
- */
-#define MQE_ERR_CLOSED (-42)
-
-/**
- * Resolve + TCP connect + CONNACK took longer than `connect_timeout_ms`.
- */
-#define MQE_ERR_CONNECT_TIMEOUT (-43)
-
-/**
- * No PINGRESP within the ping timeout.
- */
-#define MQE_ERR_PING_TIMEOUT (-44)
-
-/**
- * No acknowledgement within `ack_timeout_ms`.
- */
-#define MQE_ERR_ACK_TIMEOUT (-45)
-
-/**
- * A blocking helper's timeout passed before what it waits for happened.
- */
-#define MQE_ERR_TIMEOUT (-46)
-
-/**
- * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
- */
-#define MQE_ERR_MALFORMED (-50)
-
-/**
- * The broker sent a packet not allowed at this point.
- */
-#define MQE_ERR_UNEXPECTED_PACKET (-51)
-
-/**
- * The broker acknowledged a packet id the client was not waiting for.
- */
-#define MQE_ERR_UNKNOWN_PACKET_ID (-52)
-
-/**
- * The broker sent a packet larger than the rx buffer.
- */
-#define MQE_ERR_PACKET_TOO_LARGE (-53)
-
-/**
- * CONNACK 1: unacceptable protocol version.
- */
-#define MQE_ERR_REFUSED_PROTOCOL (-61)
-
-/**
- * CONNACK 2: client identifier rejected.
- */
-#define MQE_ERR_REFUSED_ID (-62)
-
-/**
- * CONNACK 3: server unavailable.
- */
-#define MQE_ERR_REFUSED_UNAVAILABLE (-63)
-
-/**
- * CONNACK 4: bad user name or password.
- */
-#define MQE_ERR_REFUSED_CREDENTIALS (-64)
-
-/**
- * CONNACK 5: not authorized.
- */
-#define MQE_ERR_REFUSED_NOT_AUTHORIZED (-65)
-
-/**
  * CONNACK accepted the connection. `session_present` is set, and `endpoint`: the index of the
  * endpoint that answered (0 for `host`/`port`).
  */
@@ -699,7 +852,7 @@ typedef void (*mqe_panic_hook_t)(void);
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
@@ -1048,7 +1201,7 @@ mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
 void mqe_set_panic_hook(mqe_panic_hook_t hook);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* MQTT_ENGINE_H */

@@ -12,8 +12,39 @@ pub type mqe_event_kind_t = u8;
 pub type mqe_state_t = i32;
 
 /// Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
-/// again later. Any other negative value means the connection (or the lookup) failed.
+/// again later. Any other negative value means the connection (or the lookup) failed: -1 (or
+/// any value not listed here) for a failure without detail, or one of the `MQE_IO_ERR_*`
+/// codes below, which the client reports as its own status (event `reason`, log line).
 pub const MQE_IO_WOULD_BLOCK: i32 = -2;
+/// A transport failure without detail (any negative value not listed here means the same).
+pub const MQE_IO_ERR: i32 = -1;
+/// Transport failure: the peer refused the connection (POSIX `ECONNREFUSED`). Reported as
+/// `MQE_ERR_CONN_REFUSED`.
+pub const MQE_IO_ERR_REFUSED: i32 = -10;
+/// Transport failure: no route to the host or network (POSIX `EHOSTUNREACH`, `ENETUNREACH`).
+/// Reported as `MQE_ERR_UNREACHABLE`.
+pub const MQE_IO_ERR_UNREACHABLE: i32 = -11;
+/// Transport failure: the network stack timed out (POSIX `ETIMEDOUT`). Reported as
+/// `MQE_ERR_NET_TIMEOUT`.
+pub const MQE_IO_ERR_TIMEOUT: i32 = -12;
+/// Transport failure: the connection was reset or aborted (POSIX `ECONNRESET`, `EPIPE`,
+/// `ECONNABORTED`). Reported as `MQE_ERR_CONN_RESET`.
+pub const MQE_IO_ERR_RESET: i32 = -13;
+/// Transport failure: the local network is down (no interface, address or data context;
+/// POSIX `ENETDOWN`, `EADDRNOTAVAIL`). Reported as `MQE_ERR_NET_DOWN`.
+pub const MQE_IO_ERR_NET_DOWN: i32 = -14;
+/// Transport failure: the TLS layer failed (handshake, certificate, alert). Reported as
+/// `MQE_ERR_TLS`.
+pub const MQE_IO_ERR_TLS: i32 = -15;
+
+/// QoS 0, at most once: the `qos` argument of the publish and subscribe calls.
+pub const MQE_QOS_0: u8 = 0;
+/// QoS 1, at least once.
+pub const MQE_QOS_1: u8 = 1;
+/// QoS 2, exactly once.
+pub const MQE_QOS_2: u8 = 2;
+/// The SUBACK return code of a refused filter (`mqe_event_t.granted[i]`).
+pub const MQE_SUBACK_FAILURE: u8 = 0x80;
 
 /// The smallest rx and tx buffer `mqe_init` accepts, in bytes.
 pub const MQE_MIN_BUFFER: usize = 64;

@@ -545,15 +545,11 @@ static void case_init_checks(void) {
 }
 
 static void case_strerror_and_version(void) {
-    static const mqe_status_t codes[] = {
-        MQE_OK, MQE_ERR_NULL, MQE_ERR_ARG, MQE_ERR_UTF8, MQE_ERR_TOPIC, MQE_ERR_QOS,
-        MQE_ERR_TOO_LARGE, MQE_ERR_PASSWORD_WITHOUT_USER, MQE_ERR_BUFFER, MQE_ERR_NOT_INIT,
-        MQE_ERR_STATE, MQE_ERR_REENTRANT, MQE_ERR_FULL, MQE_ERR_TRANSPORT, MQE_ERR_DNS,
-        MQE_ERR_CLOSED, MQE_ERR_CONNECT_TIMEOUT, MQE_ERR_PING_TIMEOUT, MQE_ERR_ACK_TIMEOUT,
-        MQE_ERR_MALFORMED, MQE_ERR_UNEXPECTED_PACKET, MQE_ERR_UNKNOWN_PACKET_ID,
-        MQE_ERR_PACKET_TOO_LARGE, MQE_ERR_REFUSED_PROTOCOL, MQE_ERR_REFUSED_ID,
-        MQE_ERR_REFUSED_UNAVAILABLE, MQE_ERR_REFUSED_CREDENTIALS, MQE_ERR_REFUSED_NOT_AUTHORIZED,
-    };
+    /* Every code, from the header's own list: a new code cannot be left out. */
+#define TC_CODE(code) code,
+    static const mqe_status_t codes[] = {MQE_STATUS_LIST(TC_CODE)};
+#undef TC_CODE
+    CHECK_EQ(codes[0], MQE_OK);
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *text = mqe_strerror(codes[i]);
@@ -562,6 +558,7 @@ static void case_strerror_and_version(void) {
             continue;
         }
         for (size_t j = 0; j < i; j++) {
+            CHECK(codes[i] != codes[j]);
             if (strcmp(text, mqe_strerror(codes[j])) == 0) {
                 h_fail(__FILE__, __LINE__, "codes %d and %d share \"%s\"", codes[i], codes[j], text);
             }

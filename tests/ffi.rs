@@ -25,6 +25,10 @@ struct FakeNet {
     peer_closed: bool,
     /// Answer every PINGREQ with a PINGRESP (the blocking ping's round trip).
     answer_pings: bool,
+    /// Non-zero: what connect, send and resolve return instead of succeeding.
+    connect_fails: i32,
+    send_fails: i32,
+    resolve_fails: i32,
 }
 
 unsafe fn net<'a>(ctx: *mut c_void) -> &'a mut FakeNet {
@@ -42,12 +46,15 @@ unsafe extern "C" fn t_connect(ctx: *mut c_void, sock: i32, addr: *const mqe_soc
     let net = unsafe { net(ctx) };
     assert!(net.opened.contains(&sock));
     net.connected_to.push(unsafe { *addr });
-    0
+    net.connect_fails
 }
 
 unsafe extern "C" fn t_send(ctx: *mut c_void, sock: i32, buf: *const u8, len: usize) -> i32 {
     let net = unsafe { net(ctx) };
     assert!(!net.closed.contains(&sock));
+    if net.send_fails != 0 {
+        return net.send_fails;
+    }
     // Accept at most 5 bytes per call: partial sends through the C boundary.
     let n = len.min(5);
     let chunk = unsafe { std::slice::from_raw_parts(buf, n) };
@@ -88,6 +95,9 @@ unsafe extern "C" fn t_resolve(
     let net = unsafe { net(ctx) };
     net.resolved
         .push(unsafe { CStr::from_ptr(host) }.to_str().unwrap().to_owned());
+    if net.resolve_fails != 0 {
+        return net.resolve_fails;
+    }
     unsafe {
         (*out).family = 4;
         (*out).addr = [10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -1909,4 +1919,108 @@ fn the_log_level_filters_and_null_hook_or_off_means_no_call() {
     quiet.net.peer_closed = true;
     assert_eq!(quiet.poll(), MQE_ERR_CLOSED);
     assert_eq!(take_log(ctx), vec![]);
+}
+
+#[test]
+fn a_transports_failure_code_names_the_reason_in_the_event_and_the_log() {
+    let cases = [
+        (
+            MQE_IO_ERR_REFUSED,
+            MQE_ERR_CONN_REFUSED,
+            "connection refused",
+        ),
+        (
+            MQE_IO_ERR_UNREACHABLE,
+            MQE_ERR_UNREACHABLE,
+            "host or network unreachable",
+        ),
+        (MQE_IO_ERR_TIMEOUT, MQE_ERR_NET_TIMEOUT, "network timed out"),
+        (MQE_IO_ERR_RESET, MQE_ERR_CONN_RESET, "connection reset"),
+        (MQE_IO_ERR_NET_DOWN, MQE_ERR_NET_DOWN, "network down"),
+        (
+            MQE_IO_ERR_TLS,
+            MQE_ERR_TLS,
+            "TLS handshake or certificate failed",
+        ),
+        (MQE_IO_ERR, MQE_ERR_TRANSPORT, "transport error"),
+        (-1000, MQE_ERR_TRANSPORT, "transport error"),
+    ];
+    for (code, status, text) in cases {
+        // TCP connect fails.
+        let mut h = logging_harness(false);
+        let c = h.c();
+        let ctx: *const Cell<u32> = &*h.clock;
+        h.handlers();
+        h.net.connect_fails = code;
+        assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+        assert_eq!(h.poll_n(2), status, "connect failing with {code}");
+        assert_eq!(
+            h.recorder.events,
+            [(MQE_EVENT_DISCONNECTED, status, 0, vec![], false)]
+        );
+        assert_eq!(
+            take_log(ctx),
+            lines(&[
+                (MQE_LOG_INFO, "connecting, endpoint 0"),
+                (MQE_LOG_WARN, &format!("disconnected: {text} ({status})")),
+            ])
+        );
+
+        // A send fails on an open connection.
+        let mut h = Harness::new("127.0.0.1");
+        h.connect();
+        h.net.send_fails = code;
+        let c = h.c();
+        assert_eq!(
+            unsafe {
+                mqe_publish(
+                    c,
+                    c"t".as_ptr(),
+                    ptr::null(),
+                    0,
+                    MQE_QOS_0,
+                    false,
+                    ptr::null_mut(),
+                )
+            },
+            MQE_OK
+        );
+        assert_eq!(h.poll(), status, "send failing with {code}");
+    }
+}
+
+#[test]
+fn a_resolver_failure_is_dns_unless_the_resolver_names_it_and_old_codes_do_not_linger() {
+    let mut h = Harness::new("broker.example");
+    h.handlers();
+    let c = h.c();
+    h.net.resolve_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_DNS);
+    h.net.resolve_fails = MQE_IO_ERR_NET_DOWN;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_NET_DOWN);
+    // A refused attempt, then a plain failure: the second is not named by the first's code.
+    h.net.resolve_fails = 0;
+    h.net.connect_fails = MQE_IO_ERR_REFUSED;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_CONN_REFUSED);
+    h.net.connect_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_TRANSPORT);
+    h.net.resolve_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_DNS);
+    let reasons: Vec<_> = h.recorder.events.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(
+        reasons,
+        [
+            MQE_ERR_DNS,
+            MQE_ERR_NET_DOWN,
+            MQE_ERR_CONN_REFUSED,
+            MQE_ERR_TRANSPORT,
+            MQE_ERR_DNS
+        ]
+        .map(|reason| (MQE_EVENT_DISCONNECTED, reason))
+    );
 }

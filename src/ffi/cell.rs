@@ -15,7 +15,8 @@ use super::log::{
 };
 use super::outbox::{self, Outbox};
 use super::status::{
-    is_protocol_error, refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL, MQE_OK,
+    io_error_status, is_protocol_error, refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL,
+    MQE_OK,
 };
 use super::transport::CTransport;
 use super::types::*;
@@ -393,7 +394,7 @@ impl ClientCell {
                     self.last_reason = reason;
                 }
                 let mut event = blank_event(MQE_EVENT_DISCONNECTED);
-                event.reason = reason.map_or(MQE_OK, status_of);
+                event.reason = reason.map_or(MQE_OK, |error| self.status_of_end(error));
                 self.log_disconnected(event.reason);
                 *ended = Some(event.reason);
                 event
@@ -419,6 +420,16 @@ impl ClientCell {
                 blank_event(MQE_EVENT_PING_RESPONSE)
             }
         }
+    }
+
+    /// The status for why a connection ended: a transport or DNS failure is named by the
+    /// `MQE_IO_ERR_*` code the transport returned, when it gave one.
+    fn status_of_end(&self, error: Error) -> mqe_status_t {
+        let named = match error {
+            Error::Transport | Error::Dns => io_error_status(self.client.stack().last_error()),
+            _ => None,
+        };
+        named.unwrap_or_else(|| status_of(error))
     }
 
     /// A clean disconnect is news; a lost connection a warning; a broker breaking the

@@ -3,7 +3,10 @@
 
 use core::ffi::{c_char, CStr};
 
-use super::types::mqe_status_t;
+use super::types::{
+    mqe_status_t, MQE_IO_ERR_NET_DOWN, MQE_IO_ERR_REFUSED, MQE_IO_ERR_RESET, MQE_IO_ERR_TIMEOUT,
+    MQE_IO_ERR_TLS, MQE_IO_ERR_UNREACHABLE,
+};
 use crate::Error;
 
 /// Defines each code of `status_table.rs` as a constant, and the table `mqe_strerror` and
@@ -43,6 +46,19 @@ pub(crate) fn status_of(error: Error) -> mqe_status_t {
         Error::UnknownPacketId => MQE_ERR_UNKNOWN_PACKET_ID,
         Error::PacketTooLarge => MQE_ERR_PACKET_TOO_LARGE,
         Error::Refused(code) => refused_status(code),
+    }
+}
+
+/// The status that names a transport's `MQE_IO_ERR_*` code; `None` for a code without detail.
+pub(crate) fn io_error_status(code: i32) -> Option<mqe_status_t> {
+    match code {
+        MQE_IO_ERR_REFUSED => Some(MQE_ERR_CONN_REFUSED),
+        MQE_IO_ERR_UNREACHABLE => Some(MQE_ERR_UNREACHABLE),
+        MQE_IO_ERR_TIMEOUT => Some(MQE_ERR_NET_TIMEOUT),
+        MQE_IO_ERR_RESET => Some(MQE_ERR_CONN_RESET),
+        MQE_IO_ERR_NET_DOWN => Some(MQE_ERR_NET_DOWN),
+        MQE_IO_ERR_TLS => Some(MQE_ERR_TLS),
+        _ => None,
     }
 }
 

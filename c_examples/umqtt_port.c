@@ -45,9 +45,12 @@ int main(void) {
     o.client_id = "umqtt_client";
     o.host = server;
     o.port = port_number;
-    o.rx_buf = rx, o.rx_buf_len = sizeof rx;
-    o.tx_buf = tx, o.tx_buf_len = sizeof tx;
-    o.store_buf = store, o.store_buf_len = sizeof store;
+    o.rx_buf = rx;
+    o.rx_buf_len = sizeof rx;
+    o.tx_buf = tx;
+    o.tx_buf_len = sizeof tx;
+    o.store_buf = store;
+    o.store_buf_len = sizeof store;
     if (mqe_init(&c, &o, &transport, &platform) != MQE_OK) {
         return 1;
     }

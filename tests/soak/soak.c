@@ -11,6 +11,7 @@
  * Prints "soak: progress N" lines (scripts/soak.py restarts the broker mid-stream on them) and
  * a final "soak: result ..." line. Exits 0 only if no QoS 1 or QoS 2 message was lost and no
  * QoS 2 message arrived twice. Every loop is bounded by TIMEOUT_S. */
+#define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

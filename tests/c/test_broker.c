@@ -611,6 +611,19 @@ static void case_host_name_is_resolved(void) {
 
 /* Nothing listens on the port: the attempt ends with a transport reason, the socket is
  * closed (checked by the teardown) and the client can be used again. */
+/* The warning lines the library logged (refused_tcp_connect's log hook). */
+static char refused_log[512];
+
+static void capture_warnings(void *ctx, int32_t level, const char *msg) {
+    (void)ctx;
+    if (level == MQE_LOG_WARN && strlen(refused_log) + strlen(msg) + 2 < sizeof refused_log) {
+        strcat(refused_log, msg);
+        strcat(refused_log, "\n");
+    }
+}
+
+/* The port turns ECONNREFUSED into MQE_IO_ERR_REFUSED: the event, the poll and the log line
+ * say "connection refused", not a bare transport error. */
 static void case_refused_tcp_connect(void) {
     int32_t unused_port = tc_unused_port();
     REQUIRE(unused_port > 0);
@@ -618,12 +631,21 @@ static void case_refused_tcp_connect(void) {
     tc_t *tc = tc_alloc("ref", &opts);
     REQUIRE(tc != NULL);
     opts.port = (uint16_t)unused_port;
-    REQUIRE_EQ(tc_init(tc, &opts), MQE_OK);
+    mqe_platform_t usual = tc_platform;
+    tc_platform.log = capture_warnings; /* mqe_init copies the platform */
+    refused_log[0] = '\0';
+    mqe_status_t st = tc_init(tc, &opts);
+    tc_platform = usual;
+    REQUIRE_EQ(st, MQE_OK);
     REQUIRE_EQ(mqe_connect(&tc->client), MQE_OK);
     WAIT_UNTIL(tc->event_count > 0, TC_WAIT_MS, tc_pump);
     REQUIRE_EQ(tc->event_count, 1);
     CHECK_EQ(tc->events[0].ev.kind, MQE_EVENT_DISCONNECTED);
-    CHECK_EQ(tc->events[0].ev.reason, MQE_ERR_TRANSPORT);
+    CHECK_EQ(tc->events[0].ev.reason, MQE_ERR_CONN_REFUSED);
+    CHECK(strcmp(mqe_strerror(tc->events[0].ev.reason), "connection refused") == 0);
+    if (strcmp(refused_log, "disconnected: connection refused (-70)\n") != 0) {
+        h_fail(__FILE__, __LINE__, "logged \"%s\"", refused_log);
+    }
     CHECK_EQ(mqe_state(&tc->client), MQE_STATE_DISCONNECTED);
     CHECK_EQ(port_posix_open_sockets(), 0);
     CHECK_EQ(mqe_connect(&tc->client), MQE_OK); /* a new attempt starts */

@@ -409,6 +409,110 @@
 #define MQE_CLIENT_WORDS (MQE_CLIENT_SIZE / 8)
 
 /**
+ * A status code: `MQE_OK` (0) or a negative `MQE_ERR_*` code. See `mqe_strerror`.
+ */
+typedef int32_t mqe_status_t;
+
+/**
+ * Opaque client storage, allocated by the caller (e.g. `static mqe_client_t c;`) and set up
+ * by `mqe_init`. Its size depends on the build-time capacities. Do not copy or move it after
+ * `mqe_init`.
+ */
+typedef struct MQE_ALIGNED(8) mqe_client_t {
+  uint64_t opaque[MQE_CLIENT_WORDS];
+} mqe_client_t;
+
+/**
+ * One filter for `mqe_subscribe_many`.
+ */
+typedef struct mqe_subscription_t {
+  /**
+   * NUL-terminated topic filter; wildcards allowed.
+   */
+  const char *filter;
+  uint8_t qos;
+} mqe_subscription_t;
+
+/**
+ * An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
+ * during the message callback; copy what you keep.
+ */
+typedef struct mqe_message_t {
+  /**
+   * NOT NUL-terminated: use `topic_len`.
+   */
+  const char *topic;
+  size_t topic_len;
+  const uint8_t *payload;
+  size_t payload_len;
+  uint8_t qos;
+  bool retain;
+  bool dup;
+  /**
+   * 0 at QoS 0.
+   */
+  uint16_t packet_id;
+} mqe_message_t;
+
+/**
+ * Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
+ */
+typedef void (*mqe_message_handler_t)(void *user, const struct mqe_message_t *msg);
+
+/**
+ * What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
+ */
+typedef uint8_t mqe_event_kind_t;
+
+/**
+ * What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
+ * Valid only during the event callback.
+ */
+typedef struct mqe_event_t {
+  mqe_event_kind_t kind;
+  bool session_present;
+  /**
+   * CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
+   */
+  uint8_t return_code;
+  uint16_t packet_id;
+  /**
+   * `MQE_OK` or the status code explaining a disconnect or refusal.
+   */
+  mqe_status_t reason;
+  /**
+   * `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
+   */
+  const uint8_t *granted;
+  size_t granted_count;
+  /**
+   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
+   */
+  uint32_t attempt;
+  uint32_t delay_ms;
+  /**
+   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
+   */
+  uint32_t endpoint;
+  /**
+   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped.
+   */
+  uint32_t dropped;
+} mqe_event_t;
+
+/**
+ * Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
+ * valid only during the call.
+ */
+typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
+
+/**
+ * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
+ */
+typedef int32_t mqe_log_level_t;
+
+/**
  * One broker address for `mqe_options_t.endpoints` (failover).
  */
 typedef struct mqe_endpoint_t {
@@ -520,20 +624,6 @@ typedef struct mqe_options_t {
 } mqe_options_t;
 
 /**
- * A status code: `MQE_OK` (0) or a negative `MQE_ERR_*` code. See `mqe_strerror`.
- */
-typedef int32_t mqe_status_t;
-
-/**
- * Opaque client storage, allocated by the caller (e.g. `static mqe_client_t c;`) and set up
- * by `mqe_init`. Its size depends on the build-time capacities. Do not copy or move it after
- * `mqe_init`.
- */
-typedef struct MQE_ALIGNED(8) mqe_client_t {
-  uint64_t opaque[MQE_CLIENT_WORDS];
-} mqe_client_t;
-
-/**
  * A socket address handed to `mqe_transport_t.connect` and filled by `resolve`.
  */
 typedef struct mqe_sockaddr_t {
@@ -626,101 +716,6 @@ typedef struct mqe_platform_t {
 } mqe_platform_t;
 
 /**
- * An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
- * during the message callback; copy what you keep.
- */
-typedef struct mqe_message_t {
-  /**
-   * NOT NUL-terminated: use `topic_len`.
-   */
-  const char *topic;
-  size_t topic_len;
-  const uint8_t *payload;
-  size_t payload_len;
-  uint8_t qos;
-  bool retain;
-  bool dup;
-  /**
-   * 0 at QoS 0.
-   */
-  uint16_t packet_id;
-} mqe_message_t;
-
-/**
- * Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
- */
-typedef void (*mqe_message_handler_t)(void *user, const struct mqe_message_t *msg);
-
-/**
- * What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
- */
-typedef uint8_t mqe_event_kind_t;
-
-/**
- * What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
- * Valid only during the event callback.
- */
-typedef struct mqe_event_t {
-  mqe_event_kind_t kind;
-  bool session_present;
-  /**
-   * CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
-   */
-  uint8_t return_code;
-  uint16_t packet_id;
-  /**
-   * `MQE_OK` or the status code explaining a disconnect or refusal.
-   */
-  mqe_status_t reason;
-  /**
-   * `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
-   */
-  const uint8_t *granted;
-  size_t granted_count;
-  /**
-   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
-   */
-  uint32_t attempt;
-  uint32_t delay_ms;
-  /**
-   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
-   */
-  uint32_t endpoint;
-  /**
-   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-   * `MQE_EVENT_ERROR`: how many posted messages were dropped.
-   */
-  uint32_t dropped;
-} mqe_event_t;
-
-/**
- * Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
- * valid only during the call.
- */
-typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
-
-/**
- * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
- */
-typedef int32_t mqe_log_level_t;
-
-/**
- * One filter for `mqe_subscribe_many`.
- */
-typedef struct mqe_subscription_t {
-  /**
-   * NUL-terminated topic filter; wildcards allowed.
-   */
-  const char *filter;
-  uint8_t qos;
-} mqe_subscription_t;
-
-/**
- * The client's connection state: one of the `MQE_STATE_*` constants.
- */
-typedef int32_t mqe_state_t;
-
-/**
  * Enters the firmware's critical section; returns the state `exit` restores (e.g. PRIMASK).
  */
 typedef uint32_t (*mqe_critical_enter_t)(void);
@@ -734,6 +729,11 @@ typedef void (*mqe_critical_exit_t)(uint32_t state);
  * Called by the panic handler of the static library; it should reset the device.
  */
 typedef void (*mqe_panic_hook_t)(void);
+
+/**
+ * The client's connection state: one of the `MQE_STATE_*` constants.
+ */
+typedef int32_t mqe_state_t;
 
 /**
  * `mqe_set_log_level` with this turns logging off.
@@ -855,73 +855,55 @@ extern "C" {
 #endif /* __cplusplus */
 
 /**
- * Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
- * clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
- * keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
- * Set at least `host` and the rx and tx buffers before `mqe_init`.
- */
-struct mqe_options_t mqe_options_default(void);
-
-/**
- * Sets up the client in caller-owned storage `c`. Needs: `c` never initialised, or
- * initialised and disconnected (it is then reset, and its stored and posted messages are
- * dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
+ * umqtt's `connect()`: starts connecting when `MQE_STATE_DISCONNECTED` or
+ * `MQE_STATE_RECONNECTING` (as `mqe_connect`), then polls until CONNACK. Already connected:
+ * `MQE_OK` at once.
  *
- * Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
- * call; everything `opts` points to (strings, password, will, the three buffers) and the
- * transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
- * untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
- *
- * Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
- * an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
- * missing or below `MQE_MIN_BUFFER`, store NULL with a length, tx too small for CONNECT),
- * `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
- * a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
- * qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
- * `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
- * topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
- * not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
+ * Returns `MQE_OK` when connected; the reason the attempt failed (e.g. `MQE_ERR_TRANSPORT`,
+ * `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`, `MQE_ERR_REFUSED_*`; with `reconnect` on, the
+ * client keeps retrying in later polls until `mqe_disconnect`); `MQE_ERR_TIMEOUT` after
+ * `timeout_ms`; `MQE_ERR_STATE` while disconnecting; `MQE_ERR_NULL` (also: no
+ * `platform.delay_ms`), `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
  *
  * # Safety
- * Every non-NULL pointer must be valid as described above.
+ * `c` is NULL or client storage; the handlers set must be callable.
  */
-mqe_status_t mqe_init(struct mqe_client_t *c,
-                      const struct mqe_options_t *opts,
-                      const struct mqe_transport_t *transport,
-                      const struct mqe_platform_t *platform);
+mqe_status_t mqe_connect_wait(struct mqe_client_t *c, uint32_t timeout_ms);
 
 /**
- * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
- * handler matches; `user` is passed back to it.
- * Any state, also from a callback. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ * umqtt's `wait_msg()`: polls until at least one incoming message has been dispatched to the
+ * handlers (`MQE_OK`), or `timeout_ms` passed (`MQE_ERR_TIMEOUT`), or a connection ended
+ * (its reason; a clean `mqe_disconnect` gives `MQE_ERR_STATE`). Events are dispatched too.
+ * Errors: `MQE_ERR_NULL` (also: no `platform.delay_ms`), `MQE_ERR_NOT_INIT`,
+ * `MQE_ERR_REENTRANT` (from a callback).
  *
  * # Safety
- * `c` is NULL or client storage; `handler` and `user` stay valid while set.
+ * `c` is NULL or client storage; the handlers set must be callable.
  */
-mqe_status_t mqe_set_message_handler(struct mqe_client_t *c,
-                                     mqe_message_handler_t handler,
-                                     void *user);
+mqe_status_t mqe_wait_msg(struct mqe_client_t *c, uint32_t timeout_ms);
 
 /**
- * Sets (or with NULL clears) the handler for events; `user` is passed back to it.
- * Any state, also from a callback. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ * umqtt's `check_msg()`: one `mqe_poll`, which dispatches any message that has arrived; never
+ * blocks. Returns what `mqe_poll` returns.
  *
  * # Safety
- * `c` is NULL or client storage; `handler` and `user` stay valid while set.
+ * As `mqe_poll`.
  */
-mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t handler, void *user);
+mqe_status_t mqe_check_msg(struct mqe_client_t *c);
 
 /**
- * Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
- * `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
- * (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
- * level passes. Any state, also from a callback.
- * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_ARG` (unknown level: nothing changes).
+ * umqtt's `ping()`, as a real round trip: sends PINGREQ (or, when the keep-alive's PINGREQ is
+ * already out, waits for its answer) and polls until PINGRESP. Needs `MQE_STATE_CONNECTED`.
+ *
+ * Returns `MQE_OK` on PINGRESP; `MQE_ERR_TIMEOUT` after `timeout_ms`; the reason when the
+ * connection ended meanwhile (e.g. `MQE_ERR_PING_TIMEOUT`, `MQE_ERR_CLOSED`);
+ * `MQE_ERR_STATE`, `MQE_ERR_NULL` (also: no `platform.delay_ms`),
+ * `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
  *
  * # Safety
- * `c` is NULL or client storage.
+ * `c` is NULL or client storage; the handlers set must be callable.
  */
-mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level);
+mqe_status_t mqe_ping(struct mqe_client_t *c, uint32_t timeout_ms);
 
 /**
  * Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
@@ -1021,21 +1003,6 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
 mqe_status_t mqe_unsubscribe(struct mqe_client_t *c, const char *filter, uint16_t *packet_id);
 
 /**
- * Does everything that is due without blocking: publishes what `mqe_post_publish` queued
- * (oldest first, as far as the window allows; only while `MQE_STATE_CONNECTED`), connect
- * steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
- * have data and at least when `mqe_next_deadline_ms` says. Any state.
- *
- * Returns `MQE_OK`, or when a connection ended during this call, the reason (e.g.
- * `MQE_ERR_CLOSED`, `MQE_ERR_PING_TIMEOUT`, `MQE_ERR_REFUSED_*`; a clean disconnect is
- * `MQE_OK`). Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
- *
- * # Safety
- * `c` is NULL or client storage; the handlers set must be callable.
- */
-mqe_status_t mqe_poll(struct mqe_client_t *c);
-
-/**
  * Queues a publish from any task or ISR (every other call belongs to the owner task): topic
  * and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
  * the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
@@ -1079,6 +1046,109 @@ mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
                               mqe_message_handler_t handler,
                               void *user,
                               uint16_t *packet_id);
+
+/**
+ * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
+ * handler matches; `user` is passed back to it.
+ * Any state, also from a callback. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `handler` and `user` stay valid while set.
+ */
+mqe_status_t mqe_set_message_handler(struct mqe_client_t *c,
+                                     mqe_message_handler_t handler,
+                                     void *user);
+
+/**
+ * Sets (or with NULL clears) the handler for events; `user` is passed back to it.
+ * Any state, also from a callback. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `handler` and `user` stay valid while set.
+ */
+mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t handler, void *user);
+
+/**
+ * Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
+ * `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
+ * (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
+ * level passes. Any state, also from a callback.
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_ARG` (unknown level: nothing changes).
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level);
+
+/**
+ * Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
+ * clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
+ * keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
+ * Set at least `host` and the rx and tx buffers before `mqe_init`.
+ */
+struct mqe_options_t mqe_options_default(void);
+
+/**
+ * Sets up the client in caller-owned storage `c`. Needs: `c` never initialised, or
+ * initialised and disconnected (it is then reset, and its stored and posted messages are
+ * dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
+ *
+ * Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
+ * call; everything `opts` points to (strings, password, will, the three buffers) and the
+ * transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
+ * untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
+ *
+ * Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
+ * an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
+ * missing or below `MQE_MIN_BUFFER`, store NULL with a length, tx too small for CONNECT),
+ * `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
+ * a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
+ * qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
+ * `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+ * topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
+ * not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
+ *
+ * # Safety
+ * Every non-NULL pointer must be valid as described above.
+ */
+mqe_status_t mqe_init(struct mqe_client_t *c,
+                      const struct mqe_options_t *opts,
+                      const struct mqe_transport_t *transport,
+                      const struct mqe_platform_t *platform);
+
+/**
+ * Registers the critical section that guards the outbox of every client: between `enter` and
+ * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
+ * from any task or ISR all use it). On a single core, disable interrupts and return the old
+ * mask; on an RTOS, e.g. `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex. The library never nests it and holds it
+ * only to copy one message (at most `MQE_OUTBOX_SLOT_BYTES`) or to update two counters.
+ * Call once, before any task calls `mqe_post_publish` (NULL, NULL unregisters).
+ * Errors: `MQE_ERR_NULL` when exactly one of the two is NULL.
+ */
+mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
+                                      mqe_critical_exit_t exit);
+
+/**
+ * Sets the function the panic handler calls (NULL: none). Nothing in the library is meant to
+ * panic; this is the last line of defence, and the hook should reset the device. After the
+ * hook returns (or without one) the handler spins forever. Any task may call this at any time.
+ */
+void mqe_set_panic_hook(mqe_panic_hook_t hook);
+
+/**
+ * Does everything that is due without blocking: publishes what `mqe_post_publish` queued
+ * (oldest first, as far as the window allows; only while `MQE_STATE_CONNECTED`), connect
+ * steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
+ * have data and at least when `mqe_next_deadline_ms` says. Any state.
+ *
+ * Returns `MQE_OK`, or when a connection ended during this call, the reason (e.g.
+ * `MQE_ERR_CLOSED`, `MQE_ERR_PING_TIMEOUT`, `MQE_ERR_REFUSED_*`; a clean disconnect is
+ * `MQE_OK`). Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
+ *
+ * # Safety
+ * `c` is NULL or client storage; the handlers set must be callable.
+ */
+mqe_status_t mqe_poll(struct mqe_client_t *c);
 
 /**
  * Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now (also while
@@ -1129,76 +1199,6 @@ const char *mqe_strerror(mqe_status_t status);
  * The library version, "MAJOR.MINOR.PATCH": a static string owned by the library.
  */
 const char *mqe_version(void);
-
-/**
- * umqtt's `connect()`: starts connecting when `MQE_STATE_DISCONNECTED` or
- * `MQE_STATE_RECONNECTING` (as `mqe_connect`), then polls until CONNACK. Already connected:
- * `MQE_OK` at once.
- *
- * Returns `MQE_OK` when connected; the reason the attempt failed (e.g. `MQE_ERR_TRANSPORT`,
- * `MQE_ERR_DNS`, `MQE_ERR_CONNECT_TIMEOUT`, `MQE_ERR_REFUSED_*`; with `reconnect` on, the
- * client keeps retrying in later polls until `mqe_disconnect`); `MQE_ERR_TIMEOUT` after
- * `timeout_ms`; `MQE_ERR_STATE` while disconnecting; `MQE_ERR_NULL` (also: no
- * `platform.delay_ms`), `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
- *
- * # Safety
- * `c` is NULL or client storage; the handlers set must be callable.
- */
-mqe_status_t mqe_connect_wait(struct mqe_client_t *c, uint32_t timeout_ms);
-
-/**
- * umqtt's `wait_msg()`: polls until at least one incoming message has been dispatched to the
- * handlers (`MQE_OK`), or `timeout_ms` passed (`MQE_ERR_TIMEOUT`), or a connection ended
- * (its reason; a clean `mqe_disconnect` gives `MQE_ERR_STATE`). Events are dispatched too.
- * Errors: `MQE_ERR_NULL` (also: no `platform.delay_ms`), `MQE_ERR_NOT_INIT`,
- * `MQE_ERR_REENTRANT` (from a callback).
- *
- * # Safety
- * `c` is NULL or client storage; the handlers set must be callable.
- */
-mqe_status_t mqe_wait_msg(struct mqe_client_t *c, uint32_t timeout_ms);
-
-/**
- * umqtt's `check_msg()`: one `mqe_poll`, which dispatches any message that has arrived; never
- * blocks. Returns what `mqe_poll` returns.
- *
- * # Safety
- * As `mqe_poll`.
- */
-mqe_status_t mqe_check_msg(struct mqe_client_t *c);
-
-/**
- * umqtt's `ping()`, as a real round trip: sends PINGREQ (or, when the keep-alive's PINGREQ is
- * already out, waits for its answer) and polls until PINGRESP. Needs `MQE_STATE_CONNECTED`.
- *
- * Returns `MQE_OK` on PINGRESP; `MQE_ERR_TIMEOUT` after `timeout_ms`; the reason when the
- * connection ended meanwhile (e.g. `MQE_ERR_PING_TIMEOUT`, `MQE_ERR_CLOSED`);
- * `MQE_ERR_STATE`, `MQE_ERR_NULL` (also: no `platform.delay_ms`),
- * `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
- *
- * # Safety
- * `c` is NULL or client storage; the handlers set must be callable.
- */
-mqe_status_t mqe_ping(struct mqe_client_t *c, uint32_t timeout_ms);
-
-/**
- * Registers the critical section that guards the outbox of every client: between `enter` and
- * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
- * from any task or ISR all use it). On a single core, disable interrupts and return the old
- * mask; on an RTOS, e.g. `taskENTER_CRITICAL_FROM_ISR`; on a host, a mutex. The library never nests it and holds it
- * only to copy one message (at most `MQE_OUTBOX_SLOT_BYTES`) or to update two counters.
- * Call once, before any task calls `mqe_post_publish` (NULL, NULL unregisters).
- * Errors: `MQE_ERR_NULL` when exactly one of the two is NULL.
- */
-mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
-                                      mqe_critical_exit_t exit);
-
-/**
- * Sets the function the panic handler calls (NULL: none). Nothing in the library is meant to
- * panic; this is the last line of defence, and the hook should reset the device. After the
- * hook returns (or without one) the handler spins forever. Any task may call this at any time.
- */
-void mqe_set_panic_hook(mqe_panic_hook_t hook);
 
 #ifdef __cplusplus
 }  /* extern "C" */

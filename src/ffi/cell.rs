@@ -9,6 +9,7 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
+use super::init::ClientSetup;
 use super::log::{
     self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO,
     MQE_LOG_WARN,
@@ -20,7 +21,6 @@ use super::status::{
 };
 use super::transport::CTransport;
 use super::types::*;
-use super::ClientSetup;
 use crate::bytes::copy_into;
 use crate::client::{Client, ClientState, Dispatch};
 use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};

@@ -4,7 +4,11 @@
  * - The library never allocates. The caller owns every buffer; what a function keeps, and for
  *   how long, is said on the function (mqe_init keeps the option pointers and buffers for the
  *   client's life; every other pointer argument is used only during the call).
- * - Every call on one client belongs to the task that owns it. Nothing blocks.
+ * - Every call on one client belongs to the task that owns it, except mqe_post_publish (any
+ *   task or ISR). No call waits for the network, except the umqtt-style helpers
+ *   mqe_connect_wait, mqe_wait_msg and mqe_ping, which poll and sleep through
+ *   platform.delay_ms for at most their timeout_ms. Transport and platform functions must
+ *   not block for long either (see mqe_transport_t).
  * - Callbacks run inside mqe_poll. From a callback, mqe_publish, mqe_subscribe,
  *   mqe_subscribe_many, mqe_unsubscribe, mqe_disconnect, the handler setters and the read-only
  *   calls are allowed on the same client; mqe_poll, mqe_connect and mqe_init return
@@ -586,7 +590,8 @@ typedef struct mqe_options_t {
   size_t tx_buf_len;
   /**
    * Holds QoS 1/2 publishes until acknowledged (re-sent after a reconnect). May be NULL with
-   * length 0 when only QoS 0 is published (QoS 1/2 publishes then fail with `MQE_ERR_FULL`).
+   * length 0 when only QoS 0 is published: QoS 1/2 publishes then fail with
+   * `MQE_ERR_TOO_LARGE`, as they can never fit (`MQE_ERR_FULL` means full for now).
    */
   uint8_t *store_buf;
   size_t store_buf_len;
@@ -595,7 +600,11 @@ typedef struct mqe_options_t {
    */
   uint32_t connect_timeout_ms;
   /**
-   * Re-send an unacknowledged QoS 1/2 packet after this (default 20000); 0: only on reconnect.
+   * How long the broker may take to acknowledge a QoS 1/2 PUBLISH or PUBREL, a SUBSCRIBE or
+   * an UNSUBSCRIBE (default 20000; 0: no limit). When it passes, the client closes the
+   * connection (`MQE_EVENT_DISCONNECTED` with `MQE_ERR_ACK_TIMEOUT`); unacknowledged QoS 1/2
+   * messages are re-sent (DUP set) after the next CONNACK, by automatic reconnect or the
+   * next `mqe_connect`. MQTT 3.1.1 re-sends only on a new connection, never on the same one.
    */
   uint32_t ack_timeout_ms;
   /**
@@ -944,9 +953,10 @@ mqe_status_t mqe_disconnect(struct mqe_client_t *c);
  *
  * Errors: `MQE_ERR_NULL` (c, topic, or payload NULL with len > 0), `MQE_ERR_NOT_INIT`,
  * `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (empty or wildcard), `MQE_ERR_QOS` (> 2),
- * `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue), `MQE_ERR_FULL`
- * (window, store, tx or offline queue full now: back-pressure, nothing queued, retry after
- * `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before `mqe_connect` or after `mqe_disconnect`).
+ * `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue; QoS 1/2
+ * without a store buffer), `MQE_ERR_FULL` (window, store, tx or offline queue full now:
+ * back-pressure, nothing queued, retry after `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before
+ * `mqe_connect` or after `mqe_disconnect`).
  *
  * # Safety
  * `c` is NULL or client storage; `topic` NULL or NUL-terminated; `payload` readable for `len`
@@ -994,7 +1004,11 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
  * Sends UNSUBSCRIBE for `filter` and removes the `mqe_subscribe_cb` handler of exactly that
  * filter; returns at once. The UNSUBACK arrives as
  * `MQE_EVENT_UNSUBSCRIBED` with the packet id written to `*packet_id` (if not NULL). Needs
- * `MQE_STATE_CONNECTED`. Allowed from a callback. Errors as `mqe_subscribe_many`.
+ * `MQE_STATE_CONNECTED`. Allowed from a callback.
+ *
+ * Errors: `MQE_ERR_NULL` (c, filter), `MQE_ERR_NOT_INIT`, `MQE_ERR_UTF8`, `MQE_ERR_TOPIC`,
+ * `MQE_ERR_TOO_LARGE` (can never fit tx), `MQE_ERR_FULL` (tx or pending-subscription table
+ * full now), `MQE_ERR_STATE`.
  *
  * # Safety
  * `c` is NULL or client storage; `filter` NULL or NUL-terminated; `packet_id` NULL or
@@ -1104,7 +1118,7 @@ struct mqe_options_t mqe_options_default(void);
  * `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
  * a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
  * qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
- * `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+ * `MQE_MAX_ENDPOINTS` endpoints, a string over 65,535 bytes), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (will
  * topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
  * not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
  *

@@ -2024,3 +2024,137 @@ fn a_resolver_failure_is_dns_unless_the_resolver_names_it_and_old_codes_do_not_l
         .map(|reason| (MQE_EVENT_DISCONNECTED, reason))
     );
 }
+
+// --- what the header says, pinned ---
+
+#[test]
+fn without_a_store_buffer_qos_1_and_2_are_too_large_not_full() {
+    let mut h = Harness::new("127.0.0.1");
+    let o = mqe_options_t {
+        store_buf: ptr::null_mut(),
+        store_buf_len: 0,
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    let publish = |qos| unsafe {
+        mqe_publish(
+            c,
+            c"t".as_ptr(),
+            b"x".as_ptr().cast(),
+            1,
+            qos,
+            false,
+            ptr::null_mut(),
+        )
+    };
+    // Before connecting (QoS 1/2 would be stored for later) and once connected.
+    assert_eq!(publish(MQE_QOS_1), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish(MQE_QOS_2), MQE_ERR_TOO_LARGE);
+    h.connect();
+    assert_eq!(publish(MQE_QOS_1), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish(MQE_QOS_2), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish(MQE_QOS_0), MQE_OK);
+    h.poll_n(2);
+    assert_eq!(h.net.sent, [0x30, 0x04, 0x00, 0x01, b't', b'x']);
+}
+
+#[test]
+fn an_ack_timeout_closes_the_connection_and_the_next_connect_resends() {
+    let mut h = Harness::new("127.0.0.1");
+    let o = mqe_options_t {
+        ack_timeout_ms: 5_000,
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h.connect();
+    let mut id = 0;
+    let status = unsafe {
+        mqe_publish(
+            c,
+            c"t".as_ptr(),
+            b"x".as_ptr().cast(),
+            1,
+            MQE_QOS_1,
+            false,
+            &mut id,
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    h.poll_n(2);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x32, 0x06, 0x00, 0x01, b't', hi, lo, b'x']
+    );
+    // Not re-sent on the same connection: the timeout ends it.
+    h.clock.set(h.clock.get() + 4_999);
+    assert_eq!(h.poll(), MQE_OK);
+    assert!(h.net.sent.is_empty());
+    h.clock.set(h.clock.get() + 1);
+    assert_eq!(h.poll(), MQE_ERR_ACK_TIMEOUT);
+    assert_eq!(
+        std::mem::take(&mut h.recorder.events),
+        [(
+            MQE_EVENT_DISCONNECTED,
+            MQE_ERR_ACK_TIMEOUT,
+            0,
+            vec![],
+            false
+        )]
+    );
+    assert!(h.net.sent.is_empty());
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    // The next connection re-sends it, DUP set, same id.
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(2);
+    assert_eq!(std::mem::take(&mut h.net.sent), CONNECT_C1);
+    h.net.inbound.extend(CONNACK);
+    h.poll_n(3);
+    assert_eq!(h.net.sent, [0x3A, 0x06, 0x00, 0x01, b't', hi, lo, b'x']);
+}
+
+#[test]
+fn init_refuses_a_string_over_65535_bytes_as_too_large() {
+    let mut h = Harness::new("127.0.0.1");
+    let long = CString::new(vec![b'a'; 65_536]).unwrap();
+    let o = mqe_options_t {
+        client_id: long.as_ptr(),
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_ERR_TOO_LARGE);
+}
+
+#[test]
+fn a_full_incoming_qos2_table_closes_with_its_own_status() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let max = mqtt_engine::config::MAX_RX_QOS2 as u16;
+    let mut ended = MQE_OK;
+    // Unreleased QoS 2 messages, one more than the table holds; no PUBREL comes.
+    for id in 1..=max + 1 {
+        let [hi, lo] = id.to_be_bytes();
+        h.net.inbound.extend([0x34, 0x05, 0x00, 0x01, b'q', hi, lo]);
+        let status = h.poll_n(2);
+        if status != MQE_OK {
+            ended = status;
+            break;
+        }
+    }
+    assert_eq!(ended, MQE_ERR_RX_QOS2_FULL);
+    assert_eq!(h.recorder.messages.len(), max as usize);
+    assert_eq!(
+        h.recorder.events.last(),
+        Some(&(
+            MQE_EVENT_DISCONNECTED,
+            MQE_ERR_RX_QOS2_FULL,
+            0,
+            vec![],
+            false
+        ))
+    );
+    let text = unsafe { CStr::from_ptr(mqe_strerror(MQE_ERR_RX_QOS2_FULL)) };
+    assert_eq!(text, c"incoming QoS 2 table full (MQE_MAX_RX_QOS2)");
+}

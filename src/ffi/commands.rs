@@ -71,9 +71,10 @@ pub unsafe extern "C" fn mqe_disconnect(c: *mut mqe_client_t) -> mqe_status_t {
 ///
 /// Errors: `MQE_ERR_NULL` (c, topic, or payload NULL with len > 0), `MQE_ERR_NOT_INIT`,
 /// `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (empty or wildcard), `MQE_ERR_QOS` (> 2),
-/// `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue), `MQE_ERR_FULL`
-/// (window, store, tx or offline queue full now: back-pressure, nothing queued, retry after
-/// `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before `mqe_connect` or after `mqe_disconnect`).
+/// `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue; QoS 1/2
+/// without a store buffer), `MQE_ERR_FULL` (window, store, tx or offline queue full now:
+/// back-pressure, nothing queued, retry after `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before
+/// `mqe_connect` or after `mqe_disconnect`).
 ///
 /// # Safety
 /// `c` is NULL or client storage; `topic` NULL or NUL-terminated; `payload` readable for `len`
@@ -180,7 +181,11 @@ pub unsafe extern "C" fn mqe_subscribe_many(
 /// Sends UNSUBSCRIBE for `filter` and removes the `mqe_subscribe_cb` handler of exactly that
 /// filter; returns at once. The UNSUBACK arrives as
 /// `MQE_EVENT_UNSUBSCRIBED` with the packet id written to `*packet_id` (if not NULL). Needs
-/// `MQE_STATE_CONNECTED`. Allowed from a callback. Errors as `mqe_subscribe_many`.
+/// `MQE_STATE_CONNECTED`. Allowed from a callback.
+///
+/// Errors: `MQE_ERR_NULL` (c, filter), `MQE_ERR_NOT_INIT`, `MQE_ERR_UTF8`, `MQE_ERR_TOPIC`,
+/// `MQE_ERR_TOO_LARGE` (can never fit tx), `MQE_ERR_FULL` (tx or pending-subscription table
+/// full now), `MQE_ERR_STATE`.
 ///
 /// # Safety
 /// `c` is NULL or client storage; `filter` NULL or NUL-terminated; `packet_id` NULL or

@@ -225,12 +225,17 @@ pub struct mqe_options_t {
     pub tx_buf: *mut u8,
     pub tx_buf_len: usize,
     /// Holds QoS 1/2 publishes until acknowledged (re-sent after a reconnect). May be NULL with
-    /// length 0 when only QoS 0 is published (QoS 1/2 publishes then fail with `MQE_ERR_FULL`).
+    /// length 0 when only QoS 0 is published: QoS 1/2 publishes then fail with
+    /// `MQE_ERR_TOO_LARGE`, as they can never fit (`MQE_ERR_FULL` means full for now).
     pub store_buf: *mut u8,
     pub store_buf_len: usize,
     /// Resolve + TCP connect + CONNACK must finish within this (default 10000, must be > 0).
     pub connect_timeout_ms: u32,
-    /// Re-send an unacknowledged QoS 1/2 packet after this (default 20000); 0: only on reconnect.
+    /// How long the broker may take to acknowledge a QoS 1/2 PUBLISH or PUBREL, a SUBSCRIBE or
+    /// an UNSUBSCRIBE (default 20000; 0: no limit). When it passes, the client closes the
+    /// connection (`MQE_EVENT_DISCONNECTED` with `MQE_ERR_ACK_TIMEOUT`); unacknowledged QoS 1/2
+    /// messages are re-sent (DUP set) after the next CONNACK, by automatic reconnect or the
+    /// next `mqe_connect`. MQTT 3.1.1 re-sends only on a new connection, never on the same one.
     pub ack_timeout_ms: u32,
     /// PINGRESP must arrive within this; 0 (default): half the keep-alive.
     pub ping_timeout_ms: u32,

@@ -166,7 +166,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
     let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
     let handler = round(
-        2 * pointer_bytes + 2 + cap("HANDLER_FILTER_BYTES"),
+        2 * pointer_bytes + 4 + cap("HANDLER_FILTER_BYTES"),
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;

@@ -2158,3 +2158,61 @@ fn a_full_incoming_qos2_table_closes_with_its_own_status() {
     let text = unsafe { CStr::from_ptr(mqe_strerror(MQE_ERR_RX_QOS2_FULL)) };
     assert_eq!(text, c"incoming QoS 2 table full (MQE_MAX_RX_QOS2)");
 }
+
+#[test]
+fn a_filter_the_broker_refuses_frees_its_handler_slot() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    let slots = mqtt_engine::config::MAX_TOPIC_HANDLERS;
+    let filters: Vec<CString> = (0..2 * slots + 1)
+        .map(|i| CString::new(format!("r/{i}")).unwrap())
+        .collect();
+    let subscribe = |h: &mut Harness, filter: &CString, code: u8| -> mqe_status_t {
+        let mut id = 0;
+        let status = unsafe {
+            mqe_subscribe_cb(
+                c,
+                filter.as_ptr(),
+                MQE_QOS_1,
+                Some(tagged_handler),
+                user,
+                &mut id,
+            )
+        };
+        if status == MQE_OK {
+            h.poll_n(4);
+            let [hi, lo] = id.to_be_bytes();
+            h.net.inbound.extend([0x90, 0x03, hi, lo, code]);
+            assert_eq!(h.poll(), MQE_OK);
+            assert_eq!(
+                h.recorder.events.pop(),
+                Some((MQE_EVENT_SUBSCRIBED, MQE_OK, id, vec![code], false))
+            );
+        }
+        status
+    };
+    // Twice as many refusals as there are slots: each frees its slot.
+    for filter in &filters[..2 * slots] {
+        assert_eq!(subscribe(&mut h, filter, MQE_SUBACK_FAILURE), MQE_OK);
+    }
+    // A message on a refused filter reaches the default handler, not the freed one.
+    h.net
+        .inbound
+        .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', b'0']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert!(log.is_empty());
+    assert_eq!(h.recorder.messages.len(), 1);
+    // Granted filters keep theirs, until the table is full.
+    for filter in &filters[..slots] {
+        assert_eq!(subscribe(&mut h, filter, 1), MQE_OK);
+    }
+    assert_eq!(subscribe(&mut h, &filters[2 * slots], 1), MQE_ERR_FULL);
+    h.net
+        .inbound
+        .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', b'0']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(log, [(1, "r/0".to_owned())]);
+}

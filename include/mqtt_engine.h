@@ -971,6 +971,47 @@ mqe_status_t mqe_publish(struct mqe_client_t *c,
                          uint16_t *packet_id);
 
 /**
+ * `mqe_publish` with the topic given as `topic_len` bytes at `topic`, not NUL-terminated:
+ * a received message's `topic` and `topic_len` can be passed as they are, to reply on the
+ * same topic without a copy. The topic follows the MQTT rules as in `mqe_publish` (1 to
+ * 65,535 bytes of UTF-8 without U+0000 or wildcards).
+ *
+ * Errors: as `mqe_publish`; `MQE_ERR_NULL` for a NULL topic (any length),
+ * `MQE_ERR_TOO_LARGE` for `topic_len` over 65,535, `MQE_ERR_TOPIC` for `topic_len` 0,
+ * `MQE_ERR_UTF8` for bad UTF-8 or an embedded NUL.
+ *
+ * # Safety
+ * As `mqe_publish`, with `topic` NULL or readable for `topic_len` bytes.
+ */
+mqe_status_t mqe_publish_n(struct mqe_client_t *c,
+                           const char *topic,
+                           size_t topic_len,
+                           const void *payload,
+                           size_t payload_len,
+                           uint8_t qos,
+                           bool retain,
+                           uint16_t *packet_id);
+
+/**
+ * `mqe_subscribe` with the filter given as `filter_len` bytes at `filter`, not
+ * NUL-terminated. The filter follows the MQTT rules as in `mqe_subscribe` (1 to 65,535
+ * bytes of UTF-8 without U+0000; wildcards only as whole levels, `#` last).
+ *
+ * Errors: as `mqe_subscribe`; `MQE_ERR_NULL` for a NULL filter (any length),
+ * `MQE_ERR_TOO_LARGE` for `filter_len` over 65,535, `MQE_ERR_TOPIC` for `filter_len` 0,
+ * `MQE_ERR_UTF8` for bad UTF-8 or an embedded NUL.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `filter` NULL or readable for `filter_len` bytes;
+ * `packet_id` NULL or writable. All only during the call.
+ */
+mqe_status_t mqe_subscribe_n(struct mqe_client_t *c,
+                             const char *filter,
+                             size_t filter_len,
+                             uint8_t qos,
+                             uint16_t *packet_id);
+
+/**
  * Subscribes to one `filter` (wildcards allowed) at `qos`; see `mqe_subscribe_many`.
  *
  * # Safety
@@ -1062,6 +1103,21 @@ mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
                               mqe_message_handler_t handler,
                               void *user,
                               uint16_t *packet_id);
+
+/**
+ * `mqe_subscribe_cb` with the filter given as `filter_len` bytes at `filter`, not
+ * NUL-terminated; the filter is checked as in `mqe_subscribe_n`.
+ *
+ * # Safety
+ * As `mqe_subscribe_cb`, with `filter` NULL or readable for `filter_len` bytes.
+ */
+mqe_status_t mqe_subscribe_cb_n(struct mqe_client_t *c,
+                                const char *filter,
+                                size_t filter_len,
+                                uint8_t qos,
+                                mqe_message_handler_t handler,
+                                void *user,
+                                uint16_t *packet_id);
 
 /**
  * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`

@@ -2216,3 +2216,162 @@ fn a_filter_the_broker_refuses_frees_its_handler_slot() {
     assert_eq!(h.poll(), MQE_OK);
     assert_eq!(log, [(1, "r/0".to_owned())]);
 }
+
+// --- topics and filters as pointer + length ---
+
+#[test]
+fn publish_n_takes_the_topic_as_pointer_and_length() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let publish_n = |topic: *const u8, len: usize| unsafe {
+        mqe_publish_n(
+            c,
+            topic.cast(),
+            len,
+            b"p".as_ptr().cast(),
+            1,
+            MQE_QOS_0,
+            false,
+            ptr::null_mut(),
+        )
+    };
+    let big = vec![b'a'; 65_536];
+    assert_eq!(publish_n(ptr::null(), 0), MQE_ERR_NULL);
+    assert_eq!(publish_n(ptr::null(), 3), MQE_ERR_NULL);
+    assert_eq!(publish_n(b"t".as_ptr(), 0), MQE_ERR_TOPIC);
+    assert_eq!(publish_n(big.as_ptr(), big.len()), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish_n(b"\xFFt".as_ptr(), 2), MQE_ERR_UTF8);
+    assert_eq!(publish_n(b"a\0b".as_ptr(), 3), MQE_ERR_UTF8);
+    assert_eq!(publish_n(b"a/+".as_ptr(), 3), MQE_ERR_TOPIC);
+    assert_eq!(publish_n(b"a/#".as_ptr(), 3), MQE_ERR_TOPIC);
+    assert_eq!(
+        unsafe {
+            mqe_publish_n(
+                c,
+                c"t".as_ptr(),
+                1,
+                b"p".as_ptr().cast(),
+                1,
+                9,
+                false,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_QOS
+    );
+    h.poll_n(2);
+    assert!(
+        h.net.sent.is_empty(),
+        "nothing was sent for the refused calls"
+    );
+    // Exactly `len` bytes: the rest of the buffer, NUL or not, is not the topic's.
+    assert_eq!(publish_n(b"t/xyz".as_ptr(), 3), MQE_OK);
+    let mut id = 0;
+    let status = unsafe {
+        mqe_publish_n(
+            c,
+            b"q2-and-more".as_ptr().cast(),
+            2,
+            b"v".as_ptr().cast(),
+            1,
+            MQE_QOS_1,
+            true,
+            &mut id,
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        h.net.sent,
+        [
+            [0x30, 0x06, 0x00, 0x03, b't', b'/', b'x', b'p'].as_slice(),
+            &[0x33, 0x07, 0x00, 0x02, b'q', b'2', hi, lo, b'v']
+        ]
+        .concat()
+    );
+}
+
+#[test]
+fn subscribe_n_and_subscribe_cb_n_take_the_filter_as_pointer_and_length() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let subscribe_n = |filter: *const u8, len: usize| unsafe {
+        mqe_subscribe_n(c, filter.cast(), len, MQE_QOS_1, ptr::null_mut())
+    };
+    let big = vec![b'a'; 65_536];
+    assert_eq!(subscribe_n(ptr::null(), 1), MQE_ERR_NULL);
+    assert_eq!(subscribe_n(b"a".as_ptr(), 0), MQE_ERR_TOPIC);
+    assert_eq!(subscribe_n(big.as_ptr(), big.len()), MQE_ERR_TOO_LARGE);
+    assert_eq!(subscribe_n(b"a\0".as_ptr(), 2), MQE_ERR_UTF8);
+    assert_eq!(subscribe_n(b"\xC3(".as_ptr(), 2), MQE_ERR_UTF8);
+    assert_eq!(subscribe_n(b"a/#/b".as_ptr(), 5), MQE_ERR_TOPIC);
+    assert_eq!(subscribe_n(b"a+".as_ptr(), 2), MQE_ERR_TOPIC);
+    assert_eq!(
+        unsafe { mqe_subscribe_n(c, c"a".as_ptr(), 1, 3, ptr::null_mut()) },
+        MQE_ERR_QOS
+    );
+    h.poll_n(2);
+    assert!(h.net.sent.is_empty());
+    let mut id = 0;
+    assert_eq!(
+        unsafe { mqe_subscribe_n(c, b"a/+/b".as_ptr().cast(), 3, MQE_QOS_2, &mut id) },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x82, 0x08, hi, lo, 0x00, 0x03, b'a', b'/', b'+', 0x02]
+    );
+
+    // The per-topic handler gets the filter's `len` bytes only.
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb_n(
+                c,
+                ptr::null(),
+                1,
+                0,
+                Some(tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        unsafe { mqe_subscribe_cb_n(c, b"h".as_ptr().cast(), 1, 0, None, user, ptr::null_mut()) },
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb_n(
+                c,
+                b"h/#xyz".as_ptr().cast(),
+                3,
+                0,
+                Some(tagged_handler),
+                user,
+                &mut id,
+            )
+        },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x82, 0x08, hi, lo, 0x00, 0x03, b'h', b'/', b'#', 0x00]
+    );
+    h.net.inbound.extend([0x90, 0x03, hi, lo, 0x00]);
+    h.net
+        .inbound
+        .extend([0x30, 0x06, 0x00, 0x03, b'h', b'/', b'x', b'!']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(log, [(1, "h/x".to_owned())]);
+}

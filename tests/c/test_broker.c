@@ -611,6 +611,64 @@ static void case_host_name_is_resolved(void) {
 
 /* Nothing listens on the port: the attempt ends with a transport reason, the socket is
  * closed (checked by the teardown) and the client can be used again. */
+/* ---- topics and filters as pointer + length ------------------------------------------------- */
+
+/* The responder answers "ping" with "pong" on the topic it received, straight from the
+ * message: mqe_publish_n takes msg->topic and msg->topic_len, no copy, no NUL. */
+static mqe_status_t reply_status = MQE_ERR_STATE;
+static size_t replies;
+
+static void reply_on_received_topic(void *user, const mqe_message_t *msg) {
+    tc_t *tc = user;
+    if (msg->payload_len == 4 && memcmp(msg->payload, "ping", 4) == 0) {
+        reply_status = mqe_publish_n(&tc->client, msg->topic, msg->topic_len, "pong", 4,
+                                     MQE_QOS_1, false, NULL);
+        replies++;
+    }
+}
+
+static void case_reply_on_received_topic_without_a_copy(void) {
+    char filter[TC_TOPIC_MAX + 8], topic[TC_TOPIC_MAX];
+    tc_topic(filter, sizeof filter, "req/#");
+    tc_topic(topic, sizeof topic, "req/dev7");
+    size_t filter_len = strlen(filter);
+    memcpy(filter + filter_len, "XYZ", 4); /* bytes past filter_len are not the filter's */
+    tc_t *responder = tc_open("rsp", true);
+    tc_t *asker = tc_open("ask", true);
+    REQUIRE(responder != NULL && asker != NULL);
+    reply_status = MQE_ERR_STATE;
+    replies = 0;
+    REQUIRE_EQ(mqe_set_message_handler(&responder->client, reply_on_received_topic, responder),
+               MQE_OK);
+    uint16_t id = 0;
+    REQUIRE_EQ(mqe_subscribe_n(&responder->client, filter, filter_len, MQE_QOS_1, &id), MQE_OK);
+    WAIT_UNTIL(tc_event(responder, MQE_EVENT_SUBSCRIBED, id) != NULL, TC_WAIT_MS, tc_pump);
+    const tc_event_t *suback = tc_event(responder, MQE_EVENT_SUBSCRIBED, id);
+    REQUIRE(suback != NULL);
+    CHECK_EQ(suback->ev.granted[0], MQE_QOS_1);
+    /* The asker listens on the exact topic it asks on, as a NUL-less slice too. */
+    REQUIRE_EQ(mqe_subscribe_n(&asker->client, topic, strlen(topic), MQE_QOS_1, &id), MQE_OK);
+    WAIT_UNTIL(tc_event(asker, MQE_EVENT_SUBSCRIBED, id) != NULL, TC_WAIT_MS, tc_pump);
+    CHECK_EQ(mqe_publish(&asker->client, topic, "ping", 4, MQE_QOS_1, false, NULL), MQE_OK);
+    WAIT_UNTIL(tc_msg_count(asker, topic) >= 2, TC_WAIT_MS, tc_pump);
+    tc_settle(200);
+    CHECK_EQ(replies, 1);
+    CHECK_EQ(reply_status, MQE_OK);
+    REQUIRE_EQ(asker->msg_count, 2);
+    CHECK(tc_payload_str(&asker->msgs[0], "ping"));
+    CHECK(tc_payload_str(&asker->msgs[1], "pong"));
+    CHECK_EQ(asker->msgs[1].topic_len, strlen(topic));
+    CHECK(strcmp(asker->msgs[1].topic, topic) == 0);
+    /* The slice rules: empty, embedded NUL, wildcard in a topic name. */
+    CHECK_EQ(mqe_publish_n(&asker->client, topic, 0, "x", 1, MQE_QOS_0, false, NULL),
+             MQE_ERR_TOPIC);
+    CHECK_EQ(mqe_publish_n(&asker->client, "a\0b", 3, "x", 1, MQE_QOS_0, false, NULL),
+             MQE_ERR_UTF8);
+    CHECK_EQ(mqe_publish_n(&asker->client, "a/+", 3, "x", 1, MQE_QOS_0, false, NULL),
+             MQE_ERR_TOPIC);
+    CHECK_EQ(mqe_subscribe_n(&asker->client, "a/#/b", 5, MQE_QOS_0, NULL), MQE_ERR_TOPIC);
+}
+
 /* The warning lines the library logged (refused_tcp_connect's log hook). */
 static char refused_log[512];
 
@@ -729,6 +787,7 @@ int main(int argc, char **argv) {
         {"callback_reentrancy", case_callback_reentrancy},
         {"host_name_is_resolved", case_host_name_is_resolved},
         {"refused_tcp_connect", case_refused_tcp_connect},
+        {"reply_on_received_topic_without_a_copy", case_reply_on_received_topic_without_a_copy},
         {"tick_wraps_mid_session", case_tick_wraps_mid_session},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -2305,7 +2305,7 @@ fn subscribe_n_and_subscribe_cb_n_take_the_filter_as_pointer_and_length() {
     assert_eq!(subscribe_n(ptr::null(), 1), MQE_ERR_NULL);
     assert_eq!(subscribe_n(b"a".as_ptr(), 0), MQE_ERR_TOPIC);
     assert_eq!(subscribe_n(big.as_ptr(), big.len()), MQE_ERR_TOO_LARGE);
-    assert_eq!(subscribe_n(b"a\0".as_ptr(), 2), MQE_ERR_UTF8);
+    assert_eq!(subscribe_n(b"a\0b".as_ptr(), 3), MQE_ERR_UTF8);
     assert_eq!(subscribe_n(b"\xC3(".as_ptr(), 2), MQE_ERR_UTF8);
     assert_eq!(subscribe_n(b"a/#/b".as_ptr(), 5), MQE_ERR_TOPIC);
     assert_eq!(subscribe_n(b"a+".as_ptr(), 2), MQE_ERR_TOPIC);

@@ -157,7 +157,7 @@ $(LIB): FORCE
 	$(CARGO) build --release
 # Any other Rust target: make lib TARGET=<triple>.
 target/%/release/libmqtt_engine.a: FORCE
-	$(if $(filter $*,$(HOST_TARGET)),,$(RUST_DEPS) --targets $*)
+	$(RUST_DEPS) --if-declared --targets $*
 	$(CARGO) build --release --target $*
 
 header:

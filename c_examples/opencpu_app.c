@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * opencpu_app.c: the shape of a module app on mqtt-engine, the template to copy.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * The QuecPython umqtt example, translated line by line into C on mqtt-engine.
  * Each Python line is quoted above its C counterpart. The broker comes from

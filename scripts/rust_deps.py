@@ -5,6 +5,8 @@
     scripts/rust_deps.py                      everything rust-toolchain.toml names
     scripts/rust_deps.py --targets T [T ...]  only these targets (each must be in the toml)
     scripts/rust_deps.py --components C ...   only these components (each must be in the toml)
+    scripts/rust_deps.py --if-declared --targets T   T if the toml names it, else nothing
+                                              (`make lib TARGET=<any triple>`)
 
 rustup installs the pinned toolchain with the host target only, and with RUSTUP_AUTO_INSTALL=0
 it adds nothing by itself: `cargo build --target thumbv6m-none-eabi` then fails with "can't
@@ -67,7 +69,7 @@ def rustup_list(channel, what):
     except subprocess.TimeoutExpired:
         return None, f"`{' '.join(cmd)}` timed out"
     if out.returncode != 0:
-        return None, out.stderr.strip()
+        return None, (out.stderr.strip().splitlines() or ["(no message)"])[0]
     return out.stdout.split(), ""
 
 
@@ -83,11 +85,15 @@ def rustup_add(channel, what, names):
         fail(f"`{text}` failed ({status})", text)
 
 
-def without_rustup(channel, targets, components):
-    """No rustup: fine only if the rustc on PATH already has everything."""
-    hint = (f"rustup toolchain install {channel} --profile minimal"
+def install_command(channel, targets, components):
+    return (f"rustup toolchain install {channel} --profile minimal"
             + (f" --target {','.join(targets)}" if targets else "")
             + (f" --component {','.join(components)}" if components else ""))
+
+
+def without_rustup(channel, targets, components):
+    """No rustup: fine only if the rustc on PATH already has everything."""
+    hint = install_command(channel, targets, components)
     try:
         sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True,
                                  timeout=LIST_TIMEOUT_S).stdout.strip()
@@ -112,6 +118,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--targets", nargs="*", help="only these targets of the toml")
     ap.add_argument("--components", nargs="*", help="only these components of the toml")
+    ap.add_argument("--if-declared", action="store_true",
+                    help="skip requested targets the toml does not name (the user adds those)")
     ap.add_argument("--toml", default=os.path.join(ROOT, "rust-toolchain.toml"))
     args = ap.parse_args()
 
@@ -120,7 +128,11 @@ def main():
     if args.targets is None and args.components is None:
         targets, components = all_targets, all_components
     else:
-        targets = pick(args.targets or [], all_targets, "targets", toml)
+        requested = args.targets or []
+        if args.if_declared:
+            requested = [t for item in requested for t in item.replace(",", " ").split()
+                         if t in all_targets]
+        targets = pick(requested, all_targets, "targets", toml)
         components = pick(args.components or [], all_components, "components", toml)
 
     if shutil.which("rustup") is None:
@@ -129,11 +141,11 @@ def main():
     installed_components, err = rustup_list(channel, "component")
     if installed_components is None:
         fail(f"cannot list the components of toolchain {channel}: {err}",
-             f"rustup toolchain install {channel} --profile minimal")
+             install_command(channel, targets, components))
     installed_targets, err = rustup_list(channel, "target")
     if installed_targets is None:
         fail(f"cannot list the targets of toolchain {channel}: {err}",
-             f"rustup toolchain install {channel} --profile minimal")
+             install_command(channel, targets, components))
     # Components are listed with the host's triple ("clippy-x86_64-unknown-linux-gnu").
     host = next((c[len("rustc-"):] for c in installed_components if c.startswith("rustc-")), "")
     have = set(installed_components) | {c[: -len(host) - 1] for c in installed_components

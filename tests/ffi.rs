@@ -1142,6 +1142,8 @@ const PINNED_STATUS_NUMBERS: &[(&str, i32)] = &[
     ("MQE_ERR_TOO_LARGE", -6),
     ("MQE_ERR_PASSWORD_WITHOUT_USER", -7),
     ("MQE_ERR_BUFFER", -8),
+    ("MQE_ERR_ABI_MISMATCH", -9),
+    ("MQE_ERR_ALIGNMENT", -10),
     ("MQE_ERR_NOT_INIT", -20),
     ("MQE_ERR_STATE", -21),
     ("MQE_ERR_REENTRANT", -22),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* port_posix: mqtt-engine's transport and platform over POSIX sockets and clocks.
  * See port_posix.h for the rules a port keeps. */
 #define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */

@@ -549,6 +549,10 @@ unsafe fn storage_ptr(c: *const mqe_client_t) -> Result<*mut ClientStorage, mqe_
     if c.is_null() {
         return Err(MQE_ERR_NULL);
     }
+    // mqe_init refuses misaligned storage, so it was never set up (and must not be read as u64).
+    if !c.is_aligned() {
+        return Err(MQE_ERR_NOT_INIT);
+    }
     let storage = c.cast_mut().cast::<ClientStorage>();
     // SAFETY: `c` is valid storage of MQE_CLIENT_SIZE >= 8 bytes, 8-aligned; `magic` is the
     // u64 at offset 0 of the repr(C) storage, so this reads within it.

@@ -53,14 +53,22 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
     }
 }
 
-/// Sets up the client in caller-owned storage `c`. Needs: `c` never initialised, or
-/// initialised and disconnected (it is then reset, and its stored and posted messages are
-/// dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
+/// Sets up the client in caller-owned storage `c`. C calls it as `mqe_init(c, opts, transport,
+/// platform)`, a macro of the header that adds `client_size` = `sizeof(mqe_client_t)` and
+/// `abi_tag` = `MQE_ABI_TAG` (Rust: the crate's `ffi::mqe_init` does the same). Other
+/// languages pass the values of the header that matches the library.
+///
+/// Needs: `c` never initialised, or initialised and disconnected (it is then reset, and its
+/// stored and posted messages are dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
 ///
 /// Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
 /// call; everything `opts` points to (strings, password, will, the three buffers) and the
 /// transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
 /// untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
+///
+/// ABI guard, checked first: `MQE_ERR_ABI_MISMATCH` when `client_size` or `abi_tag` is not the
+/// library's (the header was generated with other capacities or features), then
+/// `MQE_ERR_ALIGNMENT` when `c` is not aligned to `MQE_CLIENT_ALIGN`. No error writes to `c`.
 ///
 /// Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
 /// an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
@@ -75,14 +83,23 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
 /// # Safety
 /// Every non-NULL pointer must be valid as described above.
 #[no_mangle]
-pub unsafe extern "C" fn mqe_init(
+pub unsafe extern "C" fn mqe_init_abi(
     c: *mut mqe_client_t,
     opts: *const mqe_options_t,
     transport: *const mqe_transport_t,
     platform: *const mqe_platform_t,
+    client_size: usize,
+    abi_tag: u32,
 ) -> mqe_status_t {
+    // Before anything is read through a pointer: with another layout even `opts` may differ.
+    if client_size != MQE_CLIENT_SIZE || abi_tag != MQE_ABI_TAG {
+        return MQE_ERR_ABI_MISMATCH;
+    }
     if c.is_null() || opts.is_null() || transport.is_null() || platform.is_null() {
         return MQE_ERR_NULL;
+    }
+    if !c.is_aligned() {
+        return MQE_ERR_ALIGNMENT;
     }
     // SAFETY: `c` is non-NULL caller storage.
     if let Ok(cell) = unsafe { cell_ptr(c) } {
@@ -120,6 +137,30 @@ pub unsafe extern "C" fn mqe_init(
             MQE_OK
         }
         Err(status) => *status,
+    }
+}
+
+/// `mqe_init` for Rust callers: `mqe_init_abi` with this build's size and tag, as the C macro
+/// passes them (a Rust caller is compiled against this very build, so they always match).
+///
+/// # Safety
+/// As `mqe_init_abi`.
+pub unsafe fn mqe_init(
+    c: *mut mqe_client_t,
+    opts: *const mqe_options_t,
+    transport: *const mqe_transport_t,
+    platform: *const mqe_platform_t,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    unsafe {
+        mqe_init_abi(
+            c,
+            opts,
+            transport,
+            platform,
+            core::mem::size_of::<mqe_client_t>(),
+            MQE_ABI_TAG,
+        )
     }
 }
 

@@ -26,6 +26,13 @@ status_table! {
     MQE_ERR_PASSWORD_WITHOUT_USER = -7, c"password given without a username";
     /// A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
     MQE_ERR_BUFFER = -8, c"buffer missing or too small";
+    /// The header and the library were built with different capacities or features: the
+    /// `mqe_client_t` the caller allocated does not fit the library's client (nothing is
+    /// written).
+    MQE_ERR_ABI_MISMATCH = -9,
+        c"header and library were built with different capacities or features";
+    /// The client storage is not aligned to `MQE_CLIENT_ALIGN` (nothing is written).
+    MQE_ERR_ALIGNMENT = -10, c"client storage not aligned to MQE_CLIENT_ALIGN";
 
     // --- state ---
     /// The client storage was never set up by `mqe_init`.

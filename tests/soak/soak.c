@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Real-broker soak: a publisher and a subscriber, both mqtt-engine clients with persistent
  * sessions and automatic reconnect, talk to mosquitto through scripts/fault_proxy.py, which
  * cuts their connections at random points. The publisher sends Q1 QoS 1 and Q2 QoS 2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * mqe_post_publish from several threads while the owner thread polls, against mosquitto.
  *

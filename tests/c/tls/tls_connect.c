@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * MQTT over TLS through ports/posix/port_posix_tls.c against mosquitto's TLS listener
  * (scripts/with_tls_broker.py: MQE_TLS_CA, MQE_TLS_WRONG_CA, MQE_TLS_SERVER_NAME).

@@ -127,7 +127,9 @@ pub struct mqe_sockaddr_t {
 /// The socket layer the firmware provides (plain TCP or the module's TLS socket).
 /// `mqe_init` copies this struct; `ctx` and the functions must stay valid while the client is
 /// used. Every function is called only from inside an `mqe_*` call on the owning task, and
-/// must not block for long: return `MQE_IO_WOULD_BLOCK` instead.
+/// must not block for long: return `MQE_IO_WOULD_BLOCK` instead. A function that fails returns
+/// the `MQE_IO_ERR_*` code of the cause when it knows it (the client then reports
+/// `MQE_ERR_CONN_REFUSED`, `MQE_ERR_UNREACHABLE`, ... instead of `MQE_ERR_TRANSPORT`), else -1.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct mqe_transport_t {

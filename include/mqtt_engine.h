@@ -187,7 +187,7 @@
 /**
  * The transport failed (open, connect, send or recv returned an error without a
  * specific `MQE_IO_ERR_*` code).
- * Text: "transport error".
+ * Text: "transport failed (no cause given by the port)".
  */
 #define MQE_ERR_TRANSPORT (-40)
 /**

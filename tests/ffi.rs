@@ -1944,8 +1944,16 @@ fn a_transports_failure_code_names_the_reason_in_the_event_and_the_log() {
             MQE_ERR_TLS,
             "TLS handshake or certificate failed",
         ),
-        (MQE_IO_ERR, MQE_ERR_TRANSPORT, "transport error"),
-        (-1000, MQE_ERR_TRANSPORT, "transport error"),
+        (
+            MQE_IO_ERR,
+            MQE_ERR_TRANSPORT,
+            "transport failed (no cause given by the port)",
+        ),
+        (
+            -1000,
+            MQE_ERR_TRANSPORT,
+            "transport failed (no cause given by the port)",
+        ),
     ];
     for (code, status, text) in cases {
         // TCP connect fails.

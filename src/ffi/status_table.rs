@@ -58,7 +58,7 @@ status_table! {
     // --- transport ---
     /// The transport failed (open, connect, send or recv returned an error without a
     /// specific `MQE_IO_ERR_*` code).
-    MQE_ERR_TRANSPORT = -40, c"transport error";
+    MQE_ERR_TRANSPORT = -40, c"transport failed (no cause given by the port)";
     /// The host name could not be resolved (or no resolver was given).
     MQE_ERR_DNS = -41, c"host name not resolved";
     /// The broker closed the connection.

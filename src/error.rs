@@ -22,6 +22,9 @@ pub enum Error {
     // --- capacity ---
     /// The in-flight window, the store or the tx buffer is full for now: back-pressure.
     Full,
+    /// The broker sent more unreleased QoS 2 messages than the client can remember
+    /// (`MAX_RX_QOS2`): the connection is closed, the new message left unacknowledged.
+    RxQos2Full,
     // --- transport ---
     /// The transport failed (open, connect, send or recv error).
     Transport,
@@ -44,10 +47,6 @@ pub enum Error {
     UnknownPacketId,
     /// The broker sent a packet larger than the rx buffer.
     PacketTooLarge,
-    /// The broker has more incoming QoS 2 messages open on this connection (awaiting their
-    /// PUBREL) than the client can remember (`MQE_MAX_RX_QOS2`): the connection closes
-    /// before the message is delivered, and the broker re-sends it after the reconnect.
-    RxQos2Full,
     // --- refused by the broker ---
     /// CONNACK refused the connection with this return code (1..=5).
     Refused(u8),

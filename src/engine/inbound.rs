@@ -2,13 +2,13 @@
 
 use super::{Engine, Event, Handled, Incoming, Message, State};
 use crate::error::Error;
-use crate::session::{AckOutcome, PublishAck, SubKind};
+use crate::session::{content_hash, AckOutcome, Evicted, PublishAck, SubKind, Verdict};
 use crate::time::Instant;
 use crate::wire::{self, AckKind, Frame, Packet, QoS};
 
 /// Events one packet can emit at most (Connected + SessionLost, or Disconnected) plus
 /// one spare: `handle_bytes` waits for this much room instead of dropping events.
-const EVENT_ROOM_PER_PACKET: usize = 3;
+pub(super) const EVENT_ROOM_PER_PACKET: usize = 3;
 const ACK_LEN: usize = 4;
 /// A SUBACK return code: the broker refused that filter (§3.9.3).
 const SUBACK_FAILURE: u8 = 0x80;
@@ -146,7 +146,8 @@ impl<'b> Engine<'b> {
             }
             Packet::Pubrel(id) => {
                 // Forget the id (if known) and answer PUBCOMP either way (§4.3.3).
-                self.session.rx_qos2_release(id);
+                let evicted = self.session.rx_qos2_release(id);
+                self.report_evicted(evicted);
                 self.encode_ack(AckKind::Pubcomp, id)?;
                 None
             }
@@ -221,7 +222,8 @@ impl<'b> Engine<'b> {
                 Ok(Some(message))
             }
             QoS::ExactlyOnce => {
-                let new = self.receive_qos2(message.packet_id, message.dup)?;
+                let hash = content_hash(message.topic, message.payload);
+                let new = self.receive_qos2(message.packet_id, hash, message.dup)?;
                 Ok(new.then_some(message))
             }
         }
@@ -233,24 +235,24 @@ impl<'b> Engine<'b> {
         self.tx_room() >= ACK_LEN && !self.disconnect_queued
     }
 
-    /// An incoming QoS 2 PUBLISH: sends PUBREC; true when its id is new (deliver it),
-    /// false when it is held already (delivered before; the broker missed our PUBREC).
-    pub(super) fn receive_qos2(&mut self, id: u16, dup: bool) -> Result<bool, Error> {
-        if self.session.rx_qos2_touch(id) {
-            self.encode_ack(AckKind::Pubrec, id)?;
-            return Ok(false);
-        }
-        if !dup {
-            self.session.rx_qos2_drop_stale();
-        }
-        if !self.session.rx_qos2_has_room() {
-            // Refuse rather than risk a second delivery; the broker re-sends it
-            // after the reconnect, and PUBRELs free room meanwhile.
-            return Err(Error::Full);
-        }
+    /// An incoming QoS 2 PUBLISH (`hash`: its content hash): sends PUBREC; true when it is
+    /// new (deliver it), false when it is a re-send of one held until its PUBREL.
+    pub(super) fn receive_qos2(&mut self, id: u16, hash: u16, dup: bool) -> Result<bool, Error> {
+        // The rule (docs/DELIVERY.md): an id is held until its PUBREL; a re-send is
+        // known by its id and content hash, or by DUP once only the id is left.
+        let (verdict, evicted) = self.session.rx_qos2_receive(id, hash, dup)?;
+        self.report_evicted(evicted);
         self.encode_ack(AckKind::Pubrec, id)?;
-        self.session.rx_qos2_remember(id)?;
-        Ok(true)
+        Ok(matches!(verdict, Verdict::New { .. }))
+    }
+
+    fn report_evicted(&mut self, evicted: Evicted) {
+        if evicted.count > 0 {
+            self.push_event(Event::RxQos2Evicted {
+                first: evicted.first,
+                count: evicted.count,
+            });
+        }
     }
 
     fn on_publish_ack(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {

@@ -6,8 +6,10 @@
 //! and the topic is reported; otherwise the topic streams past too. The payload is
 //! discarded as it arrives. The message is acknowledged per its QoS when its head is read.
 
+use super::inbound::EVENT_ROOM_PER_PACKET;
 use super::{Engine, Handled, Incoming, Oversized, State};
 use crate::error::Error;
+use crate::session::content_hash;
 use crate::time::Instant;
 use crate::wire::{self, AckKind, PublishHead, QoS};
 
@@ -98,6 +100,10 @@ impl<'b> Engine<'b> {
         match self.skip {
             Skip::Idle => Ok(WAIT),
             Skip::Topic { left: 0, head } => {
+                // Accepting a QoS 2 id may report evicted ids.
+                if self.event_room() < EVENT_ROOM_PER_PACKET {
+                    return Ok(WAIT);
+                }
                 let id_len = head
                     .head_len()
                     .saturating_sub(head.topic_at + head.topic_len);
@@ -185,7 +191,10 @@ impl<'b> Engine<'b> {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => self.encode_ack(AckKind::Puback, id)?,
             QoS::ExactlyOnce => {
-                if !self.receive_qos2(id, report.dup)? {
+                // The payload is never read: a re-send is known by topic and size instead.
+                let size = u32::try_from(report.size).unwrap_or(u32::MAX).to_be_bytes();
+                let hash = content_hash(report.topic.unwrap_or_default(), &size);
+                if !self.receive_qos2(id, hash, report.dup)? {
                     return Ok(Accepted::Duplicate);
                 }
             }

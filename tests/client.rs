@@ -1331,3 +1331,74 @@ fn the_subscription_table_refuses_what_it_cannot_remember() {
     }
     assert_eq!(c.engine().subscriptions().count(), 1);
 }
+
+/// Issue 12 §3 with a rumqttd-like broker, which closes the connection on a PUBREL re-sent
+/// after a reconnect (amqtt, which never answers it, ends the same way through the ack
+/// timeout): after three connections ended with the PUBREL unanswered, the message completes
+/// as abandoned and publishing goes on.
+#[test]
+fn a_broker_that_closes_on_a_resent_pubrel_does_not_wedge_the_publisher() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, false);
+    c.connect(Instant(0)).unwrap();
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+    c.stack_mut().broker_sends(CONNACK);
+    assert_eq!(drain(&mut c, Instant(0)), vec![connected(false)]);
+    let publish_qos2 = |id: u8| {
+        vec![
+            0x34, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, id, b'h', b'i',
+        ]
+    };
+    let pubrel = |id: u8| vec![0x62, 0x02, 0x00, id];
+    assert_eq!(
+        c.publish(Instant(0), "a/b", b"hi", QoS::ExactlyOnce, false),
+        Ok(Some(1))
+    );
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), publish_qos2(1));
+    c.stack_mut().broker_sends(&[0x50, 0x02, 0x00, 0x01]);
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), pubrel(1));
+    let mut now = 0;
+    for connection in 1..=3 {
+        // The broker closes: on the first connection it just never answered; on the next
+        // ones it closes on the re-sent PUBREL.
+        c.stack_mut().peer_closed = true;
+        let mut expected = vec![
+            disconnected(Some(Error::PeerClosed)),
+            Seen::Reconnecting {
+                attempt: 1,
+                delay_ms: 100,
+                endpoint: 0,
+            },
+        ];
+        if connection == 3 {
+            expected.push(Seen::Event(Event::PublishAbandoned { packet_id: 1 }));
+        }
+        assert_eq!(
+            drain(&mut c, Instant(now)),
+            expected,
+            "connection {connection}"
+        );
+        c.stack_mut().peer_closed = false;
+        now += 100;
+        assert_eq!(drain(&mut c, Instant(now)), vec![]);
+        assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+        c.stack_mut().broker_sends(CONNACK_SESSION_PRESENT);
+        assert_eq!(drain(&mut c, Instant(now)), vec![connected(true)]);
+        let resent = c.stack_mut().take_sent();
+        if connection < 3 {
+            assert_eq!(resent, pubrel(1), "connection {}", connection + 1);
+        } else {
+            assert_eq!(resent, [], "abandoned: the PUBREL is not sent again");
+        }
+    }
+    assert_eq!(c.engine().inflight(), 0);
+    assert_eq!(
+        c.publish(Instant(now), "a/b", b"hi", QoS::ExactlyOnce, false),
+        Ok(Some(2))
+    );
+    drain(&mut c, Instant(now));
+    assert_eq!(c.stack_mut().take_sent(), publish_qos2(2));
+}

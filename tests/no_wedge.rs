@@ -223,6 +223,19 @@ fn an_oversized_publish_whose_topic_does_not_fit() {
         b.recv(&publish_bytes(0x00, "t", None, b"ok"));
         assert_eq!(b.take_got().len(), 1);
         assert_eq!(b.engine.state(), State::Connected);
+        // QoS 0 with an empty payload: reported with the topic's last byte, not later.
+        b.recv(&publish_bytes(0x00, &topic, None, b""));
+        assert_eq!(
+            b.take_got(),
+            [Got::Oversized {
+                topic: None,
+                size: 2 + 2 + 100,
+                qos: QoS::AtMostOnce,
+                packet_id: 0
+            }],
+            "{split:?}"
+        );
+        assert_eq!(b.engine.oversized_count(), 2);
     }
 }
 

@@ -114,6 +114,10 @@ impl<'b> Engine<'b> {
             }
             Skip::Topic { left, head } => {
                 let n = left.min(input.len());
+                if n == left && head.qos == QoS::AtMostOnce {
+                    // No packet id follows: the head ends here (no ack, no event to room for).
+                    return self.accept_head(now, head, None, &[], n);
+                }
                 self.skip = Skip::Topic {
                     left: left - n,
                     head,

@@ -90,6 +90,8 @@ impl<'b> Engine<'b> {
         }
     }
 
+    // Called once: inlined, so that its frame and handle_bytes' are one (stack budget).
+    #[inline(always)]
     fn handle_packet<'a>(&mut self, now: Instant, packet: Packet<'a>) -> Result<Step<'a>, Error> {
         if self.state == State::AwaitConnack {
             return match packet {

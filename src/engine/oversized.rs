@@ -49,6 +49,8 @@ impl<'b> Engine<'b> {
 
     /// `input` starts with a packet larger than `max_rx_packet`: reads past it when it is a
     /// PUBLISH within `oversized_limit`, else ends the connection with `PacketTooLarge`.
+    // Kept out of line: its frame must not add to the common path's stack.
+    #[inline(never)]
     pub(super) fn start_oversized<'a>(
         &mut self,
         now: Instant,
@@ -92,6 +94,8 @@ impl<'b> Engine<'b> {
     }
 
     /// Continues an oversized PUBLISH: discards what `input` holds of it.
+    // Kept out of line: its frame must not add to the common path's stack.
+    #[inline(never)]
     pub(super) fn continue_oversized<'a>(
         &mut self,
         now: Instant,

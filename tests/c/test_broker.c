@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* C tests of mqtt-engine through its header, against a real mosquitto
  * (run under scripts/with_broker.py; `make ctest`). Optional argv[1]: run only the cases
  * whose name contains it. */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * MQTT over TLS through c_examples/port_posix_tls.c against mosquitto's TLS listener
+ * MQTT over TLS through ports/posix/port_posix_tls.c against mosquitto's TLS listener
  * (scripts/with_tls_broker.py: MQE_TLS_CA, MQE_TLS_WRONG_CA, MQE_TLS_SERVER_NAME).
  *
  *   1. the right CA and host name: connect, subscribe, a QoS 1 message comes back, ping;
@@ -56,9 +57,12 @@ static mqe_status_t connect_with(const char *ca, const char *server_name, const 
     o.host = getenv("MQE_BROKER_HOST");
     o.port = (uint16_t)atoi(getenv("MQE_BROKER_PORT"));
     o.client_id = id;
-    o.rx_buf = rx, o.rx_buf_len = sizeof rx;
-    o.tx_buf = tx, o.tx_buf_len = sizeof tx;
-    o.store_buf = store, o.store_buf_len = sizeof store;
+    o.rx_buf = rx;
+    o.rx_buf_len = sizeof rx;
+    o.tx_buf = tx;
+    o.tx_buf_len = sizeof tx;
+    o.store_buf = store;
+    o.store_buf_len = sizeof store;
     o.reconnect = false; /* the failing cases must stop at the first attempt */
     mqe_status_t st = mqe_init(&client, &o, &transport, &platform);
     if (st != MQE_OK) return st;

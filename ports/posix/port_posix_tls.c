@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* port_posix_tls: mqe_transport_t over mbedTLS over the POSIX TCP port. See the header. */
 #include "port_posix_tls.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * port_posix: the platform port of mqtt-engine for Linux/POSIX hosts.
  *

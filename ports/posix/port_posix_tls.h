@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * port_posix_tls: the POSIX port's transport wrapped in TLS (mbedTLS 2.28), to show where a
  * module's TLS socket plugs into mqtt-engine: the engine only sees mqe_transport_t, and TLS

@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* port_posix: mqtt-engine's transport and platform over POSIX sockets and clocks.
  * See port_posix.h for the rules a port keeps. */
+#define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */
+#define _DARWIN_C_SOURCE /* macOS: _POSIX_C_SOURCE alone would hide SO_NOSIGPIPE */
 #include "port_posix.h"
 
 #include <errno.h>

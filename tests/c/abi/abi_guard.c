@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The ABI guard from C (`make abi-test`). Built against include/mqtt_engine.h and linked with
  * a library of other capacities, `./abi_guard mismatch` checks that mqe_init returns
  * MQE_ERR_ABI_MISMATCH and leaves the client and the 4 KiB canary after it untouched; then,

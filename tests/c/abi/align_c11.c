@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* `make abi-test` compiles this with -std=c11 -pedantic and MQE_NO_GNU_ATTRIBUTES, natively
  * and for i386 (-m32), where uint64_t alone is only 4-aligned in a struct: the header's
  * _Alignas on the storage member must give mqe_client_t its 8 bytes of alignment. The same

@@ -18,7 +18,9 @@
 #   make tls-test  connect over mbedTLS (ports/posix/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h
-#   make check-header  fail when include/mqtt_engine.h differs from what the sources generate
+#   make check-header  fail when include/mqtt_engine.h differs from what the sources generate,
+#                or does not compile as C89 and C++ (check-header-c89)
+#   make check-header-c89  the header compiles with -std=c89 -pedantic (no // comments) and as C++11
 #   make check-c every host C file compiles with exactly -std=c99 -Wall -Wextra -Werror -pedantic
 #   make check-help  every target of .PHONY is listed by `make help`
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
@@ -113,7 +115,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: abi-test lib header check-header deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -168,6 +170,12 @@ header:
 check-header:
 	MQE_HEADER_OUT=$(CURDIR)/target/mqtt_engine.h.check $(CARGO) build --features header
 	diff -u $(HEADER) target/mqtt_engine.h.check
+	$(MAKE) --no-print-directory check-header-c89
+
+# The header compiles as strict C89 (no // comments) and as C++.
+check-header-c89:
+	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(HEADER)
+	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(HEADER)
 
 $(BUILD):
 	mkdir -p $@

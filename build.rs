@@ -166,7 +166,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
     let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
     let handler = round(
-        2 * pointer_bytes + 2 + cap("HANDLER_FILTER_BYTES"),
+        2 * pointer_bytes + 4 + cap("HANDLER_FILTER_BYTES"),
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
@@ -302,6 +302,7 @@ mod header {
         println!("cargo:rerun-if-env-changed=MQE_HEADER_OUT");
         println!("cargo:rerun-if-changed=src");
         println!("cargo:rerun-if-changed=cbindgen.toml");
+        println!("cargo:rerun-if-changed=src/ffi/status_table.rs");
         let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
         let out = env::var_os("MQE_HEADER_OUT")
             .map(PathBuf::from)
@@ -311,13 +312,14 @@ mod header {
         let bindings = cbindgen::Builder::new()
             .with_config(config)
             .with_src(crate_dir.join("src/ffi/mod.rs"))
-            .with_after_include(build_time_macros(values, features))
+            .with_after_include(build_time_macros(values, features) + &status_macros())
             .generate()
             .expect("cbindgen could not generate the header");
         let mut text = Vec::new();
         bindings.write(&mut text);
         let text = parenthesize_negative_defines(&String::from_utf8(text).expect("UTF-8 header"));
         let text = add_abi_guard(&text);
+        let text = c89_comments(&text);
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).expect("create the header's directory");
         }
@@ -344,6 +346,106 @@ mod header {
             text.push('\n');
         }
         text
+    }
+
+    /// Rewrites every `// comment` (cbindgen writes `#endif // __cplusplus`) as `/* comment */`,
+    /// which C89 compilers accept. Tracks block comments and string literals across the text.
+    fn c89_comments(header: &str) -> String {
+        let mut text = String::with_capacity(header.len() + 64);
+        let mut in_block = false;
+        for line in header.lines() {
+            let mut in_string = false;
+            let mut chars = line.char_indices().peekable();
+            let mut cut = None;
+            while let Some((at, ch)) = chars.next() {
+                let next = chars.peek().map(|&(_, c)| c);
+                match (in_block, in_string, ch, next) {
+                    (true, _, '*', Some('/')) => {
+                        in_block = false;
+                        chars.next();
+                    }
+                    (false, false, '/', Some('*')) => {
+                        in_block = true;
+                        chars.next();
+                    }
+                    (false, false, '/', Some('/')) => {
+                        cut = Some(at);
+                        break;
+                    }
+                    (false, true, '\\', _) => {
+                        chars.next();
+                    }
+                    (false, _, '"', _) => in_string = !in_string,
+                    _ => {}
+                }
+            }
+            match cut {
+                Some(at) => {
+                    let comment = line[at + 2..].trim().replace("*/", "* /");
+                    text.push_str(&format!("{}/* {} */", &line[..at], comment));
+                }
+                None => text.push_str(line),
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The status codes of `src/ffi/status_table.rs` as the Rust side defines them.
+    mod status {
+        use std::ffi::CStr;
+
+        pub struct Code {
+            pub name: &'static str,
+            pub value: i32,
+            pub text: &'static CStr,
+            pub doc: &'static [&'static str],
+        }
+
+        macro_rules! status_table {
+            ($($(#[doc = $doc:literal])* $name:ident = $value:literal, $text:literal;)*) => {
+                pub const CODES: &[Code] = &[$(Code {
+                    name: stringify!($name),
+                    value: $value,
+                    text: $text,
+                    doc: &[$($doc),*],
+                }),*];
+            };
+        }
+
+        include!("src/ffi/status_table.rs");
+    }
+
+    /// The status codes as `#define`s with their docs, and `MQE_STATUS_LIST(X)`, an X-macro
+    /// over every code, so that C code (and the C tests) can walk them all.
+    fn status_macros() -> String {
+        let mut text = String::from(
+            "\n/* Status codes (src/ffi/status_table.rs): MQE_OK (0) or a negative MQE_ERR_*.\n   \
+             mqe_strerror(code) gives each its own text. */\n",
+        );
+        let mut list = String::from(
+            "\n/** Every status code, for X-macros: `#define X(code) ...` then\n \
+             * `MQE_STATUS_LIST(X)` expands X once per code, in the order above. */\n\
+             #define MQE_STATUS_LIST(X) \\\n",
+        );
+        for code in status::CODES {
+            text.push_str("/**\n");
+            for line in code.doc {
+                text.push_str(&format!(" *{}\n", line.trim_end()));
+            }
+            let text_of = code.text.to_str().expect("status texts are UTF-8");
+            text.push_str(&format!(" * Text: \"{text_of}\".\n */\n"));
+            let value = if code.value < 0 {
+                format!("({})", code.value)
+            } else {
+                code.value.to_string()
+            };
+            text.push_str(&format!("#define {} {}\n", code.name, value));
+            list.push_str(&format!("    X({}) \\\n", code.name));
+        }
+        // The list's last line ends the macro.
+        list.push_str("    /* end of MQE_STATUS_LIST */\n");
+        text + &list
     }
 
     /// The alignment macros, the capacities this library was built with, and the client size

@@ -223,7 +223,7 @@ impl<'b> Engine<'b> {
                 if !self.session.rx_qos2_has_room() {
                     // Refuse rather than risk a second delivery; the broker re-sends it
                     // after the reconnect, and PUBRELs free room meanwhile.
-                    return Err(Error::Full);
+                    return Err(Error::RxQos2Full);
                 }
                 self.encode_ack(AckKind::Pubrec, id)?;
                 self.session.rx_qos2_remember(id)?;

@@ -204,8 +204,10 @@ const CLIENT_SIZE_32: SizeFormula = (
 );
 const CLIENT_SIZE_MARGIN: usize = 32;
 
-/// Bump when a `#[repr(C)]` type or an exported signature changes in a way the capacities and
-/// features do not capture: a header and a library of different layout versions must not meet.
+/// Bump when a public `#[repr(C)]` type or an exported signature changes in a way the
+/// capacities and features do not capture: a header and a library of different layout versions
+/// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
+/// version is bumped.
 const ABI_LAYOUT_VERSION: u32 = 2;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
@@ -268,7 +270,9 @@ fn main() {
     config.push_str(&format!(
         "/// The ABI tag: capacities, client size and alignment, pointer width, API features and\n\
          /// layout version, hashed (build.rs `abi_tag`). The header carries it as `MQE_ABI_TAG`.\n\
-         pub const ABI_TAG: u32 = {tag:#010x};\n"
+         pub const ABI_TAG: u32 = {tag:#010x};\n\
+         /// Hashed into the ABI tag; bumped when a public `#[repr(C)]` type changes.\n\
+         pub const ABI_LAYOUT_VERSION: u32 = {ABI_LAYOUT_VERSION};\n"
     ));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("config.rs"), config).expect("write config.rs");

@@ -29,11 +29,12 @@ impl Model {
                 None => self.outgoing.push((id, None)),
             },
             Record::Done(id) => self.outgoing.retain(|(i, _)| *i != id),
-            Record::RxQos2(id) => {
+            Record::RxQos2 { id, .. } => {
                 if !self.rx.contains(&id) {
                     self.rx.push(id)
                 }
             }
+            Record::RxRun { .. } => {}
             Record::RxRelease(id) => self.rx.retain(|i| *i != id),
             Record::RxClear => self.rx.clear(),
             Record::SnapBegin { .. } | Record::SnapEnd { .. } => {}
@@ -58,7 +59,9 @@ impl Image for Model {
                 return false;
             }
         }
-        self.rx.iter().all(|id| f(Record::RxQos2(*id)))
+        self.rx
+            .iter()
+            .all(|id| f(Record::RxQos2 { id: *id, hash: 7 }))
     }
 }
 
@@ -107,7 +110,7 @@ fn blank_region_is_formatted_and_round_trips() {
     )
     .unwrap();
     step(&mut store, &mut model, Record::NextId(2)).unwrap();
-    step(&mut store, &mut model, Record::RxQos2(9)).unwrap();
+    step(&mut store, &mut model, Record::RxQos2 { id: 9, hash: 7 }).unwrap();
     step(&mut store, &mut model, Record::Pubrel(1)).unwrap();
     let (restored, _) = restore(store.into_flash()).unwrap();
     assert_eq!(restored, model);
@@ -203,7 +206,7 @@ fn run_with_cut(cut: Option<u64>) -> (Flash, Vec<Model>, bool) {
         }];
         changes.push(Record::NextId(id + 1));
         if round % 3 == 0 {
-            changes.push(Record::RxQos2(rx));
+            changes.push(Record::RxQos2 { id: rx, hash: 7 });
         }
         if round > 2 {
             if id.is_multiple_of(2) {

@@ -59,6 +59,8 @@ fn config() -> Config {
         ack_timeout_ms: 0,
         ping_timeout_ms: 0,
         max_rx_packet: 256,
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
     }
 }
 
@@ -434,8 +436,14 @@ fn a_reset_resends_with_dup_and_pubrel() {
         let n = engine.pending_transmit().len();
         engine.transmit_done(now, n);
         engine.handle_bytes(now, &[0x20, 2, 0, 0]);
-        assert_eq!(engine.publish(now, "t", b"a", QoS::AtLeastOnce, false), Ok(Some(1)));
-        assert_eq!(engine.publish(now, "t", b"b", QoS::ExactlyOnce, false), Ok(Some(2)));
+        assert_eq!(
+            engine.publish(now, "t", b"a", QoS::AtLeastOnce, false),
+            Ok(Some(1))
+        );
+        assert_eq!(
+            engine.publish(now, "t", b"b", QoS::ExactlyOnce, false),
+            Ok(Some(2))
+        );
         let n = engine.pending_transmit().len();
         engine.transmit_done(now, n);
         engine.handle_bytes(now, &ack(0x50, 2));
@@ -460,5 +468,8 @@ fn a_reset_resends_with_dup_and_pubrel() {
         ]
     );
     // The next id continues after the restored ones.
-    assert_eq!(engine.publish(now, "t", b"c", QoS::AtLeastOnce, false), Ok(Some(3)));
+    assert_eq!(
+        engine.publish(now, "t", b"c", QoS::AtLeastOnce, false),
+        Ok(Some(3))
+    );
 }

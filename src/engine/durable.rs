@@ -100,14 +100,21 @@ mod enabled {
 
         /// An incoming QoS 2 id, before its message is delivered. Full when it cannot be stored:
         /// the message is refused (the connection ends, the broker re-sends it later).
-        pub(in crate::engine) fn durable_rx(&mut self, packet_id: u16) -> Result<(), Error> {
+        pub(in crate::engine) fn durable_rx(
+            &mut self,
+            packet_id: u16,
+            hash: u16,
+        ) -> Result<(), Error> {
             let Some(journal) = self.journal.as_deref_mut() else {
                 return Ok(());
             };
-            let stored = journal.fits(Record::RxQos2(packet_id), &self.session)
-                && journal
-                    .append(Record::RxQos2(packet_id), &self.session)
-                    .is_ok();
+            let record = Record::RxQos2 {
+                id: packet_id,
+                hash,
+            };
+            // The session holds the id already: the image with nothing extra must fit.
+            let stored = journal.fits(Record::RxClear, &self.session)
+                && journal.append(record, &self.session).is_ok();
             if !stored {
                 self.session.rx_qos2_release(packet_id);
                 return Err(Error::Full);
@@ -148,7 +155,11 @@ impl Engine<'_> {
     #[inline(always)]
     pub(in crate::engine) fn durable_ack(&mut self, _packet_id: u16, _outcome: AckOutcome) {}
     #[inline(always)]
-    pub(in crate::engine) fn durable_rx(&mut self, _packet_id: u16) -> Result<(), Error> {
+    pub(in crate::engine) fn durable_rx(
+        &mut self,
+        _packet_id: u16,
+        _hash: u16,
+    ) -> Result<(), Error> {
         Ok(())
     }
     #[inline(always)]

@@ -11,7 +11,9 @@ use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Endpoint, Qos0Policy, ReconnectPolicy};
 use crate::config;
-use crate::engine::{Config, ConnectOptions, EngineParts};
+use crate::engine::{
+    Config, ConnectOptions, EngineParts, DEFAULT_OVERSIZED_LIMIT, DEFAULT_PUBREL_MAX_CONNECTIONS,
+};
 use crate::wire::{self, QoS};
 
 /// Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
@@ -50,6 +52,8 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         reconnect_max_ms: 60_000,
         inflight_window: 0,
         qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
+        pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: DEFAULT_OVERSIZED_LIMIT as u32,
     }
 }
 
@@ -76,7 +80,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
 /// `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
 /// a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
 /// qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
-/// `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+/// `MQE_MAX_ENDPOINTS` endpoints, a string over 65,535 bytes), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (will
 /// topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
 /// not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
 ///
@@ -296,6 +300,8 @@ unsafe fn check_options(
         ack_timeout_ms: opts.ack_timeout_ms,
         ping_timeout_ms: opts.ping_timeout_ms,
         max_rx_packet: opts.rx_buf_len,
+        pubrel_max_connections: opts.pubrel_max_connections,
+        oversized_limit: usize::try_from(opts.oversized_limit).unwrap_or(usize::MAX),
     };
     let qos0_policy = match opts.qos0_policy {
         MQE_QOS0_REJECT_WHEN_FULL => Qos0Policy::RejectWhenFull,

@@ -17,6 +17,11 @@ impl Image for Session<'_> {
             let end = start.saturating_add(o.len);
             let record = match o.stage {
                 Stage::AwaitPubcomp => Record::Pubrel(o.packet_id),
+                // Reported and forgotten at the next event poll: as good as done.
+                Stage::Abandoned => {
+                    start = end;
+                    continue;
+                }
                 Stage::AwaitPuback | Stage::AwaitPubrec => Record::Publish {
                     packet_id: o.packet_id,
                     packet: self.store.get(start..end).unwrap_or_default(),
@@ -27,7 +32,13 @@ impl Image for Session<'_> {
                 return false;
             }
         }
-        self.rx_qos2.iter().all(|e| f(Record::RxQos2(e.packet_id)))
+        self.rx_qos2.visit(&mut |id, len, hash| match hash {
+            Some(hash) => f(Record::RxQos2 { id, hash }),
+            None => f(Record::RxRun {
+                start: id,
+                len: u16::try_from(len).unwrap_or(u16::MAX),
+            }),
+        })
     }
 }
 
@@ -51,11 +62,12 @@ impl Session<'_> {
     }
 
     pub(crate) fn rx_qos2_known(&self, packet_id: u16) -> bool {
-        self.rx_qos2.iter().any(|e| e.packet_id == packet_id)
+        self.rx_qos2.holds(packet_id)
     }
 
+    /// Incoming QoS 2 ids held.
     pub(crate) fn rx_qos2_count(&self) -> usize {
-        self.rx_qos2.len()
+        self.rx_qos2.open_ids() as usize
     }
 
     /// Applies one restored record. Replaying a record twice changes nothing. False when it
@@ -86,9 +98,11 @@ impl Session<'_> {
                 }
                 true
             }
-            Record::RxQos2(id) => self.rx_qos2_remember(id).is_ok(),
+            // Replayed through the table's own rule, as when the message arrived.
+            Record::RxQos2 { id, hash } => self.rx_qos2.receive(id, hash, false).is_ok(),
+            Record::RxRun { start, len } => self.rx_qos2.restore_run(start, u32::from(len)),
             Record::RxRelease(id) => {
-                self.rx_qos2_release(id);
+                self.rx_qos2.release(id);
                 true
             }
             Record::RxClear => {
@@ -145,5 +159,7 @@ fn restored(packet_id: u16, stage: Stage, len: usize) -> Outgoing {
         len,
         needs_sending: true,
         sent_at: Instant(0),
+        // Counted afresh after a reset: connections of an earlier boot are not counted.
+        pubrel_unanswered: 0,
     }
 }

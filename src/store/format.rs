@@ -26,6 +26,7 @@ const KIND_DONE: u8 = 0x12;
 const KIND_RX_QOS2: u8 = 0x20;
 const KIND_RX_RELEASE: u8 = 0x21;
 const KIND_RX_CLEAR: u8 = 0x22;
+const KIND_RX_RUN: u8 = 0x23;
 
 /// One durable fact about the session: the only shape in which session state reaches flash.
 /// Runtime-only state (what was sent on this connection, timers, pending SUBSCRIBEs) has no
@@ -44,8 +45,11 @@ pub enum Record<'a> {
     Pubrel(u16),
     /// PUBACK or PUBCOMP received: the message is complete.
     Done(u16),
-    /// An incoming QoS 2 message was delivered; its id waits for PUBREL.
-    RxQos2(u16),
+    /// An incoming QoS 2 message was delivered; its id (and the hash of its topic and
+    /// payload) waits for PUBREL.
+    RxQos2 { id: u16, hash: u16 },
+    /// Consecutive incoming ids held without hashes (a compacted run), in a snapshot.
+    RxRun { start: u16, len: u16 },
     /// PUBREL received for an incoming id.
     RxRelease(u16),
     /// The broker kept no session: every incoming id is forgotten.
@@ -61,7 +65,8 @@ impl Record<'_> {
             Record::Publish { .. } => KIND_PUBLISH,
             Record::Pubrel(_) => KIND_PUBREL,
             Record::Done(_) => KIND_DONE,
-            Record::RxQos2(_) => KIND_RX_QOS2,
+            Record::RxQos2 { .. } => KIND_RX_QOS2,
+            Record::RxRun { .. } => KIND_RX_RUN,
             Record::RxRelease(_) => KIND_RX_RELEASE,
             Record::RxClear => KIND_RX_CLEAR,
         }
@@ -71,10 +76,13 @@ impl Record<'_> {
     fn fixed(&self) -> ([u8; 4], usize) {
         match *self {
             Record::SnapBegin { epoch } | Record::SnapEnd { epoch } => (epoch.to_le_bytes(), 4),
+            Record::RxQos2 { id: a, hash: b } | Record::RxRun { start: a, len: b } => {
+                let ([a0, a1], [b0, b1]) = (a.to_le_bytes(), b.to_le_bytes());
+                ([a0, a1, b0, b1], 4)
+            }
             Record::NextId(id)
             | Record::Pubrel(id)
             | Record::Done(id)
-            | Record::RxQos2(id)
             | Record::RxRelease(id)
             | Record::Publish { packet_id: id, .. } => {
                 let [a, b] = id.to_le_bytes();
@@ -143,7 +151,14 @@ impl Record<'_> {
             KIND_NEXT_ID if exact(2) => Record::NextId(u16_at(0)?),
             KIND_PUBREL if exact(2) => Record::Pubrel(u16_at(0)?),
             KIND_DONE if exact(2) => Record::Done(u16_at(0)?),
-            KIND_RX_QOS2 if exact(2) => Record::RxQos2(u16_at(0)?),
+            KIND_RX_QOS2 if exact(4) => Record::RxQos2 {
+                id: u16_at(0)?,
+                hash: u16_at(2)?,
+            },
+            KIND_RX_RUN if exact(4) => Record::RxRun {
+                start: u16_at(0)?,
+                len: u16_at(2)?,
+            },
             KIND_RX_RELEASE if exact(2) => Record::RxRelease(u16_at(0)?),
             KIND_RX_CLEAR if exact(0) => Record::RxClear,
             KIND_PUBLISH if body.len() > 2 => Record::Publish {
@@ -279,7 +294,11 @@ mod tests {
             },
             Record::Pubrel(65535),
             Record::Done(1),
-            Record::RxQos2(2),
+            Record::RxQos2 {
+                id: 2,
+                hash: 0x3FFF,
+            },
+            Record::RxRun { start: 9, len: 300 },
             Record::RxRelease(3),
             Record::RxClear,
         ];

@@ -6,6 +6,7 @@
  *
  * Its own program (not part of test_c): `make cbad`, and under ASan/UBSan and valgrind in
  * `make sanitize`. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,8 +248,10 @@ ROW(suback_without_codes, MQE_ERR_MALFORMED, 0x90, 0x02, 0x00, 0x01)
 ROW(non_minimal_remaining_length, MQE_ERR_MALFORMED, 0xD0, 0x80, 0x00)
 ROW(five_byte_remaining_length, MQE_ERR_MALFORMED, 0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01)
 ROW(reserved_packet_type, MQE_ERR_MALFORMED, 0xF0, 0x00)
-/* 512 bytes announced, rx is 256: refused from the header, before the body. */
-ROW(packet_bigger_than_rx_buffer, MQE_ERR_PACKET_TOO_LARGE, 0x30, 0x80, 0x04)
+/* Refused from the header, before the body: a SUBACK of 512 bytes (rx is 256; only a PUBLISH
+   is read past), and a PUBLISH of 65,537 (beyond the default oversized_limit, 64 KiB). */
+ROW(packet_bigger_than_rx_buffer, MQE_ERR_PACKET_TOO_LARGE, 0x90, 0x80, 0x04)
+ROW(publish_beyond_oversized_limit, MQE_ERR_PACKET_TOO_LARGE, 0x30, 0x81, 0x80, 0x04)
 /* packets a broker never sends */
 ROW(connect_from_broker, MQE_ERR_UNEXPECTED_PACKET, 0x10, 0x0D, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
     0x02, 0x00, 0x3C, 0x00, 0x01, 'x')
@@ -384,6 +387,40 @@ static void case_c_buffers(void) {
     CHECK_EQ(mqe_state(&never_initialised), MQE_ERR_NOT_INIT);
 }
 
+/* The broker refuses filters (SUBACK 0x80): each frees its mqe_subscribe_cb slot, so twice
+ * as many refusals as slots leave the table as empty as before. */
+static void ignore_message(void *user, const mqe_message_t *msg) {
+    (void)user;
+    (void)msg;
+}
+
+static mqe_status_t subscribe_cb_answered(int n, uint8_t code) {
+    char filter[16];
+    snprintf(filter, sizeof filter, "s/%d", n);
+    uint16_t id = 0;
+    mqe_status_t st = mqe_subscribe_cb(&client, filter, MQE_QOS_1, ignore_message, NULL, &id);
+    if (st == MQE_OK) {
+        poll_n(2);
+        const uint8_t suback[] = {0x90, 0x03, (uint8_t)(id >> 8), (uint8_t)id, code};
+        broker_sends(suback, sizeof suback);
+        CHECK_EQ(poll_n(2), MQE_OK);
+        CHECK_EQ(last_event_kind(), MQE_EVENT_SUBSCRIBED);
+    }
+    return st;
+}
+
+static void case_refused_filters_free_their_handler_slots(void) {
+    REQUIRE(connected_with_message_in_flight());
+    int n = 0;
+    for (; n < 2 * MQE_MAX_TOPIC_HANDLERS; n++) {
+        CHECK_EQ(subscribe_cb_answered(n, MQE_SUBACK_FAILURE), MQE_OK);
+    }
+    for (int granted = 0; granted < MQE_MAX_TOPIC_HANDLERS; granted++, n++) {
+        CHECK_EQ(subscribe_cb_answered(n, MQE_QOS_1), MQE_OK);
+    }
+    CHECK_EQ(subscribe_cb_answered(n, MQE_QOS_1), MQE_ERR_FULL);
+}
+
 static void teardown(void) {
     if (mqe_state(&client) >= 0 && mqe_state(&client) != MQE_STATE_DISCONNECTED) {
         net.peer_closed = true;
@@ -404,6 +441,7 @@ int main(int argc, char **argv) {
         {"five_byte_remaining_length", case_five_byte_remaining_length},
         {"reserved_packet_type", case_reserved_packet_type},
         {"packet_bigger_than_rx_buffer", case_packet_bigger_than_rx_buffer},
+        {"publish_beyond_oversized_limit", case_publish_beyond_oversized_limit},
         {"connect_from_broker", case_connect_from_broker},
         {"subscribe_from_broker", case_subscribe_from_broker},
         {"pingreq_from_broker", case_pingreq_from_broker},
@@ -417,6 +455,7 @@ int main(int argc, char **argv) {
         {"c_arguments", case_c_arguments},
         {"c_state", case_c_state},
         {"c_buffers", case_c_buffers},
+        {"refused_filters_free_their_handler_slots", case_refused_filters_free_their_handler_slots},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return h_run(cases, (int)(sizeof cases / sizeof cases[0]), argc > 1 ? argv[1] : NULL, teardown);

@@ -171,7 +171,13 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
-    (bytes + outbox + handlers).div_ceil(8) * 8
+    // Feature `store`: the engine's reference to the session store (a fat pointer).
+    let store = if env::var_os("CARGO_FEATURE_STORE").is_some() {
+        2 * pointer_bytes
+    } else {
+        0
+    };
+    (bytes + outbox + handlers + store).div_ceil(8) * 8
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
@@ -208,7 +214,7 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// capacities and features do not capture: a header and a library of different layout versions
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
-const ABI_LAYOUT_VERSION: u32 = 2;
+const ABI_LAYOUT_VERSION: u32 = 3;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;

@@ -54,6 +54,10 @@ mod enabled {
             // A broker that lost the session while we were down is reported as SessionLost.
             self.had_session = restored.outgoing > 0 || restored.rx_qos2 > 0;
             self.journal = Some(journal);
+            self.push_event(super::super::Event::Restored {
+                outgoing: u16::try_from(restored.outgoing).unwrap_or(u16::MAX),
+                rx_qos2: u16::try_from(restored.rx_qos2).unwrap_or(u16::MAX),
+            });
             Ok(restored)
         }
 

@@ -107,6 +107,12 @@ pub enum Event {
     /// clean_session=0, had a session, CONNACK session_present=0.
     SessionLost,
     PingResponse,
+    /// `attach_store` restored the session from flash (feature `store`).
+    #[cfg(feature = "store")]
+    Restored {
+        outgoing: u16,
+        rx_qos2: u16,
+    },
     /// The incoming QoS 2 table was full and forgot `count` ids from `first` before their
     /// PUBREL (docs/DELIVERY.md): a later re-send of one of them would be delivered again.
     RxQos2Evicted {

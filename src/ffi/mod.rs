@@ -23,6 +23,8 @@ mod panic;
 mod poll;
 mod query;
 mod status;
+#[cfg(feature = "store")]
+mod store;
 mod transport;
 mod types;
 
@@ -41,6 +43,8 @@ pub use panic::*;
 pub use poll::*;
 pub use query::*;
 pub use status::*;
+#[cfg(feature = "store")]
+pub use store::*;
 pub use types::*;
 
 /// Runs `f` on an initialised client.

@@ -32,6 +32,11 @@
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
+#   make soak-reboot  a publisher with its session store in a file-backed flash region is
+#                SIGKILLed 200 times while it publishes 10,000 QoS 1 + 10,000 QoS 2
+#   make soak-reboot-short  the same with 1,000 each and 20 kills
+#   make store-test  the session store's Rust tests and clippy (feature store), then
+#                soak-reboot-short (part of make test)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
@@ -115,7 +120,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: soak-reboot soak-reboot-short store-test abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -419,6 +424,7 @@ test: deps
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory store-test
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory opencpu
@@ -431,6 +437,34 @@ test: deps
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
+
+# --- The session store (feature `store`, docs/STORE.md): its own library build, so the
+# default library stays without it ---
+STORE_TARGET_DIR := target/store
+STORE_LIB := $(STORE_TARGET_DIR)/release/libmqtt_engine.a
+STORE_PORT := ports/posix/flash_file.c
+$(STORE_LIB): FORCE
+	$(CARGO) build --release --features store --target-dir $(STORE_TARGET_DIR)
+
+$(BUILD)/soak_reboot: tests/soak/reboot.c $(STORE_PORT) ports/posix/flash_file.h $(PORT_SRC) $(PORT_HDR) $(HEADER) $(STORE_LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -DMQE_STORE $(C_INCLUDES) tests/soak/reboot.c $(STORE_PORT) $(PORT_SRC) $(STORE_LIB) $(LDFLAGS) -o $@
+
+# A publisher with a file-backed flash region, SIGKILLed at random moments and restarted,
+# through mosquitto (persistence on); fails on any loss or QoS 2 duplicate.
+soak-reboot: $(BUILD)/soak_reboot
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/soak_reboot.py --q1 10000 --q2 10000 --kills 200 --timeout 900 -- $(BUILD)/soak_reboot
+
+soak-reboot-short: $(BUILD)/soak_reboot
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/soak_reboot.py --q1 1000 --q2 1000 --kills 20 --timeout 180 -- $(BUILD)/soak_reboot
+
+# The store's Rust tests (power cut at every programmed word, corrupted regions), its clippy,
+# and the short reboot soak.
+store-test:
+	$(CARGO) clippy --features store --all-targets -- -D warnings
+	$(CARGO) test --features store --lib --test store_log --test store_session
+	$(MAKE) --no-print-directory soak-reboot-short
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi

@@ -145,7 +145,7 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
 /// margin for the steps heapless takes when its length type widens. The static assert in
 /// `src/ffi/cell.rs` fails the build if this ever underestimates (then re-measure), and
 /// `tests/ffi.rs` fails if it wastes more than the margin.
-fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
+fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)], store: bool) -> usize {
     let cap = |name: &str| {
         values
             .iter()
@@ -172,11 +172,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
     // Feature `store`: the engine's reference to the session store (a fat pointer).
-    let store = if env::var_os("CARGO_FEATURE_STORE").is_some() {
-        2 * pointer_bytes
-    } else {
-        0
-    };
+    let store = if store { 2 * pointer_bytes } else { 0 };
     (bytes + outbox + handlers + store).div_ceil(8) * 8
 }
 
@@ -222,6 +218,22 @@ const CLIENT_ALIGN: usize = 8;
 /// Cargo features that never change the C API or a layout, so they stay out of the ABI tag.
 const FEATURES_OUTSIDE_ABI: &[&str] = &["DEFAULT", "HEADER", "STD", "PANIC_TEST"];
 
+/// Feature `store` (the session store) is built: the client holds a reference to it.
+fn store_built() -> bool {
+    env::var_os("CARGO_FEATURE_STORE").is_some()
+}
+
+/// `features` with the session store's added: the header's `MQE_STORE` variant.
+#[cfg_attr(not(feature = "header"), allow(dead_code))]
+fn with_store(features: &[String]) -> Vec<String> {
+    let mut all = features.to_vec();
+    if !all.iter().any(|f| f == "STORE") {
+        all.push("STORE".to_owned());
+        all.sort();
+    }
+    all
+}
+
 /// The enabled features that shape the API (their `CARGO_FEATURE_*` names), sorted.
 fn abi_features() -> Vec<String> {
     let mut names: Vec<String> = env::vars()
@@ -251,7 +263,7 @@ fn abi_tag(pointer_bytes: usize, values: &[(&Capacity, usize)], features: &[Stri
     }
     text.push_str(&format!(
         ";size={};align={CLIENT_ALIGN};features={}",
-        client_size(pointer_bytes, values),
+        client_size(pointer_bytes, values, features.iter().any(|f| f == "STORE")),
         features.join(",")
     ));
     fnv1a32(text.as_bytes())
@@ -283,7 +295,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("config.rs"), config).expect("write config.rs");
 
-    let size = client_size(pointer_bits / 8, &values);
+    let size = client_size(pointer_bits / 8, &values, store_built());
     fs::write(
         out.join("client_size.rs"),
         format!(
@@ -492,7 +504,15 @@ mod header {
              MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width\n    \
              and the API's features: mqe_init passes it, and the library refuses a header built\n    \
              differently with MQE_ERR_ABI_MISMATCH. */\n\
+             #if defined(MQE_STORE) /* a library built with --features store */\n\
              #if UINTPTR_MAX > 0xFFFFFFFFu\n\
+             #define MQE_CLIENT_SIZE {}\n\
+             #define MQE_ABI_TAG {:#010x}u\n\
+             #else\n\
+             #define MQE_CLIENT_SIZE {}\n\
+             #define MQE_ABI_TAG {:#010x}u\n\
+             #endif\n\
+             #elif UINTPTR_MAX > 0xFFFFFFFFu\n\
              #define MQE_CLIENT_SIZE {}\n\
              #define MQE_ABI_TAG {:#010x}u\n\
              #else\n\
@@ -501,9 +521,13 @@ mod header {
              #endif\n\
              /** Alignment of mqe_client_t, in bytes. */\n\
              #define MQE_CLIENT_ALIGN {CLIENT_ALIGN}\n",
-            client_size(8, values),
+            client_size(8, values, true),
+            abi_tag(8, values, &super::with_store(features)),
+            client_size(4, values, true),
+            abi_tag(4, values, &super::with_store(features)),
+            client_size(8, values, false),
             abi_tag(8, values, features),
-            client_size(4, values),
+            client_size(4, values, false),
             abi_tag(4, values, features),
         ));
         text

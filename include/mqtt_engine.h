@@ -79,7 +79,15 @@
     MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
+#if defined(MQE_STORE) /* a library built with --features store */
 #if UINTPTR_MAX > 0xFFFFFFFFu
+#define MQE_CLIENT_SIZE 3480
+#define MQE_ABI_TAG 0xf81ee6acu
+#else
+#define MQE_CLIENT_SIZE 2760
+#define MQE_ABI_TAG 0x141f433bu
+#endif
+#elif UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3464
 #define MQE_ABI_TAG 0xe90989d9u
 #else
@@ -380,6 +388,13 @@
 #define MQE_STORE_SIZE 128
 #endif
 
+#if defined(MQE_STORE)
+/**
+ * `mqe_store_t` in 8-byte words.
+ */
+#define MQE_STORE_WORDS (MQE_STORE_SIZE / 8)
+#endif
+
 /**
  * Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
  * again later. Any other negative value means the connection (or the lookup) failed: -1 (or
@@ -479,14 +494,6 @@
  * `mqe_client_t` in 8-byte words.
  */
 #define MQE_CLIENT_WORDS (MQE_CLIENT_SIZE / 8)
-
-#if defined(MQE_STORE)
-/**
- * Storage for the session store, allocated by the caller (for example `static mqe_store_t
- * s;`) and handed to `mqe_set_store`; it must outlive the client's use of it.
- */
-typedef struct mqe_store_t mqe_store_t;
-#endif
 
 /**
  * A status code: `MQE_OK` (0) or a negative `MQE_ERR_*` code. See `mqe_strerror`.
@@ -851,6 +858,16 @@ typedef void (*mqe_panic_hook_t)(void);
  * The client's connection state: one of the `MQE_STATE_*` constants.
  */
 typedef int32_t mqe_state_t;
+
+#if defined(MQE_STORE)
+/**
+ * Storage for the session store, allocated by the caller (for example `static mqe_store_t
+ * s;`) and handed to `mqe_set_store`; it must outlive the client's use of it.
+ */
+typedef struct MQE_ALIGNED(8) mqe_store_t {
+  uint64_t opaque[MQE_STORE_WORDS];
+} mqe_store_t;
+#endif
 
 #if defined(MQE_STORE)
 /**

@@ -36,12 +36,14 @@ pub struct mqe_flash_t {
 
 /// Bytes of `mqe_store_t`.
 pub const MQE_STORE_SIZE: usize = 128;
+/// `mqe_store_t` in 8-byte words.
+pub const MQE_STORE_WORDS: usize = MQE_STORE_SIZE / 8;
 
 /// Storage for the session store, allocated by the caller (for example `static mqe_store_t
 /// s;`) and handed to `mqe_set_store`; it must outlive the client's use of it.
 #[repr(C, align(8))]
 pub struct mqe_store_t {
-    pub _opaque: [u64; MQE_STORE_SIZE / 8],
+    opaque: [u64; MQE_STORE_WORDS],
 }
 
 const _: () = assert!(size_of::<Store<CFlash>>() <= MQE_STORE_SIZE);

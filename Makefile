@@ -336,7 +336,7 @@ abi-test: $(ABI_LIB) $(ABI_HEADER) $(HEADER)
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame_decoder engine c_api
+FUZZ_TARGETS := frame_decoder engine c_api restore
 FUZZ_TOOLCHAIN := nightly
 CARGO_FUZZ_VERSION := 0.13.2
 # -O -a: optimised, with debug assertions (integer overflow panics); ASan is cargo-fuzz's default.
@@ -463,7 +463,7 @@ soak-reboot-short: $(BUILD)/soak_reboot
 # and the short reboot soak.
 store-test:
 	$(CARGO) clippy --features store --all-targets -- -D warnings
-	$(CARGO) test --features store --lib --test store_log --test store_session
+	$(CARGO) test --features store --lib --test store_log --test store_session --test fuzz_replay
 	$(MAKE) --no-print-directory soak-reboot-short
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---

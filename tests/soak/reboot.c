@@ -207,7 +207,10 @@ static int run_pub(const char *flash_path, const char *log_path, const char *tag
     if (!init_client("pub", tag)) {
         return 2;
     }
-    mqe_status_t st = mqe_set_store(&client, &store, &flash);
+    /* MQE_REBOOT_NO_STORE=1: the control run, without the store; it must lose messages. */
+    bool no_store = getenv("MQE_REBOOT_NO_STORE") != NULL;
+    mqe_status_t st = no_store ? MQE_OK : mqe_set_store(&client, &store, &flash);
+    got_restored = got_restored || no_store;
     if (st != MQE_OK) {
         /* Never erased here: a refused region is a failure the soak must show. */
         fprintf(stderr, "reboot: mqe_set_store: %s\n", mqe_strerror(st));

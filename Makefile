@@ -37,6 +37,8 @@
 #   make soak-reboot-short  the same with 1,000 each and 20 kills
 #   make store-test  the session store's Rust tests and clippy (feature store), then
 #                soak-reboot-short (part of make test)
+#   make qemu-store  the full Cortex-M4 image with the store (a RAM region as flash, a
+#                simulated reset); no panic path; prints the flash the store adds
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
@@ -120,7 +122,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: soak-reboot soak-reboot-short store-test abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: soak-reboot soak-reboot-short store-test qemu-store abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -465,6 +467,7 @@ store-test:
 	$(CARGO) clippy --features store --all-targets -- -D warnings
 	$(CARGO) test --features store --lib --test store_log --test store_session --test fuzz_replay
 	$(MAKE) --no-print-directory soak-reboot-short
+	$(MAKE) --no-print-directory qemu-store
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
@@ -696,3 +699,28 @@ check-notice:
 	$(PYTHON) scripts/notice.py --check
 
 FORCE:
+
+# --- The session store on the Cortex-M4 (after the M4_* variables it uses) ---
+M4_STORE_LIB := $(STORE_TARGET_DIR)/$(M4_TARGET)/release/libmqtt_engine.a
+$(M4_STORE_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
+	$(CARGO) build --release --target $(M4_TARGET) --features store --target-dir $(STORE_TARGET_DIR)
+
+# The full image with the store: a RAM region as its flash, a simulated reset (a new mqe_init
+# over the same region) that must resume the session with the DUP re-send.
+$(M4_BUILD)/full_store.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_STORE_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
+	$(M4_CC) $(M4_CFLAGS) -DMQE_STORE $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_STORE_LIB) -o $@
+
+# Runs it under QEMU, checks it reaches no panic path, and prints the flash the store adds.
+qemu-store: $(M4_BUILD)/full_store.elf $(M4_BUILD)/full.elf
+	$(call apt_install,$(APT_QEMU))
+	@$(QEMU_M4) $(M4_BUILD)/full_store.elf </dev/null >$(M4_BUILD)/full_store.log 2>&1; status=$$?; \
+	  cat $(M4_BUILD)/full_store.log; \
+	  if [ $$status != 0 ] || ! grep -q '^PASS' $(M4_BUILD)/full_store.log; then \
+	    echo "qemu-store: full_store.elf failed (exit $$status)" >&2; exit 1; \
+	  fi
+	@if arm-none-eabi-nm -C $(M4_BUILD)/full_store.elf | grep -E '$(PANIC_SYMBOLS)'; then \
+	  echo "qemu-store: full_store.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
+	fi
+	@arm-none-eabi-size $(M4_BUILD)/full.elf $(M4_BUILD)/full_store.elf

@@ -107,8 +107,11 @@ impl NorFlash for CFlash {
 
     fn erase(&mut self, from: u32, to: u32) -> Result<(), CFlashError> {
         let erase = self.table.erase.ok_or(CFlashError)?;
-        let size = self.table.sector_size.max(1);
-        for sector in from / size..to.div_ceil(size) {
+        let size = self.table.sector_size;
+        let first = from.checked_div(size).ok_or(CFlashError)?;
+        // Whole sectors only: the store erases from a sector's start to the next one's.
+        let end = to.checked_div(size).ok_or(CFlashError)?;
+        for sector in first..end {
             // SAFETY: the firmware's function, given its own ctx.
             ok(unsafe { erase(self.table.ctx, sector) })?;
         }

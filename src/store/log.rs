@@ -181,7 +181,7 @@ impl<F: NorFlash> Store<F> {
             && granule >= F::WRITE_SIZE
             && F::READ_SIZE == 1
             && geo.sector_count >= 3
-            && sector % F::ERASE_SIZE.max(1) == 0
+            && sector.checked_rem(F::ERASE_SIZE) == Some(0)
             && sector >= first_record.saturating_add(4 * (RECORD_OVERHEAD + MAX_GRANULE))
             && geo.sector_size.checked_mul(geo.sector_count).is_some();
         if !ok {
@@ -560,7 +560,8 @@ impl Stager {
         let n = if all {
             padded(self.staged, granule).unwrap_or(STAGE)
         } else {
-            self.staged - self.staged % granule
+            // Whole granules (a power of two): no division, so no divide-by-zero path.
+            self.staged & !granule.saturating_sub(1)
         };
         let programmed = match self.buf.get(..n) {
             Some([]) => true,

@@ -535,7 +535,8 @@ typedef struct mqe_event_t {
   uint32_t endpoint;
   /**
    * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-   * `MQE_EVENT_ERROR`: how many posted messages were dropped.
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
+   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
    */
   uint32_t dropped;
   /**
@@ -905,6 +906,14 @@ typedef int32_t mqe_state_t;
  * packet in bytes), `qos` and `packet_id` are set. `mqe_oversized_count` counts them.
  */
 #define MQE_EVENT_MESSAGE_TOO_LARGE 12
+
+/**
+ * The incoming QoS 2 table (`MQE_MAX_RX_QOS2` entries) was full and forgot `dropped` ids,
+ * consecutive from `packet_id`, before their PUBREL (stale ids a broker left open; see
+ * docs/DELIVERY.md). Should the broker re-send one of those PUBLISH packets, it is
+ * delivered again. A warning is logged too.
+ */
+#define MQE_EVENT_RX_QOS2_EVICTED 13
 
 /**
  * No connection and none being set up.

@@ -2326,6 +2326,81 @@ fn a_filter_the_broker_refuses_frees_its_handler_slot() {
     assert_eq!(log, [(1, "r/0".to_owned())]);
 }
 
+#[test]
+fn a_renewed_filter_the_broker_refuses_frees_its_handler_slot() {
+    let mut h = Harness::new("127.0.0.1");
+    h.keep_session();
+    assert!(h.connect_keeping(false).is_empty());
+    let c = h.c();
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    let slots = mqtt_engine::config::MAX_TOPIC_HANDLERS;
+    let subscribe = |h: &mut Harness, filter: &CStr| -> mqe_status_t {
+        let mut id = 0;
+        let status = unsafe {
+            mqe_subscribe_cb(
+                c,
+                filter.as_ptr(),
+                MQE_QOS_1,
+                Some(tagged_handler),
+                user,
+                &mut id,
+            )
+        };
+        if status == MQE_OK {
+            h.poll_n(4);
+            let [hi, lo] = id.to_be_bytes();
+            h.net.inbound.extend([0x90, 0x03, hi, lo, 0x01]);
+            assert_eq!(h.poll(), MQE_OK);
+        }
+        status
+    };
+    assert_eq!(subscribe(&mut h, c"r/a"), MQE_OK);
+    assert_eq!(subscribe(&mut h, c"r/b"), MQE_OK);
+    h.net.sent.clear();
+    // The broker lost the session: the client renews both in one SUBSCRIBE, ids its own.
+    h.peer_closes();
+    let sent = h.connect_keeping(false);
+    assert_eq!(sent.len(), 16);
+    let (hi, lo) = (sent[2], sent[3]);
+    assert_eq!(
+        sent,
+        [
+            0x82, 0x0E, hi, lo, 0x00, 0x03, b'r', b'/', b'a', 0x01, 0x00, 0x03, b'r', b'/', b'b',
+            0x01
+        ]
+    );
+    h.recorder.events.clear();
+    // It refuses r/a and grants r/b.
+    h.net.inbound.extend([0x90, 0x04, hi, lo, 0x80, 0x01]);
+    assert_eq!(h.poll(), MQE_OK);
+    let id = u16::from_be_bytes([hi, lo]);
+    assert_eq!(
+        h.recorder.events,
+        [(MQE_EVENT_SUBSCRIBED, MQE_OK, id, vec![0x80, 0x01], false)]
+    );
+    // r/a's handler is gone (its message reaches the default handler), r/b's is kept.
+    for topic in [b'a', b'b'] {
+        h.net
+            .inbound
+            .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', topic]);
+        assert_eq!(h.poll(), MQE_OK);
+    }
+    assert_eq!(log, [(1, "r/b".to_owned())]);
+    assert_eq!(h.recorder.messages.len(), 1);
+    assert_eq!(h.recorder.messages[0].0, "r/a");
+    // Its slot is free: every slot but r/b's can be taken again, and no more (the handler
+    // table is what fills: the client remembers more subscriptions than it has handlers).
+    assert!(mqtt_engine::config::MAX_SUBSCRIPTIONS > slots);
+    let filters: Vec<CString> = (0..slots)
+        .map(|i| CString::new(format!("s/{i}")).unwrap())
+        .collect();
+    for filter in &filters[..slots - 1] {
+        assert_eq!(subscribe(&mut h, filter), MQE_OK);
+    }
+    assert_eq!(subscribe(&mut h, &filters[slots - 1]), MQE_ERR_FULL);
+}
+
 // --- topics and filters as pointer + length ---
 
 #[test]

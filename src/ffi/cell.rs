@@ -16,7 +16,7 @@ use super::log::{
 };
 use super::outbox::{self, Outbox};
 use super::status::{MQE_ERR_NOT_INIT, MQE_ERR_NULL};
-use super::topic_handlers::{settle_topic_handlers, Targets, TopicHandler};
+use super::topic_handlers::{free_refused_handlers, Targets, TopicHandler};
 use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
@@ -195,7 +195,10 @@ impl ClientCell {
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
                 self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
-                settle_topic_handlers(&mut self.topic_handlers, packet_id, granted);
+                let engine = self.client.engine();
+                free_refused_handlers(&mut self.topic_handlers, granted, |filter| {
+                    engine.subscriptions().any(|(f, _)| f.as_bytes() == filter)
+                });
                 let mut event = blank_event(MQE_EVENT_SUBSCRIBED);
                 event.packet_id = packet_id;
                 event.granted = granted.as_ptr();

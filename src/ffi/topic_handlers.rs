@@ -17,8 +17,6 @@ pub(crate) struct TopicHandler {
     handler: mqe_message_handler_t,
     user: *mut c_void,
     filter_len: u16,
-    /// The SUBSCRIBE whose SUBACK is awaited (0: none): a refusal (0x80) frees the slot.
-    suback_id: u16,
     filter: [u8; HANDLER_FILTER_BYTES],
 }
 
@@ -27,7 +25,6 @@ impl TopicHandler {
         handler: None,
         user: ptr::null_mut(),
         filter_len: 0,
-        suback_id: 0,
         filter: [0; HANDLER_FILTER_BYTES],
     };
 
@@ -80,13 +77,6 @@ impl ClientCell {
         Ok((index, previous))
     }
 
-    /// Notes that the handler in `index` awaits the SUBACK of SUBSCRIBE `packet_id`.
-    pub(crate) fn topic_handler_awaits(&mut self, index: usize, packet_id: u16) {
-        if let Some(slot) = self.topic_handlers.get_mut(index) {
-            slot.suback_id = packet_id;
-        }
-    }
-
     /// Undoes `add_topic_handler`.
     pub(crate) fn restore_topic_handler(&mut self, (index, previous): (usize, TopicHandler)) {
         if let Some(slot) = self.topic_handlers.get_mut(index) {
@@ -126,17 +116,20 @@ impl ClientCell {
     }
 }
 
-/// A SUBACK arrived: the handlers that awaited it are kept when the broker granted their
-/// filter, and freed when it refused it (one filter per `mqe_subscribe_cb`).
-pub(super) fn settle_topic_handlers(handlers: &mut [TopicHandler], packet_id: u16, granted: &[u8]) {
-    let refused = granted.first() == Some(&MQE_SUBACK_FAILURE);
+/// A SUBACK with a refusal (0x80) arrived. The client forgets each filter the broker refused,
+/// so a handler whose filter `remembered` no longer holds was refused and its slot is freed.
+/// One rule for the SUBACK of a `mqe_subscribe_cb` and for that of a renewal after a lost
+/// session, whose SUBSCRIBE the client sent by itself with ids of its own.
+pub(super) fn free_refused_handlers<F>(handlers: &mut [TopicHandler], granted: &[u8], remembered: F)
+where
+    F: Fn(&[u8]) -> bool,
+{
+    if !granted.contains(&MQE_SUBACK_FAILURE) {
+        return;
+    }
     for slot in handlers.iter_mut() {
-        if slot.handler.is_some() && slot.suback_id == packet_id && packet_id != 0 {
-            if refused {
-                *slot = TopicHandler::EMPTY;
-            } else {
-                slot.suback_id = 0;
-            }
+        if slot.handler.is_some() && !remembered(slot.filter()) {
+            *slot = TopicHandler::EMPTY;
         }
     }
 }

@@ -299,6 +299,11 @@ void port_lwip_transport(mqe_transport_t *t, port_lwip_t *ctx) {
 #endif
 }
 
+int port_lwip_fd(const port_lwip_t *ctx) {
+    const slot_t *s = ctx == NULL ? NULL : slot_get(ctx->sock);
+    return s == NULL ? -1 : s->fd;
+}
+
 int port_lwip_open_sockets(void) {
     int open = 0;
     for (int i = 0; i < PORT_LWIP_MAX_SOCKETS; i++) {

@@ -42,6 +42,10 @@ typedef struct port_lwip {
 /* Fills *t with the lwIP transport; t->ctx = ctx (NULL is allowed). */
 void port_lwip_transport(mqe_transport_t *t, port_lwip_t *ctx);
 
+/* The lwIP descriptor of the context's current socket, or -1: the MQTT task may sleep in
+ * lwip_select/lwip_poll on it (bounded by mqe_next_deadline_ms) instead of a fixed delay. */
+int port_lwip_fd(const port_lwip_t *ctx);
+
 /* Handles taken and not yet closed by the engine (a leak check for tests). */
 int port_lwip_open_sockets(void);
 

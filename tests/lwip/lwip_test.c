@@ -29,6 +29,7 @@
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
+#include "lwip/sockets.h"
 #include "lwip/sys.h"
 #include "lwip/tcpip.h"
 #include "netif/tapif.h"
@@ -583,13 +584,19 @@ static int start_lwip(void) {
     return 0;
 }
 
-/* One client, n QoS 1 publishes one after the other, each polled until its PUBACK. */
+/* One client, n QoS 1 publishes one after the other, each polled until its PUBACK. Between
+ * polls the task sleeps in lwip_poll on the port's socket, as an event-driven firmware loop
+ * would, so the count is per message rather than per idle spin. */
 static int bench(long n) {
     mqe_options_t opts;
     lc_t *c = lc_alloc("bench", &opts);
     char t[96];
     topic(t, sizeof t, "bench");
-    if (c == NULL || !lc_start(c, &opts)) {
+    if (c == NULL) {
+        return 1;
+    }
+    c->transport = c->inner; /* the port alone: the recorder's parsing is not counted */
+    if (!lc_start(c, &opts)) {
         return 1;
     }
     WAIT_UNTIL(find_event(c, MQE_EVENT_CONNECTED, -1) != NULL, WAIT_MS, pump);
@@ -604,9 +611,14 @@ static int bench(long n) {
         if (mqe_publish(&c->client, t, "0123456789abcdef", 16, 1, false, NULL) != MQE_OK) {
             break;
         }
-        while (c->completes == before && h_real_ms() < until) {
+        while (h_real_ms() < until) {
             (void)mqe_poll(&c->client);
             polls++;
+            if (c->completes != before) {
+                break;
+            }
+            struct pollfd pfd = {port_lwip_fd(&c->port), POLLIN, 0};
+            (void)lwip_poll(&pfd, 1, 100);
         }
         done += c->completes > before;
     }

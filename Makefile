@@ -268,9 +268,11 @@ $(LWIP_NETNS) --timeout 180 -- $(1); status=$$?; \
 if [ $$status = $(LWIP_SKIP) ]; then echo "$@: SKIPPED (the reason is above)"; exit 0; fi; exit $$status
 endef
 
+# Twice: plain, then under valgrind memcheck (the port, the test and lwIP's threads).
 lwip-test:
-	$(call apt_install,$(APT_BROKER))
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND))
 	$(call lwip_run,$(BUILD)/lwip_test)
+	$(call lwip_run,$(VALGRIND) $(BUILD)/lwip_test)
 
 # Callgrind counts only inside mqe_publish and mqe_poll (engine, port, lwIP's socket layer
 # and the TCP work lwIP does in the caller); the tapif and tcpip threads are not counted.

@@ -72,8 +72,8 @@ in_ns() { ip netns exec "$NS" "$@"; }
 in_ns ip link set lo up || exit 1
 in_ns ip tuntap add dev "$TAP" mode tap || exit 1
 in_ns ip addr add "$KERNEL_IP/24" dev "$TAP" || exit 1
-# MTU 576: Debian's liblwip (2.1.3+dfsg1-2) overruns its 592-byte pool pbufs when tapif
-# receives a larger frame (valgrind: invalid write in pbuf_take); 14 + 576 bytes fit.
+# MTU 576: Debian's liblwip (2.1.3+dfsg1-2) overruns its pool pbufs (616-byte blocks that
+# pbuf_alloc fills up to 1,536 bytes) when tapif receives a longer frame; 14 + 576 fit.
 in_ns ip link set "$TAP" mtu 576 up || exit 1
 
 WORK=$(mktemp -d /tmp/mqe-lwip.XXXXXX) || exit 1

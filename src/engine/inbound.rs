@@ -2,13 +2,13 @@
 
 use super::{Engine, Event, Handled, Incoming, Message, State};
 use crate::error::Error;
-use crate::session::{AckOutcome, PublishAck, SubKind};
+use crate::session::{content_hash, AckOutcome, Evicted, PublishAck, SubKind, Verdict};
 use crate::time::Instant;
 use crate::wire::{self, AckKind, Frame, Packet, QoS};
 
 /// Events one packet can emit at most (Connected + SessionLost, or Disconnected) plus
 /// one spare: `handle_bytes` waits for this much room instead of dropping events.
-const EVENT_ROOM_PER_PACKET: usize = 3;
+pub(super) const EVENT_ROOM_PER_PACKET: usize = 3;
 const ACK_LEN: usize = 4;
 /// A SUBACK return code: the broker refused that filter (§3.9.3).
 const SUBACK_FAILURE: u8 = 0x80;
@@ -45,9 +45,6 @@ impl<'b> Engine<'b> {
                 incoming: None,
             };
         }
-        if self.event_room() < EVENT_ROOM_PER_PACKET {
-            return WAIT;
-        }
         let bad = |engine: &mut Self, reason: Error| {
             engine.finish(Some(reason));
             Handled {
@@ -55,9 +52,22 @@ impl<'b> Engine<'b> {
                 incoming: None,
             }
         };
+        if self.skipping() {
+            return self
+                .continue_oversized(now, input)
+                .unwrap_or_else(|e| bad(self, e));
+        }
+        if self.event_room() < EVENT_ROOM_PER_PACKET {
+            return WAIT;
+        }
         let total_len = match wire::frame(input, self.config.max_rx_packet) {
             Ok(Frame::Incomplete) => return WAIT,
             Ok(Frame::Complete { total_len }) => total_len,
+            Err(Error::PacketTooLarge) => {
+                return self
+                    .start_oversized(now, input)
+                    .unwrap_or_else(|e| bad(self, e));
+            }
             Err(e) => return bad(self, e),
         };
         let Some(bytes) = input.get(..total_len) else {
@@ -80,6 +90,8 @@ impl<'b> Engine<'b> {
         }
     }
 
+    // Called once: inlined, so that its frame and handle_bytes' are one (stack budget).
+    #[inline(always)]
     fn handle_packet<'a>(&mut self, now: Instant, packet: Packet<'a>) -> Result<Step<'a>, Error> {
         if self.state == State::AwaitConnack {
             return match packet {
@@ -99,7 +111,7 @@ impl<'b> Engine<'b> {
         };
         // Nothing may follow DISCONNECT on the wire (§3.14.4): once it is queued, a packet
         // that needs a reply waits, unread, for the connection to end.
-        if needs_reply && (self.tx_room() < ACK_LEN || self.disconnect_queued) {
+        if needs_reply && !self.has_ack_room() {
             return Ok(Step::NoRoom);
         }
         let incoming = match packet {
@@ -136,7 +148,8 @@ impl<'b> Engine<'b> {
             }
             Packet::Pubrel(id) => {
                 // Forget the id (if known) and answer PUBCOMP either way (§4.3.3).
-                self.session.rx_qos2_release(id);
+                let evicted = self.session.rx_qos2_release(id);
+                self.report_evicted(evicted);
                 self.encode_ack(AckKind::Pubcomp, id)?;
                 None
             }
@@ -211,24 +224,36 @@ impl<'b> Engine<'b> {
                 Ok(Some(message))
             }
             QoS::ExactlyOnce => {
-                let id = message.packet_id;
-                if self.session.rx_qos2_touch(id) {
-                    // Delivered already; the broker missed our PUBREC.
-                    self.encode_ack(AckKind::Pubrec, id)?;
-                    return Ok(None);
-                }
-                if !message.dup {
-                    self.session.rx_qos2_drop_stale();
-                }
-                if !self.session.rx_qos2_has_room() {
-                    // Refuse rather than risk a second delivery; the broker re-sends it
-                    // after the reconnect, and PUBRELs free room meanwhile.
-                    return Err(Error::RxQos2Full);
-                }
-                self.encode_ack(AckKind::Pubrec, id)?;
-                self.session.rx_qos2_remember(id)?;
-                Ok(Some(message))
+                let hash = content_hash(message.topic, message.payload);
+                let new = self.receive_qos2(message.packet_id, hash, message.dup)?;
+                Ok(new.then_some(message))
             }
+        }
+    }
+
+    /// Room in tx for a 4-byte acknowledgement, which may still be sent (§3.14.4: nothing
+    /// follows DISCONNECT).
+    pub(super) fn has_ack_room(&self) -> bool {
+        self.tx_room() >= ACK_LEN && !self.disconnect_queued
+    }
+
+    /// An incoming QoS 2 PUBLISH (`hash`: its content hash): sends PUBREC; true when it is
+    /// new (deliver it), false when it is a re-send of one held until its PUBREL.
+    pub(super) fn receive_qos2(&mut self, id: u16, hash: u16, dup: bool) -> Result<bool, Error> {
+        // The rule (docs/DELIVERY.md): an id is held until its PUBREL; a re-send is
+        // known by its id and content hash, or by DUP once only the id is left.
+        let (verdict, evicted) = self.session.rx_qos2_receive(id, hash, dup)?;
+        self.report_evicted(evicted);
+        self.encode_ack(AckKind::Pubrec, id)?;
+        Ok(matches!(verdict, Verdict::New { .. }))
+    }
+
+    fn report_evicted(&mut self, evicted: Evicted) {
+        if evicted.count > 0 {
+            self.push_event(Event::RxQos2Evicted {
+                first: evicted.first,
+                count: evicted.count,
+            });
         }
     }
 

@@ -3,7 +3,9 @@
 
 /* Some hosts build lwIP on the C library's socket headers (LWIP_SOCKET_EXTERNAL_HEADERS,
  * Debian's liblwip-dev): those declarations need POSIX under -std=c99. Firmware ignores it. */
+#ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "port_lwip.h"
 
 #include <string.h>

@@ -125,6 +125,9 @@ typedef struct {
 } lc_t;
 
 static lc_t pool[3];
+static struct netif tap_netif; /* lwIP's side of the TAP */
+static ip4_addr_t local_ip, netmask, gateway;
+static sys_sem_t lwip_ready, netif_done;
 static mqe_platform_t platform;
 static char run_id[9];
 static const char *broker_host;
@@ -532,6 +535,45 @@ static void burst_in_order(void) {
     CHECK_EQ(count_pkts(&sub->received, 0x32, 0), N);
 }
 
+static void netif_down_cb(void *arg) {
+    (void)arg;
+    netif_set_down(&tap_netif);
+    sys_sem_signal(&netif_done);
+}
+
+static void netif_up_cb(void *arg) {
+    (void)arg;
+    netif_set_up(&tap_netif);
+    sys_sem_signal(&netif_done);
+}
+
+/* Runs fn in lwIP's tcpip thread (the one that may touch netifs) and waits, bounded. */
+static bool in_tcpip_thread(tcpip_callback_fn fn) {
+    return tcpip_callback(fn, NULL) == ERR_OK && sys_arch_sem_wait(&netif_done, 5000) != SYS_ARCH_TIMEOUT;
+}
+
+/* lwIP's own interface is down: no netif routes to the broker, lwip_connect fails with
+ * EHOSTUNREACH (ERR_RTE) and the client reports MQE_ERR_UNREACHABLE. */
+static void netif_down_unreachable(void) {
+    mqe_options_t opts;
+    lc_t *c = lc_alloc("down", &opts);
+    REQUIRE(c != NULL);
+    REQUIRE(in_tcpip_thread(netif_down_cb));
+    bool started = lc_start(c, &opts);
+    if (started) {
+        WAIT_UNTIL(find_event(c, MQE_EVENT_DISCONNECTED, -1) != NULL, WAIT_MS, pump);
+    }
+    bool up = in_tcpip_thread(netif_up_cb);
+    REQUIRE(started);
+    REQUIRE(up);
+    const mqe_event_t *ev = find_event(c, MQE_EVENT_DISCONNECTED, -1);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->reason, MQE_ERR_UNREACHABLE);
+    CHECK_EQ(port_lwip_open_sockets(), 0);
+    /* Back up: the next client connects. */
+    CHECK(lc_open("up", true, 60) != NULL);
+}
+
 static int run_cmd(const char *env) {
     const char *cmd = getenv(env);
     if (cmd == NULL || cmd[0] == 0) {
@@ -612,9 +654,6 @@ static void cut_resume_dup(void) {
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
-static struct netif tap_netif;
-static ip4_addr_t local_ip, netmask, gateway;
-static sys_sem_t lwip_ready;
 
 /* Runs in lwIP's tcpip thread, the one that may touch netifs. */
 static void lwip_up(void *arg) {
@@ -634,7 +673,7 @@ static int start_lwip(void) {
     }
     IP4_ADDR(&netmask, 255, 255, 255, 0);
     ip4_addr_set_zero(&gateway);
-    if (sys_sem_new(&lwip_ready, 0) != ERR_OK) {
+    if (sys_sem_new(&lwip_ready, 0) != ERR_OK || sys_sem_new(&netif_done, 0) != ERR_OK) {
         return -1;
     }
     tcpip_init(lwip_up, NULL);
@@ -713,6 +752,7 @@ int main(int argc, char **argv) {
         {"wildcard_subscribe", wildcard_subscribe},
         {"keep_alive_ping", keep_alive_ping},
         {"refused_port", refused_port},
+        {"netif_down_unreachable", netif_down_unreachable},
         {"broker_closes", broker_closes},
         {"burst_in_order", burst_in_order},
         {"cut_resume_dup", cut_resume_dup},

@@ -28,6 +28,7 @@
 
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
+#include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
 #include "lwip/sockets.h"
 #include "lwip/sys.h"
@@ -128,6 +129,9 @@ static lc_t pool[3];
 static struct netif tap_netif; /* lwIP's side of the TAP */
 static ip4_addr_t local_ip, netmask, gateway;
 static sys_sem_t lwip_ready, netif_done;
+static ip6_addr_t local_ip6;
+static bool have_ip6;
+static s8_t ip6_index = -1;
 static mqe_platform_t platform;
 static char run_id[9];
 static const char *broker_host;
@@ -574,6 +578,42 @@ static void netif_down_unreachable(void) {
     CHECK(lc_open("up", true, 60) != NULL);
 }
 
+static void sleep_ms(void) {
+    platform.delay_ms(platform.ctx, 10);
+}
+
+/* The same round trip over IPv6 (an IPv6 literal host, AF_INET6 sockets). */
+static void ipv6_round_trip(void) {
+    const char *host6 = getenv("MQE_BROKER_HOST6");
+    const char *port6 = getenv("MQE_BROKER_PORT6");
+    if (!have_ip6 || host6 == NULL || host6[0] == 0 || port6 == NULL) {
+        const char *why = getenv("LWIP_TEST_NO_IP6");
+        REQUIRE(why != NULL && why[0] != 0); /* skipped only when the script says why */
+        printf("    skipped: no IPv6 in the namespace (%s)\n", why);
+        return;
+    }
+    /* lwIP's address turns preferred after duplicate address detection (about 1 s). */
+    WAIT_UNTIL(ip6_index >= 0 && ip6_addr_ispreferred(netif_ip6_addr_state(&tap_netif, ip6_index)), 5000u, sleep_ms);
+    REQUIRE(ip6_index >= 0 && ip6_addr_ispreferred(netif_ip6_addr_state(&tap_netif, ip6_index)));
+    char t[96];
+    topic(t, sizeof t, "v6");
+    mqe_options_t opts;
+    lc_t *c = lc_alloc("v6", &opts);
+    REQUIRE(c != NULL);
+    opts.host = host6;
+    opts.port = (uint16_t)strtoul(port6, NULL, 10);
+    REQUIRE(lc_start(c, &opts));
+    WAIT_UNTIL(c->event_count > 0, WAIT_MS, pump);
+    REQUIRE(find_event(c, MQE_EVENT_CONNECTED, -1) != NULL);
+    REQUIRE(subscribe_wait(c, t, 1) == 0);
+    uint16_t id = 0;
+    REQUIRE_EQ(mqe_publish(&c->client, t, "over IPv6", 9, 1, false, &id), MQE_OK);
+    WAIT_UNTIL(find_msg(c, t) != NULL && find_event(c, MQE_EVENT_PUBLISH_COMPLETE, id) != NULL, WAIT_MS, pump);
+    const msg_t *m = find_msg(c, t);
+    CHECK(m != NULL && strcmp(m->payload, "over IPv6") == 0);
+    CHECK(find_event(c, MQE_EVENT_PUBLISH_COMPLETE, id) != NULL);
+}
+
 static int run_cmd(const char *env) {
     const char *cmd = getenv(env);
     if (cmd == NULL || cmd[0] == 0) {
@@ -661,6 +701,9 @@ static void lwip_up(void *arg) {
     if (netif_add(&tap_netif, &local_ip, &netmask, &gateway, NULL, tapif_init, tcpip_input) != NULL) {
         netif_set_default(&tap_netif);
         netif_set_up(&tap_netif);
+        if (have_ip6) {
+            (void)netif_add_ip6_address(&tap_netif, &local_ip6, &ip6_index); /* tentative: DAD */
+        }
     }
     sys_sem_signal(&lwip_ready);
 }
@@ -671,6 +714,8 @@ static int start_lwip(void) {
         fprintf(stderr, "lwip_test: set LWIP_TEST_IP and PRECONFIGURED_TAPIF (scripts/lwip_netns.sh does)\n");
         return -1;
     }
+    const char *ip6 = getenv("LWIP_TEST_IP6");
+    have_ip6 = ip6 != NULL && ip6[0] != 0 && ip6addr_aton(ip6, &local_ip6);
     IP4_ADDR(&netmask, 255, 255, 255, 0);
     ip4_addr_set_zero(&gateway);
     if (sys_sem_new(&lwip_ready, 0) != ERR_OK || sys_sem_new(&netif_done, 0) != ERR_OK) {
@@ -752,6 +797,7 @@ int main(int argc, char **argv) {
         {"wildcard_subscribe", wildcard_subscribe},
         {"keep_alive_ping", keep_alive_ping},
         {"refused_port", refused_port},
+        {"ipv6_round_trip", ipv6_round_trip},
         {"netif_down_unreachable", netif_down_unreachable},
         {"broker_closes", broker_closes},
         {"burst_in_order", burst_in_order},

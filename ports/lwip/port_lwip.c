@@ -76,7 +76,7 @@ typedef struct {
     int in_use; /* handle given out to the engine */
 } slot_t;
 
-/* Zero-initialised; every slot is claimed through lwip_open. Used from one task only. */
+/* Zero-initialised: every slot starts free; port_open claims one. Used from one task only. */
 static slot_t slots[PORT_LWIP_MAX_SOCKETS];
 
 static slot_t *slot_get(int32_t sock) {

@@ -50,6 +50,10 @@
 #   make abi-test  a library built with other capacities than include/mqtt_engine.h: mqe_init
 #                must refuse it and write nothing (canary); misaligned storage likewise; the
 #                matching header works; the header's C11 _Alignas fallback holds on i386
+#   make cell-test  the C client through a cellular link emulator (scripts/cell_link.py:
+#                network namespaces, 0.3-2 s RTT, 16 kbit/s, silent drops, link down/up) to
+#                mosquitto; docs/CELLULAR.md
+#   make cell-test-short  the same at 0.6-1 s RTT and 32 kbit/s (part of make test)
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
@@ -121,7 +125,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -310,6 +314,20 @@ lwip-size:
 	  echo "LWIP_DNS=$$dns:"; arm-none-eabi-size $(M4_BUILD)/port_lwip_dns$$dns.o; \
 	done
 
+# --- Cellular link: the C client through scripts/cell_link.py (its own network namespaces
+# as root, else 127.0.0.1), checking drop detection, link down/up, no loss and mqe_stats ---
+CELL_RUN := $(PYTHON) scripts/cell_link.py
+$(BUILD)/cell_client: tests/cell/cell_client.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/cell/cell_client.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cell-test: $(BUILD)/cell_client
+	$(call apt_install,$(APT_BROKER))
+	$(CELL_RUN) --rtt-ms 300 2000 --kbps 16 --nat-timeout 15 --timeout 240 -- $(BUILD)/cell_client
+
+cell-test-short: $(BUILD)/cell_client
+	$(call apt_install,$(APT_BROKER))
+	$(CELL_RUN) --rtt-ms 600 1000 --kbps 32 --nat-timeout 9 --timeout 120 -- $(BUILD)/cell_client
+
 # --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
 TLS_PORT := ports/posix/port_posix_tls.c ports/posix/port_posix_tls.h
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -492,6 +510,7 @@ test: deps
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory cell-test-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory opencpu
@@ -715,7 +734,7 @@ check-help:
 
 # Every host C file, with exactly C_STRICT and the include paths: a file copied out of the repo
 # builds without extra flags. bench/mosq_bench.c needs libmosquitto-dev (make bench only).
-HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c \
+HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c tests/cell/*.c \
   tests/soak/*.c) tests/install/consumer.c bench/mqe_bench.c)
 check-c:
 	$(call apt_install,$(APT_TLS))

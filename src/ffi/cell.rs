@@ -162,6 +162,8 @@ impl ClientCell {
             ClientState::Connecting | ClientState::Reconnecting => 1,
             ClientState::Disconnected if self.last_reason == Some(Error::PeerClosed) => 2,
             ClientState::Disconnected | ClientState::Disconnecting => -1,
+            #[cfg(feature = "link")]
+            ClientState::LinkDown => -1,
         }
     }
 
@@ -232,6 +234,12 @@ impl ClientCell {
                 event.endpoint = endpoint;
                 self.event_callback(event)
             }
+            #[cfg(feature = "link")]
+            Dispatch::Link { up } => self.link_event(up),
+            #[cfg(feature = "link")]
+            Dispatch::ReconnectStopped { code } => self.reconnect_stopped_event(code),
+            #[cfg(feature = "pending")]
+            Dispatch::Idle => self.event_callback(blank_event(super::MQE_EVENT_IDLE)),
             Dispatch::Oversized {
                 topic,
                 size,

@@ -10,7 +10,7 @@ use crate::engine::Event;
 use crate::Error;
 
 impl ClientCell {
-    pub(super) fn event_callback(&self, event: mqe_event_t) -> Callback {
+    pub(crate) fn event_callback(&self, event: mqe_event_t) -> Callback {
         match self.event_handler {
             Some(handler) => Callback::Event(handler, self.event_user, event),
             None => Callback::None,

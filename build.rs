@@ -171,7 +171,22 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
-    (bytes + outbox + handlers).div_ceil(8) * 8
+    (bytes + outbox + handlers + feature_bytes(pointer_bytes)).div_ceil(8) * 8
+}
+
+/// Bytes the optional facilities add to the client cell (exact: plain fields).
+fn feature_bytes(pointer_bytes: usize) -> usize {
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let mut bytes = 0;
+    // The credentials callback: its function, user pointer and two (pointer, cap) buffers.
+    if on("CREDENTIALS_CB") {
+        bytes += 6 * pointer_bytes;
+    }
+    // The cloud profile id, padded to the next field's alignment.
+    if on("CLOUD_PROFILES") {
+        bytes += pointer_bytes;
+    }
+    bytes
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.

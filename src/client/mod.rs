@@ -79,6 +79,13 @@ pub enum Dispatch {
     Qos0Dropped {
         count: u32,
     },
+    /// A connect attempt starts: give it fresh credentials with [`Client::set_credentials`]
+    /// (or end it with [`Client::abort_attempt`]) before the next call. Only after
+    /// [`Client::set_credentials_hook`]; `refused` is the CONNACK code (4 or 5) that refused
+    /// the previous attempt, else 0.
+    CredentialsNeeded {
+        refused: u8,
+    },
 }
 
 /// What a QoS 0 publish does when the offline queue is full.
@@ -151,6 +158,10 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     qos0_policy: Qos0Policy,
     qos0_dropped: u32,
     qos0_dropped_unreported: u32,
+    /// Ask for credentials before each attempt ([`Dispatch::CredentialsNeeded`]).
+    ask_credentials: bool,
+    /// The CONNACK code that refused the last attempt (0: none since the last CONNACK).
+    last_refusal: u8,
 }
 
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
@@ -219,6 +230,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
             addr_of_mut!((*client).qos0_dropped).write(0);
             addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            addr_of_mut!((*client).ask_credentials).write(false);
+            addr_of_mut!((*client).last_refusal).write(0);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -245,8 +258,27 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             qos0_policy: _,
             qos0_dropped: _,
             qos0_dropped_unreported: _,
+            ask_credentials: _,
+            last_refusal: _,
         } = &*client;
         client
+    }
+
+    /// Asks for credentials before every connect attempt ([`Dispatch::CredentialsNeeded`]).
+    pub fn set_credentials_hook(&mut self, on: bool) {
+        self.ask_credentials = on;
+    }
+
+    /// Whether credentials are asked for before every attempt: then a refusal (CONNACK 4 or 5)
+    /// may be cured by the next attempt's credentials.
+    pub fn credentials_hook(&self) -> bool {
+        self.ask_credentials
+    }
+
+    /// The username and password of the next CONNECT (replacing those the client was made with).
+    pub fn set_credentials(&mut self, username: Option<&'b str>, password: Option<&'b [u8]>) {
+        self.connect_options.username = username;
+        self.connect_options.password = password;
     }
 
     pub fn set_qos0_policy(&mut self, policy: Qos0Policy) {

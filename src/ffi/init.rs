@@ -50,6 +50,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         reconnect_max_ms: 60_000,
         inflight_window: 0,
         qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
+        cloud: 0,
     }
 }
 
@@ -177,6 +178,8 @@ pub(crate) struct ClientSetup {
     engine_config: Config,
     reconnect: ReconnectPolicy,
     qos0_policy: Qos0Policy,
+    /// The cloud profile (`MQE_CLOUD_*`), checked.
+    pub(crate) cloud: u8,
 }
 
 impl ClientSetup {
@@ -246,6 +249,7 @@ unsafe fn check_options(
         will,
     };
     let connect_len = wire::connect_len(&connect).map_err(status_of)?;
+    check_cloud(&connect, opts.cloud)?;
 
     if opts.rx_buf.is_null() || opts.rx_buf_len < MQE_MIN_BUFFER {
         return Err(MQE_ERR_BUFFER);
@@ -319,7 +323,31 @@ unsafe fn check_options(
             max_ms: opts.reconnect_max_ms,
         },
         qos0_policy,
+        cloud: opts.cloud,
     })
+}
+
+/// The CONNECT options against the cloud profile: `MQE_ERR_UNSUPPORTED` for what the cloud
+/// refuses, or any profile in a build without `cloud-profiles`.
+fn check_cloud(connect: &ConnectOptions, cloud: u8) -> Result<(), mqe_status_t> {
+    #[cfg(feature = "cloud-profiles")]
+    {
+        let will = connect
+            .will
+            .as_ref()
+            .map(|w| (w.topic, w.payload.len(), w.qos as u8, w.retain));
+        let limits = super::cloud::limits_of(cloud)?;
+        super::cloud::allowed(limits.check_connect(connect.keep_alive_s, connect.client_id, will))
+    }
+    #[cfg(not(feature = "cloud-profiles"))]
+    {
+        let _ = connect;
+        if cloud == 0 {
+            Ok(())
+        } else {
+            Err(MQE_ERR_UNSUPPORTED)
+        }
+    }
 }
 
 /// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).

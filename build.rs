@@ -223,7 +223,8 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// capacities and features do not capture: a header and a library of different layout versions
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
-const ABI_LAYOUT_VERSION: u32 = 1;
+/// 2: `mqe_options_t.cloud` (in what was padding, so the size did not change).
+const ABI_LAYOUT_VERSION: u32 = 2;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;
@@ -515,6 +516,11 @@ mod header {
             client_size(4, values),
             abi_tag(4, values, features),
         ));
+        // cbindgen.toml's [defines] turns `#[cfg(feature = "x")]` into `#if defined(MQE_FEATURE_X)`.
+        text.push_str("\n/* The optional facilities this header and its library were built with. */\n");
+        for name in features {
+            text.push_str(&format!("#define MQE_FEATURE_{name} 1\n"));
+        }
         text
     }
 

@@ -517,7 +517,9 @@ mod header {
             abi_tag(4, values, features),
         ));
         // cbindgen.toml's [defines] turns `#[cfg(feature = "x")]` into `#if defined(MQE_FEATURE_X)`.
-        text.push_str("\n/* The optional facilities this header and its library were built with. */\n");
+        text.push_str(
+            "\n/* The optional facilities this header and its library were built with. */\n",
+        );
         for name in features {
             text.push_str(&format!("#define MQE_FEATURE_{name} 1\n"));
         }

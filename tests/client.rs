@@ -103,6 +103,7 @@ enum Seen {
         endpoint: usize,
     },
     Qos0Dropped(u32),
+    CredentialsNeeded(u8),
 }
 
 fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
@@ -131,6 +132,7 @@ fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
             endpoint,
         },
         Dispatch::Qos0Dropped { count } => Seen::Qos0Dropped(count),
+        Dispatch::CredentialsNeeded { refused } => Seen::CredentialsNeeded(refused),
     }
 }
 

@@ -141,7 +141,7 @@ fn sextet_of(c: u8) -> Option<u32> {
 /// outside the alphabet, a misplaced `=`, a length that is not base64, or no room.
 pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
     let body = match text {
-        [rest @ .., b'=', b'='] | [rest @ .., b'='] if text.len() % 4 == 0 => rest,
+        [rest @ .., b'=', b'='] | [rest @ .., b'='] if text.len().is_multiple_of(4) => rest,
         _ => text,
     };
     if body.len() % 4 == 1 {

@@ -1,6 +1,8 @@
 //! Writing credentials into a caller's buffer, without a panic path: plain bytes, decimal,
 //! lowercase hex, base64 (RFC 4648, padded) and URL encoding (as Python's `quote_plus`).
 
+#![cfg_attr(not(feature = "full"), allow(dead_code))]
+
 use crate::bytes::copy_into;
 
 /// The output did not fit the caller's buffer.

@@ -2,7 +2,14 @@
 //! callback asked before every CONNECT, and the signers. Each part is a build-time feature;
 //! the header declares only what was built (`MQE_FEATURE_*`).
 
-#[cfg(any(feature = "hmac-sha256", feature = "hmac-sha1"))]
+// Which of these a build uses depends on its features.
+#![cfg_attr(not(feature = "full"), allow(unused_imports, dead_code))]
+
+#[cfg(any(
+    feature = "hmac-sha256",
+    feature = "hmac-sha1",
+    feature = "credentials-cb"
+))]
 use core::ffi::c_char;
 #[cfg(feature = "credentials-cb")]
 use core::ffi::c_void;

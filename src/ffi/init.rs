@@ -179,6 +179,7 @@ pub(crate) struct ClientSetup {
     reconnect: ReconnectPolicy,
     qos0_policy: Qos0Policy,
     /// The cloud profile (`MQE_CLOUD_*`), checked.
+    #[cfg_attr(not(feature = "cloud-profiles"), allow(dead_code))]
     pub(crate) cloud: u8,
 }
 

@@ -282,14 +282,14 @@ fn a_changed_public_struct_bumps_the_layout_version() {
         ("mqe_sockaddr_t", 20, 2),
         ("mqe_transport_t", 56, 8),
         ("mqe_platform_t", 40, 8),
-        ("mqe_options_t", 184, 8),
-        ("mqe_event_t", 48, 8),
+        ("mqe_options_t", 192, 8),
+        ("mqe_event_t", 80, 8),
         ("mqe_message_t", 40, 8),
         ("mqe_subscription_t", 16, 8),
     ];
     assert_eq!(
         (mqtt_engine::config::ABI_LAYOUT_VERSION, layouts),
-        (2, recorded),
+        (3, recorded),
         "a public struct changed: bump ABI_LAYOUT_VERSION in build.rs and record it here"
     );
 }

@@ -13,8 +13,11 @@
 mod drive;
 mod io;
 mod ip_literal;
+mod link;
+mod pending;
 mod qos0_queue;
 mod reconnect;
+mod stats;
 
 use core::mem::MaybeUninit;
 use core::net::SocketAddr;
@@ -30,8 +33,11 @@ use crate::time::Instant;
 use crate::wire::{self, QoS};
 use crate::Error;
 
+pub use link::{nat_keep_alive, LinkPolicy};
+pub use pending::Pending;
 use qos0_queue::Qos0Queue;
 pub use reconnect::ReconnectPolicy;
+pub use stats::WireStats;
 
 /// How soon to poll again while waiting on a step the stack reports only by polling
 /// (DNS, TCP connect, a send that would block).
@@ -95,6 +101,20 @@ pub enum Dispatch {
     CredentialsNeeded {
         refused: u8,
     },
+    /// The firmware reported the data link down or up (`link_down`, `link_up`).
+    #[cfg(feature = "link")]
+    Link {
+        up: bool,
+    },
+    /// CONNACK refused the credentials (`code` 4 or 5) `LinkPolicy::auth_retry_limit` times
+    /// in a row: automatic reconnect stopped until the next `connect`.
+    #[cfg(feature = "link")]
+    ReconnectStopped {
+        code: u8,
+    },
+    /// Nothing to send and nothing awaited (see [`Client::pending`]); once per change.
+    #[cfg(feature = "pending")]
+    Idle,
 }
 
 /// What a QoS 0 publish does when the offline queue is full.
@@ -118,6 +138,9 @@ pub enum ClientState {
     Connected,
     /// DISCONNECT queued; the socket closes once it is sent.
     Disconnecting,
+    /// A connection is wanted, but the firmware reported the data link down.
+    #[cfg(feature = "link")]
+    LinkDown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +194,9 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     ask_credentials: bool,
     /// The CONNACK code that refused the last attempt (0: none since the last CONNACK).
     last_refusal: u8,
+    link: link::Link,
+    stats: stats::Stats,
+    idle: pending::IdleWatch,
 }
 
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
@@ -243,6 +269,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             addr_of_mut!((*client).qos0_dropped_unreported).write(0);
             addr_of_mut!((*client).ask_credentials).write(false);
             addr_of_mut!((*client).last_refusal).write(0);
+            addr_of_mut!((*client).link).write(link::Link::NEW);
+            addr_of_mut!((*client).stats).write(stats::Stats::NEW);
+            addr_of_mut!((*client).idle).write(pending::IdleWatch::NEW);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -271,6 +300,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             qos0_dropped_unreported: _,
             ask_credentials: _,
             last_refusal: _,
+            link: _,
+            stats: _,
+            idle: _,
         } = &*client;
         let rx_len = client.rx.len();
         client.engine.limit_rx_packet(rx_len);
@@ -280,6 +312,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// Asks for credentials before every connect attempt ([`Dispatch::CredentialsNeeded`]).
     pub fn set_credentials_hook(&mut self, on: bool) {
         self.ask_credentials = on;
+        // Fresh credentials each attempt: a CONNACK 4/5 does not stop reconnecting (`link`).
+        self.set_credentials_refreshable(on);
     }
 
     /// Whether credentials are asked for before every attempt: then a refusal (CONNACK 4 or 5)
@@ -353,6 +387,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
     pub fn state(&self) -> ClientState {
         match self.phase {
+            #[cfg(feature = "link")]
+            Phase::Idle if self.want_connection && !self.link_is_up() => ClientState::LinkDown,
             Phase::Idle => ClientState::Disconnected,
             Phase::Backoff(_) => ClientState::Reconnecting,
             Phase::Resolving | Phase::TcpConnecting(_) => ClientState::Connecting,

@@ -293,6 +293,8 @@ impl ClientCell {
             ClientState::Connecting | ClientState::Reconnecting => 1,
             ClientState::Disconnected if self.last_reason == Some(Error::PeerClosed) => 2,
             ClientState::Disconnected | ClientState::Disconnecting => -1,
+            #[cfg(feature = "link")]
+            ClientState::LinkDown => -1,
         }
     }
 
@@ -370,6 +372,12 @@ impl ClientCell {
                 let _ = refused;
                 Callback::None
             }
+            #[cfg(feature = "link")]
+            Dispatch::Link { up } => self.link_event(up),
+            #[cfg(feature = "link")]
+            Dispatch::ReconnectStopped { code } => self.reconnect_stopped_event(code),
+            #[cfg(feature = "pending")]
+            Dispatch::Idle => self.event_callback(blank_event(super::MQE_EVENT_IDLE)),
             Dispatch::Oversized {
                 topic,
                 size,
@@ -407,7 +415,7 @@ impl ClientCell {
         Some((callback, ended))
     }
 
-    fn event_callback(&self, event: mqe_event_t) -> Callback {
+    pub(crate) fn event_callback(&self, event: mqe_event_t) -> Callback {
         match self.event_handler {
             Some(handler) => Callback::Event(handler, self.event_user, event),
             None => Callback::None,

@@ -472,6 +472,10 @@ impl<'b> Session<'b> {
         self.pending_subs.clear();
     }
 
+    pub(crate) fn pending_sub_count(&self) -> usize {
+        self.pending_subs.len()
+    }
+
     pub(crate) fn pending_subs_full(&self) -> bool {
         self.pending_subs.is_full()
     }

@@ -430,11 +430,18 @@ fn a_failing_callback_ends_the_attempt_before_connect() {
     assert_eq!(unsafe { mqe_connect(&mut *r.client) }, MQE_OK);
     let ended = unsafe { mqe_poll(&mut *r.client) };
     assert_eq!(ended, MQE_ERR_NO_CREDENTIALS);
-    assert!(r.net.sent.is_empty(), "no CONNECT without credentials");
+    // The backoff's full jitter may start the next attempt in the same poll, or later.
     r.clock.set(r.clock.get() + 200);
     poll(&mut r, 3);
     assert_eq!(*creds.asked.borrow(), [0, 0]);
-    // A username alone: the password flag stays clear.
+    // One CONNECT for the two attempts: the refused one sent nothing. A username alone: the
+    // password flag stays clear.
+    assert_eq!(
+        usize::from(r.net.sent[1]) + 2,
+        r.net.sent.len(),
+        "{:02x?}",
+        r.net.sent
+    );
     assert!(
         r.net.sent.ends_with(&[0x00, 0x01, b'u']),
         "{:02x?}",
@@ -508,4 +515,37 @@ fn credentials_handler_checks_its_buffers() {
         )
     };
     assert_eq!(null, MQE_ERR_NULL);
+}
+
+/// With the `link` rule that stops reconnecting after `auth_retry_limit` refusals: a callback
+/// renews the credentials each time, so refusals never stop it.
+#[cfg(feature = "link")]
+#[test]
+fn refusals_do_not_stop_reconnect_while_a_callback_renews_credentials() {
+    let mut r = rig(|o, _| o.auth_retry_limit = 2).unwrap();
+    let creds = Box::new(Creds::default());
+    creds.answers.borrow_mut().extend([(MQE_OK, "u", "p"); 6]);
+    let (mut ubuf, mut pbuf) = (Box::new([0u8; 16]), Box::new([0u8; 16]));
+    let status = unsafe {
+        mqe_set_credentials_handler(
+            &mut *r.client,
+            Some(credentials),
+            ptr::addr_of!(*creds).cast_mut().cast(),
+            ubuf.as_mut_ptr().cast(),
+            ubuf.len(),
+            pbuf.as_mut_ptr(),
+            pbuf.len(),
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    assert_eq!(unsafe { mqe_connect(&mut *r.client) }, MQE_OK);
+    for _ in 0..5 {
+        poll(&mut r, 3);
+        r.net.inbound.extend([0x20, 0x02, 0x00, 0x05]);
+        poll(&mut r, 3);
+        r.clock.set(r.clock.get() + 70_000);
+    }
+    poll(&mut r, 3);
+    assert_eq!(*creds.asked.borrow(), [0, 5, 5, 5, 5, 5]);
+    assert_eq!(unsafe { mqe_state(&*r.client) }, MQE_STATE_CONNECTING);
 }

@@ -45,6 +45,9 @@
 #   make abi-test  a library built with other capacities than include/mqtt_engine.h: mqe_init
 #                must refuse it and write nothing (canary); misaligned storage likewise; the
 #                matching header works; the header's C11 _Alignas fallback holds on i386
+#   make cloud-test  expiring credentials against mosquitto behind an authenticating proxy
+#                (tests/cloud/auth_proxy.py): CONNACK 4 for a stale password, the callback's
+#                new one connects, no QoS 1 message lost
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
@@ -115,7 +118,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: cloud-test abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -328,6 +331,16 @@ abi-test: $(ABI_LIB) $(ABI_HEADER) $(HEADER)
 	else echo "   failed, as it must"; fi
 	@echo "abi-test: ok"
 
+# --- clouds: expiring credentials (src/cloud, tests/c/cloud) ---
+CLOUD_TEST_SRC := tests/c/cloud/expiring_creds.c
+
+$(BUILD)/expiring_creds: $(CLOUD_TEST_SRC) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) $(CLOUD_TEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cloud-test: $(BUILD)/expiring_creds
+	$(call apt_install,$(APT_BROKER))
+	$(WITH_BROKER) --timeout 120 -- $(PYTHON) tests/cloud/auth_proxy.py --timeout 90 -- $(BUILD)/expiring_creds
+
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
@@ -424,6 +437,7 @@ test: deps
 	$(MAKE) --no-print-directory opencpu
 	$(MAKE) --no-print-directory tls-test
 	$(MAKE) --no-print-directory cbad
+	$(MAKE) --no-print-directory cloud-test
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu

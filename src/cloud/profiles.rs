@@ -180,6 +180,9 @@ impl Limits {
         if keep_alive_s == 0 && self.keep_alive_min_s > 0 {
             return self.keep_alive_max_s;
         }
-        keep_alive_s.clamp(self.keep_alive_min_s, self.keep_alive_max_s)
+        // Not `clamp`: it asserts min <= max, a panic path (true of every profile anyway).
+        keep_alive_s
+            .max(self.keep_alive_min_s)
+            .min(self.keep_alive_max_s)
     }
 }

@@ -54,6 +54,9 @@
 #                network namespaces, 0.3-2 s RTT, 16 kbit/s, silent drops, link down/up) to
 #                mosquitto; docs/CELLULAR.md
 #   make cell-test-short  the same at 0.6-1 s RTT and 32 kbit/s (part of make test)
+#   make cloud-test  expiring credentials against mosquitto behind an authenticating proxy
+#                (tests/cloud/auth_proxy.py): CONNACK 4 for a stale password, the callback's
+#                new one connects, no QoS 1 message lost
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
@@ -125,7 +128,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -419,6 +422,16 @@ abi-test: $(ABI_LIB) $(ABI_HEADER) $(HEADER)
 	else echo "   failed, as it must"; fi
 	@echo "abi-test: ok"
 
+# --- clouds: expiring credentials (src/cloud, tests/c/cloud) ---
+CLOUD_TEST_SRC := tests/c/cloud/expiring_creds.c
+
+$(BUILD)/expiring_creds: $(CLOUD_TEST_SRC) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) $(CLOUD_TEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cloud-test: $(BUILD)/expiring_creds
+	$(call apt_install,$(APT_BROKER))
+	$(WITH_BROKER) --timeout 120 -- $(PYTHON) tests/cloud/auth_proxy.py --timeout 90 -- $(BUILD)/expiring_creds
+
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
@@ -517,6 +530,7 @@ test: deps
 	$(MAKE) --no-print-directory tls-test
 	$(MAKE) --no-print-directory lwip-test
 	$(MAKE) --no-print-directory cbad
+	$(MAKE) --no-print-directory cloud-test
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
@@ -589,7 +603,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 

@@ -17,7 +17,7 @@ SEND OK / SEND FAIL), AT+QIRD=<id>,<len> (+QIRD: n, buffer access mode: one URC
 baud rate; unrelated URCs (+CGREG, +QIND) are slipped into responses at random; echo is
 on at start, as on a real modem.
 
-Control datagrams: "cut" (drop every TCP socket: +QIURC: "closed"), "pdp" (deactivate the
+Control datagrams: "cut [ID]" (drop every TCP socket, or connectID ID's: +QIURC: "closed"), "pdp" (deactivate the
 PDP context: +QIURC: "pdpdeact"), "hold" / "release" (stop / resume reading from the
 network, so acknowledgements wait), "sendfail N" (the next N AT+QISEND answer SEND FAIL),
 "stats" (answered to the sender: key=value pairs). --cut-every makes cuts on its own,
@@ -351,7 +351,7 @@ class Modem:
             self.urc(b'+QIURC: "recv",%d' % s.cid)
         return None
 
-    def cut(self, kind):
+    def cut(self, kind, cid=None):
         if kind == "pdp":
             self.stats["cuts_pdp"] += 1
             self.pdp = False
@@ -361,7 +361,7 @@ class Modem:
         else:
             self.stats["cuts_tcp"] += 1
             for s in self.socks.values():
-                if s.state == "up":
+                if s.state == "up" and cid in (None, s.cid):
                     self.net_closed(s)
 
     def timers(self):
@@ -392,8 +392,10 @@ class Modem:
         words = msg.split()
         if not words:
             return None
-        if words[0] in ("cut", "pdp"):
-            self.cut("pdp" if words[0] == "pdp" else "tcp")
+        if words[0] == "pdp":
+            self.cut("pdp")
+        elif words[0] == "cut":
+            self.cut("tcp", int(words[1]) if len(words) > 1 else None)
         elif words[0] == "hold":
             self.hold = True
         elif words[0] == "release":

@@ -624,8 +624,8 @@ check-notice:
 # provides port_posix_transport/_abort/_open_sockets, port_posix.c's own are renamed away.
 .PHONY: at-test at-size
 AT_DIR := ports/quectel_at
-AT_SRC := $(AT_DIR)/at_engine.c $(AT_DIR)/quectel_at.c
-AT_HDR := $(AT_DIR)/at_engine.h $(AT_DIR)/quectel_at.h
+AT_SRC := $(AT_DIR)/at_engine.c $(AT_DIR)/quectel_at.c $(AT_DIR)/quectel_at_urc.c
+AT_HDR := $(AT_DIR)/at_engine.h $(AT_DIR)/quectel_at.h $(AT_DIR)/quectel_at_internal.h
 AT_HOST := tests/at/at_host.c tests/at/posix_glue.c
 AT_BUILD := $(BUILD)/at
 AT_CFLAGS = $(C_STRICT) $(CFLAGS) -Iinclude -Iports/posix -I$(AT_DIR) -Itests/at -Itests/c \
@@ -673,10 +673,11 @@ AT_M4_CFLAGS := -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections 
 at-size: $(AT_SRC) $(AT_HDR) tests/at/at_ram.c
 	$(call apt_install,$(APT_ARM))
 	mkdir -p $(AT_M4_BUILD)
-	$(M4_CC) $(AT_M4_CFLAGS) -c $(AT_DIR)/at_engine.c -o $(AT_M4_BUILD)/at_engine.o
-	$(M4_CC) $(AT_M4_CFLAGS) -c $(AT_DIR)/quectel_at.c -o $(AT_M4_BUILD)/quectel_at.o
+	for f in $(basename $(notdir $(AT_SRC))); do \
+	  $(M4_CC) $(AT_M4_CFLAGS) -c $(AT_DIR)/$$f.c -o $(AT_M4_BUILD)/$$f.o || exit 1; \
+	done
 	$(M4_CC) $(AT_M4_CFLAGS) -c tests/at/at_ram.c -o $(AT_M4_BUILD)/at_ram.o
-	arm-none-eabi-size -t $(AT_M4_BUILD)/at_engine.o $(AT_M4_BUILD)/quectel_at.o
+	arm-none-eabi-size -t $(addprefix $(AT_M4_BUILD)/,$(notdir $(AT_SRC:.c=.o)))
 	@echo "RAM (qat_modem_t, bss of at_ram.o):"; arm-none-eabi-size $(AT_M4_BUILD)/at_ram.o
 
 FORCE:

@@ -1,28 +1,10 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* quectel_at: the Quectel TCP/IP command set over at_engine, as an mqe_transport_t.
  * See quectel_at.h. Timeouts are the manual's maximum response times. */
-#include "quectel_at.h"
+#include "quectel_at_internal.h"
 
 #include <stddef.h>
 #include <string.h>
-
-/* Transport failures: the library's detailed codes when its header has them. */
-#define QAT_ERR (-1)
-#ifdef MQE_IO_ERR_RESET
-#define QAT_ERR_RESET MQE_IO_ERR_RESET
-#else
-#define QAT_ERR_RESET QAT_ERR
-#endif
-#ifdef MQE_IO_ERR_TIMEOUT
-#define QAT_ERR_TIMEOUT MQE_IO_ERR_TIMEOUT
-#else
-#define QAT_ERR_TIMEOUT QAT_ERR
-#endif
-#ifdef MQE_IO_ERR_NET_DOWN
-#define QAT_ERR_NET_DOWN MQE_IO_ERR_NET_DOWN
-#else
-#define QAT_ERR_NET_DOWN QAT_ERR
-#endif
 
 #define T_SHORT_MS 2000u      /* plain commands answer within 300 ms; room for a slow UART */
 #define T_QIACT_MS 150000u    /* AT+QIACT: 150 s */
@@ -36,22 +18,6 @@
 #define SYNC_RETRY_MS 1000u
 #define PUMP_ROUNDS 4u
 
-enum { QM_SYNC = 0, QM_ECHO, QM_READY };
-enum { QP_UNKNOWN = 0, QP_DOWN, QP_DEACT, QP_UP };
-enum { D_IDLE = 0, D_WANT, D_SENT, D_DONE, D_FAIL };
-enum {
-    QS_FREE = 0,
-    QS_IDLE,        /* handle given out, not connecting */
-    QS_WANT_OPEN,   /* AT+QIOPEN due */
-    QS_OPENING,     /* waiting for +QIOPEN */
-    QS_UP,
-    QS_PEER_CLOSED, /* URC "closed": read what is left, then 0 */
-    QS_FAILED,      /* every call returns err until the engine closes it */
-    QS_CLOSING      /* closed by the engine; AT+QICLOSE due or in flight */
-};
-/* Command tags. */
-enum { C_SYNC = 1, C_ECHO, C_ACT_Q, C_ACT, C_DEACT, C_DNS, C_OPEN, C_SEND, C_READ, C_CLOSE };
-
 static uint32_t now(const qat_modem_t *m) {
     return m->cfg.io.now_ms(m->cfg.io.ctx);
 }
@@ -60,13 +26,13 @@ static int due(const qat_modem_t *m, uint32_t at) {
     return (int32_t)(now(m) - at) >= 0; /* wrap-safe */
 }
 
-static void link_event(qat_modem_t *m, int up) {
+void qat_link_event(qat_modem_t *m, int up) {
     if (m->cfg.link != NULL) {
         m->cfg.link(m->cfg.link_user, up);
     }
 }
 
-static qat_sock_t *sock_by_id(qat_modem_t *m, int32_t connect_id) {
+qat_sock_t *qat_sock_by_id(qat_modem_t *m, int32_t connect_id) {
     int32_t i = connect_id - (int32_t)m->cfg.first_connect_id;
     return (i >= 0 && i < QAT_MAX_SOCKETS) ? &m->socks[i] : NULL;
 }
@@ -75,7 +41,7 @@ static uint8_t connect_id(const qat_modem_t *m, const qat_sock_t *s) {
     return (uint8_t)(m->cfg.first_connect_id + (uint8_t)(s - m->socks));
 }
 
-static void sock_fail(qat_modem_t *m, qat_sock_t *s, int32_t err) {
+void qat_sock_fail(qat_modem_t *m, qat_sock_t *s, int32_t err) {
     if (s->state == QS_FREE || s->state == QS_CLOSING || s->state == QS_FAILED) {
         return;
     }
@@ -88,7 +54,7 @@ static void sock_fail(qat_modem_t *m, qat_sock_t *s, int32_t err) {
 }
 
 /* A +CME code of the TCP/IP commands as a transport failure. */
-static int32_t map_cme(int32_t cme) {
+int32_t qat_map_cme(int32_t cme) {
     switch (cme) {
     case 561: /* open PDP context failed */
     case 570: /* PDP context broken down */
@@ -102,136 +68,14 @@ static int32_t map_cme(int32_t cme) {
 }
 
 /* The PDP context is gone (URC pdpdeact, or a modem restart): every socket with it. */
-static void pdp_lost(qat_modem_t *m) {
+void qat_pdp_lost(qat_modem_t *m) {
     for (int i = 0; i < QAT_MAX_SOCKETS; i++) {
-        sock_fail(m, &m->socks[i], QAT_ERR_NET_DOWN);
+        qat_sock_fail(m, &m->socks[i], QAT_ERR_NET_DOWN);
     }
     if (m->dns == D_WANT || m->dns == D_SENT) {
         m->dns = D_FAIL;
     }
-    link_event(m, 0);
-}
-
-/* ---- URCs ------------------------------------------------------------------------- */
-
-static int starts(const char *line, size_t len, const char *prefix, size_t *rest) {
-    size_t n = strlen(prefix);
-    if (len < n || memcmp(line, prefix, n) != 0) {
-        return 0;
-    }
-    *rest = n;
-    return 1;
-}
-
-/* "a.b.c.d" (up to the closing quote) into out[4]; 0 on success. */
-static int parse_ipv4(const char *s, size_t len, uint8_t out[4]) {
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        size_t end = 0;
-        int32_t v = at_parse_int(s + i, len - i, &end);
-        if (v < 0 || v > 255 || end == 0) {
-            return -1;
-        }
-        out[part] = (uint8_t)v;
-        i += end;
-        if (part < 3) {
-            if (i >= len || s[i] != '.') {
-                return -1;
-            }
-            i++;
-        }
-    }
-    return (i == len || s[i] == '"') ? 0 : -1;
-}
-
-static void urc_qiurc(qat_modem_t *m, const char *p, size_t len) {
-    size_t r = 0, end = 0;
-    if (starts(p, len, "\"recv\",", &r) || starts(p, len, "\"closed\",", &r)) {
-        qat_sock_t *s = sock_by_id(m, at_parse_int(p + r, len - r, &end));
-        if (s == NULL) {
-            return;
-        }
-        if (p[1] == 'r') {
-            if (s->state == QS_UP || s->state == QS_PEER_CLOSED) {
-                s->rx_pending = 1;
-            }
-        } else if (s->state == QS_UP) {
-            s->state = QS_PEER_CLOSED; /* what the modem still holds can be read */
-            if (m->tx_len > 0 && &m->socks[m->tx_sock] == s) {
-                m->tx_len = 0;
-            }
-        }
-    } else if (starts(p, len, "\"pdpdeact\",", &r)) {
-        if (at_parse_int(p + r, len - r, &end) == m->cfg.context_id) {
-            m->pdp = QP_DEACT; /* the manual: deactivate it before activating again */
-            pdp_lost(m);
-        }
-    } else if (starts(p, len, "\"dnsgip\",", &r) && m->dns == D_SENT) {
-        if (p[r] == '"') {
-            if (parse_ipv4(p + r + 1, len - r - 1, m->dns_addr) == 0) {
-                m->dns = D_DONE; /* the first IPv4 address will do */
-            }
-        } else if (at_parse_int(p + r, len - r, &end) != 0) {
-            m->dns = D_FAIL;
-        }
-    }
-}
-
-static int on_urc(void *user, const char *line, size_t len) {
-    qat_modem_t *m = user;
-    size_t r = 0, end = 0;
-    if (starts(line, len, "+QIURC: ", &r)) {
-        urc_qiurc(m, line + r, len - r);
-        return 1;
-    }
-    if (starts(line, len, "+QIOPEN: ", &r)) {
-        qat_sock_t *s = sock_by_id(m, at_parse_int(line + r, len - r, &end));
-        r += end;
-        int32_t err = (r < len && line[r] == ',') ? at_parse_int(line + r + 1, len - r - 1, &end) : -1;
-        if (s != NULL && (s->state == QS_OPENING || s->state == QS_WANT_OPEN)) {
-            if (err == 0) {
-                s->state = QS_UP;
-                s->rx_pending = 0;
-            } else {
-                sock_fail(m, s, map_cme(err));
-            }
-        }
-        return 1;
-    }
-    if (len == 3 && memcmp(line, "RDY", 3) == 0) {
-        /* The modem restarted: its sockets and context are gone, and so is our command. */
-        at_reset(&m->at);
-        for (int i = 0; i < QAT_MAX_SOCKETS; i++) {
-            m->socks[i].modem_has = 0;
-        }
-        m->state = QM_SYNC;
-        m->pdp = QP_UNKNOWN;
-        pdp_lost(m);
-        m->tx_len = 0;
-        return 1;
-    }
-    return 0;
-}
-
-/* ---- responses -------------------------------------------------------------------- */
-
-static void on_line(void *user, uint8_t tag, const char *line, size_t len) {
-    qat_modem_t *m = user;
-    size_t r = 0, end = 0;
-    if (tag == C_READ && starts(line, len, "+QIRD: ", &r)) {
-        int32_t n = at_parse_int(line + r, len - r, &end);
-        if (n > 0 && n <= (int32_t)m->rd_asked) {
-            m->rd_len = (uint16_t)n;
-            at_expect_raw(&m->at, m->socks[m->cur_sock].rx, (size_t)n);
-        }
-    } else if (tag == C_ACT_Q && starts(line, len, "+QIACT: ", &r)) {
-        /* +QIACT: <ctx>,<state>,<type>[,"<ip>"] for each active context */
-        int32_t ctx = at_parse_int(line + r, len - r, &end);
-        r += end;
-        if (ctx == m->cfg.context_id && r + 1 < len && line[r] == ',') {
-            m->pdp = at_parse_int(line + r + 1, len - r - 1, &end) == 1 ? QP_UP : QP_DOWN;
-        }
-    }
+    qat_link_event(m, 0);
 }
 
 static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
@@ -256,7 +100,7 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
     case C_ACT:
         if (res == AT_OK) {
             m->pdp = QP_UP;
-            link_event(m, 1);
+            qat_link_event(m, 1);
         } else {
             m->pdp = QP_UNKNOWN; /* ask again next time */
             m->pdp_fail = 1;
@@ -277,7 +121,7 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
                 s->since = now(m);
             }
         } else {
-            sock_fail(m, s, res == AT_CME_ERROR ? map_cme(cme) : QAT_ERR);
+            qat_sock_fail(m, s, res == AT_CME_ERROR ? qat_map_cme(cme) : QAT_ERR);
         }
         break;
     case C_SEND:
@@ -293,10 +137,10 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
             }
             m->retry_at = now(m) + SEND_RETRY_MS;
             if ((uint32_t)(now(m) - m->tx_fail_since) >= SEND_GIVE_UP_MS) {
-                sock_fail(m, s, QAT_ERR_TIMEOUT);
+                qat_sock_fail(m, s, QAT_ERR_TIMEOUT);
             }
         } else {
-            sock_fail(m, s, res == AT_TIMEOUT ? QAT_ERR_TIMEOUT : QAT_ERR_RESET);
+            qat_sock_fail(m, s, res == AT_TIMEOUT ? QAT_ERR_TIMEOUT : QAT_ERR_RESET);
         }
         break;
     case C_READ:
@@ -310,7 +154,7 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
                 s->rx_pending = 0;
             }
         } else {
-            sock_fail(m, s, QAT_ERR_RESET);
+            qat_sock_fail(m, s, QAT_ERR_RESET);
         }
         break;
     case C_CLOSE:
@@ -326,7 +170,7 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
     }
 }
 
-static const at_handlers_t handlers = {on_urc, on_line, on_done};
+static const at_handlers_t handlers = {qat_on_urc, qat_on_line, on_done};
 
 /* ---- issuing commands ------------------------------------------------------------- */
 
@@ -382,7 +226,7 @@ static int next_command(qat_modem_t *m) {
         m->pdp_fail = 0; /* the activation failed: those waiting for it fail */
         for (int i = 0; i < QAT_MAX_SOCKETS; i++) {
             if (m->socks[i].state == QS_WANT_OPEN) {
-                sock_fail(m, &m->socks[i], QAT_ERR_NET_DOWN);
+                qat_sock_fail(m, &m->socks[i], QAT_ERR_NET_DOWN);
             }
         }
         if (m->dns == D_WANT) {
@@ -445,7 +289,7 @@ static void check_deadlines(qat_modem_t *m) {
     for (int i = 0; i < QAT_MAX_SOCKETS; i++) {
         qat_sock_t *s = &m->socks[i];
         if (s->state == QS_OPENING && (uint32_t)(now(m) - s->since) >= T_QIOPEN_MS) {
-            sock_fail(m, s, QAT_ERR_TIMEOUT);
+            qat_sock_fail(m, s, QAT_ERR_TIMEOUT);
         }
     }
     if (m->dns == D_SENT && at_idle(&m->at) && (uint32_t)(now(m) - m->dns_since) >= T_DNS_MS) {

@@ -24,12 +24,13 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_MAX_RX_QOS2",
         konst: "MAX_RX_QOS2",
-        // Above the broker's in-flight limit (mosquitto: 20, more after reconnects): a full
-        // table closes the connection until the broker's PUBRELs free room.
-        default: 64,
+        // 4 bytes each: one id with its content hash, or a run of consecutive ids (a broker that
+        // numbers in sequence fills one run with thousands). 62 keeps the table, with its length
+        // and two counters, at 260 bytes: what 64 plain ids cost before (docs/DELIVERY.md).
+        default: 62,
         min: 1,
         max: 1024,
-        doc: "Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit).",
+        doc: "Entries for incoming QoS 2 ids awaiting PUBREL: one id with its hash, or a run of consecutive ids.",
     },
     Capacity {
         env: "MQE_MAX_PENDING_SUBS",
@@ -166,7 +167,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
     let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
     let handler = round(
-        2 * pointer_bytes + 2 + cap("HANDLER_FILTER_BYTES"),
+        2 * pointer_bytes + 4 + cap("HANDLER_FILTER_BYTES"),
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
@@ -176,7 +177,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    792,
+    796,
     [
         ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
@@ -189,7 +190,7 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    496,
+    504,
     [
         ("MAX_INFLIGHT", 12),
         ("MAX_RX_QOS2", 4),
@@ -203,8 +204,10 @@ const CLIENT_SIZE_32: SizeFormula = (
 );
 const CLIENT_SIZE_MARGIN: usize = 32;
 
-/// Bump when a `#[repr(C)]` type or an exported signature changes in a way the capacities and
-/// features do not capture: a header and a library of different layout versions must not meet.
+/// Bump when a public `#[repr(C)]` type or an exported signature changes in a way the
+/// capacities and features do not capture: a header and a library of different layout versions
+/// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
+/// version is bumped.
 const ABI_LAYOUT_VERSION: u32 = 1;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
@@ -267,7 +270,9 @@ fn main() {
     config.push_str(&format!(
         "/// The ABI tag: capacities, client size and alignment, pointer width, API features and\n\
          /// layout version, hashed (build.rs `abi_tag`). The header carries it as `MQE_ABI_TAG`.\n\
-         pub const ABI_TAG: u32 = {tag:#010x};\n"
+         pub const ABI_TAG: u32 = {tag:#010x};\n\
+         /// Hashed into the ABI tag; bumped when a public `#[repr(C)]` type changes.\n\
+         pub const ABI_LAYOUT_VERSION: u32 = {ABI_LAYOUT_VERSION};\n"
     ));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("config.rs"), config).expect("write config.rs");
@@ -298,6 +303,7 @@ mod header {
         println!("cargo:rerun-if-env-changed=MQE_HEADER_OUT");
         println!("cargo:rerun-if-changed=src");
         println!("cargo:rerun-if-changed=cbindgen.toml");
+        println!("cargo:rerun-if-changed=src/ffi/status_table.rs");
         let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
         let out = env::var_os("MQE_HEADER_OUT")
             .map(PathBuf::from)
@@ -307,13 +313,14 @@ mod header {
         let bindings = cbindgen::Builder::new()
             .with_config(config)
             .with_src(crate_dir.join("src/ffi/mod.rs"))
-            .with_after_include(build_time_macros(values, features))
+            .with_after_include(build_time_macros(values, features) + &status_macros())
             .generate()
             .expect("cbindgen could not generate the header");
         let mut text = Vec::new();
         bindings.write(&mut text);
         let text = parenthesize_negative_defines(&String::from_utf8(text).expect("UTF-8 header"));
         let text = add_abi_guard(&text);
+        let text = c89_comments(&text);
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).expect("create the header's directory");
         }
@@ -340,6 +347,106 @@ mod header {
             text.push('\n');
         }
         text
+    }
+
+    /// Rewrites every `// comment` (cbindgen writes `#endif // __cplusplus`) as `/* comment */`,
+    /// which C89 compilers accept. Tracks block comments and string literals across the text.
+    fn c89_comments(header: &str) -> String {
+        let mut text = String::with_capacity(header.len() + 64);
+        let mut in_block = false;
+        for line in header.lines() {
+            let mut in_string = false;
+            let mut chars = line.char_indices().peekable();
+            let mut cut = None;
+            while let Some((at, ch)) = chars.next() {
+                let next = chars.peek().map(|&(_, c)| c);
+                match (in_block, in_string, ch, next) {
+                    (true, _, '*', Some('/')) => {
+                        in_block = false;
+                        chars.next();
+                    }
+                    (false, false, '/', Some('*')) => {
+                        in_block = true;
+                        chars.next();
+                    }
+                    (false, false, '/', Some('/')) => {
+                        cut = Some(at);
+                        break;
+                    }
+                    (false, true, '\\', _) => {
+                        chars.next();
+                    }
+                    (false, _, '"', _) => in_string = !in_string,
+                    _ => {}
+                }
+            }
+            match cut {
+                Some(at) => {
+                    let comment = line[at + 2..].trim().replace("*/", "* /");
+                    text.push_str(&format!("{}/* {} */", &line[..at], comment));
+                }
+                None => text.push_str(line),
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The status codes of `src/ffi/status_table.rs` as the Rust side defines them.
+    mod status {
+        use std::ffi::CStr;
+
+        pub struct Code {
+            pub name: &'static str,
+            pub value: i32,
+            pub text: &'static CStr,
+            pub doc: &'static [&'static str],
+        }
+
+        macro_rules! status_table {
+            ($($(#[doc = $doc:literal])* $name:ident = $value:literal, $text:literal;)*) => {
+                pub const CODES: &[Code] = &[$(Code {
+                    name: stringify!($name),
+                    value: $value,
+                    text: $text,
+                    doc: &[$($doc),*],
+                }),*];
+            };
+        }
+
+        include!("src/ffi/status_table.rs");
+    }
+
+    /// The status codes as `#define`s with their docs, and `MQE_STATUS_LIST(X)`, an X-macro
+    /// over every code, so that C code (and the C tests) can walk them all.
+    fn status_macros() -> String {
+        let mut text = String::from(
+            "\n/* Status codes (src/ffi/status_table.rs): MQE_OK (0) or a negative MQE_ERR_*.\n   \
+             mqe_strerror(code) gives each its own text. */\n",
+        );
+        let mut list = String::from(
+            "\n/** Every status code, for X-macros: `#define X(code) ...` then\n \
+             * `MQE_STATUS_LIST(X)` expands X once per code, in the order above. */\n\
+             #define MQE_STATUS_LIST(X) \\\n",
+        );
+        for code in status::CODES {
+            text.push_str("/**\n");
+            for line in code.doc {
+                text.push_str(&format!(" *{}\n", line.trim_end()));
+            }
+            let text_of = code.text.to_str().expect("status texts are UTF-8");
+            text.push_str(&format!(" * Text: \"{text_of}\".\n */\n"));
+            let value = if code.value < 0 {
+                format!("({})", code.value)
+            } else {
+                code.value.to_string()
+            };
+            text.push_str(&format!("#define {} {}\n", code.name, value));
+            list.push_str(&format!("    X({}) \\\n", code.name));
+        }
+        // The list's last line ends the macro.
+        list.push_str("    /* end of MQE_STATUS_LIST */\n");
+        text + &list
     }
 
     /// The alignment macros, the capacities this library was built with, and the client size

@@ -5,7 +5,11 @@
  * - The library never allocates. The caller owns every buffer; what a function keeps, and for
  *   how long, is said on the function (mqe_init keeps the option pointers and buffers for the
  *   client's life; every other pointer argument is used only during the call).
- * - Every call on one client belongs to the task that owns it. Nothing blocks.
+ * - Every call on one client belongs to the task that owns it, except mqe_post_publish (any
+ *   task or ISR). No call waits for the network, except the umqtt-style helpers
+ *   mqe_connect_wait, mqe_wait_msg and mqe_ping, which poll and sleep through
+ *   platform.delay_ms for at most their timeout_ms. Transport and platform functions must
+ *   not block for long either (see mqe_transport_t).
  * - Callbacks run inside mqe_poll. From a callback, mqe_publish, mqe_subscribe,
  *   mqe_subscribe_many, mqe_unsubscribe, mqe_disconnect, the handler setters and the read-only
  *   calls are allowed on the same client; mqe_poll, mqe_connect and mqe_init return
@@ -48,8 +52,8 @@
 /* Build-time capacities (environment variables read by build.rs). */
 /** Outgoing QoS 1/2 messages awaiting their acknowledgement (the window's cap). Env MQE_MAX_INFLIGHT, default 8. */
 #define MQE_MAX_INFLIGHT 8
-/** Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit). Env MQE_MAX_RX_QOS2, default 64. */
-#define MQE_MAX_RX_QOS2 64
+/** Entries for incoming QoS 2 ids awaiting PUBREL: one id with its hash, or a run of consecutive ids. Env MQE_MAX_RX_QOS2, default 62. */
+#define MQE_MAX_RX_QOS2 62
 /** SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK. Env MQE_MAX_PENDING_SUBS, default 4. */
 #define MQE_MAX_PENDING_SUBS 4
 /** Subscriptions remembered and renewed when the broker kept no session. Env MQE_MAX_SUBSCRIPTIONS, default 8. */
@@ -77,20 +81,340 @@
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3296
-#define MQE_ABI_TAG 0x77b3b392u
+#define MQE_ABI_TAG 0x87071f90u
 #else
 #define MQE_CLIENT_SIZE 2656
-#define MQE_ABI_TAG 0x9d798c44u
+#define MQE_ABI_TAG 0x2caf0852u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
 
+/* Status codes (src/ffi/status_table.rs): MQE_OK (0) or a negative MQE_ERR_*.
+   mqe_strerror(code) gives each its own text. */
+/**
+ * Success.
+ * Text: "ok".
+ */
+#define MQE_OK 0
+/**
+ * A required pointer is NULL (or a data pointer is NULL with a length > 0).
+ * Text: "NULL pointer argument".
+ */
+#define MQE_ERR_NULL (-1)
+/**
+ * An argument is out of range or inconsistent (e.g. overlapping buffers, empty list).
+ * Text: "invalid argument".
+ */
+#define MQE_ERR_ARG (-2)
+/**
+ * A string is not valid UTF-8 (or contains U+0000).
+ * Text: "string is not valid UTF-8".
+ */
+#define MQE_ERR_UTF8 (-3)
+/**
+ * A topic name or filter breaks the MQTT rules (empty, wildcard in a publish topic,
+ * misplaced wildcard in a filter).
+ * Text: "invalid topic name or filter".
+ */
+#define MQE_ERR_TOPIC (-4)
+/**
+ * QoS is not 0, 1 or 2.
+ * Text: "QoS must be 0, 1 or 2".
+ */
+#define MQE_ERR_QOS (-5)
+/**
+ * A string is longer than 65,535 bytes (or unterminated within 65,536), or a message can
+ * never fit the tx or store buffer (QoS 1/2 without a store buffer included).
+ * Text: "string or message too large".
+ */
+#define MQE_ERR_TOO_LARGE (-6)
+/**
+ * A password was given without a username (MQTT 3.1.1 §3.1.2.9).
+ * Text: "password given without a username".
+ */
+#define MQE_ERR_PASSWORD_WITHOUT_USER (-7)
+/**
+ * A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
+ * Text: "buffer missing or too small".
+ */
+#define MQE_ERR_BUFFER (-8)
+/**
+ * The header and the library were built with different capacities or features: the
+ * `mqe_client_t` the caller allocated does not fit the library's client (nothing is
+ * written).
+ * Text: "header and library were built with different capacities or features".
+ */
+#define MQE_ERR_ABI_MISMATCH (-9)
+/**
+ * The client storage is not aligned to `MQE_CLIENT_ALIGN` (nothing is written).
+ * Text: "client storage not aligned to MQE_CLIENT_ALIGN".
+ */
+#define MQE_ERR_ALIGNMENT (-10)
+/**
+ * The client storage was never set up by `mqe_init`.
+ * Text: "client not initialised".
+ */
+#define MQE_ERR_NOT_INIT (-20)
+/**
+ * The call is not allowed in the client's current state (see each function).
+ * Text: "not allowed in the current state".
+ */
+#define MQE_ERR_STATE (-21)
+/**
+ * Called from inside a callback of the same client, where this call is not allowed.
+ * Text: "not allowed from a callback".
+ */
+#define MQE_ERR_REENTRANT (-22)
+/**
+ * `mqe_post_publish` needs the critical section registered with
+ * `mqe_set_critical_section`.
+ * Text: "no critical section registered (mqe_set_critical_section)".
+ */
+#define MQE_ERR_NO_CRITICAL_SECTION (-23)
+/**
+ * The in-flight window, the store or the tx buffer is full for now: back-pressure.
+ * Nothing was queued; retry after `mqe_poll` has made progress.
+ * Text: "window or buffer full, try again later".
+ */
+#define MQE_ERR_FULL (-30)
+/**
+ * The broker sent more unreleased QoS 2 messages than the client can remember
+ * (`MQE_MAX_RX_QOS2`). The client closes the connection without acknowledging the new
+ * one, so it is not lost: the broker re-sends it after the reconnect.
+ * Text: "incoming QoS 2 table full (MQE_MAX_RX_QOS2)".
+ */
+#define MQE_ERR_RX_QOS2_FULL (-31)
+/**
+ * The transport failed (open, connect, send or recv returned an error without a
+ * specific `MQE_IO_ERR_*` code).
+ * Text: "transport failed (no cause given by the port)".
+ */
+#define MQE_ERR_TRANSPORT (-40)
+/**
+ * The host name could not be resolved (or no resolver was given).
+ * Text: "host name not resolved".
+ */
+#define MQE_ERR_DNS (-41)
+/**
+ * The broker closed the connection.
+ * Text: "connection closed by the broker".
+ */
+#define MQE_ERR_CLOSED (-42)
+/**
+ * Resolve + TCP connect + CONNACK took longer than `connect_timeout_ms`.
+ * Text: "connect timed out".
+ */
+#define MQE_ERR_CONNECT_TIMEOUT (-43)
+/**
+ * No PINGRESP within the ping timeout.
+ * Text: "no PINGRESP in time".
+ */
+#define MQE_ERR_PING_TIMEOUT (-44)
+/**
+ * No acknowledgement within `ack_timeout_ms`: the connection is closed, and the
+ * message re-sent after the reconnect.
+ * Text: "no acknowledgement in time".
+ */
+#define MQE_ERR_ACK_TIMEOUT (-45)
+/**
+ * A blocking helper's timeout passed before what it waits for happened.
+ * Text: "timed out waiting".
+ */
+#define MQE_ERR_TIMEOUT (-46)
+/**
+ * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
+ * Text: "malformed packet from the broker".
+ */
+#define MQE_ERR_MALFORMED (-50)
+/**
+ * The broker sent a packet not allowed at this point.
+ * Text: "unexpected packet from the broker".
+ */
+#define MQE_ERR_UNEXPECTED_PACKET (-51)
+/**
+ * The broker acknowledged a packet id the client was not waiting for.
+ * Text: "unknown packet id from the broker".
+ */
+#define MQE_ERR_UNKNOWN_PACKET_ID (-52)
+/**
+ * The broker sent a packet larger than the rx buffer.
+ * Text: "packet larger than the rx buffer".
+ */
+#define MQE_ERR_PACKET_TOO_LARGE (-53)
+/**
+ * CONNACK 1: unacceptable protocol version.
+ * Text: "refused: unacceptable protocol version".
+ */
+#define MQE_ERR_REFUSED_PROTOCOL (-61)
+/**
+ * CONNACK 2: client identifier rejected.
+ * Text: "refused: identifier rejected".
+ */
+#define MQE_ERR_REFUSED_ID (-62)
+/**
+ * CONNACK 3: server unavailable.
+ * Text: "refused: server unavailable".
+ */
+#define MQE_ERR_REFUSED_UNAVAILABLE (-63)
+/**
+ * CONNACK 4: bad user name or password.
+ * Text: "refused: bad user name or password".
+ */
+#define MQE_ERR_REFUSED_CREDENTIALS (-64)
+/**
+ * CONNACK 5: not authorized.
+ * Text: "refused: not authorized".
+ */
+#define MQE_ERR_REFUSED_NOT_AUTHORIZED (-65)
+/**
+ * The broker's host answered the TCP connect with a reset: nothing listens on that
+ * port (transport code `MQE_IO_ERR_REFUSED`, POSIX `ECONNREFUSED`).
+ * Text: "connection refused".
+ */
+#define MQE_ERR_CONN_REFUSED (-70)
+/**
+ * No route to the broker: host or network unreachable (`MQE_IO_ERR_UNREACHABLE`,
+ * POSIX `EHOSTUNREACH`, `ENETUNREACH`).
+ * Text: "host or network unreachable".
+ */
+#define MQE_ERR_UNREACHABLE (-71)
+/**
+ * The network stack gave up waiting: TCP connect or retransmission timeout
+ * (`MQE_IO_ERR_TIMEOUT`, POSIX `ETIMEDOUT`).
+ * Text: "network timed out".
+ */
+#define MQE_ERR_NET_TIMEOUT (-72)
+/**
+ * The connection was reset or aborted (`MQE_IO_ERR_RESET`, POSIX `ECONNRESET`, `EPIPE`,
+ * `ECONNABORTED`).
+ * Text: "connection reset".
+ */
+#define MQE_ERR_CONN_RESET (-73)
+/**
+ * The local network is down: no interface, no address, no data context
+ * (`MQE_IO_ERR_NET_DOWN`, POSIX `ENETDOWN`, `EADDRNOTAVAIL`).
+ * Text: "network down".
+ */
+#define MQE_ERR_NET_DOWN (-74)
+/**
+ * The TLS layer failed: handshake, certificate or alert (`MQE_IO_ERR_TLS`).
+ * Text: "TLS handshake or certificate failed".
+ */
+#define MQE_ERR_TLS (-75)
+
+/** Every status code, for X-macros: `#define X(code) ...` then
+ * `MQE_STATUS_LIST(X)` expands X once per code, in the order above. */
+#define MQE_STATUS_LIST(X) \
+    X(MQE_OK) \
+    X(MQE_ERR_NULL) \
+    X(MQE_ERR_ARG) \
+    X(MQE_ERR_UTF8) \
+    X(MQE_ERR_TOPIC) \
+    X(MQE_ERR_QOS) \
+    X(MQE_ERR_TOO_LARGE) \
+    X(MQE_ERR_PASSWORD_WITHOUT_USER) \
+    X(MQE_ERR_BUFFER) \
+    X(MQE_ERR_ABI_MISMATCH) \
+    X(MQE_ERR_ALIGNMENT) \
+    X(MQE_ERR_NOT_INIT) \
+    X(MQE_ERR_STATE) \
+    X(MQE_ERR_REENTRANT) \
+    X(MQE_ERR_NO_CRITICAL_SECTION) \
+    X(MQE_ERR_FULL) \
+    X(MQE_ERR_RX_QOS2_FULL) \
+    X(MQE_ERR_TRANSPORT) \
+    X(MQE_ERR_DNS) \
+    X(MQE_ERR_CLOSED) \
+    X(MQE_ERR_CONNECT_TIMEOUT) \
+    X(MQE_ERR_PING_TIMEOUT) \
+    X(MQE_ERR_ACK_TIMEOUT) \
+    X(MQE_ERR_TIMEOUT) \
+    X(MQE_ERR_MALFORMED) \
+    X(MQE_ERR_UNEXPECTED_PACKET) \
+    X(MQE_ERR_UNKNOWN_PACKET_ID) \
+    X(MQE_ERR_PACKET_TOO_LARGE) \
+    X(MQE_ERR_REFUSED_PROTOCOL) \
+    X(MQE_ERR_REFUSED_ID) \
+    X(MQE_ERR_REFUSED_UNAVAILABLE) \
+    X(MQE_ERR_REFUSED_CREDENTIALS) \
+    X(MQE_ERR_REFUSED_NOT_AUTHORIZED) \
+    X(MQE_ERR_CONN_REFUSED) \
+    X(MQE_ERR_UNREACHABLE) \
+    X(MQE_ERR_NET_TIMEOUT) \
+    X(MQE_ERR_CONN_RESET) \
+    X(MQE_ERR_NET_DOWN) \
+    X(MQE_ERR_TLS) \
+    /* end of MQE_STATUS_LIST */
+
 
 /**
  * Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
- * again later. Any other negative value means the connection (or the lookup) failed.
+ * again later. Any other negative value means the connection (or the lookup) failed: -1 (or
+ * any value not listed here) for a failure without detail, or one of the `MQE_IO_ERR_*`
+ * codes below, which the client reports as its own status (event `reason`, log line).
  */
 #define MQE_IO_WOULD_BLOCK (-2)
+
+/**
+ * A transport failure without detail (any negative value not listed here means the same).
+ */
+#define MQE_IO_ERR (-1)
+
+/**
+ * Transport failure: the peer refused the connection (POSIX `ECONNREFUSED`). Reported as
+ * `MQE_ERR_CONN_REFUSED`.
+ */
+#define MQE_IO_ERR_REFUSED (-10)
+
+/**
+ * Transport failure: no route to the host or network (POSIX `EHOSTUNREACH`, `ENETUNREACH`).
+ * Reported as `MQE_ERR_UNREACHABLE`.
+ */
+#define MQE_IO_ERR_UNREACHABLE (-11)
+
+/**
+ * Transport failure: the network stack timed out (POSIX `ETIMEDOUT`). Reported as
+ * `MQE_ERR_NET_TIMEOUT`.
+ */
+#define MQE_IO_ERR_TIMEOUT (-12)
+
+/**
+ * Transport failure: the connection was reset or aborted (POSIX `ECONNRESET`, `EPIPE`,
+ * `ECONNABORTED`). Reported as `MQE_ERR_CONN_RESET`.
+ */
+#define MQE_IO_ERR_RESET (-13)
+
+/**
+ * Transport failure: the local network is down (no interface, address or data context;
+ * POSIX `ENETDOWN`, `EADDRNOTAVAIL`). Reported as `MQE_ERR_NET_DOWN`.
+ */
+#define MQE_IO_ERR_NET_DOWN (-14)
+
+/**
+ * Transport failure: the TLS layer failed (handshake, certificate, alert). Reported as
+ * `MQE_ERR_TLS`.
+ */
+#define MQE_IO_ERR_TLS (-15)
+
+/**
+ * QoS 0, at most once: the `qos` argument of the publish and subscribe calls.
+ */
+#define MQE_QOS_0 0
+
+/**
+ * QoS 1, at least once.
+ */
+#define MQE_QOS_1 1
+
+/**
+ * QoS 2, exactly once.
+ */
+#define MQE_QOS_2 2
+
+/**
+ * The SUBACK return code of a refused filter (`mqe_event_t.granted[i]`).
+ */
+#define MQE_SUBACK_FAILURE 128
 
 /**
  * The smallest rx and tx buffer `mqe_init` accepts, in bytes.
@@ -301,7 +625,8 @@ typedef struct mqe_options_t {
   size_t tx_buf_len;
   /**
    * Holds QoS 1/2 publishes until acknowledged (re-sent after a reconnect). May be NULL with
-   * length 0 when only QoS 0 is published (QoS 1/2 publishes then fail with `MQE_ERR_FULL`).
+   * length 0 when only QoS 0 is published: QoS 1/2 publishes then fail with
+   * `MQE_ERR_TOO_LARGE`, as they can never fit (`MQE_ERR_FULL` means full for now).
    */
   uint8_t *store_buf;
   size_t store_buf_len;
@@ -310,7 +635,11 @@ typedef struct mqe_options_t {
    */
   uint32_t connect_timeout_ms;
   /**
-   * Re-send an unacknowledged QoS 1/2 packet after this (default 20000); 0: only on reconnect.
+   * How long the broker may take to acknowledge a QoS 1/2 PUBLISH or PUBREL, a SUBSCRIBE or
+   * an UNSUBSCRIBE (default 20000; 0: no limit). When it passes, the client closes the
+   * connection (`MQE_EVENT_DISCONNECTED` with `MQE_ERR_ACK_TIMEOUT`); unacknowledged QoS 1/2
+   * messages are re-sent (DUP set) after the next CONNACK, by automatic reconnect or the
+   * next `mqe_connect`. MQTT 3.1.1 re-sends only on a new connection, never on the same one.
    */
   uint32_t ack_timeout_ms;
   /**
@@ -360,7 +689,9 @@ typedef struct mqe_sockaddr_t {
  * The socket layer the firmware provides (plain TCP or the module's TLS socket).
  * `mqe_init` copies this struct; `ctx` and the functions must stay valid while the client is
  * used. Every function is called only from inside an `mqe_*` call on the owning task, and
- * must not block for long: return `MQE_IO_WOULD_BLOCK` instead.
+ * must not block for long: return `MQE_IO_WOULD_BLOCK` instead. A function that fails returns
+ * the `MQE_IO_ERR_*` code of the cause when it knows it (the client then reports
+ * `MQE_ERR_CONN_REFUSED`, `MQE_ERR_UNREACHABLE`, ... instead of `MQE_ERR_TRANSPORT`), else -1.
  */
 typedef struct mqe_transport_t {
   /**
@@ -478,170 +809,6 @@ typedef int32_t mqe_state_t;
 #define MQE_LOG_DEBUG 3
 
 /**
- * Success.
- */
-#define MQE_OK 0
-
-/**
- * A required pointer is NULL (or a data pointer is NULL with a length > 0).
- */
-#define MQE_ERR_NULL (-1)
-
-/**
- * An argument is out of range or inconsistent (e.g. overlapping buffers, empty list).
- */
-#define MQE_ERR_ARG (-2)
-
-/**
- * A string is not valid UTF-8 (or contains U+0000).
- */
-#define MQE_ERR_UTF8 (-3)
-
-/**
- * A topic name or filter breaks the MQTT rules (empty, wildcard in a publish topic, misplaced
- * wildcard in a filter).
- */
-#define MQE_ERR_TOPIC (-4)
-
-/**
- * QoS is not 0, 1 or 2.
- */
-#define MQE_ERR_QOS (-5)
-
-/**
- * A string is longer than 65,535 bytes (or unterminated within 65,536), or a message can never
- * fit the tx or store buffer.
- */
-#define MQE_ERR_TOO_LARGE (-6)
-
-/**
- * A password was given without a username (MQTT 3.1.1 §3.1.2.9).
- */
-#define MQE_ERR_PASSWORD_WITHOUT_USER (-7)
-
-/**
- * A buffer is missing or below its minimum (`MQE_MIN_BUFFER`, or too small for CONNECT).
- */
-#define MQE_ERR_BUFFER (-8)
-
-/**
- * The header and the library were built with different capacities or features: the
- * `mqe_client_t` the caller allocated does not fit the library's client (nothing is written).
- */
-#define MQE_ERR_ABI_MISMATCH (-9)
-
-/**
- * The client storage is not aligned to `MQE_CLIENT_ALIGN` (nothing is written).
- */
-#define MQE_ERR_ALIGNMENT (-10)
-
-/**
- * The client storage was never set up by `mqe_init`.
- */
-#define MQE_ERR_NOT_INIT (-20)
-
-/**
- * The call is not allowed in the client's current state (see each function).
- */
-#define MQE_ERR_STATE (-21)
-
-/**
- * Called from inside a callback of the same client, where this call is not allowed.
- */
-#define MQE_ERR_REENTRANT (-22)
-
-/**
- * `mqe_post_publish` needs the critical section registered with `mqe_set_critical_section`.
- */
-#define MQE_ERR_NO_CRITICAL_SECTION (-23)
-
-/**
- * The in-flight window, the store or the tx buffer is full for now: back-pressure. Nothing was
- * queued; retry after `mqe_poll` has made progress.
- */
-#define MQE_ERR_FULL (-30)
-
-/**
- * The transport failed (open, connect, send or recv returned an error).
- */
-#define MQE_ERR_TRANSPORT (-40)
-
-/**
- * The host name could not be resolved (or no resolver was given).
- */
-#define MQE_ERR_DNS (-41)
-
-/**
- * The broker closed the connection.
- */
-#define MQE_ERR_CLOSED (-42)
-
-/**
- * Resolve + TCP connect + CONNACK took longer than `connect_timeout_ms`.
- */
-#define MQE_ERR_CONNECT_TIMEOUT (-43)
-
-/**
- * No PINGRESP within the ping timeout.
- */
-#define MQE_ERR_PING_TIMEOUT (-44)
-
-/**
- * No acknowledgement within `ack_timeout_ms`.
- */
-#define MQE_ERR_ACK_TIMEOUT (-45)
-
-/**
- * A blocking helper's timeout passed before what it waits for happened.
- */
-#define MQE_ERR_TIMEOUT (-46)
-
-/**
- * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
- */
-#define MQE_ERR_MALFORMED (-50)
-
-/**
- * The broker sent a packet not allowed at this point.
- */
-#define MQE_ERR_UNEXPECTED_PACKET (-51)
-
-/**
- * The broker acknowledged a packet id the client was not waiting for.
- */
-#define MQE_ERR_UNKNOWN_PACKET_ID (-52)
-
-/**
- * The broker sent a packet larger than the rx buffer.
- */
-#define MQE_ERR_PACKET_TOO_LARGE (-53)
-
-/**
- * CONNACK 1: unacceptable protocol version.
- */
-#define MQE_ERR_REFUSED_PROTOCOL (-61)
-
-/**
- * CONNACK 2: client identifier rejected.
- */
-#define MQE_ERR_REFUSED_ID (-62)
-
-/**
- * CONNACK 3: server unavailable.
- */
-#define MQE_ERR_REFUSED_UNAVAILABLE (-63)
-
-/**
- * CONNACK 4: bad user name or password.
- */
-#define MQE_ERR_REFUSED_CREDENTIALS (-64)
-
-/**
- * CONNACK 5: not authorized.
- */
-#define MQE_ERR_REFUSED_NOT_AUTHORIZED (-65)
-
-/**
  * CONNACK accepted the connection. `session_present` is set, and `endpoint`: the index of the
  * endpoint that answered (0 for `host`/`port`).
  */
@@ -731,7 +898,7 @@ typedef int32_t mqe_state_t;
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * umqtt's `connect()`: starts connecting when `MQE_STATE_DISCONNECTED` or
@@ -823,9 +990,10 @@ mqe_status_t mqe_disconnect(struct mqe_client_t *c);
  *
  * Errors: `MQE_ERR_NULL` (c, topic, or payload NULL with len > 0), `MQE_ERR_NOT_INIT`,
  * `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (empty or wildcard), `MQE_ERR_QOS` (> 2),
- * `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue), `MQE_ERR_FULL`
- * (window, store, tx or offline queue full now: back-pressure, nothing queued, retry after
- * `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before `mqe_connect` or after `mqe_disconnect`).
+ * `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue; QoS 1/2
+ * without a store buffer), `MQE_ERR_FULL` (window, store, tx or offline queue full now:
+ * back-pressure, nothing queued, retry after `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before
+ * `mqe_connect` or after `mqe_disconnect`).
  *
  * # Safety
  * `c` is NULL or client storage; `topic` NULL or NUL-terminated; `payload` readable for `len`
@@ -838,6 +1006,47 @@ mqe_status_t mqe_publish(struct mqe_client_t *c,
                          uint8_t qos,
                          bool retain,
                          uint16_t *packet_id);
+
+/**
+ * `mqe_publish` with the topic given as `topic_len` bytes at `topic`, not NUL-terminated:
+ * a received message's `topic` and `topic_len` can be passed as they are, to reply on the
+ * same topic without a copy. The topic follows the MQTT rules as in `mqe_publish` (1 to
+ * 65,535 bytes of UTF-8 without U+0000 or wildcards).
+ *
+ * Errors: as `mqe_publish`; `MQE_ERR_NULL` for a NULL topic (any length),
+ * `MQE_ERR_TOO_LARGE` for `topic_len` over 65,535, `MQE_ERR_TOPIC` for `topic_len` 0,
+ * `MQE_ERR_UTF8` for bad UTF-8 or an embedded NUL.
+ *
+ * # Safety
+ * As `mqe_publish`, with `topic` NULL or readable for `topic_len` bytes.
+ */
+mqe_status_t mqe_publish_n(struct mqe_client_t *c,
+                           const char *topic,
+                           size_t topic_len,
+                           const void *payload,
+                           size_t payload_len,
+                           uint8_t qos,
+                           bool retain,
+                           uint16_t *packet_id);
+
+/**
+ * `mqe_subscribe` with the filter given as `filter_len` bytes at `filter`, not
+ * NUL-terminated. The filter follows the MQTT rules as in `mqe_subscribe` (1 to 65,535
+ * bytes of UTF-8 without U+0000; wildcards only as whole levels, `#` last).
+ *
+ * Errors: as `mqe_subscribe`; `MQE_ERR_NULL` for a NULL filter (any length),
+ * `MQE_ERR_TOO_LARGE` for `filter_len` over 65,535, `MQE_ERR_TOPIC` for `filter_len` 0,
+ * `MQE_ERR_UTF8` for bad UTF-8 or an embedded NUL.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `filter` NULL or readable for `filter_len` bytes;
+ * `packet_id` NULL or writable. All only during the call.
+ */
+mqe_status_t mqe_subscribe_n(struct mqe_client_t *c,
+                             const char *filter,
+                             size_t filter_len,
+                             uint8_t qos,
+                             uint16_t *packet_id);
 
 /**
  * Subscribes to one `filter` (wildcards allowed) at `qos`; see `mqe_subscribe_many`.
@@ -873,7 +1082,11 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
  * Sends UNSUBSCRIBE for `filter` and removes the `mqe_subscribe_cb` handler of exactly that
  * filter; returns at once. The UNSUBACK arrives as
  * `MQE_EVENT_UNSUBSCRIBED` with the packet id written to `*packet_id` (if not NULL). Needs
- * `MQE_STATE_CONNECTED`. Allowed from a callback. Errors as `mqe_subscribe_many`.
+ * `MQE_STATE_CONNECTED`. Allowed from a callback.
+ *
+ * Errors: `MQE_ERR_NULL` (c, filter), `MQE_ERR_NOT_INIT`, `MQE_ERR_UTF8`, `MQE_ERR_TOPIC`,
+ * `MQE_ERR_TOO_LARGE` (can never fit tx), `MQE_ERR_FULL` (tx or pending-subscription table
+ * full now), `MQE_ERR_STATE`.
  *
  * # Safety
  * `c` is NULL or client storage; `filter` NULL or NUL-terminated; `packet_id` NULL or
@@ -909,8 +1122,10 @@ mqe_status_t mqe_post_publish(struct mqe_client_t *c,
  * for the messages whose topic matches it. A message goes to every matching handler, in
  * registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
  * handler gets only the messages no per-topic handler matches. Registering the same filter
- * again replaces its handler; `mqe_unsubscribe` of the filter removes it. The filter is
- * copied. Needs `MQE_STATE_CONNECTED`. Allowed from a callback.
+ * again replaces its handler; `mqe_unsubscribe` of the filter removes it, and so does a
+ * SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`): its slot is free again when
+ * that `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
+ * `MQE_STATE_CONNECTED`. Allowed from a callback.
  *
  * Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
  * `MQE_HANDLER_FILTER_BYTES`), `MQE_ERR_FULL` (`MQE_MAX_TOPIC_HANDLERS` handlers registered:
@@ -925,6 +1140,21 @@ mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
                               mqe_message_handler_t handler,
                               void *user,
                               uint16_t *packet_id);
+
+/**
+ * `mqe_subscribe_cb` with the filter given as `filter_len` bytes at `filter`, not
+ * NUL-terminated; the filter is checked as in `mqe_subscribe_n`.
+ *
+ * # Safety
+ * As `mqe_subscribe_cb`, with `filter` NULL or readable for `filter_len` bytes.
+ */
+mqe_status_t mqe_subscribe_cb_n(struct mqe_client_t *c,
+                                const char *filter,
+                                size_t filter_len,
+                                uint8_t qos,
+                                mqe_message_handler_t handler,
+                                void *user,
+                                uint16_t *packet_id);
 
 /**
  * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
@@ -991,7 +1221,7 @@ struct mqe_options_t mqe_options_default(void);
  * `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
  * a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
  * qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
- * `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+ * `MQE_MAX_ENDPOINTS` endpoints, a string over 65,535 bytes), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (will
  * topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
  * not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
  *
@@ -1100,7 +1330,7 @@ const char *mqe_strerror(mqe_status_t status);
 const char *mqe_version(void);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* MQTT_ENGINE_H */

@@ -105,7 +105,7 @@ static int32_t tls_connect(void *arg, int32_t sock, const mqe_sockaddr_t *addr) 
         } else {
             set_error(ctx, "TLS handshake", ret);
         }
-        return TLS_ERR;
+        return MQE_IO_ERR_TLS; /* the client reports MQE_ERR_TLS */
     }
     return 0;
 }

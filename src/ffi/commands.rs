@@ -3,8 +3,9 @@
 
 use core::ffi::{c_char, c_void};
 
-use super::args::{c_slice, c_str, write_out};
+use super::args::{c_slice, c_str, c_str_n, write_out};
 use super::cell::outbox_ptr;
+use super::cell::ClientCell;
 use super::log::MQE_LOG_INFO;
 use super::outbox;
 use super::status::*;
@@ -71,9 +72,10 @@ pub unsafe extern "C" fn mqe_disconnect(c: *mut mqe_client_t) -> mqe_status_t {
 ///
 /// Errors: `MQE_ERR_NULL` (c, topic, or payload NULL with len > 0), `MQE_ERR_NOT_INIT`,
 /// `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (empty or wildcard), `MQE_ERR_QOS` (> 2),
-/// `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue), `MQE_ERR_FULL`
-/// (window, store, tx or offline queue full now: back-pressure, nothing queued, retry after
-/// `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before `mqe_connect` or after `mqe_disconnect`).
+/// `MQE_ERR_TOO_LARGE` (can never fit the tx or store buffer, or the offline queue; QoS 1/2
+/// without a store buffer), `MQE_ERR_FULL` (window, store, tx or offline queue full now:
+/// back-pressure, nothing queued, retry after `mqe_poll`), `MQE_ERR_STATE` (QoS 0 before
+/// `mqe_connect` or after `mqe_disconnect`).
 ///
 /// # Safety
 /// `c` is NULL or client storage; `topic` NULL or NUL-terminated; `payload` readable for `len`
@@ -91,16 +93,102 @@ pub unsafe extern "C" fn mqe_publish(
     // SAFETY: forwarded contract; the strings and payload are only used during the call.
     into_status(unsafe {
         with_cell(c, |cell| {
-            // The topic's MQTT rules are checked once, by the engine.
             let topic = c_str(topic)?;
-            let payload = c_slice(payload.cast::<u8>(), len)?;
+            publish_str(cell, topic, payload, len, qos, retain, packet_id)
+        })
+    })
+}
+
+/// `mqe_publish` with the topic given as `topic_len` bytes at `topic`, not NUL-terminated:
+/// a received message's `topic` and `topic_len` can be passed as they are, to reply on the
+/// same topic without a copy. The topic follows the MQTT rules as in `mqe_publish` (1 to
+/// 65,535 bytes of UTF-8 without U+0000 or wildcards).
+///
+/// Errors: as `mqe_publish`; `MQE_ERR_NULL` for a NULL topic (any length),
+/// `MQE_ERR_TOO_LARGE` for `topic_len` over 65,535, `MQE_ERR_TOPIC` for `topic_len` 0,
+/// `MQE_ERR_UTF8` for bad UTF-8 or an embedded NUL.
+///
+/// # Safety
+/// As `mqe_publish`, with `topic` NULL or readable for `topic_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_publish_n(
+    c: *mut mqe_client_t,
+    topic: *const c_char,
+    topic_len: usize,
+    payload: *const c_void,
+    payload_len: usize,
+    qos: u8,
+    retain: bool,
+    packet_id: *mut u16,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract; the topic and payload are only used during the call.
+    into_status(unsafe {
+        with_cell(c, |cell| {
+            let topic = c_str_n(topic, topic_len)?;
+            publish_str(cell, topic, payload, payload_len, qos, retain, packet_id)
+        })
+    })
+}
+
+/// The rest of `mqe_publish` once the topic is read.
+///
+/// # Safety
+/// `payload` NULL or readable for `len` bytes; `packet_id` NULL or writable; during the call.
+unsafe fn publish_str(
+    cell: &mut ClientCell,
+    topic: &str,
+    payload: *const c_void,
+    len: usize,
+    qos: u8,
+    retain: bool,
+    packet_id: *mut u16,
+) -> Result<(), mqe_status_t> {
+    // SAFETY: forwarded contract.
+    let payload = unsafe { c_slice(payload.cast::<u8>(), len) }?;
+    let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+    let now = cell.now();
+    // The topic's MQTT rules are checked once, by the engine.
+    let id = cell
+        .client
+        .publish(now, topic, payload, qos, retain)
+        .map_err(status_of)?;
+    // SAFETY: forwarded contract.
+    unsafe { write_out(packet_id, id.unwrap_or(0)) };
+    Ok(())
+}
+
+/// `mqe_subscribe` with the filter given as `filter_len` bytes at `filter`, not
+/// NUL-terminated. The filter follows the MQTT rules as in `mqe_subscribe` (1 to 65,535
+/// bytes of UTF-8 without U+0000; wildcards only as whole levels, `#` last).
+///
+/// Errors: as `mqe_subscribe`; `MQE_ERR_NULL` for a NULL filter (any length),
+/// `MQE_ERR_TOO_LARGE` for `filter_len` over 65,535, `MQE_ERR_TOPIC` for `filter_len` 0,
+/// `MQE_ERR_UTF8` for bad UTF-8 or an embedded NUL.
+///
+/// # Safety
+/// `c` is NULL or client storage; `filter` NULL or readable for `filter_len` bytes;
+/// `packet_id` NULL or writable. All only during the call.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_subscribe_n(
+    c: *mut mqe_client_t,
+    filter: *const c_char,
+    filter_len: usize,
+    qos: u8,
+    packet_id: *mut u16,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    into_status(unsafe {
+        with_cell(c, |cell| {
+            let filter = c_str_n(filter, filter_len)?;
+            wire::validate_topic_filter(filter).map_err(status_of)?;
             let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
             let now = cell.now();
             let id = cell
                 .client
-                .publish(now, topic, payload, qos, retain)
+                .engine_mut()
+                .subscribe(now, core::iter::once((filter, qos)))
                 .map_err(status_of)?;
-            write_out(packet_id, id.unwrap_or(0));
+            write_out(packet_id, id);
             Ok(())
         })
     })
@@ -180,7 +268,11 @@ pub unsafe extern "C" fn mqe_subscribe_many(
 /// Sends UNSUBSCRIBE for `filter` and removes the `mqe_subscribe_cb` handler of exactly that
 /// filter; returns at once. The UNSUBACK arrives as
 /// `MQE_EVENT_UNSUBSCRIBED` with the packet id written to `*packet_id` (if not NULL). Needs
-/// `MQE_STATE_CONNECTED`. Allowed from a callback. Errors as `mqe_subscribe_many`.
+/// `MQE_STATE_CONNECTED`. Allowed from a callback.
+///
+/// Errors: `MQE_ERR_NULL` (c, filter), `MQE_ERR_NOT_INIT`, `MQE_ERR_UTF8`, `MQE_ERR_TOPIC`,
+/// `MQE_ERR_TOO_LARGE` (can never fit tx), `MQE_ERR_FULL` (tx or pending-subscription table
+/// full now), `MQE_ERR_STATE`.
 ///
 /// # Safety
 /// `c` is NULL or client storage; `filter` NULL or NUL-terminated; `packet_id` NULL or
@@ -266,8 +358,10 @@ pub unsafe extern "C" fn mqe_post_publish(
 /// for the messages whose topic matches it. A message goes to every matching handler, in
 /// registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
 /// handler gets only the messages no per-topic handler matches. Registering the same filter
-/// again replaces its handler; `mqe_unsubscribe` of the filter removes it. The filter is
-/// copied. Needs `MQE_STATE_CONNECTED`. Allowed from a callback.
+/// again replaces its handler; `mqe_unsubscribe` of the filter removes it, and so does a
+/// SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`): its slot is free again when
+/// that `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
+/// `MQE_STATE_CONNECTED`. Allowed from a callback.
 ///
 /// Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
 /// `MQE_HANDLER_FILTER_BYTES`), `MQE_ERR_FULL` (`MQE_MAX_TOPIC_HANDLERS` handlers registered:
@@ -289,25 +383,67 @@ pub unsafe extern "C" fn mqe_subscribe_cb(
         with_cell(c, |cell| {
             let handler = handler.ok_or(MQE_ERR_NULL)?;
             let filter = c_str(filter)?;
-            wire::validate_topic_filter(filter).map_err(status_of)?;
-            let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
-            // Take a handler slot first, so a full table sends nothing.
-            let undo = cell.add_topic_handler(filter, handler, user)?;
-            let now = cell.now();
-            match cell
-                .client
-                .engine_mut()
-                .subscribe(now, core::iter::once((filter, qos)))
-            {
-                Ok(id) => {
-                    write_out(packet_id, id);
-                    Ok(())
-                }
-                Err(error) => {
-                    cell.restore_topic_handler(undo);
-                    Err(status_of(error))
-                }
-            }
+            subscribe_cb_str(cell, filter, qos, handler, user, packet_id)
         })
     })
+}
+
+/// `mqe_subscribe_cb` with the filter given as `filter_len` bytes at `filter`, not
+/// NUL-terminated; the filter is checked as in `mqe_subscribe_n`.
+///
+/// # Safety
+/// As `mqe_subscribe_cb`, with `filter` NULL or readable for `filter_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_subscribe_cb_n(
+    c: *mut mqe_client_t,
+    filter: *const c_char,
+    filter_len: usize,
+    qos: u8,
+    handler: mqe_message_handler_t,
+    user: *mut c_void,
+    packet_id: *mut u16,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    into_status(unsafe {
+        with_cell(c, |cell| {
+            let handler = handler.ok_or(MQE_ERR_NULL)?;
+            let filter = c_str_n(filter, filter_len)?;
+            subscribe_cb_str(cell, filter, qos, handler, user, packet_id)
+        })
+    })
+}
+
+/// The rest of `mqe_subscribe_cb` once the filter is read.
+///
+/// # Safety
+/// `handler` and `user` stay valid while registered; `packet_id` NULL or writable.
+unsafe fn subscribe_cb_str(
+    cell: &mut ClientCell,
+    filter: &str,
+    qos: u8,
+    handler: unsafe extern "C" fn(*mut c_void, *const mqe_message_t),
+    user: *mut c_void,
+    packet_id: *mut u16,
+) -> Result<(), mqe_status_t> {
+    wire::validate_topic_filter(filter).map_err(status_of)?;
+    let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+    // Take a handler slot first, so a full table sends nothing.
+    let undo = cell.add_topic_handler(filter, handler, user)?;
+    let now = cell.now();
+    match cell
+        .client
+        .engine_mut()
+        .subscribe(now, core::iter::once((filter, qos)))
+    {
+        Ok(id) => {
+            cell.topic_handler_awaits(undo.0, id);
+            // SAFETY: forwarded contract.
+            unsafe { write_out(packet_id, id) };
+            Ok(())
+        }
+        Err(error) => {
+            cell.restore_topic_handler(undo);
+            Err(status_of(error))
+        }
+    }
 }

@@ -76,7 +76,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
 /// `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
 /// a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
 /// qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
-/// `MQE_MAX_ENDPOINTS` endpoints), `MQE_ERR_UTF8`, `MQE_ERR_TOO_LARGE`, `MQE_ERR_TOPIC` (will
+/// `MQE_MAX_ENDPOINTS` endpoints, a string over 65,535 bytes), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (will
 /// topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
 /// not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
 ///

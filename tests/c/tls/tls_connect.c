@@ -5,7 +5,7 @@
  *
  *   1. the right CA and host name: connect, subscribe, a QoS 1 message comes back, ping;
  *      the client id never appears in the raw stream;
- *   2. a CA that did not sign the server: the connect fails with MQE_ERR_TRANSPORT, the port
+ *   2. a CA that did not sign the server: the connect fails with MQE_ERR_TLS, the port
  *      says "certificate verify failed", and not one MQTT byte was written;
  *   3. the right CA but another host name: the same, for the name.
  */
@@ -110,7 +110,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         st = connect_with(bad[i].ca, bad[i].name, "mqe-tls-bad");
         const char *why = port_tls_last_error(&tls);
-        CHECK(st == MQE_ERR_TRANSPORT, "case %zu: connect gave %s", i + 2, mqe_strerror(st));
+        CHECK(st == MQE_ERR_TLS, "case %zu: connect gave %s", i + 2, mqe_strerror(st));
         CHECK(strstr(why, bad[i].expect) != NULL, "case %zu: port says \"%s\"", i + 2, why);
         CHECK(tls.plaintext_sent == 0, "case %zu: %llu MQTT bytes sent", i + 2,
               (unsigned long long)tls.plaintext_sent);

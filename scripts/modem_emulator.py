@@ -259,7 +259,9 @@ class Modem:
 
     def finish_send(self, cid, data):
         s = self.socks.get(cid)
-        fail = self.send_fail_next > 0 or self.rng.random() < self.args.send_fail
+        every = self.args.send_fail_every
+        fail = (self.send_fail_next > 0 or self.rng.random() < self.args.send_fail or
+                (every > 0 and self.stats["qisend"] % every == 0))
         if s is None or s.state != "up":
             self.respond(b"ERROR")
         elif fail:
@@ -430,6 +432,8 @@ def main():
                     help="chance of an unrelated URC inside a response")
     ap.add_argument("--send-fail", type=float, default=0.0,
                     help="chance that an AT+QISEND answers SEND FAIL")
+    ap.add_argument("--send-fail-every", type=int, default=0, metavar="N",
+                    help="every Nth AT+QISEND answers SEND FAIL")
     ap.add_argument("--cut-every", type=parse_range, default=None, metavar="MIN_MS:MAX_MS",
                     help="cut on its own at random intervals: socket drop, then PDP, ...")
     ap.add_argument("--min-cuts", type=int, default=0)

@@ -91,6 +91,25 @@ static void case_cut_then_resume_with_dup(void) {
     CHECK(tc_event_count(sub, MQE_EVENT_CONNECTED) >= 2);
 }
 
+/* Nothing listens: +QIOPEN: <id>,566 is a transport failure (the modem cannot tell a
+ * refusal from other failures); the connectID is closed in the modem and free again. */
+static void case_failed_tcp_connect(void) {
+    int32_t unused_port = tc_unused_port();
+    REQUIRE(unused_port > 0);
+    mqe_options_t opts;
+    tc_t *tc = tc_alloc("afc", &opts);
+    REQUIRE(tc != NULL);
+    opts.port = (uint16_t)unused_port;
+    REQUIRE_EQ(tc_init(tc, &opts), MQE_OK);
+    REQUIRE_EQ(mqe_connect(&tc->client), MQE_OK);
+    WAIT_UNTIL(tc->event_count > 0, TC_WAIT_MS, tc_pump);
+    REQUIRE_EQ(tc->event_count, 1);
+    CHECK_EQ(tc->events[0].ev.kind, MQE_EVENT_DISCONNECTED);
+    CHECK_EQ(tc->events[0].ev.reason, MQE_ERR_TRANSPORT);
+    CHECK_EQ(mqe_state(&tc->client), MQE_STATE_DISCONNECTED);
+    CHECK_EQ(port_posix_open_sockets(), 0); /* AT+QICLOSE answered */
+}
+
 static size_t digits(uint32_t v) {
     size_t n = 1;
     while (v >= 10u) {
@@ -162,6 +181,7 @@ int main(int argc, char **argv) {
     tc_setup();
     static const h_case_t cases[] = {
         {"cut_then_resume_with_dup", case_cut_then_resume_with_dup},
+        {"failed_tcp_connect", case_failed_tcp_connect},
         {"at_bytes_per_message", case_at_bytes_per_message},
     };
     return h_run(cases, (int)(sizeof cases / sizeof cases[0]), argc > 1 ? argv[1] : NULL, teardown);

@@ -169,6 +169,37 @@ static void case_at_bytes_per_message(void) {
                (double)ref_rx / BYTES_MESSAGES, (double)(ref_tx + ref_rx) / BYTES_MESSAGES);
         CHECK(tx > 0 && rx > 0);
     }
+    /* The same messages back to back: the engine's window lets one AT+QISEND carry several
+     * packets and one AT+QIRD several acknowledgements (AT+QMTPUBEX takes one message each). */
+    for (uint8_t qos = 0; qos <= 2; qos++) {
+        tc_settle(200);
+        uint32_t tx0 = qat_tx_bytes(m), rx0 = qat_rx_bytes(m);
+        long before = modem_stat("publish");
+        size_t done = tc_event_count(pub, MQE_EVENT_PUBLISH_COMPLETE);
+        for (uint32_t n = 0; n < BYTES_MESSAGES; n++) {
+            mqe_status_t st = MQE_ERR_FULL;
+            uint64_t until = h_real_ms() + TC_WAIT_MS;
+            while (st == MQE_ERR_FULL && h_real_ms() < until) {
+                st = mqe_publish(&pub->client, topic, payload, sizeof payload, qos, false, NULL);
+                if (st == MQE_ERR_FULL) {
+                    tc_pump(); /* back-pressure: the window is full */
+                }
+            }
+            REQUIRE_EQ(st, MQE_OK);
+        }
+        if (qos == 0) {
+            WAIT_UNTIL(modem_stat("publish") >= before + BYTES_MESSAGES, TC_WAIT_MS, tc_pump);
+        } else {
+            WAIT_UNTIL(tc_event_count(pub, MQE_EVENT_PUBLISH_COMPLETE) >= done + BYTES_MESSAGES,
+                       TC_WAIT_MS, tc_pump);
+        }
+        tc_settle(30);
+        CHECK_EQ(modem_stat("publish"), before + BYTES_MESSAGES);
+        double tx = (double)(qat_tx_bytes(m) - tx0) / BYTES_MESSAGES;
+        double rx = (double)(qat_rx_bytes(m) - rx0) / BYTES_MESSAGES;
+        printf("at-bytes qos %u, %u back to back: quectel_at %.1f to the modem + %.1f from it = %.1f\n",
+               qos, BYTES_MESSAGES, tx, rx, tx + rx);
+    }
 }
 
 static void teardown(void) {

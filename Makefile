@@ -34,7 +34,7 @@
 #   make soak-short  the same with 1,000 each (part of make test)
 #   make at-test the Quectel AT port (ports/quectel_at) through scripts/modem_emulator.py to
 #                mosquitto: the demo, the C tests, a cut and resume with DUP, AT bytes per
-#                message, a soak with >= 20 socket drops and PDP deactivations
+#                message, a soak with >= 20 socket drops, PDP deactivations, modem restarts
 #   make at-size the AT port's flash (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os) and RAM
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
@@ -702,7 +702,7 @@ $(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
 # Echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
 # refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
 # +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
-# the soak's cuts are the emulator's own, half socket drops and half PDP deactivations.
+# the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
 at-test: $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases $(AT_BUILD)/soak
 	$(call apt_install,$(APT_BROKER))
 	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub

@@ -17,11 +17,13 @@ SEND OK / SEND FAIL), AT+QIRD=<id>,<len> (+QIRD: n, buffer access mode: one URC
 baud rate; unrelated URCs (+CGREG, +QIND) are slipped into responses at random; echo is
 on at start, as on a real modem.
 
-Control datagrams: "cut [ID]" (drop every TCP socket, or connectID ID's: +QIURC: "closed"), "pdp" (deactivate the
-PDP context: +QIURC: "pdpdeact"), "hold" / "release" (stop / resume reading from the
-network, so acknowledgements wait), "sendfail N" (the next N AT+QISEND answer SEND FAIL),
-"stats" (answered to the sender: key=value pairs). --cut-every makes cuts on its own,
-alternating socket drops and PDP deactivations.
+Control datagrams: "cut [ID]" (drop every TCP socket, or connectID ID's: +QIURC:
+"closed"), "pdp" (deactivate the PDP context: +QIURC: "pdpdeact"), "reset" (the modem
+restarts: sockets, context and echo setting are lost, the UART is deaf for 0.2-0.5 s, then
+RDY), "hold" / "release" (stop / resume reading from the network, so acknowledgements
+wait), "sendfail N" (the next N AT+QISEND answer SEND FAIL), "stats" (answered to the
+sender: key=value pairs). --cut-every makes cuts on its own, in turn a socket drop, a PDP
+deactivation and a modem restart.
 
 Exit status: COMMAND's; 124 when --timeout expires (COMMAND is killed by its PID); 1 when
 COMMAND passed but fewer than --min-cuts cuts were made.
@@ -77,7 +79,9 @@ class Modem:
         self.rate = args.baud / 10.0  # bytes per second (8N1)
         self.credit = 0.0
         self.credit_t = time.monotonic()
-        self.stats = dict(commands=0, cuts_tcp=0, cuts_pdp=0, send_fail=0, dup_publish=0,
+        self.booting_until = None
+        self.stats = dict(commands=0, cuts_tcp=0, cuts_pdp=0, cuts_reset=0, send_fail=0,
+                          dup_publish=0,
                           publish=0, qird=0, qisend=0, noise=0, at_in=0, at_out=0)
         self.next_cut = None
         self.cut_kind = 0
@@ -143,6 +147,8 @@ class Modem:
     # ---- input -------------------------------------------------------------------------
     def feed(self, data):
         self.stats["at_in"] += len(data)
+        if self.booting_until is not None:
+            return  # restarting: the UART is not listening yet
         self.inbuf += data
         while self.inbuf:
             if self.data_for is not None:
@@ -354,7 +360,22 @@ class Modem:
         return None
 
     def cut(self, kind, cid=None):
-        if kind == "pdp":
+        if kind == "reset":
+            # The modem restarts: sockets, context, echo setting and pending output are gone;
+            # it says RDY once it listens again.
+            self.stats["cuts_reset"] += 1
+            for s in self.socks.values():
+                self.drop_tcp(s, "dead")
+            self.socks.clear()
+            self.pdp = False
+            self.echo = True
+            self.inbuf.clear()
+            self.data_for = None
+            self.deferred = []
+            self.out.clear()
+            self.pending_dns.clear()
+            self.booting_until = time.monotonic() + self.rng.uniform(0.2, 0.5)
+        elif kind == "pdp":
             self.stats["cuts_pdp"] += 1
             self.pdp = False
             for s in self.socks.values():
@@ -368,6 +389,9 @@ class Modem:
 
     def timers(self):
         now = time.monotonic()
+        if self.booting_until is not None and now >= self.booting_until:
+            self.booting_until = None
+            self.urc(b"RDY")
         for s in [s for s in self.pending_opens if s.open_at <= now]:
             self.pending_opens.remove(s)
             s.state = "up"
@@ -386,7 +410,7 @@ class Modem:
                 self.urc(b'+QIURC: "dnsgip","%s"' % a.encode())
         if self.next_cut is not None and now >= self.next_cut:
             if any(s.state == "up" for s in self.socks.values()):
-                self.cut("pdp" if self.cut_kind % 2 else "tcp")
+                self.cut(("tcp", "pdp", "reset")[self.cut_kind % 3])
                 self.cut_kind += 1
             self.next_cut = now + self.rng.uniform(*self.cut_range)
 
@@ -394,8 +418,8 @@ class Modem:
         words = msg.split()
         if not words:
             return None
-        if words[0] == "pdp":
-            self.cut("pdp")
+        if words[0] in ("pdp", "reset"):
+            self.cut(words[0])
         elif words[0] == "cut":
             self.cut("tcp", int(words[1]) if len(words) > 1 else None)
         elif words[0] == "hold":
@@ -435,7 +459,7 @@ def main():
     ap.add_argument("--send-fail-every", type=int, default=0, metavar="N",
                     help="every Nth AT+QISEND answers SEND FAIL")
     ap.add_argument("--cut-every", type=parse_range, default=None, metavar="MIN_MS:MAX_MS",
-                    help="cut on its own at random intervals: socket drop, then PDP, ...")
+                    help="cut on its own at random intervals: socket drop, PDP, restart, ...")
     ap.add_argument("--min-cuts", type=int, default=0)
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
@@ -498,7 +522,7 @@ def main():
     if status is None:
         print(f"modem_emulator: timed out after {args.timeout} s", file=sys.stderr)
         return TIMEOUT_STATUS
-    cuts = modem.stats["cuts_tcp"] + modem.stats["cuts_pdp"]
+    cuts = modem.stats["cuts_tcp"] + modem.stats["cuts_pdp"] + modem.stats["cuts_reset"]
     if status == 0 and cuts < args.min_cuts:
         print(f"modem_emulator: only {cuts} cuts, fewer than {args.min_cuts}", file=sys.stderr)
         return 1

@@ -6,7 +6,12 @@
 #include <stddef.h>
 #include <string.h>
 
-#define T_SHORT_MS 2000u      /* plain commands answer within 300 ms; room for a slow UART */
+#ifndef QAT_T_SHORT_MS
+/* Plain commands answer within 300 ms; AT+QIRD's 1,500 bytes take 130 ms at 115,200 baud.
+ * Raise it for slow UARTs (1.6 s at 9,600 baud). */
+#define QAT_T_SHORT_MS 2000u
+#endif
+#define T_SHORT_MS QAT_T_SHORT_MS
 #define T_QIACT_MS 150000u    /* AT+QIACT: 150 s */
 #define T_QIDEACT_MS 40000u   /* AT+QIDEACT: 40 s */
 #define T_QIOPEN_MS 150000u   /* +QIOPEN URC: 150 s */

@@ -698,13 +698,19 @@ $(AT_BUILD)/at_cases: tests/at/at_cases.c tests/c/fixture.c tests/c/harness.c $(
 	$(AT_LINK)
 $(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
 	$(AT_LINK)
+$(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
+  $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 
-# Echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
+# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
 # refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
 # +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
 # the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
-at-test: $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases $(AT_BUILD)/soak
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+  $(AT_BUILD)/soak
 	$(call apt_install,$(APT_BROKER))
+	$(AT_BUILD)/at_engine_test
 	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
 	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'
 	MQE_MODEM_ECHO=1 $(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 --send-fail-every 5 -- \

@@ -136,24 +136,46 @@ static void prompt(at_engine_t *at) {
 }
 
 static void feed(at_engine_t *at, const uint8_t *buf, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = buf[i];
+    size_t i = 0;
+    while (i < n) {
         uint8_t flags = at->eat;
         if (flags != 0) {
             at->eat = 0;
-            if (((flags & AT_EAT_LF) && b == '\n') || ((flags & AT_EAT_SPACE) && b == ' ')) {
+            if (((flags & AT_EAT_LF) && buf[i] == '\n') || ((flags & AT_EAT_SPACE) && buf[i] == ' ')) {
+                i++;
                 continue;
             }
         }
-        if (at->raw_left > 0) {
-            *at->raw_dst++ = b;
-            at->raw_left--;
+        if (at->raw_left > 0 || at->skip_left > 0) { /* a block at a time */
+            size_t *left = at->raw_left > 0 ? &at->raw_left : &at->skip_left;
+            size_t k = n - i < *left ? n - i : *left;
+            if (left == &at->raw_left) {
+                memcpy(at->raw_dst, buf + i, k);
+                at->raw_dst += k;
+            }
+            *left -= k;
+            i += k;
             continue;
         }
-        if (at->skip_left > 0) {
-            at->skip_left--;
+        uint8_t b = buf[i];
+        if (b != '\r' && b != '\n' && !(b == '>' && at->line_len == 0)) {
+            /* A run of line bytes, copied at once (a '>' opening a line goes alone below: it
+             * may be the prompt, and what follows it is not part of the line). */
+            size_t j = i;
+            while (j < n && buf[j] != '\r' && buf[j] != '\n') {
+                j++;
+            }
+            size_t k = j - i;
+            if (k > AT_LINE_MAX - at->line_len) {
+                k = AT_LINE_MAX - at->line_len;
+                at->line_cut = 1;
+            }
+            memcpy(at->line + at->line_len, buf + i, k);
+            at->line_len += k;
+            i = j;
             continue;
         }
+        i++;
         if (b == '\r' || b == '\n') {
             int cut = at->line_cut;
             at->line_cut = 0;
@@ -166,13 +188,8 @@ static void feed(at_engine_t *at, const uint8_t *buf, size_t n) {
             }
             continue;
         }
-        if (at->line_len < AT_LINE_MAX) {
-            at->line[at->line_len++] = (char)b;
-        } else {
-            at->line_cut = 1;
-        }
-        if (at->line_len == 1 && b == '>' && at->busy && at->phase == AT_PH_WAIT &&
-            at->payload != NULL) {
+        at->line[at->line_len++] = '>'; /* line_len was 0 */
+        if (at->busy && at->phase == AT_PH_WAIT && at->payload != NULL) {
             prompt(at);
         }
     }

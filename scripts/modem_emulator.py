@@ -451,7 +451,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--baud", type=int, default=921600)
+    ap.add_argument("--baud", type=int, default=115200,
+                    help="pace of the modem-to-host bytes (8N1)")
     ap.add_argument("--noise", type=float, default=0.1,
                     help="chance of an unrelated URC inside a response")
     ap.add_argument("--send-fail", type=float, default=0.0,

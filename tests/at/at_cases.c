@@ -91,6 +91,22 @@ static void case_cut_then_resume_with_dup(void) {
     CHECK(tc_event_count(sub, MQE_EVENT_CONNECTED) >= 2);
 }
 
+/* The network drops the PDP context: the port's link hook says down, the client reconnects
+ * (the port activates the context again, and the hook says up) and resumes its session. */
+static void case_pdp_deactivation(void) {
+    tc_t *pub = open_persistent("apd");
+    REQUIRE(pub != NULL);
+    int down = at_host_link_events(0), up = at_host_link_events(1);
+    REQUIRE(up >= 1); /* the first activation */
+    REQUIRE_EQ(at_host_ctl("pdp", NULL, 0), 0);
+    WAIT_UNTIL(tc_event_count(pub, MQE_EVENT_CONNECTED) >= 2, 3 * TC_WAIT_MS, tc_pump);
+    CHECK_EQ(tc_event_count(pub, MQE_EVENT_CONNECTED), 2);
+    CHECK_EQ(at_host_link_events(0), down + 1);
+    CHECK_EQ(at_host_link_events(1), up + 1);
+    const tc_event_t *lost = tc_event(pub, MQE_EVENT_DISCONNECTED, -1);
+    CHECK(lost != NULL && lost->ev.reason == MQE_ERR_NET_DOWN);
+}
+
 /* Nothing listens: +QIOPEN: <id>,566 is a transport failure (the modem cannot tell a
  * refusal from other failures); the connectID is closed in the modem and free again. */
 static void case_failed_tcp_connect(void) {
@@ -212,6 +228,7 @@ int main(int argc, char **argv) {
     tc_setup();
     static const h_case_t cases[] = {
         {"cut_then_resume_with_dup", case_cut_then_resume_with_dup},
+        {"pdp_deactivation", case_pdp_deactivation},
         {"failed_tcp_connect", case_failed_tcp_connect},
         {"at_bytes_per_message", case_at_bytes_per_message},
     };

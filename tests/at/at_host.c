@@ -19,6 +19,16 @@
 static int uart_fd = -1;
 static qat_modem_t modem;
 static int modem_ready;
+static int link_events[2];
+
+static void on_link(void *user, int up) {
+    (void)user;
+    link_events[up != 0]++;
+}
+
+int at_host_link_events(int up) {
+    return link_events[up != 0];
+}
 
 /* The UART callbacks: non-blocking, as a firmware's ring buffers would be. */
 static int32_t uart_read(void *ctx, uint8_t *buf, size_t len) {
@@ -80,6 +90,7 @@ qat_modem_t *at_host_modem(void) {
     cfg.io.now_ms = uart_now;
     const char *echo = getenv("MQE_MODEM_ECHO");
     cfg.keep_echo = echo != NULL && strcmp(echo, "1") == 0;
+    cfg.link = on_link;
     qat_init(&modem, &cfg);
     modem_ready = 1;
     return &modem;

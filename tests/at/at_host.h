@@ -13,6 +13,9 @@
  * the modem's echo on). NULL, with a message on stderr, when the pty cannot be opened. */
 qat_modem_t *at_host_modem(void);
 
+/* How often the port's link hook said down (up = 0) or up (1). */
+int at_host_link_events(int up);
+
 /* Sends a control word to the emulator ("cut", "pdp", "hold", "release", "sendfail N",
  * "stats"); the reply (up to len-1 bytes) goes to reply when not NULL. 0 on success. */
 int at_host_ctl(const char *word, char *reply, size_t len);

@@ -15,6 +15,7 @@ mod args;
 mod blocking;
 mod cell;
 mod commands;
+mod events;
 mod handlers;
 mod init;
 mod log;
@@ -23,6 +24,7 @@ mod panic;
 mod poll;
 mod query;
 mod status;
+mod topic_handlers;
 mod transport;
 mod types;
 

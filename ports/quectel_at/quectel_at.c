@@ -289,7 +289,8 @@ static int next_command(qat_modem_t *m) {
     return 0;
 }
 
-/* Deadlines that belong to no single command: the +QIOPEN and dnsgip URCs. */
+/* Deadlines that belong to no single command: the +QIOPEN and dnsgip URCs (checked while
+ * no command runs). */
 static void check_deadlines(qat_modem_t *m) {
     for (int i = 0; i < QAT_MAX_SOCKETS; i++) {
         qat_sock_t *s = &m->socks[i];
@@ -297,7 +298,7 @@ static void check_deadlines(qat_modem_t *m) {
             qat_sock_fail(m, s, QAT_ERR_TIMEOUT);
         }
     }
-    if (m->dns == D_SENT && at_idle(&m->at) && (uint32_t)(now(m) - m->dns_since) >= T_DNS_MS) {
+    if (m->dns == D_SENT && (uint32_t)(now(m) - m->dns_since) >= T_DNS_MS) {
         m->dns = D_FAIL;
     }
 }

@@ -37,6 +37,11 @@
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
+#   make at-test the Quectel AT port (ports/quectel_at) through scripts/modem_emulator.py to
+#                mosquitto: the demo, the C tests, a cut and resume with DUP, AT bytes per
+#                message, a soak with >= 20 socket drops, PDP deactivations, modem restarts
+#   make at-size the AT port's flash (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os) and RAM
+#   make at-cpu  the AT port's instructions per published message (callgrind, a scripted modem)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
@@ -538,6 +543,7 @@ test: deps
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory at-test
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
@@ -767,5 +773,94 @@ notice:
 	$(PYTHON) scripts/notice.py
 check-notice:
 	$(PYTHON) scripts/notice.py --check
+
+# --- the Quectel AT port: ports/quectel_at over the modem emulator (PORTING.md) ---
+# The programs written for the POSIX port run unchanged over the modem: tests/at/posix_glue.c
+# provides port_posix_transport/_abort/_open_sockets, port_posix.c's own are renamed away.
+.PHONY: at-test at-size at-cpu
+AT_DIR := ports/quectel_at
+AT_SRC := $(AT_DIR)/at_engine.c $(AT_DIR)/quectel_at.c $(AT_DIR)/quectel_at_urc.c
+AT_HDR := $(AT_DIR)/at_engine.h $(AT_DIR)/quectel_at.h $(AT_DIR)/quectel_at_internal.h
+AT_HOST := tests/at/at_host.c tests/at/posix_glue.c
+AT_BUILD := $(BUILD)/at
+AT_CFLAGS = $(C_STRICT) $(CFLAGS) -Iinclude -Iports/posix -I$(AT_DIR) -Itests/at -Itests/c \
+  -DQAT_MAX_SOCKETS=4
+AT_RENAME := -Dport_posix_transport=port_posix_bsd_transport \
+  -Dport_posix_open_sockets=port_posix_bsd_open_sockets -Dport_posix_abort=port_posix_bsd_abort
+AT_OBJ := $(AT_BUILD)/port_posix_renamed.o
+AT_DEPS := $(AT_SRC) $(AT_HDR) $(AT_HOST) tests/at/at_host.h $(AT_OBJ) $(HEADER) $(LIB)
+AT_LINK = $(CC) $(AT_CFLAGS) $(filter %.c,$^) $(AT_OBJ) $(LIB) $(LDFLAGS) -o $@
+MODEM := $(PYTHON) scripts/modem_emulator.py
+HOST_C_SRC += $(AT_SRC) $(wildcard tests/at/*.c)
+C_INCLUDES += -I$(AT_DIR) -Itests/at
+
+$(AT_BUILD):
+	mkdir -p $@
+$(AT_OBJ): $(PORT_SRC) $(PORT_HDR) $(HEADER) | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(AT_RENAME) -c $(PORT_SRC) -o $@
+$(AT_BUILD)/pubsub: c_examples/pubsub.c $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/at_cases: tests/at/at_cases.c tests/c/fixture.c tests/c/harness.c $(CTEST_HDR) $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/at_cpu: tests/at/at_cpu.c $(AT_SRC) $(AT_HDR) $(HEADER) $(LIB) | $(AT_BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -I$(AT_DIR) $(filter %.c,$^) $(LIB) $(LDFLAGS) -o $@
+$(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
+  $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
+
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
+# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
+# +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
+# the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+  $(AT_BUILD)/soak
+	$(call apt_install,$(APT_BROKER))
+	$(AT_BUILD)/at_engine_test
+	for q in 0 1 2; do $(AT_BUILD)/at_cpu $$q 100 || exit 1; done
+	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
+	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'
+	MQE_MODEM_ECHO=1 $(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 --send-fail-every 5 -- \
+	  $(AT_BUILD)/test_c round_trip
+	$(WITH_BROKER) --timeout 120 -- $(MODEM) --timeout 110 --noise 0 -- $(AT_BUILD)/at_cases
+	$(WITH_BROKER) --timeout 300 -- $(MODEM) --timeout 290 --cut-every 300:900 --min-cuts 20 \
+	  --send-fail-every 40 -- $(AT_BUILD)/soak 300 300 240
+
+# Instructions inside the transport calls only (the port, its UART callbacks and libc),
+# marginal over AT_CPU_N messages of 32 bytes, host x86-64 at -O2 (as README's figures).
+AT_CPU_N := 200
+AT_CALLGRIND := valgrind --tool=callgrind --collect-atstart=no $(addprefix --toggle-collect=t_,\
+  open connect send recv close)
+at-cpu: $(AT_BUILD)/at_cpu
+	$(call apt_install,$(APT_VALGRIND))
+	@for q in 0 1 2; do \
+	  for n in 0 $(AT_CPU_N); do \
+	    $(AT_CALLGRIND) --callgrind-out-file=$(AT_BUILD)/at_cpu.$$q.$$n.cg $(AT_BUILD)/at_cpu $$q $$n \
+	      >/dev/null 2>&1 || { echo "at-cpu: at_cpu $$q $$n failed" >&2; exit 1; }; \
+	  done; \
+	  ir0=$$(sed -n 's/^summary: //p' $(AT_BUILD)/at_cpu.$$q.0.cg); \
+	  irn=$$(sed -n 's/^summary: //p' $(AT_BUILD)/at_cpu.$$q.$(AT_CPU_N).cg); \
+	  echo "at-cpu: QoS $$q: $$(( (irn - ir0) / $(AT_CPU_N) )) instructions per message in the port"; \
+	done
+
+# Flash: the port's objects as a Cortex-M4 firmware would build them (every function is
+# reached through the transport table, so --gc-sections keeps them all). RAM: qat_modem_t,
+# the one object the firmware allocates (QAT_MAX_SOCKETS=2, 1,500-byte receive buffers).
+AT_M4_BUILD := $(BUILD)/at_m4
+AT_M4_CFLAGS := -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections $(C_STRICT) \
+  -Iinclude -I$(AT_DIR)
+at-size: $(AT_SRC) $(AT_HDR) tests/at/at_ram.c
+	$(call apt_install,$(APT_ARM))
+	mkdir -p $(AT_M4_BUILD)
+	for f in $(basename $(notdir $(AT_SRC))); do \
+	  $(M4_CC) $(AT_M4_CFLAGS) -c $(AT_DIR)/$$f.c -o $(AT_M4_BUILD)/$$f.o || exit 1; \
+	done
+	$(M4_CC) $(AT_M4_CFLAGS) -c tests/at/at_ram.c -o $(AT_M4_BUILD)/at_ram.o
+	arm-none-eabi-size -t $(addprefix $(AT_M4_BUILD)/,$(notdir $(AT_SRC:.c=.o)))
+	@echo "RAM (qat_modem_t, bss of at_ram.o):"; arm-none-eabi-size $(AT_M4_BUILD)/at_ram.o
 
 FORCE:

@@ -56,7 +56,7 @@ flags=$(echo $(pkg-config --cflags --libs mqtt_engine))
 [ "$(pkg-config --modversion mqtt_engine)" = "$version" ] || fail "pkg-config --modversion"
 [ -z "$(pkg-config --variable=target mqtt_engine)" ] || fail "host install has a target triple"
 pkg-config --atleast-version="$major.$minor" mqtt_engine || fail "pkg-config --atleast-version"
-strict=(-std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -O2)
+strict=(-std=c99 -Wall -Wextra -Werror -pedantic -O2)
 # Only pkg-config's flags reach the library: no -Iinclude, no extra -l.
 run_logged "build with pkg-config" $CC "${strict[@]}" $(pkg-config --cflags mqtt_engine) -Iports/posix \
   tests/install/consumer.c ports/posix/port_posix.c $(pkg-config --libs mqtt_engine) -o "$work/consumer-pkgconfig"

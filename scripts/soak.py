@@ -48,11 +48,18 @@ def main():
                          "sessions across --restart")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--broker-log", help="keep the whole broker log at this path")
+    ap.add_argument("--tap-dir", help="record both proxies' traffic as DIR/pub.tap and DIR/sub.tap "
+                                      "(tests/interop/tap_qos2.py reads them)")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         ap.error("no soak program given")
+    if args.tap_dir:
+        os.makedirs(args.tap_dir, exist_ok=True)
+        for name in ("pub", "sub"):
+            if os.path.exists(os.path.join(args.tap_dir, f"{name}.tap")):
+                os.remove(os.path.join(args.tap_dir, f"{name}.tap"))
     deadline = time.monotonic() + args.timeout
     with tempfile.TemporaryDirectory(prefix="mqe-soak-") as workdir:
         log_path = os.path.join(workdir, "broker.log")
@@ -76,7 +83,8 @@ def main():
             proc = subprocess.Popen(
                 [sys.executable, os.path.join(HERE, "fault_proxy.py"), "--upstream-port", str(broker_port),
                  "--cut-bytes", cut_bytes, "--timeout", str(args.timeout),
-                 "--port-file", port_file, "--stats-file", stats_file],
+                 "--port-file", port_file, "--stats-file", stats_file]
+                + (["--tap", os.path.join(args.tap_dir, f"{name}.tap")] if args.tap_dir else []),
                 stdin=subprocess.DEVNULL)
             proxies.append((proc, port_file, stats_file))
         soak = None

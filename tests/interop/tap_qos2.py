@@ -7,12 +7,11 @@
 For each QoS 2 message (topic ending in /q2, payload = its sequence number) that was forwarded
 to the subscriber more than once, it says which of these happened:
 - the publisher re-sent its PUBLISH (DUP 1, allowed before PUBREC) and the broker forwarded
-  both (MQTT-4.3.3-2 forbids it);
+  both under two ids (MQTT-4.3.3-2 forbids it);
 - the broker sent it again after its own PUBREL for it (MQTT-4.3.3-1 forbids it; the client
   has released the id and must take it as new, MQTT-4.3.3-2);
 - the broker re-sent it before it completed, under the same id: a correct re-send (if DUP 1),
-  which the client recognises unless the cut took the first copy before the client read it
-  (the tap cannot tell: it sees what the proxy forwarded, not what the client read).
+  which the client recognises.
 It also counts PUBLISHes the publisher sent after its own PUBREL for the same id (a client bug).
 """
 
@@ -102,11 +101,13 @@ def main():
         released = any(x[1] == "s" and x[2] == "PUBREL" for x in evs[:sends[1]])
         if released:
             kinds[f"sent again after the broker's own PUBREL for it, DUP {again[4]}"] += 1
+        elif again[3] == evs[sends[0]][3]:
+            kinds[f"sent again under the same id before it completed, DUP {again[4]} (a re-send: "
+                  "the client recognises it)"] += 1
         elif seq in resent:
-            kinds["publisher re-sent it (before PUBREC); the broker forwarded both"] += 1
+            kinds["forwarded twice, under two ids, after the publisher's re-send"] += 1
         else:
-            kinds[f"sent again before it completed, DUP {again[4]} (a re-send: the client "
-                  "recognises it unless the cut took the first copy)"] += 1
+            kinds["sent twice under two ids"] += 1
     print(f"publisher: {len(resent)} QoS 2 messages re-sent, {after_rel} re-sent after its PUBREL")
     print(f"subscriber: {sum(kinds.values())} QoS 2 messages forwarded to it more than once:")
     for what, n in kinds.most_common():

@@ -79,6 +79,7 @@ class Cell:
         self.ok = False
         self.failed_cases = []  # ctest: the C cases that failed
         self.note = ""  # what happened, short
+        self.incomplete = False  # ctest: timed out, no summary line, or the broker died
         self.verdict = ""  # pass / xfail / FAIL / XPASS
         self.devs = []  # deviations that explain it
         self.unexpected = []  # failing cells nobody expected
@@ -115,14 +116,17 @@ def run_program(cell, name, cmd, env, logs):
         cell.failed_cases = re.findall(r"^FAIL (\S+)", out, re.M)
         m = re.search(r"^(\d+) passed, (\d+) failed$", out, re.M)
         cell.note = f"{m.group(1)} passed, {m.group(2)} failed" if m else "no summary line"
+        cell.incomplete = m is None
     else:
         last = [line for line in out.splitlines() if line.strip()][-1:]
         cell.note = last[0][:60] if last else ""
     if timed_out:
         cell.note += f"; timed out after {TIMEOUT_S[cell.check]} s"
+        cell.incomplete = True
     if died:
         cell.note += f"; {name} exited during the run"
         cell.ok = False
+        cell.incomplete = True
 
 
 def run_soak(cell, name, restart, env, logs):
@@ -153,7 +157,8 @@ def judge(cell, expected):
         wanted = {c.split(":", 1)[1] for (b, c) in expected if b == cell.broker and c.startswith("ctest:")}
         whole = expected.get(key, [])
         failed = set(cell.failed_cases)
-        ran_out = not cell.ok and not failed  # no case failed, yet the run did (timeout, crash)
+        # The run failed beyond its cases: a timeout, a crash, no summary, the broker died.
+        ran_out = not cell.ok and (not failed or cell.incomplete)
         cell.unexpected = sorted(failed - wanted)
         if ran_out and not whole:
             cell.unexpected.append("(run)")

@@ -9,6 +9,9 @@ Each probe prints what the broker did; nothing is judged here (the matrix judges
 - pubrel-resend: QoS 2 id 7 completed, reconnect (CleanSession=0), PUBREL 7 again.
 - qos2-resend-after-complete: the broker sends us a QoS 2 message, we complete it, reconnect:
   does it send it again (MQTT-4.3.3-1 forbids re-sending after the PUBREL)?
+- qos2-pubrel-next-connection: a QoS 2 PUBLISH gets its PUBREC, the connection ends before our
+  PUBREL, which goes on the next one: does the broker forward the message on PUBLISH or on
+  PUBREL, and does it still have it then (MQTT-4.3.3-2: with the PUBREC it took ownership)?
 Bounded: every read waits at most 2 s.
 """
 
@@ -146,6 +149,26 @@ def probe(port, login, run):
     print(f"qos2-resend-after-complete: SUBACK {show(suback)}; got {' / '.join(seen)}, "
           f"completed; reconnect {show(ack)} -> {show(read(sub))}")
     sub.close()
+
+    # 4. When does the broker forward a QoS 2 message: on PUBLISH or on PUBREL? And does it
+    #    keep one whose PUBREL comes only on the next connection (CleanSession=0)?
+    sub, _ = connect(port, f"{run}e", True, login)
+    topic = f"probe/{run}/e"
+    sub.sendall(packet(0x82, struct.pack("!H", 1) + utf8(topic) + b"\x02"))
+    read(sub)
+    pub, _ = connect(port, f"{run}f", False, login)
+    pub.sendall(packet(0x34, utf8(topic) + struct.pack("!H", 11) + b"held"))
+    rec = read(pub)
+    before = show(read(sub))
+    pub.close()  # our PUBREL never went out on this connection
+    pub, ack = connect(port, f"{run}f", False, login)
+    pub.sendall(packet(0x62, struct.pack("!H", 11)))
+    comp = show(read(pub))
+    after = show(read(sub))
+    print(f"qos2-pubrel-next-connection: PUBLISH 11 -> {show(rec)}; subscriber before PUBREL: "
+          f"{before}; reconnect {show(ack)}, PUBREL 11 -> {comp}; subscriber then: {after}")
+    sub.close()
+    pub.close()
 
 
 def main():

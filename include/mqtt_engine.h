@@ -75,16 +75,21 @@
 /** Longest topic filter of a per-topic handler, in bytes. Env MQE_HANDLER_FILTER_BYTES, default 48. */
 #define MQE_HANDLER_FILTER_BYTES 48
 
+/* Optional facilities this library was built with (cargo features). */
+#define MQE_FEATURE_LINK 1
+#define MQE_FEATURE_PENDING 1
+#define MQE_FEATURE_STATS 1
+
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width).
     MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3464
-#define MQE_ABI_TAG 0xbb28ef78u
+#define MQE_CLIENT_SIZE 3696
+#define MQE_ABI_TAG 0x244abd95u
 #else
-#define MQE_CLIENT_SIZE 2752
-#define MQE_ABI_TAG 0x551e37e2u
+#define MQE_CLIENT_SIZE 2984
+#define MQE_ABI_TAG 0x001e1825u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -222,6 +227,12 @@
  */
 #define MQE_ERR_TIMEOUT (-46)
 /**
+ * The firmware reported the data link down (`mqe_link_down`): the connection was closed,
+ * and no attempt is made until `mqe_link_up`.
+ * Text: "data link down (mqe_link_down)".
+ */
+#define MQE_ERR_LINK_DOWN (-47)
+/**
  * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
  * Text: "malformed packet from the broker".
  */
@@ -329,6 +340,7 @@
     X(MQE_ERR_PING_TIMEOUT) \
     X(MQE_ERR_ACK_TIMEOUT) \
     X(MQE_ERR_TIMEOUT) \
+    X(MQE_ERR_LINK_DOWN) \
     X(MQE_ERR_MALFORMED) \
     X(MQE_ERR_UNEXPECTED_PACKET) \
     X(MQE_ERR_UNKNOWN_PACKET_ID) \
@@ -535,7 +547,8 @@ typedef struct mqe_event_t {
   uint32_t endpoint;
   /**
    * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-   * `MQE_EVENT_ERROR`: how many posted messages were dropped.
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
+   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
    */
   uint32_t dropped;
   /**
@@ -661,9 +674,9 @@ typedef struct mqe_options_t {
   uint32_t ping_timeout_ms;
   /**
    * Automatic reconnect (default on): after a connection started by `mqe_connect` ends for
-   * any reason but `mqe_disconnect`, `mqe_poll` waits `reconnect_min_ms * 2^(attempt-1)`,
-   * capped at `reconnect_max_ms`, less up to 25 % jitter from `platform.random`, never
-   * below `reconnect_min_ms` (defaults 1000 and 60000), and connects again.
+   * any reason but `mqe_disconnect`, `mqe_poll` waits a delay drawn uniformly (from
+   * `platform.random`) from [0, min(`reconnect_max_ms`, `reconnect_min_ms` * 2^(attempt-1))]
+   * ("full jitter"; defaults 1000 and 60000), and connects again.
    */
   bool reconnect;
   uint32_t reconnect_min_ms;
@@ -678,6 +691,41 @@ typedef struct mqe_options_t {
    * (default) or `MQE_QOS0_DROP_OLDEST`.
    */
   uint8_t qos0_policy;
+#if defined(MQE_FEATURE_LINK)
+  /**
+   * Feature `link`. The idle timeout, in seconds, of the NAT between the device and the
+   * broker, when known (carrier NATs drop idle TCP after 2-5 minutes: docs/CELLULAR.md); 0
+   * (default): unknown. The keep-alive is clamped below two thirds of it (and turned on if
+   * 0), so that a PINGREQ crosses the NAT before its entry expires.
+   */
+  uint32_t nat_timeout_s
+#endif
+  ;
+#if defined(MQE_FEATURE_LINK)
+  /**
+   * Feature `link`. A connection lost within this many ms of its CONNACK counts as a failed
+   * attempt: the backoff keeps growing (default 10000; 0: off).
+   */
+  uint32_t reconnect_stable_ms
+#endif
+  ;
+#if defined(MQE_FEATURE_LINK)
+  /**
+   * Feature `link`. After this many CONNACK 4 or 5 (bad credentials, not authorised) in a
+   * row, automatic reconnect stops with `MQE_EVENT_RECONNECT_STOPPED` (default 3; 0: never),
+   * unless the credentials are renewed before every CONNECT.
+   */
+  uint8_t auth_retry_limit
+#endif
+  ;
+#if defined(MQE_FEATURE_PENDING)
+  /**
+   * Feature `pending`. Report `MQE_EVENT_IDLE` each time the client becomes idle (default
+   * false).
+   */
+  bool idle_event
+#endif
+  ;
   /**
    * Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
    * without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
@@ -801,10 +849,120 @@ typedef void (*mqe_critical_exit_t)(uint32_t state);
  */
 typedef void (*mqe_panic_hook_t)(void);
 
+#if defined(MQE_FEATURE_PENDING)
+/**
+ * The work in hand (`mqe_pending`).
+ */
+typedef struct mqe_pending_t {
+  /**
+   * Outgoing QoS 1/2 messages not yet complete (PUBACK or PUBCOMP not received).
+   */
+  uint32_t inflight;
+  /**
+   * QoS 0 messages waiting in the offline queue.
+   */
+  uint32_t qos0_queued;
+  /**
+   * Messages `mqe_post_publish` queued and `mqe_poll` has not taken yet.
+   */
+  uint32_t outbox;
+  /**
+   * SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK.
+   */
+  uint32_t subs_awaiting;
+  /**
+   * Bytes queued for the transport and not yet accepted by its send.
+   */
+  uint32_t tx_bytes;
+  /**
+   * Incoming QoS 2 messages awaiting the broker's PUBREL.
+   */
+  uint32_t rx_qos2_open;
+  /**
+   * A PINGREQ is queued or awaits its PINGRESP.
+   */
+  bool ping_outstanding;
+  /**
+   * Connected and nothing above pending: the modem may sleep until `mqe_next_deadline_ms`.
+   */
+  bool idle;
+} mqe_pending_t;
+#endif
+
 /**
  * The client's connection state: one of the `MQE_STATE_*` constants.
  */
 typedef int32_t mqe_state_t;
+
+#if defined(MQE_FEATURE_STATS)
+/**
+ * What went over the wire since `mqe_init` (`mqe_stats`): the bytes the transport's send
+ * accepted and its recv returned (fixed headers, PINGREQs and re-sends included; with a TLS
+ * transport, the MQTT bytes inside TLS), packets per MQTT control packet type, connects and
+ * reconnects.
+ */
+typedef struct mqe_stats_t {
+  uint64_t bytes_sent;
+  uint64_t bytes_received;
+  /**
+   * Indexed by packet type: 1 CONNECT, 3 PUBLISH, 4 PUBACK, 5 PUBREC, 6 PUBREL, 7 PUBCOMP,
+   * 8 SUBSCRIBE, 10 UNSUBSCRIBE, 12 PINGREQ, 14 DISCONNECT (0 and 15 stay 0).
+   */
+  uint32_t packets_sent[16];
+  /**
+   * Indexed likewise: 2 CONNACK, 3 PUBLISH, 4 PUBACK, ..., 9 SUBACK, 11 UNSUBACK, 13 PINGRESP.
+   */
+  uint32_t packets_received[16];
+  /**
+   * PUBLISH packets sent again with DUP set (after a reconnect).
+   */
+  uint32_t publish_resends;
+  /**
+   * PINGREQs sent (`packets_sent[12]`).
+   */
+  uint32_t pings;
+  /**
+   * CONNACKs that accepted a connection.
+   */
+  uint32_t connects;
+  /**
+   * Connection attempts started by automatic reconnect or `mqe_link_up` (not `mqe_connect`).
+   */
+  uint32_t reconnects;
+} mqe_stats_t;
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * The firmware reported the data link down (`mqe_link_down`). An `MQE_EVENT_DISCONNECTED`
+ * with `MQE_ERR_LINK_DOWN` follows when a connection or an attempt was under way.
+ */
+#define MQE_EVENT_LINK_DOWN 16
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * The firmware reported the data link up (`mqe_link_up`); a wanted connection is being set up.
+ */
+#define MQE_EVENT_LINK_UP 17
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * CONNACK refused the credentials (`return_code` 4 or 5, `reason` its `MQE_ERR_REFUSED_*`)
+ * `mqe_options_t.auth_retry_limit` times in a row: automatic reconnect stopped. `mqe_connect`
+ * starts again (with new credentials, after a new `mqe_init`).
+ */
+#define MQE_EVENT_RECONNECT_STOPPED 18
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * A connection is wanted (`mqe_connect` was called) but the data link is down: no attempt is
+ * made until `mqe_link_up`. Publishing works as while reconnecting.
+ */
+#define MQE_STATE_LINK_DOWN 5
+#endif
 
 /**
  * `mqe_set_log_level` with this turns logging off.
@@ -832,6 +990,15 @@ typedef int32_t mqe_state_t;
  * Acknowledgements: SUBACK, UNSUBACK, PINGRESP.
  */
 #define MQE_LOG_DEBUG 3
+
+#if defined(MQE_FEATURE_PENDING)
+/**
+ * Nothing to send and nothing awaited (`mqe_options_t.idle_event`): connected, every count of
+ * `mqe_pending_t` is 0. Reported once each time the client becomes idle (again after each
+ * keep-alive PINGRESP). A PSM/eDRX application may then sleep until `mqe_next_deadline_ms`.
+ */
+#define MQE_EVENT_IDLE 19
+#endif
 
 /**
  * CONNACK accepted the connection. `session_present` is set, and `endpoint`: the index of the
@@ -905,6 +1072,14 @@ typedef int32_t mqe_state_t;
  * packet in bytes), `qos` and `packet_id` are set. `mqe_oversized_count` counts them.
  */
 #define MQE_EVENT_MESSAGE_TOO_LARGE 12
+
+/**
+ * The incoming QoS 2 table (`MQE_MAX_RX_QOS2` entries) was full and forgot `dropped` ids,
+ * consecutive from `packet_id`, before their PUBREL (stale ids a broker left open; see
+ * docs/DELIVERY.md). Should the broker re-send one of those PUBLISH packets, it is
+ * delivered again. A warning is logged too.
+ */
+#define MQE_EVENT_RX_QOS2_EVICTED 13
 
 /**
  * No connection and none being set up.
@@ -1159,8 +1334,9 @@ mqe_status_t mqe_post_publish(struct mqe_client_t *c,
  * registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
  * handler gets only the messages no per-topic handler matches. Registering the same filter
  * again replaces its handler; `mqe_unsubscribe` of the filter removes it, and so does a
- * SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`): its slot is free again when
- * that `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
+ * SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`), also the SUBACK of a renewal
+ * the client sends by itself after a lost session: its slot is free again when that
+ * `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
  * `MQE_STATE_CONNECTED`. Allowed from a callback.
  *
  * Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
@@ -1281,6 +1457,38 @@ mqe_status_t mqe_init_abi(struct mqe_client_t *c,
 #define mqe_init(c, opts, transport, platform) \
   mqe_init_abi((c), (opts), (transport), (platform), sizeof(mqe_client_t), MQE_ABI_TAG)
 
+#if defined(MQE_FEATURE_LINK)
+/**
+ * Tells the client that the data link (PDP context, bearer) went down, typically from the
+ * modem's data-call callback on the owner task. The connection, or the attempt under way,
+ * ends at once (`MQE_EVENT_LINK_DOWN`, then `MQE_EVENT_DISCONNECTED` with
+ * `MQE_ERR_LINK_DOWN`, on the next `mqe_poll`), and no connect attempt is made, so no battery
+ * or data is spent on a dead bearer, until `mqe_link_up`. `mqe_publish` keeps its offline
+ * behaviour: QoS 1/2 are stored, QoS 0 queued. `mqe_state` says `MQE_STATE_LINK_DOWN` while a
+ * connection is wanted. Calling it again while down does nothing. Any state.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`. Allowed from a callback of this client.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_link_down(struct mqe_client_t *c);
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * Tells the client that the data link is up again. When a connection is wanted, the attempt
+ * starts now, without waiting out the reconnect backoff (also when a backoff runs and the link
+ * was never reported down); `MQE_EVENT_LINK_UP` is reported when the link was down. Any state.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_link_up(struct mqe_client_t *c);
+#endif
+
 /**
  * Registers the critical section that guards the outbox of every client: between `enter` and
  * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
@@ -1299,6 +1507,17 @@ mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
  * hook returns (or without one) the handler spins forever. Any task may call this at any time.
  */
 void mqe_set_panic_hook(mqe_panic_hook_t hook);
+
+#if defined(MQE_FEATURE_PENDING)
+/**
+ * Fills `*out` with the work in hand. Any state, also from a callback.
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `out` is NULL or writable.
+ */
+mqe_status_t mqe_pending(const struct mqe_client_t *c, struct mqe_pending_t *out);
+#endif
 
 /**
  * Does everything that is due without blocking: publishes what `mqe_post_publish` queued
@@ -1374,6 +1593,17 @@ const char *mqe_strerror(mqe_status_t status);
  * The library version, "MAJOR.MINOR.PATCH": a static string owned by the library.
  */
 const char *mqe_version(void);
+
+#if defined(MQE_FEATURE_STATS)
+/**
+ * Fills `*out` with the wire counters since `mqe_init`. Any state, also from a callback.
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `out` is NULL or writable.
+ */
+mqe_status_t mqe_stats(const struct mqe_client_t *c, struct mqe_stats_t *out);
+#endif
 
 #ifdef __cplusplus
 }  /* extern "C" */

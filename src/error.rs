@@ -38,6 +38,8 @@ pub enum Error {
     PingTimeout,
     /// An acknowledgement did not arrive within the ack timeout.
     AckTimeout,
+    /// The firmware reported the data link (PDP context, bearer) down: `link_down`.
+    LinkDown,
     // --- protocol ---
     /// The broker sent bytes that are not a valid MQTT 3.1.1 packet.
     Malformed,

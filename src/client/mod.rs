@@ -13,8 +13,11 @@
 mod drive;
 mod io;
 mod ip_literal;
+mod link;
+mod pending;
 mod qos0_queue;
 mod reconnect;
+mod stats;
 
 use core::mem::MaybeUninit;
 use core::net::SocketAddr;
@@ -30,8 +33,11 @@ use crate::time::Instant;
 use crate::wire::{self, QoS};
 use crate::Error;
 
+pub use link::{nat_keep_alive, LinkPolicy};
+pub use pending::Pending;
 use qos0_queue::Qos0Queue;
 pub use reconnect::ReconnectPolicy;
+pub use stats::WireStats;
 
 /// How soon to poll again while waiting on a step the stack reports only by polling
 /// (DNS, TCP connect, a send that would block).
@@ -88,6 +94,20 @@ pub enum Dispatch {
     Qos0Dropped {
         count: u32,
     },
+    /// The firmware reported the data link down or up (`link_down`, `link_up`).
+    #[cfg(feature = "link")]
+    Link {
+        up: bool,
+    },
+    /// CONNACK refused the credentials (`code` 4 or 5) `LinkPolicy::auth_retry_limit` times
+    /// in a row: automatic reconnect stopped until the next `connect`.
+    #[cfg(feature = "link")]
+    ReconnectStopped {
+        code: u8,
+    },
+    /// Nothing to send and nothing awaited (see [`Client::pending`]); once per change.
+    #[cfg(feature = "pending")]
+    Idle,
 }
 
 /// What a QoS 0 publish does when the offline queue is full.
@@ -111,6 +131,9 @@ pub enum ClientState {
     Connected,
     /// DISCONNECT queued; the socket closes once it is sent.
     Disconnecting,
+    /// A connection is wanted, but the firmware reported the data link down.
+    #[cfg(feature = "link")]
+    LinkDown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +183,9 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     qos0_policy: Qos0Policy,
     qos0_dropped: u32,
     qos0_dropped_unreported: u32,
+    link: link::Link,
+    stats: stats::Stats,
+    idle: pending::IdleWatch,
 }
 
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
@@ -230,6 +256,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
             addr_of_mut!((*client).qos0_dropped).write(0);
             addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            addr_of_mut!((*client).link).write(link::Link::NEW);
+            addr_of_mut!((*client).stats).write(stats::Stats::NEW);
+            addr_of_mut!((*client).idle).write(pending::IdleWatch::NEW);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -256,6 +285,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             qos0_policy: _,
             qos0_dropped: _,
             qos0_dropped_unreported: _,
+            link: _,
+            stats: _,
+            idle: _,
         } = &*client;
         let rx_len = client.rx.len();
         client.engine.limit_rx_packet(rx_len);
@@ -321,6 +353,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
     pub fn state(&self) -> ClientState {
         match self.phase {
+            #[cfg(feature = "link")]
+            Phase::Idle if self.want_connection && !self.link_is_up() => ClientState::LinkDown,
             Phase::Idle => ClientState::Disconnected,
             Phase::Backoff(_) => ClientState::Reconnecting,
             Phase::Resolving | Phase::TcpConnecting(_) => ClientState::Connecting,

@@ -52,6 +52,14 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         reconnect_max_ms: 60_000,
         inflight_window: 0,
         qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
+        #[cfg(feature = "link")]
+        nat_timeout_s: 0,
+        #[cfg(feature = "link")]
+        reconnect_stable_ms: 10_000,
+        #[cfg(feature = "link")]
+        auth_retry_limit: 3,
+        #[cfg(feature = "pending")]
+        idle_event: false,
         pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
         oversized_limit: DEFAULT_OVERSIZED_LIMIT as u32,
     }
@@ -181,6 +189,10 @@ pub(crate) struct ClientSetup {
     engine_config: Config,
     reconnect: ReconnectPolicy,
     qos0_policy: Qos0Policy,
+    #[cfg(feature = "link")]
+    link: crate::client::LinkPolicy,
+    #[cfg(feature = "pending")]
+    idle_event: bool,
 }
 
 impl ClientSetup {
@@ -211,6 +223,10 @@ impl ClientSetup {
         let _ = client.set_endpoints(&self.endpoints);
         client.set_reconnect(self.reconnect);
         client.set_qos0_policy(self.qos0_policy);
+        #[cfg(feature = "link")]
+        client.set_link_policy(self.link);
+        #[cfg(feature = "pending")]
+        client.set_idle_events(self.idle_event);
         client.mix_entropy(jitter_seed);
     }
 }
@@ -241,9 +257,13 @@ unsafe fn check_options(
             retain: opts.will_retain,
         }),
     };
+    #[cfg(feature = "link")]
+    let keep_alive_s = crate::client::nat_keep_alive(opts.keep_alive_s, opts.nat_timeout_s);
+    #[cfg(not(feature = "link"))]
+    let keep_alive_s = opts.keep_alive_s;
     let connect = ConnectOptions {
         client_id,
-        keep_alive_s: opts.keep_alive_s,
+        keep_alive_s,
         clean_session: opts.clean_session,
         username,
         password,
@@ -325,6 +345,13 @@ unsafe fn check_options(
             max_ms: opts.reconnect_max_ms,
         },
         qos0_policy,
+        #[cfg(feature = "link")]
+        link: crate::client::LinkPolicy {
+            stable_ms: opts.reconnect_stable_ms,
+            auth_retry_limit: opts.auth_retry_limit,
+        },
+        #[cfg(feature = "pending")]
+        idle_event: opts.idle_event,
     })
 }
 

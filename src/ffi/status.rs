@@ -41,6 +41,7 @@ pub(crate) fn status_of(error: Error) -> mqe_status_t {
         Error::ConnectTimeout => MQE_ERR_CONNECT_TIMEOUT,
         Error::PingTimeout => MQE_ERR_PING_TIMEOUT,
         Error::AckTimeout => MQE_ERR_ACK_TIMEOUT,
+        Error::LinkDown => MQE_ERR_LINK_DOWN,
         Error::Malformed => MQE_ERR_MALFORMED,
         Error::UnexpectedPacket => MQE_ERR_UNEXPECTED_PACKET,
         Error::UnknownPacketId => MQE_ERR_UNKNOWN_PACKET_ID,

@@ -72,6 +72,9 @@ status_table! {
     MQE_ERR_ACK_TIMEOUT = -45, c"no acknowledgement in time";
     /// A blocking helper's timeout passed before what it waits for happened.
     MQE_ERR_TIMEOUT = -46, c"timed out waiting";
+    /// The firmware reported the data link down (`mqe_link_down`): the connection was closed,
+    /// and no attempt is made until `mqe_link_up`.
+    MQE_ERR_LINK_DOWN = -47, c"data link down (mqe_link_down)";
 
     // --- protocol ---
     /// The broker sent bytes that are not a valid MQTT 3.1.1 packet.

@@ -34,6 +34,10 @@
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
+#                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
+#                into build/interop/; fails on any result tests/interop/expected.toml does not
+#                list (docs/BROKERS.md). make interop-aedes: only aedes (part of make test)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
@@ -528,6 +532,7 @@ test: deps
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory interop-aedes
 	$(MAKE) --no-print-directory cell-test-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
@@ -685,6 +690,52 @@ bench: bench-deps
 	$(CC) $(BENCH_CFLAGS) bench/mosq_bench.c -lmosquitto $(LDFLAGS) -o $(BENCH_DIR)/mosq_bench
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
 	  --mosq $(BENCH_DIR)/mosq_bench --runs $(BENCH_RUNS) --out bench/results.md
+
+# --- make interop: the broker matrix (scripts/interop.py; docs/BROKERS.md) ---
+# Each broker is installed from its package registry into build/interop/ (ejabberd and
+# mosquitto from Debian). tests/interop/expected.toml lists the failures each broker's
+# deviations from MQTT 3.1.1 cause; anything else, or an expected failure that passes, fails.
+INTEROP_DIR     := $(BUILD)/interop
+AEDES_STAMP     := $(INTEROP_DIR)/aedes/node_modules/.package-lock.json
+RUMQTTD_VERSION := 0.20.0
+RUMQTTD_STAMP   := $(INTEROP_DIR)/rumqttd/.v$(RUMQTTD_VERSION)
+AMQTT_VERSION   := 0.12.1
+AMQTT_STAMP     := $(INTEROP_DIR)/amqtt/.v$(AMQTT_VERSION)
+INTEROP_APT_DEPS := ejabberd:/usr/sbin/ejabberdctl
+INTEROP_BINS    := $(BUILD)/test_c $(BUILD)/pubsub $(BUILD)/soak
+INTEROP_RUN     := $(PYTHON) scripts/interop.py
+
+.PHONY: interop interop-deps interop-aedes
+
+# npm ci installs exactly the committed lock file (aedes pinned in package.json); no install
+# scripts run.
+$(AEDES_STAMP): tests/interop/aedes/package.json tests/interop/aedes/package-lock.json
+	mkdir -p $(INTEROP_DIR)/aedes
+	cp tests/interop/aedes/package.json tests/interop/aedes/package-lock.json $(INTEROP_DIR)/aedes/
+	cd $(INTEROP_DIR)/aedes && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# Only its MQTT listener is used: no TLS or websocket features. No --locked: the crate's lock
+# file predates our rustc. A few minutes of compiling, once.
+$(RUMQTTD_STAMP):
+	$(CARGO) install rumqttd --version $(RUMQTTD_VERSION) --no-default-features \
+	  --root $(INTEROP_DIR)/rumqttd --target-dir $(INTEROP_DIR)/rumqttd-target
+	touch $@
+
+$(AMQTT_STAMP):
+	$(PYTHON) -m venv $(INTEROP_DIR)/amqtt/venv
+	$(INTEROP_DIR)/amqtt/venv/bin/pip install --quiet amqtt==$(AMQTT_VERSION)
+	touch $@
+
+interop-deps: deps $(AEDES_STAMP) $(RUMQTTD_STAMP) $(AMQTT_STAMP)
+	$(call apt_install,$(INTEROP_APT_DEPS))
+
+interop: interop-deps $(INTEROP_BINS)
+	$(INTEROP_RUN)
+
+# The row `make test` runs: aedes installs in seconds.
+interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
+	$(INTEROP_RUN) --brokers aedes
 
 # --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
 # cross-building") ---

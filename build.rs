@@ -145,7 +145,7 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
 /// margin for the steps heapless takes when its length type widens. The static assert in
 /// `src/ffi/cell.rs` fails the build if this ever underestimates (then re-measure), and
 /// `tests/ffi.rs` fails if it wastes more than the margin.
-fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)], store: bool) -> usize {
+fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     let cap = |name: &str| {
         values
             .iter()
@@ -156,11 +156,10 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)], store: bool)
         8 => CLIENT_SIZE_64,
         _ => CLIENT_SIZE_32,
     };
-    let bytes = per_capacity
-        .iter()
-        .fold(base + CLIENT_SIZE_MARGIN, |sum, (name, per)| {
-            sum + per * cap(name)
-        });
+    let bytes = per_capacity.iter().fold(
+        base + CLIENT_SIZE_MARGIN + feature_bytes(),
+        |sum, (name, per)| sum + per * cap(name),
+    );
     // The outbox and the per-topic handlers are plain repr(C) arrays: their size is exact
     // (src/ffi/outbox.rs and src/ffi/cell.rs), so they are computed, not measured.
     let round = |n: usize, to: usize| n.div_ceil(to) * to;
@@ -171,15 +170,46 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)], store: bool)
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
-    // Feature `store`: the engine's reference to the session store (a fat pointer).
-    let store = if store { 2 * pointer_bytes } else { 0 };
-    (bytes + outbox + handlers + store).div_ceil(8) * 8
+    let store = store_feature_bytes(pointer_bytes);
+    (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes) + store).div_ceil(8) * 8
+}
+
+/// Feature `store`: the engine's reference to the session store (a fat pointer).
+fn store_feature_bytes(pointer_bytes: usize) -> usize {
+    if env::var_os("CARGO_FEATURE_STORE").is_some() {
+        2 * pointer_bytes
+    } else {
+        0
+    }
+}
+
+/// Bytes the cloud facilities add to the client cell (exact: plain fields).
+fn cloud_feature_bytes(pointer_bytes: usize) -> usize {
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let mut bytes = 0;
+    // The credentials callback: its function, user pointer and two (pointer, cap) buffers.
+    if on("CREDENTIALS_CB") {
+        bytes += 6 * pointer_bytes;
+    }
+    // The cloud profile id (a u8) takes a byte of the cell's padding: nothing.
+    bytes
+}
+
+/// Bytes the optional features add to the client (measured with `size_of`, as the base): the
+/// link state, the wire counters, the idle watch. The same on 32- and 64-bit targets.
+fn feature_bytes() -> usize {
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    [("LINK", 24), ("STATS", 200), ("PENDING", 8)]
+        .iter()
+        .filter(|(name, _)| on(name))
+        .map(|(_, bytes)| bytes)
+        .sum()
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    904,
+    896,
     [
         ("MAX_INFLIGHT", 24),
         ("MAX_RX_QOS2", 4),
@@ -210,29 +240,15 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// capacities and features do not capture: a header and a library of different layout versions
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
-const ABI_LAYOUT_VERSION: u32 = 3;
+/// 4: `link`'s and `cloud`'s `mqe_options_t` fields together.
+/// 5: `mqe_event_t` gains `restored_outgoing` and `restored_rx_qos2` (the session store).
+const ABI_LAYOUT_VERSION: u32 = 5;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;
 
 /// Cargo features that never change the C API or a layout, so they stay out of the ABI tag.
 const FEATURES_OUTSIDE_ABI: &[&str] = &["DEFAULT", "HEADER", "STD", "PANIC_TEST"];
-
-/// Feature `store` (the session store) is built: the client holds a reference to it.
-fn store_built() -> bool {
-    env::var_os("CARGO_FEATURE_STORE").is_some()
-}
-
-/// `features` with the session store's added: the header's `MQE_STORE` variant.
-#[cfg_attr(not(feature = "header"), allow(dead_code))]
-fn with_store(features: &[String]) -> Vec<String> {
-    let mut all = features.to_vec();
-    if !all.iter().any(|f| f == "STORE") {
-        all.push("STORE".to_owned());
-        all.sort();
-    }
-    all
-}
 
 /// The enabled features that shape the API (their `CARGO_FEATURE_*` names), sorted.
 fn abi_features() -> Vec<String> {
@@ -263,7 +279,7 @@ fn abi_tag(pointer_bytes: usize, values: &[(&Capacity, usize)], features: &[Stri
     }
     text.push_str(&format!(
         ";size={};align={CLIENT_ALIGN};features={}",
-        client_size(pointer_bytes, values, features.iter().any(|f| f == "STORE")),
+        client_size(pointer_bytes, values),
         features.join(",")
     ));
     fnv1a32(text.as_bytes())
@@ -295,7 +311,7 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("config.rs"), config).expect("write config.rs");
 
-    let size = client_size(pointer_bits / 8, &values, store_built());
+    let size = client_size(pointer_bits / 8, &values);
     fs::write(
         out.join("client_size.rs"),
         format!(
@@ -499,20 +515,19 @@ mod header {
                 cap.doc, cap.env, cap.default, cap.env, value
             ));
         }
+        // cbindgen.toml's [defines] wrap each optional declaration in `#if defined(MQE_FEATURE_X)`.
+        text.push_str(
+            "\n/* Optional facilities this library was built with (cargo features). */\n",
+        );
+        for name in features.iter().filter(|name| name.as_str() != "FULL") {
+            text.push_str(&format!("#define MQE_FEATURE_{name} 1\n"));
+        }
         text.push_str(&format!(
             "\n/** Bytes of mqe_client_t for these capacities (depends on the pointer width).\n    \
              MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width\n    \
              and the API's features: mqe_init passes it, and the library refuses a header built\n    \
              differently with MQE_ERR_ABI_MISMATCH. */\n\
-             #if defined(MQE_STORE) /* a library built with --features store */\n\
              #if UINTPTR_MAX > 0xFFFFFFFFu\n\
-             #define MQE_CLIENT_SIZE {}\n\
-             #define MQE_ABI_TAG {:#010x}u\n\
-             #else\n\
-             #define MQE_CLIENT_SIZE {}\n\
-             #define MQE_ABI_TAG {:#010x}u\n\
-             #endif\n\
-             #elif UINTPTR_MAX > 0xFFFFFFFFu\n\
              #define MQE_CLIENT_SIZE {}\n\
              #define MQE_ABI_TAG {:#010x}u\n\
              #else\n\
@@ -521,13 +536,9 @@ mod header {
              #endif\n\
              /** Alignment of mqe_client_t, in bytes. */\n\
              #define MQE_CLIENT_ALIGN {CLIENT_ALIGN}\n",
-            client_size(8, values, true),
-            abi_tag(8, values, &super::with_store(features)),
-            client_size(4, values, true),
-            abi_tag(4, values, &super::with_store(features)),
-            client_size(8, values, false),
+            client_size(8, values),
             abi_tag(8, values, features),
-            client_size(4, values, false),
+            client_size(4, values),
             abi_tag(4, values, features),
         ));
         text

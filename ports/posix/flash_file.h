@@ -6,17 +6,19 @@
  *
  * A file survives a killed process through the page cache; to survive a power cut too,
  * open it with sync = 1 (every program and erase is followed by fdatasync).
- * Needs a library built with `--features store` and MQE_STORE defined before the header.
+ * Needs a library built with `--features store`, and its header (`make store-header` writes
+ * it to build/store/include; it defines MQE_FEATURE_STORE).
  */
 #ifndef FLASH_FILE_H
 #define FLASH_FILE_H
 
 #include <stdint.h>
 
-#ifndef MQE_STORE
-#define MQE_STORE 1
-#endif
 #include "mqtt_engine.h"
+
+#if !defined(MQE_FEATURE_STORE)
+#error "flash_file needs the header of a library built with --features store"
+#endif
 
 typedef struct flash_file {
     int fd;

@@ -14,6 +14,7 @@
 
 #include "board.h"
 #include "broker.h"
+#include "cloud_calls.h"
 #include "mqtt_engine.h"
 #include "semihost.h"
 #include "stack_meter.h"
@@ -168,7 +169,7 @@ static void check_arguments_and_texts(void) {
   CHECK(MEASURED(mqe_init(NULL, NULL, NULL, NULL)) == MQE_ERR_NULL);
 }
 
-#if defined(MQE_STORE)
+#if defined(MQE_FEATURE_STORE)
 /* The session store's flash: a RAM region of 4 sectors of 1 KB (write size 4) that keeps its
  * bytes across the simulated reset below, as NOR flash would (program only clears bits). */
 #define FLASH_SECTOR 1024u
@@ -249,7 +250,7 @@ static void init_client(void) {
   CHECK(MEASURED(mqe_set_critical_section(board_critical_enter, board_critical_exit)) == MQE_OK);
   CHECK(MEASURED(mqe_state(&client)) == MQE_STATE_DISCONNECTED);
   CHECK(MEASURED(mqe_qos0_dropped(&client)) == 0);
-#if defined(MQE_STORE)
+#if defined(MQE_FEATURE_STORE)
   set_store();
 #endif
 }
@@ -264,7 +265,7 @@ static void connect_subscribe_and_receive(void) {
   CHECK(mqe_state(&client) == MQE_STATE_CONNECTED && mqe_mqttsta(&client) == 0);
   /* Info level: "connecting" from mqe_connect, "connected" on CONNACK (and with the store,
    * "restored from flash" from MQE_EVENT_RESTORED). */
-#if defined(MQE_STORE)
+#if defined(MQE_FEATURE_STORE)
   CHECK(log_lines[MQE_LOG_INFO] == 3 && log_lines[MQE_LOG_DEBUG] == 0);
   CHECK(find_event(MQE_EVENT_RESTORED, 0) != NULL && find_event(MQE_EVENT_RESTORED, 0)->restored == 0);
 #else
@@ -478,7 +479,7 @@ static void disconnect(void) {
   CHECK(mqe_disconnect(&client) == MQE_ERR_STATE);
 }
 
-#if defined(MQE_STORE)
+#if defined(MQE_FEATURE_STORE)
 /* A reset: the client's RAM is gone; a new mqe_init over the same flash region restores the
  * QoS 1 message published offline, and the next connection re-sends it with DUP. */
 static void reset_resumes_from_flash(void) {
@@ -516,9 +517,10 @@ int main(void) {
   ping_round_trip();
   truncated_puback_then_resume();
   disconnect();
-#if defined(MQE_STORE)
+#if defined(MQE_FEATURE_STORE)
   reset_resumes_from_flash();
 #endif
+  cloud_calls();
   CHECK(!broker.protocol_violation && !panic_hook_called);
   CHECK(board_critical_entries == board_critical_exits && !board_critical_misuse);
   stack_report();

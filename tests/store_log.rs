@@ -34,7 +34,7 @@ impl Model {
                     self.rx.push(id)
                 }
             }
-            Record::RxRun { .. } => {}
+            Record::RxRun { .. } | Record::Subscribe { .. } | Record::Unsubscribe { .. } => {}
             Record::RxRelease(id) => self.rx.retain(|i| *i != id),
             Record::RxClear => self.rx.clear(),
             Record::SnapBegin { .. } | Record::SnapEnd { .. } => {}

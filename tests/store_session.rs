@@ -473,3 +473,42 @@ fn a_reset_resends_with_dup_and_pubrel() {
         Ok(Some(3))
     );
 }
+
+/// A subscription survives a reset: the first connection after it renews the subscription
+/// (a SUBSCRIBE with the same filter and QoS); one unsubscribed before the reset does not.
+#[test]
+fn subscriptions_are_renewed_after_a_reset() {
+    let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+    let now = Instant(1000);
+    {
+        let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
+        let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
+        let mut engine = Engine::new(leak(256), leak(1024), config());
+        engine.attach_store(store).unwrap();
+        engine.connect(now, &opts()).unwrap();
+        let n = engine.pending_transmit().len();
+        engine.transmit_done(now, n);
+        engine.handle_bytes(now, &[0x20, 2, 0, 0]);
+        let filters = [("a/+", QoS::ExactlyOnce), ("b", QoS::AtLeastOnce)];
+        let id = engine.subscribe(now, filters.iter().copied()).unwrap();
+        engine.handle_bytes(now, &[0x90, 4, 0, id as u8, 2, 1]);
+        engine.unsubscribe(now, ["b"].iter().copied()).unwrap();
+    }
+    let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
+    let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
+    let mut engine = Engine::new(leak(256), leak(1024), config());
+    engine.attach_store(store).unwrap();
+    assert_eq!(
+        engine.subscriptions().collect::<Vec<_>>(),
+        [("a/+", QoS::ExactlyOnce)]
+    );
+    engine.connect(now, &opts()).unwrap();
+    let n = engine.pending_transmit().len();
+    engine.transmit_done(now, n);
+    engine.handle_bytes(now, &[0x20, 2, 1, 0]);
+    // SUBSCRIBE, packet id 1 (ids restart: no message was in flight), "a/+" at QoS 2.
+    assert_eq!(
+        engine.pending_transmit(),
+        &[0x82, 8, 0, 1, 0, 3, b'a', b'/', b'+', 2]
+    );
+}

@@ -15,6 +15,23 @@ mod enabled {
     use super::*;
     use crate::store::{Journal, Record};
 
+    /// The filters of a SUBSCRIBE, as the records the store would take.
+    struct Filters<I>(I);
+
+    impl<'f, I> crate::store::Image for Filters<I>
+    where
+        I: Iterator<Item = (&'f str, crate::wire::QoS)> + Clone,
+    {
+        fn visit(&self, f: &mut dyn FnMut(Record<'_>) -> bool) -> bool {
+            self.0.clone().all(|(filter, qos)| {
+                f(Record::Subscribe {
+                    qos: qos as u8,
+                    filter: filter.as_bytes(),
+                })
+            })
+        }
+    }
+
     /// What `attach_store` brought back from flash.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct Restored {
@@ -133,6 +150,59 @@ mod enabled {
             }
         }
 
+        /// Refuses (`Full`) a SUBSCRIBE whose filters the store could not hold; checked before
+        /// it is sent.
+        pub(in crate::engine) fn durable_subscriptions_fit<'f, I>(
+            &self,
+            filters: I,
+        ) -> Result<(), Error>
+        where
+            I: Iterator<Item = (&'f str, crate::wire::QoS)> + Clone,
+        {
+            let Some(journal) = self.journal.as_deref() else {
+                return Ok(());
+            };
+            let extra = Filters(filters);
+            if journal.fits_all(&self.session, &extra) {
+                Ok(())
+            } else {
+                Err(Error::Full)
+            }
+        }
+
+        /// The filters of a SUBSCRIBE, remembered for renewal. A failed write is not fatal:
+        /// after a reset the subscription is then not renewed by the client (as before the
+        /// store); the application subscribes again at start-up anyway.
+        pub(in crate::engine) fn durable_subscribe<'f, I>(&mut self, filters: I)
+        where
+            I: Iterator<Item = (&'f str, crate::wire::QoS)>,
+        {
+            for (filter, qos) in filters {
+                let record = Record::Subscribe {
+                    qos: qos as u8,
+                    filter: filter.as_bytes(),
+                };
+                if self.journal(record).is_err() {
+                    return;
+                }
+            }
+        }
+
+        /// The filters of an UNSUBSCRIBE, no longer renewed.
+        pub(in crate::engine) fn durable_unsubscribe<'f, I>(&mut self, filters: I)
+        where
+            I: Iterator<Item = &'f str>,
+        {
+            for filter in filters {
+                let record = Record::Unsubscribe {
+                    filter: filter.as_bytes(),
+                };
+                if self.journal(record).is_err() {
+                    return;
+                }
+            }
+        }
+
         /// The broker kept no session: the incoming ids were forgotten.
         pub(in crate::engine) fn durable_rx_clear(&mut self, had_ids: bool) {
             if had_ids {
@@ -152,6 +222,28 @@ mod enabled {
 
 #[cfg(not(feature = "store"))]
 impl Engine<'_> {
+    #[inline(always)]
+    pub(in crate::engine) fn durable_subscriptions_fit<'f, I>(
+        &self,
+        _filters: I,
+    ) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'f str, crate::wire::QoS)> + Clone,
+    {
+        Ok(())
+    }
+    #[inline(always)]
+    pub(in crate::engine) fn durable_subscribe<'f, I>(&mut self, _filters: I)
+    where
+        I: Iterator<Item = (&'f str, crate::wire::QoS)>,
+    {
+    }
+    #[inline(always)]
+    pub(in crate::engine) fn durable_unsubscribe<'f, I>(&mut self, _filters: I)
+    where
+        I: Iterator<Item = &'f str>,
+    {
+    }
     #[inline(always)]
     pub(in crate::engine) fn durable_publish(&mut self) -> Result<(), Error> {
         Ok(())

@@ -27,6 +27,8 @@ const KIND_RX_QOS2: u8 = 0x20;
 const KIND_RX_RELEASE: u8 = 0x21;
 const KIND_RX_CLEAR: u8 = 0x22;
 const KIND_RX_RUN: u8 = 0x23;
+const KIND_SUBSCRIBE: u8 = 0x30;
+const KIND_UNSUBSCRIBE: u8 = 0x31;
 
 /// One durable fact about the session: the only shape in which session state reaches flash.
 /// Runtime-only state (what was sent on this connection, timers, pending SUBSCRIBEs) has no
@@ -54,6 +56,10 @@ pub enum Record<'a> {
     RxRelease(u16),
     /// The broker kept no session: every incoming id is forgotten.
     RxClear,
+    /// A subscription to renew after a lost session: its QoS and filter (UTF-8).
+    Subscribe { qos: u8, filter: &'a [u8] },
+    /// UNSUBSCRIBE: the filter is not renewed any more.
+    Unsubscribe { filter: &'a [u8] },
 }
 
 impl Record<'_> {
@@ -69,6 +75,8 @@ impl Record<'_> {
             Record::RxRun { .. } => KIND_RX_RUN,
             Record::RxRelease(_) => KIND_RX_RELEASE,
             Record::RxClear => KIND_RX_CLEAR,
+            Record::Subscribe { .. } => KIND_SUBSCRIBE,
+            Record::Unsubscribe { .. } => KIND_UNSUBSCRIBE,
         }
     }
 
@@ -88,13 +96,15 @@ impl Record<'_> {
                 let [a, b] = id.to_le_bytes();
                 ([a, b, 0, 0], 2)
             }
-            Record::RxClear => ([0; 4], 0),
+            Record::Subscribe { qos, .. } => ([qos, 0, 0, 0], 1),
+            Record::RxClear | Record::Unsubscribe { .. } => ([0; 4], 0),
         }
     }
 
     fn tail(&self) -> &[u8] {
         match self {
             Record::Publish { packet, .. } => packet,
+            Record::Subscribe { filter, .. } | Record::Unsubscribe { filter } => filter,
             _ => &[],
         }
     }
@@ -161,6 +171,11 @@ impl Record<'_> {
             },
             KIND_RX_RELEASE if exact(2) => Record::RxRelease(u16_at(0)?),
             KIND_RX_CLEAR if exact(0) => Record::RxClear,
+            KIND_SUBSCRIBE if body.len() > 1 => Record::Subscribe {
+                qos: *body.first()?,
+                filter: body.get(1..)?,
+            },
+            KIND_UNSUBSCRIBE if !body.is_empty() => Record::Unsubscribe { filter: body },
             KIND_PUBLISH if body.len() > 2 => Record::Publish {
                 packet_id: u16_at(0)?,
                 packet: body.get(2..)?,
@@ -301,6 +316,11 @@ mod tests {
             Record::RxRun { start: 9, len: 300 },
             Record::RxRelease(3),
             Record::RxClear,
+            Record::Subscribe {
+                qos: 2,
+                filter: b"a/+/b",
+            },
+            Record::Unsubscribe { filter: b"a/#" },
         ];
         for r in records {
             let mut bytes = [0u8; 64];

@@ -453,8 +453,8 @@ impl<F: NorFlash> Store<F> {
         self.write_record(record)
     }
 
-    /// Sectors a snapshot of `image` (plus `extra`) takes, from a fresh sector.
-    fn snapshot_sectors(&self, image: &dyn Image, extra: Option<Record<'_>>) -> Option<u32> {
+    /// Sectors a snapshot of `image` (plus the records of `extra`) takes, from a fresh sector.
+    fn snapshot_sectors(&self, image: &dyn Image, extra: Option<&dyn Image>) -> Option<u32> {
         let usable = self.geo.sector_size.saturating_sub(self.first_record) as usize;
         let granule = self.granule();
         let mut sectors = 1u32;
@@ -475,7 +475,7 @@ impl<F: NorFlash> Store<F> {
         place(Record::SnapBegin { epoch: 0 });
         image.visit(&mut place);
         if let Some(extra) = extra {
-            place(extra);
+            extra.visit(&mut place);
         }
         place(Record::SnapEnd { epoch: 0 });
         ok.then_some(sectors)
@@ -583,6 +583,15 @@ impl Stager {
     }
 }
 
+/// One record, as an image.
+struct One<'r>(Record<'r>);
+
+impl Image for One<'_> {
+    fn visit(&self, f: &mut dyn FnMut(Record<'_>) -> bool) -> bool {
+        f(self.0)
+    }
+}
+
 /// The state of a new region: nothing.
 struct Empty;
 
@@ -615,6 +624,10 @@ impl<F: NorFlash> Journal for Store<F> {
     }
 
     fn fits(&self, extra: Record<'_>, image: &dyn Image) -> bool {
+        self.fits_all(image, &One(extra))
+    }
+
+    fn fits_all(&self, image: &dyn Image, extra: &dyn Image) -> bool {
         self.snapshot_sectors(image, Some(extra))
             .is_some_and(|n| n <= self.reserve)
     }

@@ -29,6 +29,12 @@ impl Model {
                 None => self.outgoing.push((id, None)),
             },
             Record::Done(id) => self.outgoing.retain(|(i, _)| *i != id),
+            Record::DoneBatch { ids } => {
+                for pair in ids.chunks(2) {
+                    let id = u16::from_le_bytes([pair[0], pair[1]]);
+                    self.outgoing.retain(|(i, _)| *i != id);
+                }
+            }
             Record::RxQos2 { id, .. } => {
                 if !self.rx.contains(&id) {
                     self.rx.push(id)

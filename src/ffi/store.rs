@@ -32,10 +32,14 @@ pub struct mqe_flash_t {
     pub sector_count: u32,
     /// Write granularity in bytes: 1, 2, 4, 8, 16 or 32 (internal flash with ECC).
     pub write_size: u32,
+    /// Durability mode (docs/STORE.md): 0 or 1, a record on every state change (the
+    /// default); 2..16, completions (PUBACK/PUBCOMP) written that many at a time, which
+    /// spares flash and after a crash re-sends up to that many completed messages.
+    pub batch: u32,
 }
 
 /// Bytes of `mqe_store_t`.
-pub const MQE_STORE_SIZE: usize = 128;
+pub const MQE_STORE_SIZE: usize = 192;
 /// `mqe_store_t` in 8-byte words.
 pub const MQE_STORE_WORDS: usize = MQE_STORE_SIZE / 8;
 
@@ -197,7 +201,9 @@ pub unsafe extern "C" fn mqe_set_store(
                 return Err(MQE_ERR_STATE);
             }
             let geo = geometry(&flash);
-            let (opened, _) = Store::open(flash, geo).map_err(store_status)?;
+            let batch = usize::try_from(flash.table.batch).unwrap_or(usize::MAX);
+            let (mut opened, _) = Store::open(flash, geo).map_err(store_status)?;
+            opened.set_batch(batch);
             let slot = store.cast::<Store<CFlash>>();
             // SAFETY: `store` is writable, large and aligned enough (static asserts above),
             // and the caller's for as long as the client lives; nothing else refers to it.

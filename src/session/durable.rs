@@ -101,8 +101,14 @@ impl Session<'_> {
                     .is_ok(),
             },
             Record::Done(id) => {
-                if let Some(index) = self.outgoing.iter().position(|o| o.packet_id == id) {
-                    self.remove(index);
+                self.restore_done(id);
+                true
+            }
+            Record::DoneBatch { ids } => {
+                for pair in ids.chunks_exact(2) {
+                    if let [lo, hi] = *pair {
+                        self.restore_done(u16::from_le_bytes([lo, hi]));
+                    }
                 }
                 true
             }
@@ -136,6 +142,12 @@ impl Session<'_> {
                 true
             }
             Record::SnapBegin { .. } | Record::SnapEnd { .. } => true,
+        }
+    }
+
+    fn restore_done(&mut self, id: u16) {
+        if let Some(index) = self.outgoing.iter().position(|o| o.packet_id == id) {
+            self.remove(index);
         }
     }
 

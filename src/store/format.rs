@@ -23,6 +23,7 @@ const KIND_NEXT_ID: u8 = 0x03;
 const KIND_PUBLISH: u8 = 0x10;
 const KIND_PUBREL: u8 = 0x11;
 const KIND_DONE: u8 = 0x12;
+const KIND_DONE_BATCH: u8 = 0x13;
 const KIND_RX_QOS2: u8 = 0x20;
 const KIND_RX_RELEASE: u8 = 0x21;
 const KIND_RX_CLEAR: u8 = 0x22;
@@ -47,6 +48,8 @@ pub enum Record<'a> {
     Pubrel(u16),
     /// PUBACK or PUBCOMP received: the message is complete.
     Done(u16),
+    /// Several `Done`, batched (`Store::set_batch`): packet ids, u16 LE each.
+    DoneBatch { ids: &'a [u8] },
     /// An incoming QoS 2 message was delivered; its id (and the hash of its topic and
     /// payload) waits for PUBREL.
     RxQos2 { id: u16, hash: u16 },
@@ -71,6 +74,7 @@ impl Record<'_> {
             Record::Publish { .. } => KIND_PUBLISH,
             Record::Pubrel(_) => KIND_PUBREL,
             Record::Done(_) => KIND_DONE,
+            Record::DoneBatch { .. } => KIND_DONE_BATCH,
             Record::RxQos2 { .. } => KIND_RX_QOS2,
             Record::RxRun { .. } => KIND_RX_RUN,
             Record::RxRelease(_) => KIND_RX_RELEASE,
@@ -97,7 +101,7 @@ impl Record<'_> {
                 ([a, b, 0, 0], 2)
             }
             Record::Subscribe { qos, .. } => ([qos, 0, 0, 0], 1),
-            Record::RxClear | Record::Unsubscribe { .. } => ([0; 4], 0),
+            Record::RxClear | Record::Unsubscribe { .. } | Record::DoneBatch { .. } => ([0; 4], 0),
         }
     }
 
@@ -105,6 +109,7 @@ impl Record<'_> {
         match self {
             Record::Publish { packet, .. } => packet,
             Record::Subscribe { filter, .. } | Record::Unsubscribe { filter } => filter,
+            Record::DoneBatch { ids } => ids,
             _ => &[],
         }
     }
@@ -176,6 +181,9 @@ impl Record<'_> {
                 filter: body.get(1..)?,
             },
             KIND_UNSUBSCRIBE if !body.is_empty() => Record::Unsubscribe { filter: body },
+            KIND_DONE_BATCH if !body.is_empty() && body.len().is_multiple_of(2) => {
+                Record::DoneBatch { ids: body }
+            }
             KIND_PUBLISH if body.len() > 2 => Record::Publish {
                 packet_id: u16_at(0)?,
                 packet: body.get(2..)?,
@@ -321,6 +329,7 @@ mod tests {
                 filter: b"a/+/b",
             },
             Record::Unsubscribe { filter: b"a/#" },
+            Record::DoneBatch { ids: &[1, 0, 2, 0] },
         ];
         for r in records {
             let mut bytes = [0u8; 64];

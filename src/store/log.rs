@@ -13,6 +13,8 @@ use super::{Geometry, Image, Journal, Opened, Stats, StoreError};
 
 /// Bytes staged before a program call: a multiple of every granularity up to 32.
 const STAGE: usize = 64;
+/// The most completions one `DoneBatch` record gathers.
+pub const MAX_BATCH: usize = 16;
 
 /// A power-fail-safe log of session records in a flash region.
 pub struct Store<F> {
@@ -34,6 +36,10 @@ pub struct Store<F> {
     /// An erase failed after a snapshot: sectors outside the log may hold old bytes, so
     /// nothing more is written until the region is opened again.
     broken: bool,
+    /// Completions gathered before they are written (`set_batch`): packet ids, u16 LE.
+    batch: usize,
+    pending: [u8; 2 * MAX_BATCH],
+    pending_len: usize,
     stats: Stats,
 }
 
@@ -198,6 +204,9 @@ impl<F: NorFlash> Store<F> {
             used: 0,
             base: 0,
             broken: false,
+            batch: 0,
+            pending: [0; 2 * MAX_BATCH],
+            pending_len: 0,
             stats: Stats::default(),
         })
     }
@@ -213,6 +222,15 @@ impl<F: NorFlash> Store<F> {
         self.head_seq = 0;
         self.used = 0;
         self.snapshot(&Empty)
+    }
+
+    /// The batched durability mode: `Done` records (PUBACK/PUBCOMP received) are gathered in
+    /// RAM and written `n` at a time as one record (2..=16; 0 or 1: one record per change,
+    /// the default). Every other record is still written at once. A crash loses up to `n - 1`
+    /// completions: those messages are restored and re-sent (QoS 1: a duplicate; QoS 2: the
+    /// PUBREL again, which the broker answers without a second delivery).
+    pub fn set_batch(&mut self, n: usize) {
+        self.batch = n.min(MAX_BATCH);
     }
 
     /// The flash driver, for tests and for closing the region.
@@ -522,6 +540,27 @@ impl<F: NorFlash> Store<F> {
         self.used = self.distance(first, self.head).saturating_add(1);
         Ok(())
     }
+
+    /// Writes `record` now: at the head, in the next sector, or as a snapshot of `image`.
+    fn append_now(&mut self, record: Record<'_>, image: &dyn Image) -> Result<(), StoreError> {
+        let flen = record
+            .flash_len(self.granule())
+            .ok_or(StoreError::TooLarge)?;
+        if flen as u32 > self.geo.sector_size.saturating_sub(self.first_record) {
+            return Err(StoreError::TooLarge);
+        }
+        if self.head_end.saturating_add(flen as u32) <= self.geo.sector_size {
+            return self.write_record(record);
+        }
+        if self.geo.sector_count.saturating_sub(self.used) > self.reserve {
+            self.open_next()?;
+            return self.write_record(record);
+        }
+        // The ring is down to its reserve: the snapshot carries the change itself, and every
+        // completion still gathered (the image has them done).
+        self.pending_len = 0;
+        self.snapshot(image)
+    }
 }
 
 /// Bytes on their way to flash, programmed in whole granules.
@@ -606,21 +645,27 @@ impl<F: NorFlash> Journal for Store<F> {
         if self.broken {
             return Err(StoreError::Flash);
         }
-        let flen = record
-            .flash_len(self.granule())
-            .ok_or(StoreError::TooLarge)?;
-        if flen as u32 > self.geo.sector_size.saturating_sub(self.first_record) {
-            return Err(StoreError::TooLarge);
+        let Record::Done(id) = record else {
+            return self.append_now(record, image);
+        };
+        if self.batch < 2 {
+            return self.append_now(record, image);
         }
-        if self.head_end.saturating_add(flen as u32) <= self.geo.sector_size {
-            return self.write_record(record);
+        let [lo, hi] = id.to_le_bytes();
+        if let Some(slot) = self.pending.get_mut(self.pending_len..) {
+            if copy_into(slot, &[lo, hi]) {
+                self.pending_len += 2;
+            }
         }
-        if self.geo.sector_count.saturating_sub(self.used) > self.reserve {
-            self.open_next()?;
-            return self.write_record(record);
+        if self.pending_len < 2 * self.batch {
+            return Ok(());
         }
-        // The ring is down to its reserve: the snapshot carries the change itself.
-        self.snapshot(image)
+        let mut ids = [0u8; 2 * MAX_BATCH];
+        let n = self.pending_len.min(ids.len());
+        copy_into(&mut ids, self.pending.get(..n).unwrap_or_default());
+        self.pending_len = 0;
+        let ids = ids.get(..n).unwrap_or_default();
+        self.append_now(Record::DoneBatch { ids }, image)
     }
 
     fn fits(&self, extra: Record<'_>, image: &dyn Image) -> bool {

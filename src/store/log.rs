@@ -12,7 +12,7 @@ use super::format::{
 use super::{Geometry, Image, Journal, Opened, Stats, StoreError};
 
 /// Bytes staged before a program call: a multiple of every granularity up to 32.
-const STAGE: usize = 64;
+const STAGE: usize = 32;
 /// The most completions one `DoneBatch` record gathers.
 pub const MAX_BATCH: usize = 16;
 

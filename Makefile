@@ -600,7 +600,7 @@ soak-reboot-short: $(BUILD)/soak_reboot
 # and the short reboot soak.
 store-test:
 	$(CARGO) clippy --features store --all-targets -- -D warnings
-	$(CARGO) test --features store --lib --test store_log --test store_session --test fuzz_replay
+	$(CARGO) test --features store --lib --test store_log --test store_session --test fuzz_replay --test ffi_store --test store_figures
 	$(MAKE) --no-print-directory soak-reboot-short
 	$(MAKE) --no-print-directory qemu-store
 

@@ -78,6 +78,11 @@ mod enabled {
             Ok(restored)
         }
 
+        /// A store is attached.
+        pub fn has_store(&self) -> bool {
+            self.journal.is_some()
+        }
+
         fn journal(&mut self, record: Record<'_>) -> Result<(), Error> {
             let Some(journal) = self.journal.as_deref_mut() else {
                 return Ok(());

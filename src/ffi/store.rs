@@ -50,6 +50,15 @@ pub struct mqe_store_t {
     opaque: [u64; MQE_STORE_WORDS],
 }
 
+impl mqe_store_t {
+    /// Storage for `mqe_set_store` (for Rust callers; C uses a `static`).
+    pub const fn zeroed() -> Self {
+        mqe_store_t {
+            opaque: [0; MQE_STORE_WORDS],
+        }
+    }
+}
+
 const _: () = assert!(size_of::<Store<CFlash>>() <= MQE_STORE_SIZE);
 const _: () = assert!(align_of::<Store<CFlash>>() <= align_of::<mqe_store_t>());
 
@@ -197,7 +206,10 @@ pub unsafe extern "C" fn mqe_set_store(
             if cell.dispatching {
                 return Err(MQE_ERR_REENTRANT);
             }
-            if cell.client.engine().state() != State::Disconnected {
+            // A second store would overwrite `store` while the engine may still use it.
+            if cell.client.engine().state() != State::Disconnected
+                || cell.client.engine().has_store()
+            {
                 return Err(MQE_ERR_STATE);
             }
             let geo = geometry(&flash);

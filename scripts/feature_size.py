@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The flash each optional cargo feature costs on the Cortex-M4 image (`make size-features`).
+"""The flash each optional cargo feature costs on the Cortex-M4 image (docs/CELLULAR.md).
 
 Builds the library for thumbv7em-none-eabihf with no optional feature, with each one alone,
 and with all (`full`, the default), each in its own target dir; links tests/cortex_m/app_full.c

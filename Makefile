@@ -15,6 +15,11 @@
 #   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
 #   make opencpu the module-app template (c_examples/opencpu_app.c): an MQTT task and a sensor
 #                task (pthreads) against mosquitto; every reading must come back once
+#   make lwip-test  ports/lwip over a real lwIP (liblwip's tapif) on a TAP in a private network
+#                namespace, mosquitto on the kernel end: QoS 0/1/2, wildcards, keep-alive,
+#                refused connect, link cut + resume with DUP (root; otherwise it says it skipped)
+#   make lwip-size  flash/RAM of ports/lwip/port_lwip.c for Cortex-M4 (arm-none-eabi-size)
+#   make lwip-bench  instructions per QoS 1 publish through ports/lwip (callgrind; root)
 #   make tls-test  connect over mbedTLS (ports/posix/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h
@@ -113,8 +118,9 @@ APT_TLS := libmbedtls-dev:/usr/include/mbedtls/ssl.h openssl:openssl
 APT_VALGRIND := valgrind:valgrind
 APT_TSAN := libtsan2:/usr/lib/x86_64-linux-gnu/libtsan.so.2
 APT_INSTALL_TEST := cmake:cmake pkg-config:pkg-config
+APT_LWIP := liblwip-dev:/usr/include/lwip/lwip/sockets.h iproute2:ip
 APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_VALGRIND) \
-  $(APT_TSAN) $(APT_INSTALL_TEST)
+  $(APT_TSAN) $(APT_INSTALL_TEST) $(APT_LWIP)
 # Only for `make bench`.
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
@@ -240,6 +246,73 @@ opencpu: $(BUILD)/opencpu_app
 	@$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/opencpu_app >$(BUILD)/opencpu_app.log; \
 	  status=$$?; cat $(BUILD)/opencpu_app.log; exit $$status
 	grep -q '^\[mqe\] I connected, session present 0, endpoint 0$$' $(BUILD)/opencpu_app.log
+
+# --- lwIP: ports/lwip over Debian's liblwip (lwIP 2.1.3, the unix port: tapif, tcpip_init) on
+# a TAP device in a private network namespace; mosquitto on the TAP's kernel end
+# (scripts/lwip_netns.sh). Creating them needs root: without it the test says it skipped. ---
+.PHONY: lwip-test lwip-size lwip-bench
+LWIP_PORT := ports/lwip/port_lwip.c ports/lwip/port_lwip.h
+# lwIP's headers are not ours to keep -pedantic clean: -isystem. The port itself is C_STRICT.
+LWIP_CFLAGS = $(patsubst -I%,-isystem %,$(or $(shell pkg-config --cflags lwip 2>/dev/null),-I/usr/include/lwip))
+LWIP_LIBS = $(or $(shell pkg-config --libs lwip 2>/dev/null),-llwip) -lpthread
+LWIP_NETNS := scripts/lwip_netns.sh
+LWIP_SKIP := 77
+LWIP_BENCH_N := 1000
+
+$(BUILD)/lwip_test: tests/lwip/lwip_test.c tests/c/harness.c $(LWIP_PORT) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(call apt_install,$(APT_LWIP))
+	$(CC) $(C_STRICT) -fsyntax-only -DLWIP_DNS=1 -Iinclude -Iports/lwip $(LWIP_CFLAGS) ports/lwip/port_lwip.c
+	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -Iports/lwip -Iports/posix -Itests/c $(LWIP_CFLAGS) \
+	  tests/lwip/lwip_test.c ports/lwip/port_lwip.c $(PORT_SRC) tests/c/harness.c $(LIB) $(LWIP_LIBS) $(LDFLAGS) -o $@
+
+# $(call lwip_run,COMMAND): COMMAND under scripts/lwip_netns.sh, or a clear SKIPPED line.
+define lwip_run
+@if [ "$$(id -u)" != 0 ]; then \
+  echo "$@: SKIPPED: it creates a network namespace and a TAP device, which needs root (uid $$(id -u))"; \
+  exit 0; fi; \
+$(MAKE) --no-print-directory $(BUILD)/lwip_test || exit 1; \
+$(LWIP_NETNS) --timeout 180 -- $(1); status=$$?; \
+if [ $$status = $(LWIP_SKIP) ]; then echo "$@: SKIPPED (the reason is above)"; exit 0; fi; exit $$status
+endef
+
+# Twice: plain, then under valgrind memcheck (the port, the test and lwIP's threads).
+lwip-test:
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND))
+	$(call lwip_run,$(BUILD)/lwip_test)
+	$(call lwip_run,$(VALGRIND) $(BUILD)/lwip_test)
+
+# Callgrind counts only inside mqe_publish and mqe_poll (engine, port, lwIP's socket layer
+# and the TCP work lwIP does in the caller); the tapif and tcpip threads are not counted.
+lwip-bench:
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND))
+	@rm -f $(BUILD)/lwip_bench.callgrind
+	$(call lwip_run,valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/lwip_bench.callgrind \
+	  --toggle-collect=mqe_publish --toggle-collect=mqe_poll $(BUILD)/lwip_test --bench $(LWIP_BENCH_N))
+	@[ -f $(BUILD)/lwip_bench.callgrind ] || exit 0; \
+	callgrind_annotate --inclusive=yes $(BUILD)/lwip_bench.callgrind | awk -v n=$(LWIP_BENCH_N) ' \
+	  function num(s) { gsub(",", "", s); return s + 0 } \
+	  /PROGRAM TOTALS/ { total = num($$1) } \
+	  / [^ ]*:(port_send|port_recv) \[/ { port += num($$1) } \
+	  / [^ ]*:(lwip_send|lwip_recv) \[/ { lwip += num($$1) } \
+	  END { if (total == 0) { print "lwip-bench: no callgrind totals" > "/dev/stderr"; exit 1 } \
+	    printf "lwip-bench: per QoS 1 publish (%d, each polled to its PUBACK), instructions (x86-64):\n", n; \
+	    printf "  mqe_publish + mqe_poll, all included  %d\n", total / n; \
+	    printf "  of which the port (send + recv)       %d\n", port / n; \
+	    printf "  of which lwIP (lwip_send + lwip_recv) %d\n", lwip / n; \
+	    printf "  the engine alone                      %d\n", (total - port) / n }'
+
+# The port's flash and RAM on Cortex-M4, against lwIP's headers with tests/lwip/m4's
+# lwipopts.h (NO_SYS 0, sockets, TCP, IPv4), with and without LWIP_DNS (resolve).
+LWIP_M4_FLAGS := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -ffunction-sections \
+  -fdata-sections $(C_STRICT) -Iinclude -Iports/lwip -Itests/lwip/m4
+lwip-size:
+	$(call apt_install,$(APT_ARM) $(APT_LWIP))
+	@mkdir -p $(M4_BUILD)
+	@for dns in 1 0; do \
+	  $(M4_CC) $(LWIP_M4_FLAGS) $(LWIP_CFLAGS) -DLWIP_DNS=$$dns -c ports/lwip/port_lwip.c \
+	    -o $(M4_BUILD)/port_lwip_dns$$dns.o || exit 1; \
+	  echo "LWIP_DNS=$$dns:"; arm-none-eabi-size $(M4_BUILD)/port_lwip_dns$$dns.o; \
+	done
 
 # --- Cellular link: the C client through scripts/cell_link.py (its own network namespaces
 # as root, else 127.0.0.1), checking drop detection, link down/up, no loss and mqe_stats ---
@@ -442,6 +515,7 @@ test: deps
 	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory opencpu
 	$(MAKE) --no-print-directory tls-test
+	$(MAKE) --no-print-directory lwip-test
 	$(MAKE) --no-print-directory cbad
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm

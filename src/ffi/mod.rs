@@ -15,6 +15,7 @@ mod args;
 mod blocking;
 mod cell;
 mod commands;
+mod events;
 mod handlers;
 mod init;
 #[cfg(feature = "link")]
@@ -29,6 +30,7 @@ mod query;
 #[cfg(feature = "stats")]
 mod stats;
 mod status;
+mod topic_handlers;
 mod transport;
 mod types;
 

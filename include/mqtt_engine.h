@@ -85,11 +85,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3696
-#define MQE_ABI_TAG 0x244abd95u
+#define MQE_CLIENT_SIZE 3680
+#define MQE_ABI_TAG 0x85c4ccacu
 #else
-#define MQE_CLIENT_SIZE 2984
-#define MQE_ABI_TAG 0x001e1825u
+#define MQE_CLIENT_SIZE 2968
+#define MQE_ABI_TAG 0xc56fba7fu
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

@@ -77,6 +77,8 @@ struct Rig {
     c: Box<mqe_client_t>,
     net: Box<Net>,
     clock: Box<Cell<u32>>,
+    // Boxed: the event handler keeps this address while the Rig moves.
+    #[allow(clippy::box_collection)]
     events: Box<Vec<(mqe_event_kind_t, mqe_status_t, u8)>>,
     _bufs: Box<[[u8; 512]; 3]>,
 }

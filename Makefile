@@ -34,9 +34,20 @@
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
+#                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
+#                into build/interop/; fails on any result tests/interop/expected.toml does not
+#                list (docs/BROKERS.md)
+#   make interop-aedes  the aedes row only (part of make test)
+#   make interop-deps  install the matrix's brokers into build/interop/ (rumqttd builds for minutes)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
+#   make at-test the Quectel AT port (ports/quectel_at) through scripts/modem_emulator.py to
+#                mosquitto: the demo, the C tests, a cut and resume with DUP, AT bytes per
+#                message, a soak with >= 20 socket drops, PDP deactivations, modem restarts
+#   make at-size the AT port's flash (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os) and RAM
+#   make at-cpu  the AT port's instructions per published message (callgrind, a scripted modem)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
@@ -54,6 +65,9 @@
 #                network namespaces, 0.3-2 s RTT, 16 kbit/s, silent drops, link down/up) to
 #                mosquitto; docs/CELLULAR.md
 #   make cell-test-short  the same at 0.6-1 s RTT and 32 kbit/s (part of make test)
+#   make cloud-test  expiring credentials against mosquitto behind an authenticating proxy
+#                (tests/cloud/auth_proxy.py): CONNACK 4 for a stale password, the callback's
+#                new one connects, no QoS 1 message lost
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
@@ -125,7 +139,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -419,6 +433,16 @@ abi-test: $(ABI_LIB) $(ABI_HEADER) $(HEADER)
 	else echo "   failed, as it must"; fi
 	@echo "abi-test: ok"
 
+# --- clouds: expiring credentials (src/cloud, tests/c/cloud) ---
+CLOUD_TEST_SRC := tests/c/cloud/expiring_creds.c
+
+$(BUILD)/expiring_creds: $(CLOUD_TEST_SRC) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) $(CLOUD_TEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cloud-test: $(BUILD)/expiring_creds
+	$(call apt_install,$(APT_BROKER))
+	$(WITH_BROKER) --timeout 120 -- $(PYTHON) tests/cloud/auth_proxy.py --timeout 90 -- $(BUILD)/expiring_creds
+
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
@@ -510,6 +534,7 @@ test: deps
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory interop-aedes
 	$(MAKE) --no-print-directory cell-test-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
@@ -517,6 +542,7 @@ test: deps
 	$(MAKE) --no-print-directory tls-test
 	$(MAKE) --no-print-directory lwip-test
 	$(MAKE) --no-print-directory cbad
+	$(MAKE) --no-print-directory cloud-test
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
@@ -524,6 +550,7 @@ test: deps
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory at-test
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
@@ -589,7 +616,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -665,6 +692,52 @@ bench: bench-deps
 	$(CC) $(BENCH_CFLAGS) bench/mosq_bench.c -lmosquitto $(LDFLAGS) -o $(BENCH_DIR)/mosq_bench
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
 	  --mosq $(BENCH_DIR)/mosq_bench --runs $(BENCH_RUNS) --out bench/results.md
+
+# --- make interop: the broker matrix (scripts/interop.py; docs/BROKERS.md) ---
+# Each broker is installed from its package registry into build/interop/ (ejabberd and
+# mosquitto from Debian). tests/interop/expected.toml lists the failures each broker's
+# deviations from MQTT 3.1.1 cause; anything else, or an expected failure that passes, fails.
+INTEROP_DIR     := $(BUILD)/interop
+AEDES_STAMP     := $(INTEROP_DIR)/aedes/node_modules/.package-lock.json
+RUMQTTD_VERSION := 0.20.0
+RUMQTTD_STAMP   := $(INTEROP_DIR)/rumqttd/.v$(RUMQTTD_VERSION)
+AMQTT_VERSION   := 0.12.1
+AMQTT_STAMP     := $(INTEROP_DIR)/amqtt/.v$(AMQTT_VERSION)
+INTEROP_APT_DEPS := ejabberd:/usr/sbin/ejabberdctl
+INTEROP_BINS    := $(BUILD)/test_c $(BUILD)/pubsub $(BUILD)/soak
+INTEROP_RUN     := $(PYTHON) scripts/interop.py
+
+.PHONY: interop interop-deps interop-aedes
+
+# npm ci installs exactly the committed lock file (aedes pinned in package.json); no install
+# scripts run.
+$(AEDES_STAMP): tests/interop/aedes/package.json tests/interop/aedes/package-lock.json
+	mkdir -p $(INTEROP_DIR)/aedes
+	cp tests/interop/aedes/package.json tests/interop/aedes/package-lock.json $(INTEROP_DIR)/aedes/
+	cd $(INTEROP_DIR)/aedes && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# Only its MQTT listener is used: no TLS or websocket features. No --locked: the crate's lock
+# file predates our rustc. A few minutes of compiling, once.
+$(RUMQTTD_STAMP):
+	$(CARGO) install rumqttd --version $(RUMQTTD_VERSION) --no-default-features \
+	  --root $(INTEROP_DIR)/rumqttd --target-dir $(INTEROP_DIR)/rumqttd-target
+	touch $@
+
+$(AMQTT_STAMP):
+	$(PYTHON) -m venv $(INTEROP_DIR)/amqtt/venv
+	$(INTEROP_DIR)/amqtt/venv/bin/pip install --quiet amqtt==$(AMQTT_VERSION)
+	touch $@
+
+interop-deps: deps $(AEDES_STAMP) $(RUMQTTD_STAMP) $(AMQTT_STAMP)
+	$(call apt_install,$(INTEROP_APT_DEPS))
+
+interop: interop-deps $(INTEROP_BINS)
+	$(INTEROP_RUN)
+
+# The row `make test` runs: aedes installs in seconds.
+interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
+	$(INTEROP_RUN) --brokers aedes
 
 # --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
 # cross-building") ---
@@ -753,5 +826,94 @@ notice:
 	$(PYTHON) scripts/notice.py
 check-notice:
 	$(PYTHON) scripts/notice.py --check
+
+# --- the Quectel AT port: ports/quectel_at over the modem emulator (PORTING.md) ---
+# The programs written for the POSIX port run unchanged over the modem: tests/at/posix_glue.c
+# provides port_posix_transport/_abort/_open_sockets, port_posix.c's own are renamed away.
+.PHONY: at-test at-size at-cpu
+AT_DIR := ports/quectel_at
+AT_SRC := $(AT_DIR)/at_engine.c $(AT_DIR)/quectel_at.c $(AT_DIR)/quectel_at_urc.c
+AT_HDR := $(AT_DIR)/at_engine.h $(AT_DIR)/quectel_at.h $(AT_DIR)/quectel_at_internal.h
+AT_HOST := tests/at/at_host.c tests/at/posix_glue.c
+AT_BUILD := $(BUILD)/at
+AT_CFLAGS = $(C_STRICT) $(CFLAGS) -Iinclude -Iports/posix -I$(AT_DIR) -Itests/at -Itests/c \
+  -DQAT_MAX_SOCKETS=4
+AT_RENAME := -Dport_posix_transport=port_posix_bsd_transport \
+  -Dport_posix_open_sockets=port_posix_bsd_open_sockets -Dport_posix_abort=port_posix_bsd_abort
+AT_OBJ := $(AT_BUILD)/port_posix_renamed.o
+AT_DEPS := $(AT_SRC) $(AT_HDR) $(AT_HOST) tests/at/at_host.h $(AT_OBJ) $(HEADER) $(LIB)
+AT_LINK = $(CC) $(AT_CFLAGS) $(filter %.c,$^) $(AT_OBJ) $(LIB) $(LDFLAGS) -o $@
+MODEM := $(PYTHON) scripts/modem_emulator.py
+HOST_C_SRC += $(AT_SRC) $(wildcard tests/at/*.c)
+C_INCLUDES += -I$(AT_DIR) -Itests/at
+
+$(AT_BUILD):
+	mkdir -p $@
+$(AT_OBJ): $(PORT_SRC) $(PORT_HDR) $(HEADER) | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(AT_RENAME) -c $(PORT_SRC) -o $@
+$(AT_BUILD)/pubsub: c_examples/pubsub.c $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/at_cases: tests/at/at_cases.c tests/c/fixture.c tests/c/harness.c $(CTEST_HDR) $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/at_cpu: tests/at/at_cpu.c $(AT_SRC) $(AT_HDR) $(HEADER) $(LIB) | $(AT_BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -I$(AT_DIR) $(filter %.c,$^) $(LIB) $(LDFLAGS) -o $@
+$(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
+  $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
+
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
+# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
+# +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
+# the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+  $(AT_BUILD)/soak
+	$(call apt_install,$(APT_BROKER))
+	$(AT_BUILD)/at_engine_test
+	for q in 0 1 2; do $(AT_BUILD)/at_cpu $$q 100 || exit 1; done
+	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
+	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'
+	MQE_MODEM_ECHO=1 $(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 --send-fail-every 5 -- \
+	  $(AT_BUILD)/test_c round_trip
+	$(WITH_BROKER) --timeout 120 -- $(MODEM) --timeout 110 --noise 0 -- $(AT_BUILD)/at_cases
+	$(WITH_BROKER) --timeout 300 -- $(MODEM) --timeout 290 --cut-every 300:900 --min-cuts 20 \
+	  --send-fail-every 40 -- $(AT_BUILD)/soak 300 300 240
+
+# Instructions inside the transport calls only (the port, its UART callbacks and libc),
+# marginal over AT_CPU_N messages of 32 bytes, host x86-64 at -O2 (as README's figures).
+AT_CPU_N := 200
+AT_CALLGRIND := valgrind --tool=callgrind --collect-atstart=no $(addprefix --toggle-collect=t_,\
+  open connect send recv close)
+at-cpu: $(AT_BUILD)/at_cpu
+	$(call apt_install,$(APT_VALGRIND))
+	@for q in 0 1 2; do \
+	  for n in 0 $(AT_CPU_N); do \
+	    $(AT_CALLGRIND) --callgrind-out-file=$(AT_BUILD)/at_cpu.$$q.$$n.cg $(AT_BUILD)/at_cpu $$q $$n \
+	      >/dev/null 2>&1 || { echo "at-cpu: at_cpu $$q $$n failed" >&2; exit 1; }; \
+	  done; \
+	  ir0=$$(sed -n 's/^summary: //p' $(AT_BUILD)/at_cpu.$$q.0.cg); \
+	  irn=$$(sed -n 's/^summary: //p' $(AT_BUILD)/at_cpu.$$q.$(AT_CPU_N).cg); \
+	  echo "at-cpu: QoS $$q: $$(( (irn - ir0) / $(AT_CPU_N) )) instructions per message in the port"; \
+	done
+
+# Flash: the port's objects as a Cortex-M4 firmware would build them (every function is
+# reached through the transport table, so --gc-sections keeps them all). RAM: qat_modem_t,
+# the one object the firmware allocates (QAT_MAX_SOCKETS=2, 1,500-byte receive buffers).
+AT_M4_BUILD := $(BUILD)/at_m4
+AT_M4_CFLAGS := -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections $(C_STRICT) \
+  -Iinclude -I$(AT_DIR)
+at-size: $(AT_SRC) $(AT_HDR) tests/at/at_ram.c
+	$(call apt_install,$(APT_ARM))
+	mkdir -p $(AT_M4_BUILD)
+	for f in $(basename $(notdir $(AT_SRC))); do \
+	  $(M4_CC) $(AT_M4_CFLAGS) -c $(AT_DIR)/$$f.c -o $(AT_M4_BUILD)/$$f.o || exit 1; \
+	done
+	$(M4_CC) $(AT_M4_CFLAGS) -c tests/at/at_ram.c -o $(AT_M4_BUILD)/at_ram.o
+	arm-none-eabi-size -t $(addprefix $(AT_M4_BUILD)/,$(notdir $(AT_SRC:.c=.o)))
+	@echo "RAM (qat_modem_t, bss of at_ram.o):"; arm-none-eabi-size $(AT_M4_BUILD)/at_ram.o
 
 FORCE:

@@ -170,7 +170,19 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
-    (bytes + outbox + handlers).div_ceil(8) * 8
+    (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes)).div_ceil(8) * 8
+}
+
+/// Bytes the cloud facilities add to the client cell (exact: plain fields).
+fn cloud_feature_bytes(pointer_bytes: usize) -> usize {
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let mut bytes = 0;
+    // The credentials callback: its function, user pointer and two (pointer, cap) buffers.
+    if on("CREDENTIALS_CB") {
+        bytes += 6 * pointer_bytes;
+    }
+    // The cloud profile id (a u8) takes a byte of the cell's padding: nothing.
+    bytes
 }
 
 /// Bytes the optional features add to the client (measured with `size_of`, as the base, on
@@ -185,7 +197,7 @@ fn feature_bytes() -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    904,
+    896,
     [
         ("MAX_INFLIGHT", 24),
         ("MAX_RX_QOS2", 4),
@@ -216,7 +228,8 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// capacities and features do not capture: a header and a library of different layout versions
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
-const ABI_LAYOUT_VERSION: u32 = 3;
+/// 4: `link`'s and `cloud`'s `mqe_options_t` fields together.
+const ABI_LAYOUT_VERSION: u32 = 4;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;

@@ -76,8 +76,16 @@
 #define MQE_HANDLER_FILTER_BYTES 48
 
 /* Optional facilities this library was built with (cargo features). */
+#define MQE_FEATURE_CLOUD_PROFILES 1
+#define MQE_FEATURE_CREDENTIALS_CB 1
+#define MQE_FEATURE_HMAC_SHA1 1
+#define MQE_FEATURE_HMAC_SHA256 1
 #define MQE_FEATURE_LINK 1
 #define MQE_FEATURE_PENDING 1
+#define MQE_FEATURE_SIGN_ALIYUN 1
+#define MQE_FEATURE_SIGN_AZURE 1
+#define MQE_FEATURE_SIGN_ONENET 1
+#define MQE_FEATURE_SIGN_TENCENT 1
 #define MQE_FEATURE_STATS 1
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width).
@@ -85,11 +93,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3680
-#define MQE_ABI_TAG 0x85c4ccacu
+#define MQE_CLIENT_SIZE 3720
+#define MQE_ABI_TAG 0xba1fea4bu
 #else
-#define MQE_CLIENT_SIZE 2968
-#define MQE_ABI_TAG 0xc56fba7fu
+#define MQE_CLIENT_SIZE 2992
+#define MQE_ABI_TAG 0xa91e5fccu
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -155,6 +163,27 @@
  * Text: "client storage not aligned to MQE_CLIENT_ALIGN".
  */
 #define MQE_ERR_ALIGNMENT (-10)
+/**
+ * The cloud profile set with `mqe_options_for_cloud` does not allow this: QoS above its
+ * cap, retain, a will, or a topic, filter count, payload, client id or keep-alive beyond
+ * its limits (docs/CLOUDS.md). Nothing was sent; the cloud would have dropped the
+ * connection. A signer: a sign method this build or cloud does not have.
+ * Text: "not supported by the cloud profile".
+ */
+#define MQE_ERR_UNSUPPORTED (-11)
+/**
+ * A signer was given a wall-clock time before 2017-07-14 (`MQE_MIN_WALL_CLOCK_S`): the
+ * clock was never set (no NITZ or AT+CCLK yet), and a credential signed with it would be
+ * refused.
+ * Text: "wall clock not set".
+ */
+#define MQE_ERR_CLOCK_UNSET (-12)
+/**
+ * The credentials callback failed (returned an error, or wrote more than its buffers or
+ * a username that is not UTF-8): this connect attempt ends before CONNECT is sent.
+ * Text: "credentials callback gave no credentials".
+ */
+#define MQE_ERR_NO_CREDENTIALS (-13)
 /**
  * The client storage was never set up by `mqe_init`.
  * Text: "client not initialised".
@@ -327,6 +356,9 @@
     X(MQE_ERR_BUFFER) \
     X(MQE_ERR_ABI_MISMATCH) \
     X(MQE_ERR_ALIGNMENT) \
+    X(MQE_ERR_UNSUPPORTED) \
+    X(MQE_ERR_CLOCK_UNSET) \
+    X(MQE_ERR_NO_CREDENTIALS) \
     X(MQE_ERR_NOT_INIT) \
     X(MQE_ERR_STATE) \
     X(MQE_ERR_REENTRANT) \
@@ -358,6 +390,55 @@
     X(MQE_ERR_TLS) \
     /* end of MQE_STATUS_LIST */
 
+
+/**
+ * `mqe_options_t.cloud`: no profile, plain MQTT 3.1.1 (default).
+ */
+#define MQE_CLOUD_NONE 0
+
+/**
+ * AWS IoT Core: QoS <= 1, <= 8 filters per SUBSCRIBE, topics <= 256 bytes with <= 7 `/`,
+ * client id <= 128 bytes, keep-alive <= 1200 s, payload <= 128 KiB.
+ */
+#define MQE_CLOUD_AWS_IOT 1
+
+/**
+ * Azure IoT Hub: QoS <= 1, no retain, keep-alive <= 1767 s, device id <= 128 bytes, payload
+ * <= 256 KiB. Username: `mqe_azure_username`; password: `mqe_azure_sas_token`.
+ */
+#define MQE_CLOUD_AZURE_IOT_HUB 2
+
+/**
+ * Alibaba Cloud IoT Platform: QoS <= 1, no will, no retain, keep-alive 30..1200 s, payload
+ * <= 256 KiB. Credentials: `mqe_aliyun_sign`.
+ */
+#define MQE_CLOUD_ALIYUN 3
+
+/**
+ * Tencent IoT Hub: QoS <= 1, no will, no retain, keep-alive <= 900 s. Credentials:
+ * `mqe_tencent_sign`.
+ */
+#define MQE_CLOUD_TENCENT 4
+
+/**
+ * China Mobile OneNET: QoS <= 1. Password: `mqe_onenet_token`.
+ */
+#define MQE_CLOUD_ONENET 5
+
+/**
+ * ThingsBoard: QoS <= 1.
+ */
+#define MQE_CLOUD_THINGSBOARD 6
+
+/**
+ * Sign method HMAC-SHA256 (the signers' `method`).
+ */
+#define MQE_SIGN_HMAC_SHA256 0
+
+/**
+ * Sign method HMAC-SHA1.
+ */
+#define MQE_SIGN_HMAC_SHA1 1
 
 /**
  * Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
@@ -474,109 +555,6 @@ typedef struct MQE_ALIGNED(8) mqe_client_t {
 } mqe_client_t;
 
 /**
- * One filter for `mqe_subscribe_many`.
- */
-typedef struct mqe_subscription_t {
-  /**
-   * NUL-terminated topic filter; wildcards allowed.
-   */
-  const char *filter;
-  uint8_t qos;
-} mqe_subscription_t;
-
-/**
- * An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
- * during the message callback; copy what you keep.
- */
-typedef struct mqe_message_t {
-  /**
-   * NOT NUL-terminated: use `topic_len`.
-   */
-  const char *topic;
-  size_t topic_len;
-  const uint8_t *payload;
-  size_t payload_len;
-  uint8_t qos;
-  bool retain;
-  bool dup;
-  /**
-   * 0 at QoS 0.
-   */
-  uint16_t packet_id;
-} mqe_message_t;
-
-/**
- * Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
- */
-typedef void (*mqe_message_handler_t)(void *user, const struct mqe_message_t *msg);
-
-/**
- * What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
- */
-typedef uint8_t mqe_event_kind_t;
-
-/**
- * What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
- * Valid only during the event callback.
- */
-typedef struct mqe_event_t {
-  mqe_event_kind_t kind;
-  bool session_present;
-  /**
-   * CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
-   */
-  uint8_t return_code;
-  uint16_t packet_id;
-  /**
-   * `MQE_OK` or the status code explaining a disconnect or refusal.
-   */
-  mqe_status_t reason;
-  /**
-   * `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
-   */
-  const uint8_t *granted;
-  size_t granted_count;
-  /**
-   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
-   */
-  uint32_t attempt;
-  uint32_t delay_ms;
-  /**
-   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
-   */
-  uint32_t endpoint;
-  /**
-   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
-   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
-   */
-  uint32_t dropped;
-  /**
-   * `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
-   */
-  bool abandoned;
-  /**
-   * `MQE_EVENT_MESSAGE_TOO_LARGE`: QoS, topic (NOT NUL-terminated; NULL when it did not
-   * fit `rx_buf`; valid only during the callback) and the packet's size in bytes.
-   */
-  uint8_t qos;
-  const char *topic;
-  size_t topic_len;
-  uint32_t size;
-} mqe_event_t;
-
-/**
- * Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
- * valid only during the call.
- */
-typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
-
-/**
- * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
- */
-typedef int32_t mqe_log_level_t;
-
-/**
  * One broker address for `mqe_options_t.endpoints` (failover).
  */
 typedef struct mqe_endpoint_t {
@@ -691,6 +669,12 @@ typedef struct mqe_options_t {
    * (default) or `MQE_QOS0_DROP_OLDEST`.
    */
   uint8_t qos0_policy;
+  /**
+   * Cloud profile (`MQE_CLOUD_*`, default `MQE_CLOUD_NONE`); set with
+   * `mqe_options_for_cloud`. Any other than `MQE_CLOUD_NONE` needs the `cloud-profiles`
+   * feature (`MQE_FEATURE_CLOUD_PROFILES`), else `mqe_init` returns `MQE_ERR_UNSUPPORTED`.
+   */
+  uint8_t cloud;
 #if defined(MQE_FEATURE_LINK)
   /**
    * Feature `link`. The idle timeout, in seconds, of the NAT between the device and the
@@ -739,6 +723,130 @@ typedef struct mqe_options_t {
    */
   uint32_t oversized_limit;
 } mqe_options_t;
+
+#if defined(MQE_FEATURE_CREDENTIALS_CB)
+/**
+ * Called before every CONNECT (every connect attempt, automatic reconnects included), from
+ * inside `mqe_poll` on the owner task. Writes the username (UTF-8, no NUL needed) into
+ * `username[0..username_cap]` and its length into `*username_len`, and the password into
+ * `password[0..password_cap]` and `*password_len` (0: none). `refused` is the CONNACK code
+ * (4 bad credentials, 5 not authorised) that refused the previous attempt, else 0: a signed
+ * credential should be made afresh then. Returns `MQE_OK`; any other status ends this attempt
+ * with `MQE_ERR_NO_CREDENTIALS` before anything is sent (the next follows the reconnect
+ * backoff). The buffers are the ones given to `mqe_set_credentials_handler`.
+ */
+typedef mqe_status_t (*mqe_credentials_cb_t)(void *user,
+                                             uint8_t refused,
+                                             char *username,
+                                             size_t username_cap,
+                                             size_t *username_len,
+                                             uint8_t *password,
+                                             size_t password_cap,
+                                             size_t *password_len);
+#endif
+
+/**
+ * One filter for `mqe_subscribe_many`.
+ */
+typedef struct mqe_subscription_t {
+  /**
+   * NUL-terminated topic filter; wildcards allowed.
+   */
+  const char *filter;
+  uint8_t qos;
+} mqe_subscription_t;
+
+/**
+ * An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
+ * during the message callback; copy what you keep.
+ */
+typedef struct mqe_message_t {
+  /**
+   * NOT NUL-terminated: use `topic_len`.
+   */
+  const char *topic;
+  size_t topic_len;
+  const uint8_t *payload;
+  size_t payload_len;
+  uint8_t qos;
+  bool retain;
+  bool dup;
+  /**
+   * 0 at QoS 0.
+   */
+  uint16_t packet_id;
+} mqe_message_t;
+
+/**
+ * Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
+ */
+typedef void (*mqe_message_handler_t)(void *user, const struct mqe_message_t *msg);
+
+/**
+ * What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
+ */
+typedef uint8_t mqe_event_kind_t;
+
+/**
+ * What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
+ * Valid only during the event callback.
+ */
+typedef struct mqe_event_t {
+  mqe_event_kind_t kind;
+  bool session_present;
+  /**
+   * CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
+   */
+  uint8_t return_code;
+  uint16_t packet_id;
+  /**
+   * `MQE_OK` or the status code explaining a disconnect or refusal.
+   */
+  mqe_status_t reason;
+  /**
+   * `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
+   */
+  const uint8_t *granted;
+  size_t granted_count;
+  /**
+   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
+   */
+  uint32_t attempt;
+  uint32_t delay_ms;
+  /**
+   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
+   */
+  uint32_t endpoint;
+  /**
+   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
+   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
+   */
+  uint32_t dropped;
+  /**
+   * `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
+   */
+  bool abandoned;
+  /**
+   * `MQE_EVENT_MESSAGE_TOO_LARGE`: QoS, topic (NOT NUL-terminated; NULL when it did not
+   * fit `rx_buf`; valid only during the callback) and the packet's size in bytes.
+   */
+  uint8_t qos;
+  const char *topic;
+  size_t topic_len;
+  uint32_t size;
+} mqe_event_t;
+
+/**
+ * Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
+ * valid only during the call.
+ */
+typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
+
+/**
+ * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
+ */
+typedef int32_t mqe_log_level_t;
 
 /**
  * A socket address handed to `mqe_transport_t.connect` and filled by `resolve`.
@@ -1161,6 +1269,159 @@ mqe_status_t mqe_check_msg(struct mqe_client_t *c);
  * `c` is NULL or client storage; the handlers set must be callable.
  */
 mqe_status_t mqe_ping(struct mqe_client_t *c, uint32_t timeout_ms);
+
+#if defined(MQE_FEATURE_CLOUD_PROFILES)
+/**
+ * Applies cloud profile `cloud` (`MQE_CLOUD_*`) to `*opts`: sets `opts->cloud` and moves
+ * `keep_alive_s` into the cloud's range (0 becomes its maximum where 0 is not allowed).
+ * `mqe_init` then refuses options the cloud refuses (a will where none is allowed, a
+ * keep-alive or client id beyond its limits), and publish and subscribe calls return
+ * `MQE_ERR_UNSUPPORTED` for what it would drop the connection over: QoS above its cap,
+ * retain, more filters per SUBSCRIBE, longer topics or payloads (docs/CLOUDS.md). Errors:
+ * `MQE_ERR_NULL`, `MQE_ERR_ARG` (unknown cloud).
+ *
+ * # Safety
+ * `opts` is NULL or a valid, writable `mqe_options_t`, used only during the call.
+ */
+mqe_status_t mqe_options_for_cloud(uint8_t cloud, struct mqe_options_t *opts);
+#endif
+
+#if defined(MQE_FEATURE_CREDENTIALS_CB)
+/**
+ * Registers `cb`, asked for the username and password before every CONNECT (see
+ * `mqe_credentials_cb_t`); they replace `opts.username`/`opts.password`. `username_buf`
+ * (`username_cap` bytes, > 0) and `password_buf` (`password_cap` bytes; NULL with 0 for no
+ * password) are kept by the client and written only by `cb`: they must stay valid, untouched
+ * by the application and apart from every other buffer, while the client is used. NULL `cb`
+ * stops asking (the last credentials stay). Takes effect at the next connect attempt; any
+ * state. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_BUFFER` (username buffer NULL
+ * or empty, password buffer NULL with a length), `MQE_ERR_TOO_LARGE` (a cap over 65,535).
+ *
+ * # Safety
+ * `c` is NULL or client storage; the buffers are valid for their caps as described.
+ */
+mqe_status_t mqe_set_credentials_handler(struct mqe_client_t *c,
+                                         mqe_credentials_cb_t cb,
+                                         void *user,
+                                         char *username_buf,
+                                         size_t username_cap,
+                                         uint8_t *password_buf,
+                                         size_t password_cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_ALIYUN)
+/**
+ * Alibaba Cloud IoT (Aliyun) credentials for a device certificate, written NUL-terminated:
+ * the MQTT client id `{client_id}|securemode={securemode},signmethod={hmacsha256|hmacsha1},
+ * timestamp={timestamp_ms}|`, the username `{device_name}&{product_key}` and the password,
+ * the lowercase hex HMAC of `clientId{client_id}deviceName{device_name}productKey{product_key}
+ * timestamp{timestamp_ms}` keyed with `device_secret`. `timestamp_ms` is wall-clock ms since
+ * 1970 (the caller's NITZ/AT+CCLK time); `securemode` 2 for TLS, 3 for plain TCP; `method`
+ * `MQE_SIGN_HMAC_SHA256` or `MQE_SIGN_HMAC_SHA1`. No heap; all inputs only during the call.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_UTF8`, `MQE_ERR_CLOCK_UNSET` (time before
+ * `MQE_MIN_WALL_CLOCK_S`), `MQE_ERR_ARG` (client id over 64 bytes, securemode not 2 or 3),
+ * `MQE_ERR_UNSUPPORTED` (method), `MQE_ERR_BUFFER` (an output too small; its content is then
+ * unspecified).
+ *
+ * # Safety
+ * Strings NULL or NUL-terminated; each output NULL or writable for its cap, not overlapping.
+ */
+mqe_status_t mqe_aliyun_sign(const char *product_key,
+                             const char *device_name,
+                             const char *device_secret,
+                             const char *client_id,
+                             uint64_t timestamp_ms,
+                             uint8_t method,
+                             uint8_t securemode,
+                             char *client_id_out,
+                             size_t client_id_cap,
+                             char *username_out,
+                             size_t username_cap,
+                             char *password_out,
+                             size_t password_cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_AZURE)
+/**
+ * Azure IoT Hub's MQTT username, NUL-terminated: `{host}/{device_id}/?api-version=2021-04-12`
+ * (`host` is the hub's host name, `{hub}.azure-devices.net`). Errors: `MQE_ERR_NULL`,
+ * `MQE_ERR_UTF8`, `MQE_ERR_BUFFER`.
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_azure_username(const char *host, const char *device_id, char *out, size_t cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_AZURE)
+/**
+ * An Azure IoT Hub SAS token (the MQTT password), NUL-terminated:
+ * `SharedAccessSignature sr={sr}&sig={sig}&se={expiry}`, `sr` the URL-encoded
+ * `{host}/devices/{device_id}`, `sig` the URL-encoded base64 HMAC-SHA256 of `{sr}\n{expiry}`
+ * keyed with the base64-decoded `device_key_b64`, `expiry` = `now_s + ttl_s` (wall-clock
+ * seconds). Errors: `MQE_ERR_NULL`, `MQE_ERR_UTF8`, `MQE_ERR_CLOCK_UNSET`, `MQE_ERR_ARG` (key
+ * not base64 or over 128 bytes, expiry past 2^64), `MQE_ERR_BUFFER`.
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_azure_sas_token(const char *host,
+                                 const char *device_id,
+                                 const char *device_key_b64,
+                                 uint64_t now_s,
+                                 uint64_t ttl_s,
+                                 char *out,
+                                 size_t cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_TENCENT)
+/**
+ * Tencent IoT Hub credentials for a device key, NUL-terminated: the username
+ * `{product_id}{device_name};{sdkappid};{connid};{expiry}` (`expiry` = `now_s + ttl_s`;
+ * Tencent's SDKs pass sdkappid `12010126` and a random 5-character connid) and the password,
+ * the lowercase hex HMAC of the username keyed with the base64-decoded `psk_b64`, followed by
+ * `;hmacsha256` or `;hmacsha1`. The MQTT client id is `{product_id}{device_name}`.
+ * Errors: as `mqe_azure_sas_token`, and `MQE_ERR_UNSUPPORTED` (method).
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_tencent_sign(const char *product_id,
+                              const char *device_name,
+                              const char *psk_b64,
+                              const char *sdkappid,
+                              const char *connid,
+                              uint64_t now_s,
+                              uint64_t ttl_s,
+                              uint8_t method,
+                              char *username_out,
+                              size_t username_cap,
+                              char *password_out,
+                              size_t password_cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_ONENET)
+/**
+ * China Mobile OneNET's token (the MQTT password; username = product id, client id = device
+ * name), NUL-terminated: `version=2018-10-31&res={res}&et={expiry}&method={sha256|sha1}&
+ * sign={sign}`, `res` = `products/{product_id}/devices/{device_name}`, `expiry` = `now_s +
+ * ttl_s`, `sign` the base64 HMAC of `{expiry}\n{method}\n{res}\n2018-10-31` keyed with the
+ * base64-decoded `key_b64`; every value URL-encoded. OneNET's md5 method is not offered.
+ * Errors: as `mqe_tencent_sign`.
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_onenet_token(const char *product_id,
+                              const char *device_name,
+                              const char *key_b64,
+                              uint64_t now_s,
+                              uint64_t ttl_s,
+                              uint8_t method,
+                              char *out,
+                              size_t cap);
+#endif
 
 /**
  * Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the

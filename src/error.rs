@@ -16,6 +16,10 @@ pub enum Error {
     PasswordWithoutUsername,
     /// A string is longer than 65,535 bytes, or a packet can never fit the buffer it needs.
     TooLarge,
+    /// The cloud profile does not allow this (QoS, retain, will, or a limit of its own).
+    Unsupported,
+    /// The credentials asked for before CONNECT were not given.
+    NoCredentials,
     // --- state ---
     /// The call is not allowed in the current state.
     InvalidState,

@@ -105,6 +105,7 @@ enum Seen {
         endpoint: usize,
     },
     Qos0Dropped(u32),
+    CredentialsNeeded(u8),
     #[allow(dead_code)]
     Link(bool),
     #[allow(dead_code)]
@@ -145,6 +146,7 @@ fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
             endpoint,
         },
         Dispatch::Qos0Dropped { count } => Seen::Qos0Dropped(count),
+        Dispatch::CredentialsNeeded { refused } => Seen::CredentialsNeeded(refused),
         #[cfg(feature = "link")]
         Dispatch::Link { up } => Seen::Link(up),
         #[cfg(feature = "link")]

@@ -53,6 +53,19 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             Some(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
             None => Phase::Resolving,
         };
+        // Delivered by the next `next_notice`, before any socket step of this attempt.
+        if self.ask_credentials {
+            let refused = self.last_refusal;
+            self.push_own(Dispatch::CredentialsNeeded { refused });
+        }
+    }
+
+    /// Ends the attempt being set up (resolve or TCP connect) with `reason`, as a failed
+    /// attempt: reported as `Disconnected`, then retried per the reconnect policy.
+    pub fn abort_attempt(&mut self, reason: Error) {
+        if matches!(self.phase, Phase::Resolving | Phase::TcpConnecting(_)) {
+            self.fail_setup(reason);
+        }
     }
 
     /// Ends the connection cleanly: DISCONNECT is sent, then the socket closes. Cancels a
@@ -204,6 +217,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     fn observe(&mut self, now: Instant, event: Event) {
         match event {
             Event::Connected { .. } => {
+                self.last_refusal = 0;
                 self.link_on_connected(now, self.attempt);
                 self.stats.connected();
                 self.attempt = 0;
@@ -214,8 +228,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                 self.link_on_lost(now);
                 self.schedule_reconnect(now);
             }
-            Event::ConnectRefused { code } if !self.link_on_refused(code) => {
-                self.schedule_reconnect(now);
+            Event::ConnectRefused { code } => {
+                self.last_refusal = code;
+                if !self.link_on_refused(code) {
+                    self.schedule_reconnect(now);
+                }
             }
             _ => {}
         }

@@ -94,6 +94,13 @@ pub enum Dispatch {
     Qos0Dropped {
         count: u32,
     },
+    /// A connect attempt starts: give it fresh credentials with [`Client::set_credentials`]
+    /// (or end it with [`Client::abort_attempt`]) before the next call. Only after
+    /// [`Client::set_credentials_hook`]; `refused` is the CONNACK code (4 or 5) that refused
+    /// the previous attempt, else 0.
+    CredentialsNeeded {
+        refused: u8,
+    },
     /// The firmware reported the data link down or up (`link_down`, `link_up`).
     #[cfg(feature = "link")]
     Link {
@@ -183,6 +190,10 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     qos0_policy: Qos0Policy,
     qos0_dropped: u32,
     qos0_dropped_unreported: u32,
+    /// Ask for credentials before each attempt ([`Dispatch::CredentialsNeeded`]).
+    ask_credentials: bool,
+    /// The CONNACK code that refused the last attempt (0: none since the last CONNACK).
+    last_refusal: u8,
     link: link::Link,
     stats: stats::Stats,
     idle: pending::IdleWatch,
@@ -256,6 +267,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
             addr_of_mut!((*client).qos0_dropped).write(0);
             addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            addr_of_mut!((*client).ask_credentials).write(false);
+            addr_of_mut!((*client).last_refusal).write(0);
             addr_of_mut!((*client).link).write(link::Link::NEW);
             addr_of_mut!((*client).stats).write(stats::Stats::NEW);
             addr_of_mut!((*client).idle).write(pending::IdleWatch::NEW);
@@ -285,6 +298,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             qos0_policy: _,
             qos0_dropped: _,
             qos0_dropped_unreported: _,
+            ask_credentials: _,
+            last_refusal: _,
             link: _,
             stats: _,
             idle: _,
@@ -292,6 +307,25 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         let rx_len = client.rx.len();
         client.engine.limit_rx_packet(rx_len);
         client
+    }
+
+    /// Asks for credentials before every connect attempt ([`Dispatch::CredentialsNeeded`]).
+    pub fn set_credentials_hook(&mut self, on: bool) {
+        self.ask_credentials = on;
+        // Fresh credentials each attempt: a CONNACK 4/5 does not stop reconnecting (`link`).
+        self.set_credentials_refreshable(on);
+    }
+
+    /// Whether credentials are asked for before every attempt: then a refusal (CONNACK 4 or 5)
+    /// may be cured by the next attempt's credentials.
+    pub fn credentials_hook(&self) -> bool {
+        self.ask_credentials
+    }
+
+    /// The username and password of the next CONNECT (replacing those the client was made with).
+    pub fn set_credentials(&mut self, username: Option<&'b str>, password: Option<&'b [u8]>) {
+        self.connect_options.username = username;
+        self.connect_options.password = password;
     }
 
     pub fn set_qos0_policy(&mut self, policy: Qos0Policy) {

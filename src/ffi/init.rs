@@ -62,6 +62,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         idle_event: false,
         pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
         oversized_limit: DEFAULT_OVERSIZED_LIMIT as u32,
+        cloud: 0,
     }
 }
 
@@ -189,6 +190,9 @@ pub(crate) struct ClientSetup {
     engine_config: Config,
     reconnect: ReconnectPolicy,
     qos0_policy: Qos0Policy,
+    /// The cloud profile (`MQE_CLOUD_*`), checked.
+    #[cfg_attr(not(feature = "cloud-profiles"), allow(dead_code))]
+    pub(crate) cloud: u8,
     #[cfg(feature = "link")]
     link: crate::client::LinkPolicy,
     #[cfg(feature = "pending")]
@@ -270,6 +274,7 @@ unsafe fn check_options(
         will,
     };
     let connect_len = wire::connect_len(&connect).map_err(status_of)?;
+    check_cloud(&connect, opts.cloud)?;
 
     if opts.rx_buf.is_null() || opts.rx_buf_len < MQE_MIN_BUFFER {
         return Err(MQE_ERR_BUFFER);
@@ -345,6 +350,7 @@ unsafe fn check_options(
             max_ms: opts.reconnect_max_ms,
         },
         qos0_policy,
+        cloud: opts.cloud,
         #[cfg(feature = "link")]
         link: crate::client::LinkPolicy {
             stable_ms: opts.reconnect_stable_ms,
@@ -353,6 +359,29 @@ unsafe fn check_options(
         #[cfg(feature = "pending")]
         idle_event: opts.idle_event,
     })
+}
+
+/// The CONNECT options against the cloud profile: `MQE_ERR_UNSUPPORTED` for what the cloud
+/// refuses, or any profile in a build without `cloud-profiles`.
+fn check_cloud(connect: &ConnectOptions, cloud: u8) -> Result<(), mqe_status_t> {
+    #[cfg(feature = "cloud-profiles")]
+    {
+        let will = connect
+            .will
+            .as_ref()
+            .map(|w| (w.topic, w.payload.len(), w.qos as u8, w.retain));
+        let limits = super::cloud::limits_of(cloud)?;
+        super::cloud::allowed(limits.check_connect(connect.keep_alive_s, connect.client_id, will))
+    }
+    #[cfg(not(feature = "cloud-profiles"))]
+    {
+        let _ = connect;
+        if cloud == 0 {
+            Ok(())
+        } else {
+            Err(MQE_ERR_UNSUPPORTED)
+        }
+    }
 }
 
 /// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).

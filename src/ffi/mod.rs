@@ -14,6 +14,7 @@
 mod args;
 mod blocking;
 mod cell;
+mod cloud;
 mod commands;
 mod events;
 mod handlers;
@@ -38,6 +39,7 @@ pub use blocking::*;
 #[cfg(feature = "std")]
 pub use cell::client_bytes_used;
 use cell::{cell_ptr, ClientCell};
+pub use cloud::*;
 pub use commands::*;
 pub use handlers::*;
 pub use init::*;

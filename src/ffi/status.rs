@@ -32,6 +32,8 @@ pub(crate) fn status_of(error: Error) -> mqe_status_t {
         Error::InvalidQos => MQE_ERR_QOS,
         Error::PasswordWithoutUsername => MQE_ERR_PASSWORD_WITHOUT_USER,
         Error::TooLarge => MQE_ERR_TOO_LARGE,
+        Error::Unsupported => MQE_ERR_UNSUPPORTED,
+        Error::NoCredentials => MQE_ERR_NO_CREDENTIALS,
         Error::InvalidState => MQE_ERR_STATE,
         Error::Full => MQE_ERR_FULL,
         Error::RxQos2Full => MQE_ERR_RX_QOS2_FULL,

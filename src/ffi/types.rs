@@ -268,6 +268,10 @@ pub struct mqe_options_t {
     /// `MQE_OFFLINE_QOS0_BYTES` of topic + payload) is full: `MQE_QOS0_REJECT_WHEN_FULL`
     /// (default) or `MQE_QOS0_DROP_OLDEST`.
     pub qos0_policy: u8,
+    /// Cloud profile (`MQE_CLOUD_*`, default `MQE_CLOUD_NONE`); set with
+    /// `mqe_options_for_cloud`. Any other than `MQE_CLOUD_NONE` needs the `cloud-profiles`
+    /// feature (`MQE_FEATURE_CLOUD_PROFILES`), else `mqe_init` returns `MQE_ERR_UNSUPPORTED`.
+    pub cloud: u8,
     /// Feature `link`. The idle timeout, in seconds, of the NAT between the device and the
     /// broker, when known (carrier NATs drop idle TCP after 2-5 minutes: docs/CELLULAR.md); 0
     /// (default): unknown. The keep-alive is clamped below two thirds of it (and turned on if

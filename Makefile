@@ -616,7 +616,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 

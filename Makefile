@@ -861,19 +861,23 @@ $(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
 	$(AT_LINK)
 $(AT_BUILD)/at_cpu: tests/at/at_cpu.c $(AT_SRC) $(AT_HDR) $(HEADER) $(LIB) | $(AT_BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -I$(AT_DIR) $(filter %.c,$^) $(LIB) $(LDFLAGS) -o $@
+$(AT_BUILD)/qat_script_test: tests/at/qat_script_test.c tests/c/harness.c $(AT_SRC) $(AT_HDR) \
+  tests/c/harness.h $(HEADER) | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 $(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
   $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
 	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 
-# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
-# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), the transport on
+# a scripted modem (exact command sequences), then through the emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
 # refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
 # +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
 # the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
-at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/qat_script_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
   $(AT_BUILD)/soak
 	$(call apt_install,$(APT_BROKER))
 	$(AT_BUILD)/at_engine_test
+	$(AT_BUILD)/qat_script_test
 	for q in 0 1 2; do $(AT_BUILD)/at_cpu $$q 100 || exit 1; done
 	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
 	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'

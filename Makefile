@@ -1,7 +1,11 @@
 # mqtt-engine: build, test and demo entry points (GNU make).
 #
-#   make deps    install what the tests need (mosquitto, ARM toolchains, QEMU), or print the command
+#   make deps    install everything the tests need: the apt packages (mosquitto, ARM toolchains,
+#                QEMU, ...) and rust-toolchain.toml's targets and components; or print the command
+#   make rust-deps  only the Rust targets and components of rust-toolchain.toml (each target
+#                below adds just the ones it needs, through scripts/rust_deps.py)
 #   make demo    build the library and run the C pub/sub demo against a private mosquitto
+#   make quickstart  run the README's three-line build block as written, against mosquitto
 #   make test    everything CI runs: fmt, clippy, Rust tests, header freshness, C tests
 #                against mosquitto, the short soak, the ARM builds, the QEMU images, the 32-bit
 #                tests, the quick start and the demo
@@ -11,26 +15,42 @@
 #   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
 #   make opencpu the module-app template (c_examples/opencpu_app.c): an MQTT task and a sensor
 #                task (pthreads) against mosquitto; every reading must come back once
-#   make tls-test  connect over mbedTLS (c_examples/port_posix_tls.c) to a TLS mosquitto;
+#   make tls-test  connect over mbedTLS (ports/posix/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
-#   make header  regenerate include/mqtt_engine.h (check-header: fail when it is stale)
+#   make header  regenerate include/mqtt_engine.h
+#   make check-header  fail when include/mqtt_engine.h differs from what the sources generate,
+#                or does not compile as C89 and C++ (check-header-c89)
+#   make check-header-c89  the header compiles with -std=c89 -pedantic (no // comments) and as C++11
+#   make check-c every host C file compiles with exactly -std=c99 -Wall -Wextra -Werror -pedantic
+#   make check-help  every target of .PHONY is listed by `make help`
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
-#                file and CMake package (README "Installing and cross-building"); uninstall
+#                file and CMake package (README "Installing and cross-building")
+#   make uninstall PREFIX=/usr/local [DESTDIR=]  remove what `make install` put there
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
-#                broker restart; fails on any loss or QoS 2 duplicate (soak-short: 1,000 each)
+#                broker restart; fails on any loss or QoS 2 duplicate
+#   make soak-short  the same with 1,000 each (part of make test)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
+#   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
 #   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
+#   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
+#                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
 #   make bench   benchmarks beside libmosquitto (CPU, syscalls, throughput, latency, 50 ms RTT);
 #                writes bench/results.md; not part of make test (2-4 minutes)
+#   make bench-deps  the apt packages of make bench (libmosquitto-dev, valgrind, strace)
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
-#                (installs the nightly toolchain and the pinned cargo-fuzz when missing)
+#   make fuzz-deps  the nightly toolchain (when it can be fetched) and the pinned cargo-fuzz
+#   make nightly the nightly toolchain for fuzz, when it can be fetched
+#   make notice  regenerate THIRD_PARTY_NOTICES.md (the crates compiled into the .a)
+#   make check-notice  fail when THIRD_PARTY_NOTICES.md is stale
+#   make clean   remove target/ and build/
+#   make help    this list
 #
 # Rust artifacts stay in target/ (cargo's), C artifacts in build/; both are gitignored.
 
@@ -49,17 +69,21 @@ HEADER  := include/mqtt_engine.h
 TARGET  ?=
 TARGET_LIB := $(if $(TARGET),target/$(TARGET)/release/libmqtt_engine.a,$(LIB))
 
-# Strict C: the header and the examples must stay warning-free C99.
-C_STRICT := -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
-C_INCLUDES := -Iinclude -Ic_examples
-PORT_SRC := c_examples/port_posix.c
-PORT_HDR := c_examples/port_posix.h
+# Strict C: the header and the examples must stay warning-free C99. No -D: each POSIX file
+# defines the feature macro it needs, so a copied file builds with these flags alone.
+C_STRICT := -std=c99 -Wall -Wextra -Werror -pedantic
+C_INCLUDES := -Iinclude -Iports/posix
+PORT_SRC := ports/posix/port_posix.c
+PORT_HDR := ports/posix/port_posix.h
 # bad_input*.c are programs of their own (a fake network, no broker): see `cbad`.
 CBAD_SRC := $(wildcard tests/c/bad_input*.c)
 CTEST_SRC := $(filter-out $(CBAD_SRC),$(wildcard tests/c/*.c))
 CTEST_HDR := $(wildcard tests/c/*.h)
 
 WITH_BROKER := $(PYTHON) scripts/with_broker.py
+# Adds what the caller needs of rust-toolchain.toml's targets/components (rustup), or fails
+# at once with the command: `$(RUST_DEPS) --targets T...`, `--components C...`, or all.
+RUST_DEPS   := $(PYTHON) scripts/rust_deps.py
 SOAK_RUN    := $(PYTHON) scripts/soak.py
 DEMO_TIMEOUT_S  := 60
 CTEST_TIMEOUT_S := 300
@@ -67,30 +91,31 @@ NEAR_WRAP_TICK  := 4294962295
 
 # "package:command" pairs installed with apt-get; a package counts as present when its
 # command is in PATH or /usr/sbin (or, for an absolute path, when that file exists: for
-# packages without a command). Add new system dependencies here.
-APT_DEPS := mosquitto:mosquitto \
-  gcc-arm-none-eabi:arm-none-eabi-gcc \
-  libnewlib-arm-none-eabi:/usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/libc_nano.a \
-  qemu-system-arm:qemu-system-arm \
-  qemu-user:qemu-arm \
+# packages without a command). One group per purpose: each target installs only its own
+# (`make demo` needs mosquitto, not the cross compilers). Add new system dependencies here.
+APT_BROKER := mosquitto:mosquitto
+APT_ARM := gcc-arm-none-eabi:arm-none-eabi-gcc \
+  libnewlib-arm-none-eabi:/usr/lib/arm-none-eabi/newlib/thumb/v7e-m+fp/hard/libc_nano.a
+APT_QEMU := qemu-system-arm:qemu-system-arm
+APT_TEST32 := qemu-user:qemu-arm \
   gcc-arm-linux-gnueabihf:arm-linux-gnueabihf-gcc \
   libc6-dev-armhf-cross:/usr/arm-linux-gnueabihf/lib/libc.so \
   libc6-dev-i386:/usr/lib32/libc.so \
-  lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a \
-  libmbedtls-dev:/usr/include/mbedtls/ssl.h \
-  valgrind:valgrind \
-  libtsan2:/usr/lib/x86_64-linux-gnu/libtsan.so.2 \
-  openssl:openssl \
-  cmake:cmake \
-  pkg-config:pkg-config
+  lib32gcc-12-dev:/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a
+APT_TLS := libmbedtls-dev:/usr/include/mbedtls/ssl.h openssl:openssl
+APT_VALGRIND := valgrind:valgrind
+APT_TSAN := libtsan2:/usr/lib/x86_64-linux-gnu/libtsan.so.2
+APT_INSTALL_TEST := cmake:cmake pkg-config:pkg-config
+APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_VALGRIND) \
+  $(APT_TSAN) $(APT_INSTALL_TEST)
 # Only for `make bench`.
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
-	@sed -n 's/^#   //p' Makefile
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
 # $(call apt_install,PAIRS): installs the missing packages of PAIRS with apt-get when root,
 # else prints the command and fails.
@@ -118,9 +143,13 @@ endef
 
 deps:
 	$(call apt_install,$(APT_DEPS))
+	$(RUST_DEPS)
+
+rust-deps:
+	$(RUST_DEPS)
 
 bench-deps:
-	$(call apt_install,$(APT_DEPS) $(BENCH_APT_DEPS))
+	$(call apt_install,$(APT_BROKER) $(BENCH_APT_DEPS))
 
 # cargo decides what is stale; FORCE makes make ask it every time.
 lib: $(TARGET_LIB)
@@ -128,6 +157,7 @@ $(LIB): FORCE
 	$(CARGO) build --release
 # Any other Rust target: make lib TARGET=<triple>.
 target/%/release/libmqtt_engine.a: FORCE
+	$(RUST_DEPS) --if-declared --targets $*
 	$(CARGO) build --release --target $*
 
 header:
@@ -137,6 +167,12 @@ header:
 check-header:
 	MQE_HEADER_OUT=$(CURDIR)/target/mqtt_engine.h.check $(CARGO) build --features header
 	diff -u $(HEADER) target/mqtt_engine.h.check
+	$(MAKE) --no-print-directory check-header-c89
+
+# The header compiles as strict C89 (no // comments) and as C++.
+check-header-c89:
+	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(HEADER)
+	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(HEADER)
 
 $(BUILD):
 	mkdir -p $@
@@ -147,29 +183,34 @@ $(BUILD)/pubsub: c_examples/pubsub.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | 
 $(BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) -Itests/c $(CTEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
-$(BUILD)/quickstart: c_examples/quickstart.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
-	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/quickstart.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
-
-# The README's quick start, run as written.
-quickstart: deps $(BUILD)/quickstart
-	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/quickstart
+# The README's build block (the first ```sh block after <!-- build-block -->), run as
+# written from the repo root: its lines, and only those, under a private broker.
+QUICKSTART_TIMEOUT_S := 600
+quickstart: | $(BUILD)
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/readme_block.py README.md >$(BUILD)/readme_block.sh
+	$(WITH_BROKER) --timeout $(QUICKSTART_TIMEOUT_S) -- sh -ex $(BUILD)/readme_block.sh
 
 $(BUILD)/soak: tests/soak/soak.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/soak/soak.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
 # The soak: the C client through scripts/fault_proxy.py (random cuts, mid-packet included)
 # to a mosquitto with persistence, restarted once mid-stream. Bounded by --timeout.
-soak: deps $(BUILD)/soak
+soak: $(BUILD)/soak
+	$(call apt_install,$(APT_BROKER))
 	$(SOAK_RUN) --q1 10000 --q2 10000 --min-cuts 200 --restart --timeout 900 -- $(BUILD)/soak
 
-soak-short: deps $(BUILD)/soak
+soak-short: $(BUILD)/soak
+	$(call apt_install,$(APT_BROKER))
 	$(SOAK_RUN) --q1 1000 --q2 1000 --min-cuts 20 --restart --timeout 120 -- $(BUILD)/soak
 
-demo: deps $(BUILD)/pubsub
+demo: $(BUILD)/pubsub
+	$(call apt_install,$(APT_BROKER))
 	$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/pubsub
 
 # Twice: on the host's tick, then with the tick starting 5 s before it wraps at 2^32.
-ctest: deps $(BUILD)/test_c
+ctest: $(BUILD)/test_c
+	$(call apt_install,$(APT_BROKER))
 	$(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(BUILD)/test_c
 	MQE_TICK_START=$(NEAR_WRAP_TICK) $(WITH_BROKER) --timeout $(CTEST_TIMEOUT_S) -- $(BUILD)/test_c
 
@@ -177,7 +218,8 @@ $(BUILD)/umqtt_port: c_examples/umqtt_port.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $
 	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/umqtt_port.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
 
 # The umqtt example: must print its own message back.
-umqtt: deps $(BUILD)/umqtt_port
+umqtt: $(BUILD)/umqtt_port
+	$(call apt_install,$(APT_BROKER))
 	@$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/umqtt_port >$(BUILD)/umqtt_port.log; \
 	  status=$$?; cat $(BUILD)/umqtt_port.log; exit $$status
 	grep -q '^/public/TEST/quecpython my name is Quecpython!$$' $(BUILD)/umqtt_port.log
@@ -186,20 +228,23 @@ $(BUILD)/opencpu_app: c_examples/opencpu_app.c $(PORT_SRC) $(PORT_HDR) $(HEADER)
 	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) c_examples/opencpu_app.c $(PORT_SRC) $(LIB) -lpthread $(LDFLAGS) -o $@
 
 # The module-app template: must pass, and its log hook must have printed the connect.
-opencpu: deps $(BUILD)/opencpu_app
+opencpu: $(BUILD)/opencpu_app
+	$(call apt_install,$(APT_BROKER))
 	@$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/opencpu_app >$(BUILD)/opencpu_app.log; \
 	  status=$$?; cat $(BUILD)/opencpu_app.log; exit $$status
 	grep -q '^\[mqe\] I connected, session present 0, endpoint 0$$' $(BUILD)/opencpu_app.log
 
 # --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
-TLS_PORT := c_examples/port_posix_tls.c c_examples/port_posix_tls.h
+TLS_PORT := ports/posix/port_posix_tls.c ports/posix/port_posix_tls.h
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 
 $(BUILD)/tls_connect: tests/c/tls/tls_connect.c $(TLS_PORT) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
-	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/c/tls/tls_connect.c c_examples/port_posix_tls.c \
+	$(call apt_install,$(APT_TLS))
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/c/tls/tls_connect.c ports/posix/port_posix_tls.c \
 	  $(PORT_SRC) $(LIB) $(MBEDTLS_LIBS) $(LDFLAGS) -o $@
 
-tls-test: deps $(BUILD)/tls_connect
+tls-test: $(BUILD)/tls_connect
+	$(call apt_install,$(APT_BROKER) $(APT_TLS))
 	$(PYTHON) scripts/with_tls_broker.py --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/tls_connect
 
 # --- mqe_post_publish across threads (tests/c/outbox: its own binary, it needs pthreads) ---
@@ -212,10 +257,12 @@ HELGRIND := valgrind --tool=helgrind --error-exitcode=67 -q
 $(BUILD)/outbox_threads: $(OUTBOX_DEPS)
 	$(OUTBOX_BUILD) $(CFLAGS) -o $@
 $(BUILD)/outbox_threads_tsan: $(OUTBOX_DEPS)
+	$(call apt_install,$(APT_TSAN))
 	$(OUTBOX_BUILD) $(TSAN_CFLAGS) -o $@
 $(BUILD)/outbox_threads_broken: $(OUTBOX_DEPS)
 	$(OUTBOX_BUILD) $(CFLAGS) -DBROKEN_CRITICAL_SECTION -o $@
 $(BUILD)/outbox_threads_broken_tsan: $(OUTBOX_DEPS)
+	$(call apt_install,$(APT_TSAN))
 	$(OUTBOX_BUILD) $(TSAN_CFLAGS) -DBROKEN_CRITICAL_SECTION -o $@
 
 TSAN_CFLAGS := -O1 -g -fsanitize=thread
@@ -234,8 +281,9 @@ endef
 # TSan instruments the C side (port, handlers, hooks) and intercepts the library's memcpy;
 # helgrind sees every access, the library's included. With a critical section that locks
 # nothing, both must fail.
-outbox-test: deps $(BUILD)/outbox_threads $(BUILD)/outbox_threads_tsan $(BUILD)/outbox_threads_broken \
+outbox-test: $(BUILD)/outbox_threads $(BUILD)/outbox_threads_tsan $(BUILD)/outbox_threads_broken \
   $(BUILD)/outbox_threads_broken_tsan
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND) $(APT_TSAN))
 	$(WITH_BROKER) --timeout 120 -- $(BUILD)/outbox_threads $(OUTBOX_ARGS)
 	$(TSAN_RUN) $(BUILD)/outbox_threads_tsan $(OUTBOX_ARGS)
 	$(WITH_BROKER) --timeout 300 -- $(HELGRIND) $(BUILD)/outbox_threads $(OUTBOX_ARGS)
@@ -283,7 +331,8 @@ $(CBAD_SAN_BINS): $(BUILD)/san/%: tests/c/%.c tests/c/harness.c $(CTEST_HDR) $(H
 cbad: $(CBAD_BINS)
 	@for t in $(CBAD_BINS); do echo "== $$t"; $$t || exit 1; done
 
-sanitize: deps $(BUILD)/san/test_c $(CBAD_SAN_BINS) $(BUILD)/test_c $(CBAD_BINS)
+sanitize: $(BUILD)/san/test_c $(CBAD_SAN_BINS) $(BUILD)/test_c $(CBAD_BINS)
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND))
 	@echo "== ASan+UBSan"
 	@for t in $(CBAD_SAN_BINS); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $$t || exit 1; done
@@ -323,6 +372,9 @@ fuzz: fuzz-deps
 test: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(MAKE) --no-print-directory check-help
+	$(MAKE) --no-print-directory check-c
+	$(MAKE) --no-print-directory check-notice
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory install-test
@@ -337,6 +389,7 @@ test: deps
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
 	$(MAKE) --no-print-directory test32
+	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
 
@@ -346,7 +399,7 @@ M4_TARGET   := thumbv7em-none-eabihf
 M4_LIB      := target/$(M4_TARGET)/release/libmqtt_engine.a
 # The panic-test build gets its own target dir, so it never replaces the real library.
 M4_PANIC_LIB := target/panic-test/$(M4_TARGET)/release/libmqtt_engine.a
-M4_DIR      := c_examples/cortex_m
+M4_DIR      := tests/cortex_m
 M4_BUILD    := $(BUILD)/cortex_m
 M4_CC       := arm-none-eabi-gcc
 M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g -std=gnu11 \
@@ -377,7 +430,9 @@ TEST32_ENV  := CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnuea
 # readelf, not nm: binutils' nm hands the archive's objects to its LLVM plugin first, which
 # cannot read rustc's newer bitcode section and then reports "no symbols" for them. The check
 # first makes sure it sees the library's own exports, so it cannot pass on an empty listing.
-arm: deps
+arm:
+	$(call apt_install,$(APT_ARM))
+	$(RUST_DEPS) --targets $(ARM_TARGETS)
 	for target in $(ARM_TARGETS); do $(CARGO) build --release --target $$target || exit 1; done
 	@for target in $(ARM_TARGETS); do \
 	  lib=target/$$target/release/libmqtt_engine.a; \
@@ -392,25 +447,31 @@ arm: deps
 
 M4_LIB_BUILD := $(CARGO) build --release --target $(M4_TARGET)
 $(M4_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
 	$(M4_LIB_BUILD)
 
 $(M4_PANIC_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
 	$(CARGO) build --release --target $(M4_TARGET) --features panic-test --target-dir target/panic-test
 
 $(M4_BUILD):
 	mkdir -p $@
 
 $(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
 $(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
 $(M4_BUILD)/panic.elf: $(M4_DIR)/app_panic.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_PANIC_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_PANIC_LIB) -o $@
 
 # Each image must exit 0 through semihosting and print its PASS line.
-qemu: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
+qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
+	$(call apt_install,$(APT_QEMU))
 	@for image in full minimal panic; do \
 	  echo "qemu: $$image.elf"; \
 	  $(QEMU_M4) $(M4_BUILD)/$$image.elf </dev/null >$(M4_BUILD)/$$image.log 2>&1; status=$$?; \
@@ -427,6 +488,7 @@ qemu: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
 # helpers in src/bytes.rs or `get`.
 PANIC_SYMBOLS := core::panicking::|core::fmt::|core::result::unwrap_failed|core::option::expect_failed
 check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+	$(call apt_install,$(APT_ARM))
 	@for image in full minimal; do \
 	  symbols=$$(arm-none-eabi-nm -C $(M4_BUILD)/$$image.elf) || exit 1; \
 	  if ! printf '%s\n' "$$symbols" | grep -q ' T mqe_poll$$'; then \
@@ -437,12 +499,16 @@ check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
 	  fi; \
 	done; echo "check-no-panic: full.elf and minimal.elf: no panic path, no core::fmt"
 
-size: deps $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+	$(call apt_install,$(APT_QEMU))
 	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }
 	@$(PYTHON) $(M4_DIR)/footprint.py --map minimal=$(M4_BUILD)/minimal.map \
 	  --map full=$(M4_BUILD)/full.map --run $(M4_BUILD)/full.log --top $(or $(TOP),15)
 
-test32: deps
+TEST32_TARGETS := armv7-unknown-linux-gnueabihf i686-unknown-linux-gnu
+test32:
+	$(call apt_install,$(APT_TEST32))
+	$(RUST_DEPS) --targets $(TEST32_TARGETS)
 	$(TEST32_ENV) $(CARGO) test --target armv7-unknown-linux-gnueabihf $(TEST32_ARGS)
 	$(CARGO) test --target i686-unknown-linux-gnu $(TEST32_ARGS)
 
@@ -462,7 +528,7 @@ bench: bench-deps
 	mkdir -p $(BENCH_DIR)
 	$(BENCH_CAPS) CARGO_TARGET_DIR=$(BENCH_TARGET) MQE_HEADER_OUT=$(CURDIR)/$(BENCH_DIR)/mqtt_engine.h \
 	  $(CARGO) build --profile speed --features header
-	$(CC) $(BENCH_CFLAGS) -I$(BENCH_DIR) -Ic_examples bench/mqe_bench.c $(PORT_SRC) \
+	$(CC) $(BENCH_CFLAGS) -I$(BENCH_DIR) -Iports/posix bench/mqe_bench.c $(PORT_SRC) \
 	  $(BENCH_TARGET)/speed/libmqtt_engine.a $(LDFLAGS) -o $(BENCH_DIR)/mqe_bench
 	$(CC) $(BENCH_CFLAGS) bench/mosq_bench.c -lmosquitto $(LDFLAGS) -o $(BENCH_DIR)/mosq_bench
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
@@ -507,11 +573,53 @@ uninstall:
 	rm -f $(addprefix $(INSTALL_ROOT)/,$(INSTALL_FILES))
 	-rmdir $(INSTALL_ROOT)/lib/cmake/mqtt_engine
 
-install-test: deps
+install-test:
+	$(call apt_install,$(APT_BROKER) $(APT_ARM) $(APT_INSTALL_TEST))
 	MAKE="$(MAKE)" CARGO="$(CARGO)" PYTHON="$(PYTHON)" CC="$(CC)" tests/install/run.sh
 
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# --- first-day checks: make help, strict C, the fresh-machine toolchain (see also notice) ---
+.PHONY: check-help check-c toolchain-test
+
+# Every .PHONY target (from make's own database) has a `#   make NAME` line at the top, and
+# every such line names a .PHONY target. FORCE is the rebuild trigger, not a command.
+check-help:
+	@phony=$$($(MAKE) -pRrq -f $(firstword $(MAKEFILE_LIST)) : 2>/dev/null | sed -n 's/^\.PHONY: //p'); \
+	listed=" $$($(MAKE) -f $(firstword $(MAKEFILE_LIST)) --no-print-directory -s help | awk '$$1 == "make" {printf "%s ", $$2}')"; \
+	[ -n "$$phony" ] && [ "$$listed" != " " ] || { echo "check-help: no targets found: the check is broken" >&2; exit 1; }; \
+	bad=""; for t in $$phony; do \
+	  case "$$t" in FORCE) ;; *) case "$$listed" in *" $$t "*) ;; *) bad="$$bad $$t" ;; esac ;; esac; \
+	done; \
+	[ -z "$$bad" ] || { echo "check-help: not in make help:$$bad (add a '#   make NAME  what it does' line at the top of the Makefile)" >&2; exit 1; }; \
+	for t in $$listed; do \
+	  case " $$phony " in *" $$t "*) ;; *) bad="$$bad $$t" ;; esac; \
+	done; \
+	[ -z "$$bad" ] || { echo "check-help: make help lists what is no .PHONY target:$$bad" >&2; exit 1; }; \
+	echo "check-help: the $$(echo $$listed | wc -w) targets of .PHONY are all in make help"
+
+# Every host C file, with exactly C_STRICT and the include paths: a file copied out of the repo
+# builds without extra flags. bench/mosq_bench.c needs libmosquitto-dev (make bench only).
+HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c \
+  tests/soak/*.c) tests/install/consumer.c bench/mqe_bench.c)
+check-c:
+	$(call apt_install,$(APT_TLS))
+	@for f in $(HOST_C_SRC); do \
+	  $(CC) $(C_STRICT) -fsyntax-only $(C_INCLUDES) -Itests/c $$f || { echo "check-c: $$f" >&2; exit 1; }; \
+	done; echo "check-c: $(words $(HOST_C_SRC)) host C files compile with $(CC) $(C_STRICT)"
+
+# A Rust home with the pinned toolchain and the host target only, RUSTUP_AUTO_INSTALL=0:
+# rust-deps must add the targets (downloads them) and fail fast when it cannot.
+toolchain-test:
+	tests/toolchain/run.sh
+
+# --- licences: THIRD_PARTY_NOTICES.md, the crates linked into the .a (from Cargo.lock) ---
+.PHONY: notice check-notice
+notice:
+	$(PYTHON) scripts/notice.py
+check-notice:
+	$(PYTHON) scripts/notice.py --check
 
 FORCE:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* What the two bench programs (mqe_bench.c over mqtt-engine, mosq_bench.c over libmosquitto)
  * share: the command line, clocks, waiting on a socket, callgrind toggles and result lines.
  * Both programs run the same workloads so that bench/run.py can put them side by side.

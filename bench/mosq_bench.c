@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* libmosquitto side of the benchmarks: the same workloads as mqe_bench.c through libmosquitto's
  * own API, with its loop functions (mosquitto_loop) called from this one thread, and TCP_NODELAY
  * set as on our port. Modes and output: see bench_common.h. */

@@ -1,4 +1,5 @@
-/* mqtt-engine side of the benchmarks: the C API over c_examples/port_posix.
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* mqtt-engine side of the benchmarks: the C API over ports/posix/port_posix.
  * Modes and output: see bench_common.h; mosq_bench.c runs the same workloads on libmosquitto. */
 #include "bench_common.h"
 

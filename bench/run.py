@@ -372,7 +372,7 @@ def report(cpu, loop, lat, relay, nodelay, env, runs, elapsed):
         "Instructions counted by callgrind in the measured loop only (library, libc and the "
         "bench's loop; waiting excluded); marginal: (at N - at 0) / N. Syscalls by `strace -c -f`, "
         "same marginal, without the bench's own waits (ppoll, ioctl, clock_nanosleep). Ours: "
-        "`mqe_publish` + `mqe_poll` per message over c_examples/port_posix; libmosquitto: "
+        "`mqe_publish` + `mqe_poll` per message over ports/posix/port_posix; libmosquitto: "
         "`mosquitto_publish` + `mosquitto_loop(m, 0, 1)`. The receive case is fed by a bare "
         "TCP publisher (one write for all messages) and measures only the subscriber's loop. The "
         f"exchanges run through a {CPU_RELAY_DELAY_MS} ms delay line, so that every ack lands "

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * opencpu_app.c: the shape of a module app on mqtt-engine, the template to copy.
  *
@@ -12,11 +13,12 @@
  * exactly once, so `make opencpu` proves the whole path against mosquitto.
  *
  * On this host, pthreads stand in for the RTOS tasks, a pthread mutex for the critical
- * section and c_examples/port_posix.c for the module's socket and tick port. Each place
+ * section and ports/posix/port_posix.c for the module's socket and tick port. Each place
  * where the module app calls its RTOS instead is marked "RTOS:". The run is bounded in
  * readings (READINGS) and time (RUN_LIMIT_MS); it exits 0 only when every reading arrived
  * once.
  */
+#define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,9 +211,12 @@ static int mqtt_task(void) {
     o.port = getenv("MQE_BROKER_PORT") ? (uint16_t)atoi(getenv("MQE_BROKER_PORT")) : 1883;
     o.client_id = "opencpu-app";
     o.keep_alive_s = 60;
-    o.rx_buf = rx_buf, o.rx_buf_len = sizeof rx_buf;
-    o.tx_buf = tx_buf, o.tx_buf_len = sizeof tx_buf;
-    o.store_buf = store_buf, o.store_buf_len = sizeof store_buf;
+    o.rx_buf = rx_buf;
+    o.rx_buf_len = sizeof rx_buf;
+    o.tx_buf = tx_buf;
+    o.tx_buf_len = sizeof tx_buf;
+    o.store_buf = store_buf;
+    o.store_buf_len = sizeof store_buf;
     o.reconnect = true; /* a module loses its link: the library reconnects inside mqe_poll */
 
     if (mqe_init(&client, &o, &transport, &platform) != MQE_OK) {

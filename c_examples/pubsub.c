@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * pubsub: the QuecPython MQTT application note's scenario, in C on mqtt-engine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The README's quick start, compiled by `make test` so it never goes stale. */
 #include <stdio.h>
 #include <stdlib.h>

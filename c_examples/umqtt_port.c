@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * The QuecPython umqtt example, translated line by line into C on mqtt-engine.
  * Each Python line is quoted above its C counterpart. The broker comes from
@@ -45,9 +46,12 @@ int main(void) {
     o.client_id = "umqtt_client";
     o.host = server;
     o.port = port_number;
-    o.rx_buf = rx, o.rx_buf_len = sizeof rx;
-    o.tx_buf = tx, o.tx_buf_len = sizeof tx;
-    o.store_buf = store, o.store_buf_len = sizeof store;
+    o.rx_buf = rx;
+    o.rx_buf_len = sizeof rx;
+    o.tx_buf = tx;
+    o.tx_buf_len = sizeof tx;
+    o.store_buf = store;
+    o.store_buf_len = sizeof store;
     if (mqe_init(&c, &o, &transport, &platform) != MQE_OK) {
         return 1;
     }

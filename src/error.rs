@@ -22,6 +22,9 @@ pub enum Error {
     // --- capacity ---
     /// The in-flight window, the store or the tx buffer is full for now: back-pressure.
     Full,
+    /// The broker sent more unreleased QoS 2 messages than the client can remember
+    /// (`MAX_RX_QOS2`): the connection is closed, the new message left unacknowledged.
+    RxQos2Full,
     // --- transport ---
     /// The transport failed (open, connect, send or recv error).
     Transport,

@@ -536,7 +536,7 @@ fn incoming_qos2_table_full_closes_the_connection() {
     assert_eq!(
         b.take_events(),
         [Event::Disconnected {
-            reason: Some(Error::Full)
+            reason: Some(Error::RxQos2Full)
         }]
     );
     assert!(b.sent().is_empty(), "no PUBREC for the refused message");

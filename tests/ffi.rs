@@ -25,6 +25,10 @@ struct FakeNet {
     peer_closed: bool,
     /// Answer every PINGREQ with a PINGRESP (the blocking ping's round trip).
     answer_pings: bool,
+    /// Non-zero: what connect, send and resolve return instead of succeeding.
+    connect_fails: i32,
+    send_fails: i32,
+    resolve_fails: i32,
 }
 
 unsafe fn net<'a>(ctx: *mut c_void) -> &'a mut FakeNet {
@@ -42,12 +46,15 @@ unsafe extern "C" fn t_connect(ctx: *mut c_void, sock: i32, addr: *const mqe_soc
     let net = unsafe { net(ctx) };
     assert!(net.opened.contains(&sock));
     net.connected_to.push(unsafe { *addr });
-    0
+    net.connect_fails
 }
 
 unsafe extern "C" fn t_send(ctx: *mut c_void, sock: i32, buf: *const u8, len: usize) -> i32 {
     let net = unsafe { net(ctx) };
     assert!(!net.closed.contains(&sock));
+    if net.send_fails != 0 {
+        return net.send_fails;
+    }
     // Accept at most 5 bytes per call: partial sends through the C boundary.
     let n = len.min(5);
     let chunk = unsafe { std::slice::from_raw_parts(buf, n) };
@@ -88,6 +95,9 @@ unsafe extern "C" fn t_resolve(
     let net = unsafe { net(ctx) };
     net.resolved
         .push(unsafe { CStr::from_ptr(host) }.to_str().unwrap().to_owned());
+    if net.resolve_fails != 0 {
+        return net.resolve_fails;
+    }
     unsafe {
         (*out).family = 4;
         (*out).addr = [10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -1120,36 +1130,48 @@ fn disconnect_from_a_callback_is_allowed() {
     assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
 }
 
-/// Every status code of the contract, listed here independently of the library's table.
-const ALL_STATUS_CODES: &[(mqe_status_t, i32)] = &[
-    (MQE_OK, 0),
-    (MQE_ERR_NULL, -1),
-    (MQE_ERR_ARG, -2),
-    (MQE_ERR_UTF8, -3),
-    (MQE_ERR_TOPIC, -4),
-    (MQE_ERR_QOS, -5),
-    (MQE_ERR_TOO_LARGE, -6),
-    (MQE_ERR_PASSWORD_WITHOUT_USER, -7),
-    (MQE_ERR_BUFFER, -8),
-    (MQE_ERR_NOT_INIT, -20),
-    (MQE_ERR_STATE, -21),
-    (MQE_ERR_REENTRANT, -22),
-    (MQE_ERR_FULL, -30),
-    (MQE_ERR_TRANSPORT, -40),
-    (MQE_ERR_DNS, -41),
-    (MQE_ERR_CLOSED, -42),
-    (MQE_ERR_CONNECT_TIMEOUT, -43),
-    (MQE_ERR_PING_TIMEOUT, -44),
-    (MQE_ERR_ACK_TIMEOUT, -45),
-    (MQE_ERR_MALFORMED, -50),
-    (MQE_ERR_UNEXPECTED_PACKET, -51),
-    (MQE_ERR_UNKNOWN_PACKET_ID, -52),
-    (MQE_ERR_PACKET_TOO_LARGE, -53),
-    (MQE_ERR_REFUSED_PROTOCOL, -61),
-    (MQE_ERR_REFUSED_ID, -62),
-    (MQE_ERR_REFUSED_UNAVAILABLE, -63),
-    (MQE_ERR_REFUSED_CREDENTIALS, -64),
-    (MQE_ERR_REFUSED_NOT_AUTHORIZED, -65),
+/// The number of every status code: a contract, pinned here apart from the library's table,
+/// so that renumbering fails and a new code must be given its number here on purpose.
+const PINNED_STATUS_NUMBERS: &[(&str, i32)] = &[
+    ("MQE_OK", 0),
+    ("MQE_ERR_NULL", -1),
+    ("MQE_ERR_ARG", -2),
+    ("MQE_ERR_UTF8", -3),
+    ("MQE_ERR_TOPIC", -4),
+    ("MQE_ERR_QOS", -5),
+    ("MQE_ERR_TOO_LARGE", -6),
+    ("MQE_ERR_PASSWORD_WITHOUT_USER", -7),
+    ("MQE_ERR_BUFFER", -8),
+    ("MQE_ERR_ABI_MISMATCH", -9),
+    ("MQE_ERR_ALIGNMENT", -10),
+    ("MQE_ERR_NOT_INIT", -20),
+    ("MQE_ERR_STATE", -21),
+    ("MQE_ERR_REENTRANT", -22),
+    ("MQE_ERR_NO_CRITICAL_SECTION", -23),
+    ("MQE_ERR_FULL", -30),
+    ("MQE_ERR_RX_QOS2_FULL", -31),
+    ("MQE_ERR_TRANSPORT", -40),
+    ("MQE_ERR_DNS", -41),
+    ("MQE_ERR_CLOSED", -42),
+    ("MQE_ERR_CONNECT_TIMEOUT", -43),
+    ("MQE_ERR_PING_TIMEOUT", -44),
+    ("MQE_ERR_ACK_TIMEOUT", -45),
+    ("MQE_ERR_TIMEOUT", -46),
+    ("MQE_ERR_MALFORMED", -50),
+    ("MQE_ERR_UNEXPECTED_PACKET", -51),
+    ("MQE_ERR_UNKNOWN_PACKET_ID", -52),
+    ("MQE_ERR_PACKET_TOO_LARGE", -53),
+    ("MQE_ERR_REFUSED_PROTOCOL", -61),
+    ("MQE_ERR_REFUSED_ID", -62),
+    ("MQE_ERR_REFUSED_UNAVAILABLE", -63),
+    ("MQE_ERR_REFUSED_CREDENTIALS", -64),
+    ("MQE_ERR_REFUSED_NOT_AUTHORIZED", -65),
+    ("MQE_ERR_CONN_REFUSED", -70),
+    ("MQE_ERR_UNREACHABLE", -71),
+    ("MQE_ERR_NET_TIMEOUT", -72),
+    ("MQE_ERR_CONN_RESET", -73),
+    ("MQE_ERR_NET_DOWN", -74),
+    ("MQE_ERR_TLS", -75),
 ];
 
 #[test]
@@ -1158,13 +1180,27 @@ fn strerror_covers_every_code() {
     assert_eq!(unknown.to_str().unwrap(), "unknown status");
     assert_eq!(unsafe { CStr::from_ptr(mqe_strerror(1)) }, unknown);
     let mut texts = std::collections::HashSet::new();
-    for &(code, number) in ALL_STATUS_CODES {
-        assert_eq!(code, number, "status numbers are a contract");
+    let mut numbers = std::collections::HashSet::new();
+    // Walks the library's own list, so no code can be left out.
+    for &(name, code, table_text) in MQE_STATUS_CODES {
+        let pinned = PINNED_STATUS_NUMBERS.iter().find(|(n, _)| *n == name);
+        assert_eq!(pinned.map(|p| p.1), Some(code), "{name}: number not pinned");
+        assert!(numbers.insert(code), "{name}: number {code} used twice");
         let text = unsafe { CStr::from_ptr(mqe_strerror(code)) };
-        assert_ne!(text, unknown, "code {code}");
-        assert!(!text.is_empty());
-        assert!(texts.insert(text.to_owned()), "duplicate text for {code}");
+        assert_eq!(text, table_text, "{name}");
+        assert_ne!(text, unknown, "{name}");
+        assert!(
+            code == MQE_OK || text.to_bytes().len() >= 8,
+            "{name}: text too short to say anything"
+        );
+        assert!(
+            texts.insert(text.to_owned()),
+            "{name}: its text is not its own"
+        );
     }
+    assert_eq!(MQE_STATUS_CODES.len(), PINNED_STATUS_NUMBERS.len());
+    // The constants are the table's (a few, by name).
+    assert_eq!((MQE_OK, MQE_ERR_TIMEOUT, MQE_ERR_TLS), (0, -46, -75));
     assert_eq!(
         unsafe { CStr::from_ptr(mqe_strerror(MQE_OK)) }
             .to_str()
@@ -1885,4 +1921,467 @@ fn the_log_level_filters_and_null_hook_or_off_means_no_call() {
     quiet.net.peer_closed = true;
     assert_eq!(quiet.poll(), MQE_ERR_CLOSED);
     assert_eq!(take_log(ctx), vec![]);
+}
+
+#[test]
+fn a_transports_failure_code_names_the_reason_in_the_event_and_the_log() {
+    let cases = [
+        (
+            MQE_IO_ERR_REFUSED,
+            MQE_ERR_CONN_REFUSED,
+            "connection refused",
+        ),
+        (
+            MQE_IO_ERR_UNREACHABLE,
+            MQE_ERR_UNREACHABLE,
+            "host or network unreachable",
+        ),
+        (MQE_IO_ERR_TIMEOUT, MQE_ERR_NET_TIMEOUT, "network timed out"),
+        (MQE_IO_ERR_RESET, MQE_ERR_CONN_RESET, "connection reset"),
+        (MQE_IO_ERR_NET_DOWN, MQE_ERR_NET_DOWN, "network down"),
+        (
+            MQE_IO_ERR_TLS,
+            MQE_ERR_TLS,
+            "TLS handshake or certificate failed",
+        ),
+        (
+            MQE_IO_ERR,
+            MQE_ERR_TRANSPORT,
+            "transport failed (no cause given by the port)",
+        ),
+        (
+            -1000,
+            MQE_ERR_TRANSPORT,
+            "transport failed (no cause given by the port)",
+        ),
+    ];
+    for (code, status, text) in cases {
+        // TCP connect fails.
+        let mut h = logging_harness(false);
+        let c = h.c();
+        let ctx: *const Cell<u32> = &*h.clock;
+        h.handlers();
+        h.net.connect_fails = code;
+        assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+        assert_eq!(h.poll_n(2), status, "connect failing with {code}");
+        assert_eq!(
+            h.recorder.events,
+            [(MQE_EVENT_DISCONNECTED, status, 0, vec![], false)]
+        );
+        assert_eq!(
+            take_log(ctx),
+            lines(&[
+                (MQE_LOG_INFO, "connecting, endpoint 0"),
+                (MQE_LOG_WARN, &format!("disconnected: {text} ({status})")),
+            ])
+        );
+
+        // A send fails on an open connection.
+        let mut h = Harness::new("127.0.0.1");
+        h.connect();
+        h.net.send_fails = code;
+        let c = h.c();
+        assert_eq!(
+            unsafe {
+                mqe_publish(
+                    c,
+                    c"t".as_ptr(),
+                    ptr::null(),
+                    0,
+                    MQE_QOS_0,
+                    false,
+                    ptr::null_mut(),
+                )
+            },
+            MQE_OK
+        );
+        assert_eq!(h.poll(), status, "send failing with {code}");
+    }
+}
+
+#[test]
+fn a_resolver_failure_is_dns_unless_the_resolver_names_it_and_old_codes_do_not_linger() {
+    let mut h = Harness::new("broker.example");
+    h.handlers();
+    let c = h.c();
+    h.net.resolve_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_DNS);
+    h.net.resolve_fails = MQE_IO_ERR_NET_DOWN;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_NET_DOWN);
+    // A refused attempt, then a plain failure: the second is not named by the first's code.
+    h.net.resolve_fails = 0;
+    h.net.connect_fails = MQE_IO_ERR_REFUSED;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_CONN_REFUSED);
+    h.net.connect_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_TRANSPORT);
+    h.net.resolve_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    assert_eq!(h.poll_n(2), MQE_ERR_DNS);
+    let reasons: Vec<_> = h.recorder.events.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(
+        reasons,
+        [
+            MQE_ERR_DNS,
+            MQE_ERR_NET_DOWN,
+            MQE_ERR_CONN_REFUSED,
+            MQE_ERR_TRANSPORT,
+            MQE_ERR_DNS
+        ]
+        .map(|reason| (MQE_EVENT_DISCONNECTED, reason))
+    );
+}
+
+// --- what the header says, pinned ---
+
+#[test]
+fn without_a_store_buffer_qos_1_and_2_are_too_large_not_full() {
+    let mut h = Harness::new("127.0.0.1");
+    let o = mqe_options_t {
+        store_buf: ptr::null_mut(),
+        store_buf_len: 0,
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    let publish = |qos| unsafe {
+        mqe_publish(
+            c,
+            c"t".as_ptr(),
+            b"x".as_ptr().cast(),
+            1,
+            qos,
+            false,
+            ptr::null_mut(),
+        )
+    };
+    // Before connecting (QoS 1/2 would be stored for later) and once connected.
+    assert_eq!(publish(MQE_QOS_1), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish(MQE_QOS_2), MQE_ERR_TOO_LARGE);
+    h.connect();
+    assert_eq!(publish(MQE_QOS_1), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish(MQE_QOS_2), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish(MQE_QOS_0), MQE_OK);
+    h.poll_n(2);
+    assert_eq!(h.net.sent, [0x30, 0x04, 0x00, 0x01, b't', b'x']);
+}
+
+#[test]
+fn an_ack_timeout_closes_the_connection_and_the_next_connect_resends() {
+    let mut h = Harness::new("127.0.0.1");
+    let o = mqe_options_t {
+        ack_timeout_ms: 5_000,
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h.connect();
+    let mut id = 0;
+    let status = unsafe {
+        mqe_publish(
+            c,
+            c"t".as_ptr(),
+            b"x".as_ptr().cast(),
+            1,
+            MQE_QOS_1,
+            false,
+            &mut id,
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    h.poll_n(2);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x32, 0x06, 0x00, 0x01, b't', hi, lo, b'x']
+    );
+    // Not re-sent on the same connection: the timeout ends it.
+    h.clock.set(h.clock.get() + 4_999);
+    assert_eq!(h.poll(), MQE_OK);
+    assert!(h.net.sent.is_empty());
+    h.clock.set(h.clock.get() + 1);
+    assert_eq!(h.poll(), MQE_ERR_ACK_TIMEOUT);
+    assert_eq!(
+        std::mem::take(&mut h.recorder.events),
+        [(
+            MQE_EVENT_DISCONNECTED,
+            MQE_ERR_ACK_TIMEOUT,
+            0,
+            vec![],
+            false
+        )]
+    );
+    assert!(h.net.sent.is_empty());
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
+    // The next connection re-sends it, DUP set, same id.
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(2);
+    assert_eq!(std::mem::take(&mut h.net.sent), CONNECT_C1);
+    h.net.inbound.extend(CONNACK);
+    h.poll_n(3);
+    assert_eq!(h.net.sent, [0x3A, 0x06, 0x00, 0x01, b't', hi, lo, b'x']);
+}
+
+#[test]
+fn init_refuses_a_string_over_65535_bytes_as_too_large() {
+    let mut h = Harness::new("127.0.0.1");
+    let long = CString::new(vec![b'a'; 65_536]).unwrap();
+    let o = mqe_options_t {
+        client_id: long.as_ptr(),
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_ERR_TOO_LARGE);
+}
+
+#[test]
+fn a_full_incoming_qos2_table_closes_with_its_own_status() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let max = mqtt_engine::config::MAX_RX_QOS2 as u16;
+    let mut ended = MQE_OK;
+    // Unreleased QoS 2 messages, one more than the table holds; no PUBREL comes.
+    for id in 1..=max + 1 {
+        let [hi, lo] = id.to_be_bytes();
+        h.net.inbound.extend([0x34, 0x05, 0x00, 0x01, b'q', hi, lo]);
+        let status = h.poll_n(2);
+        if status != MQE_OK {
+            ended = status;
+            break;
+        }
+    }
+    assert_eq!(ended, MQE_ERR_RX_QOS2_FULL);
+    assert_eq!(h.recorder.messages.len(), max as usize);
+    assert_eq!(
+        h.recorder.events.last(),
+        Some(&(
+            MQE_EVENT_DISCONNECTED,
+            MQE_ERR_RX_QOS2_FULL,
+            0,
+            vec![],
+            false
+        ))
+    );
+    let text = unsafe { CStr::from_ptr(mqe_strerror(MQE_ERR_RX_QOS2_FULL)) };
+    assert_eq!(text, c"incoming QoS 2 table full (MQE_MAX_RX_QOS2)");
+}
+
+#[test]
+fn a_filter_the_broker_refuses_frees_its_handler_slot() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    let slots = mqtt_engine::config::MAX_TOPIC_HANDLERS;
+    let filters: Vec<CString> = (0..2 * slots + 1)
+        .map(|i| CString::new(format!("r/{i}")).unwrap())
+        .collect();
+    let subscribe = |h: &mut Harness, filter: &CString, code: u8| -> mqe_status_t {
+        let mut id = 0;
+        let status = unsafe {
+            mqe_subscribe_cb(
+                c,
+                filter.as_ptr(),
+                MQE_QOS_1,
+                Some(tagged_handler),
+                user,
+                &mut id,
+            )
+        };
+        if status == MQE_OK {
+            h.poll_n(4);
+            let [hi, lo] = id.to_be_bytes();
+            h.net.inbound.extend([0x90, 0x03, hi, lo, code]);
+            assert_eq!(h.poll(), MQE_OK);
+            assert_eq!(
+                h.recorder.events.pop(),
+                Some((MQE_EVENT_SUBSCRIBED, MQE_OK, id, vec![code], false))
+            );
+        }
+        status
+    };
+    // Twice as many refusals as there are slots: each frees its slot.
+    for filter in &filters[..2 * slots] {
+        assert_eq!(subscribe(&mut h, filter, MQE_SUBACK_FAILURE), MQE_OK);
+    }
+    // A message on a refused filter reaches the default handler, not the freed one.
+    h.net
+        .inbound
+        .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', b'0']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert!(log.is_empty());
+    assert_eq!(h.recorder.messages.len(), 1);
+    // Granted filters keep theirs, until the table is full.
+    for filter in &filters[..slots] {
+        assert_eq!(subscribe(&mut h, filter, 1), MQE_OK);
+    }
+    assert_eq!(subscribe(&mut h, &filters[2 * slots], 1), MQE_ERR_FULL);
+    h.net
+        .inbound
+        .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', b'0']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(log, [(1, "r/0".to_owned())]);
+}
+
+// --- topics and filters as pointer + length ---
+
+#[test]
+fn publish_n_takes_the_topic_as_pointer_and_length() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let publish_n = |topic: *const u8, len: usize| unsafe {
+        mqe_publish_n(
+            c,
+            topic.cast(),
+            len,
+            b"p".as_ptr().cast(),
+            1,
+            MQE_QOS_0,
+            false,
+            ptr::null_mut(),
+        )
+    };
+    let big = vec![b'a'; 65_536];
+    assert_eq!(publish_n(ptr::null(), 0), MQE_ERR_NULL);
+    assert_eq!(publish_n(ptr::null(), 3), MQE_ERR_NULL);
+    assert_eq!(publish_n(b"t".as_ptr(), 0), MQE_ERR_TOPIC);
+    assert_eq!(publish_n(big.as_ptr(), big.len()), MQE_ERR_TOO_LARGE);
+    assert_eq!(publish_n(b"\xFFt".as_ptr(), 2), MQE_ERR_UTF8);
+    assert_eq!(publish_n(b"a\0b".as_ptr(), 3), MQE_ERR_UTF8);
+    assert_eq!(publish_n(b"a/+".as_ptr(), 3), MQE_ERR_TOPIC);
+    assert_eq!(publish_n(b"a/#".as_ptr(), 3), MQE_ERR_TOPIC);
+    assert_eq!(
+        unsafe {
+            mqe_publish_n(
+                c,
+                c"t".as_ptr(),
+                1,
+                b"p".as_ptr().cast(),
+                1,
+                9,
+                false,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_QOS
+    );
+    h.poll_n(2);
+    assert!(
+        h.net.sent.is_empty(),
+        "nothing was sent for the refused calls"
+    );
+    // Exactly `len` bytes: the rest of the buffer, NUL or not, is not the topic's.
+    assert_eq!(publish_n(b"t/xyz".as_ptr(), 3), MQE_OK);
+    let mut id = 0;
+    let status = unsafe {
+        mqe_publish_n(
+            c,
+            b"q2-and-more".as_ptr().cast(),
+            2,
+            b"v".as_ptr().cast(),
+            1,
+            MQE_QOS_1,
+            true,
+            &mut id,
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        h.net.sent,
+        [
+            [0x30, 0x06, 0x00, 0x03, b't', b'/', b'x', b'p'].as_slice(),
+            &[0x33, 0x07, 0x00, 0x02, b'q', b'2', hi, lo, b'v']
+        ]
+        .concat()
+    );
+}
+
+#[test]
+fn subscribe_n_and_subscribe_cb_n_take_the_filter_as_pointer_and_length() {
+    let mut h = Harness::new("127.0.0.1");
+    h.connect();
+    let c = h.c();
+    let subscribe_n = |filter: *const u8, len: usize| unsafe {
+        mqe_subscribe_n(c, filter.cast(), len, MQE_QOS_1, ptr::null_mut())
+    };
+    let big = vec![b'a'; 65_536];
+    assert_eq!(subscribe_n(ptr::null(), 1), MQE_ERR_NULL);
+    assert_eq!(subscribe_n(b"a".as_ptr(), 0), MQE_ERR_TOPIC);
+    assert_eq!(subscribe_n(big.as_ptr(), big.len()), MQE_ERR_TOO_LARGE);
+    assert_eq!(subscribe_n(b"a\0b".as_ptr(), 3), MQE_ERR_UTF8);
+    assert_eq!(subscribe_n(b"\xC3(".as_ptr(), 2), MQE_ERR_UTF8);
+    assert_eq!(subscribe_n(b"a/#/b".as_ptr(), 5), MQE_ERR_TOPIC);
+    assert_eq!(subscribe_n(b"a+".as_ptr(), 2), MQE_ERR_TOPIC);
+    assert_eq!(
+        unsafe { mqe_subscribe_n(c, c"a".as_ptr(), 1, 3, ptr::null_mut()) },
+        MQE_ERR_QOS
+    );
+    h.poll_n(2);
+    assert!(h.net.sent.is_empty());
+    let mut id = 0;
+    assert_eq!(
+        unsafe { mqe_subscribe_n(c, b"a/+/b".as_ptr().cast(), 3, MQE_QOS_2, &mut id) },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x82, 0x08, hi, lo, 0x00, 0x03, b'a', b'/', b'+', 0x02]
+    );
+
+    // The per-topic handler gets the filter's `len` bytes only.
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb_n(
+                c,
+                ptr::null(),
+                1,
+                0,
+                Some(tagged_handler),
+                user,
+                ptr::null_mut(),
+            )
+        },
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        unsafe { mqe_subscribe_cb_n(c, b"h".as_ptr().cast(), 1, 0, None, user, ptr::null_mut()) },
+        MQE_ERR_NULL
+    );
+    assert_eq!(
+        unsafe {
+            mqe_subscribe_cb_n(
+                c,
+                b"h/#xyz".as_ptr().cast(),
+                3,
+                0,
+                Some(tagged_handler),
+                user,
+                &mut id,
+            )
+        },
+        MQE_OK
+    );
+    h.poll_n(4);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x82, 0x08, hi, lo, 0x00, 0x03, b'h', b'/', b'#', 0x00]
+    );
+    h.net.inbound.extend([0x90, 0x03, hi, lo, 0x00]);
+    h.net
+        .inbound
+        .extend([0x30, 0x06, 0x00, 0x03, b'h', b'/', b'x', b'!']);
+    assert_eq!(h.poll(), MQE_OK);
+    assert_eq!(log, [(1, "h/x".to_owned())]);
 }

@@ -44,6 +44,23 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char) -> Result<&'a str, mqe_status_t
     wire::validate_utf8(bytes).map_err(status_of)
 }
 
+/// A required UTF-8 string given as pointer and length, as MQTT strings are (a received topic,
+/// for one): NULL, over 65,535 bytes, bad UTF-8 or U+0000 are errors. Length 0 is "".
+///
+/// # Safety
+/// `p` is NULL or readable for `len` bytes, and stays valid and unchanged for `'a`.
+pub(crate) unsafe fn c_str_n<'a>(p: *const c_char, len: usize) -> Result<&'a str, mqe_status_t> {
+    if p.is_null() {
+        return Err(MQE_ERR_NULL);
+    }
+    if len > usize::from(u16::MAX) {
+        return Err(MQE_ERR_TOO_LARGE);
+    }
+    // SAFETY: non-NULL, readable for `len` bytes per the caller.
+    let bytes = unsafe { c_slice(p.cast::<u8>(), len) }?;
+    wire::validate_utf8(bytes).map_err(status_of)
+}
+
 /// An optional string: NULL is `None`.
 ///
 /// # Safety

@@ -9,17 +9,18 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
+use super::init::ClientSetup;
 use super::log::{
     self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO,
     MQE_LOG_WARN,
 };
 use super::outbox::{self, Outbox};
 use super::status::{
-    is_protocol_error, refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL, MQE_OK,
+    io_error_status, is_protocol_error, refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL,
+    MQE_OK,
 };
 use super::transport::CTransport;
 use super::types::*;
-use super::ClientSetup;
 use crate::bytes::copy_into;
 use crate::client::{Client, ClientState, Dispatch};
 use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
@@ -54,6 +55,8 @@ pub(crate) struct TopicHandler {
     handler: mqe_message_handler_t,
     user: *mut c_void,
     filter_len: u16,
+    /// The SUBSCRIBE whose SUBACK is awaited (0: none): a refusal (0x80) frees the slot.
+    suback_id: u16,
     filter: [u8; HANDLER_FILTER_BYTES],
 }
 
@@ -62,6 +65,7 @@ impl TopicHandler {
         handler: None,
         user: ptr::null_mut(),
         filter_len: 0,
+        suback_id: 0,
         filter: [0; HANDLER_FILTER_BYTES],
     };
 
@@ -205,6 +209,13 @@ impl ClientCell {
         Ok((index, previous))
     }
 
+    /// Notes that the handler in `index` awaits the SUBACK of SUBSCRIBE `packet_id`.
+    pub(crate) fn topic_handler_awaits(&mut self, index: usize, packet_id: u16) {
+        if let Some(slot) = self.topic_handlers.get_mut(index) {
+            slot.suback_id = packet_id;
+        }
+    }
+
     /// Undoes `add_topic_handler`.
     pub(crate) fn restore_topic_handler(&mut self, (index, previous): (usize, TopicHandler)) {
         if let Some(slot) = self.topic_handlers.get_mut(index) {
@@ -301,6 +312,7 @@ impl ClientCell {
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
                 self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
+                settle_topic_handlers(&mut self.topic_handlers, packet_id, granted);
                 let mut event = blank_event(MQE_EVENT_SUBSCRIBED);
                 event.packet_id = packet_id;
                 event.granted = granted.as_ptr();
@@ -393,7 +405,7 @@ impl ClientCell {
                     self.last_reason = reason;
                 }
                 let mut event = blank_event(MQE_EVENT_DISCONNECTED);
-                event.reason = reason.map_or(MQE_OK, status_of);
+                event.reason = reason.map_or(MQE_OK, |error| self.status_of_end(error));
                 self.log_disconnected(event.reason);
                 *ended = Some(event.reason);
                 event
@@ -421,6 +433,16 @@ impl ClientCell {
         }
     }
 
+    /// The status for why a connection ended: a transport or DNS failure is named by the
+    /// `MQE_IO_ERR_*` code the transport returned, when it gave one.
+    fn status_of_end(&self, error: Error) -> mqe_status_t {
+        let named = match error {
+            Error::Transport | Error::Dns => io_error_status(self.client.stack().last_error()),
+            _ => None,
+        };
+        named.unwrap_or_else(|| status_of(error))
+    }
+
     /// A clean disconnect is news; a lost connection a warning; a broker breaking the
     /// protocol an error.
     fn log_disconnected(&self, reason: mqe_status_t) {
@@ -430,6 +452,21 @@ impl ClientCell {
             _ => (MQE_LOG_WARN, b"disconnected: \x11"),
         };
         self.log(level, template, [reason as u32, 0, 0]);
+    }
+}
+
+/// A SUBACK arrived: the handlers that awaited it are kept when the broker granted their
+/// filter, and freed when it refused it (one filter per `mqe_subscribe_cb`).
+fn settle_topic_handlers(handlers: &mut [TopicHandler], packet_id: u16, granted: &[u8]) {
+    let refused = granted.first() == Some(&MQE_SUBACK_FAILURE);
+    for slot in handlers.iter_mut() {
+        if slot.handler.is_some() && slot.suback_id == packet_id && packet_id != 0 {
+            if refused {
+                *slot = TopicHandler::EMPTY;
+            } else {
+                slot.suback_id = 0;
+            }
+        }
     }
 }
 
@@ -511,6 +548,10 @@ pub(crate) unsafe fn outbox_ptr(c: *const mqe_client_t) -> Result<*mut Outbox, m
 unsafe fn storage_ptr(c: *const mqe_client_t) -> Result<*mut ClientStorage, mqe_status_t> {
     if c.is_null() {
         return Err(MQE_ERR_NULL);
+    }
+    // mqe_init refuses misaligned storage, so it was never set up (and must not be read as u64).
+    if !c.is_aligned() {
+        return Err(MQE_ERR_NOT_INIT);
     }
     let storage = c.cast_mut().cast::<ClientStorage>();
     // SAFETY: `c` is valid storage of MQE_CLIENT_SIZE >= 8 bytes, 8-aligned; `magic` is the

@@ -9,6 +9,9 @@ use crate::bytes::copy_into;
 
 use super::types::{mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
 
+/// `last_error` when no transport call has failed since the last `open`.
+pub(crate) const NO_IO_ERROR: i32 = 0;
+
 /// Longest host name handed to `resolve` (DNS names are at most 253 bytes).
 const MAX_HOST_LEN: usize = 255;
 
@@ -28,6 +31,10 @@ const OTHER: CTransportError = CTransportError(TcpErrorKind::Other);
 #[derive(Clone, Copy)]
 pub(crate) struct CTransport {
     vtable: mqe_transport_t,
+    /// What the last failed call returned (`NO_IO_ERROR`: none since `open`). The client
+    /// reports a failure as `Error::Transport` or `Error::Dns`; the ffi layer reads this to
+    /// name it (`MQE_IO_ERR_*` codes).
+    last_error: i32,
 }
 
 impl CTransport {
@@ -38,17 +45,31 @@ impl CTransport {
             && vtable.send.is_some()
             && vtable.recv.is_some()
             && vtable.close.is_some();
-        complete.then_some(CTransport { vtable })
+        complete.then_some(CTransport {
+            vtable,
+            last_error: NO_IO_ERROR,
+        })
     }
-}
 
-/// Maps a C I/O result: >= 0 is a byte count, WOULD_BLOCK retries, anything else fails.
-fn io_result(result: i32, limit: usize) -> nb::Result<usize, CTransportError> {
-    match result {
-        MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
-        // A transport claiming more than it was given moved at most what it was given.
-        n if n >= 0 => Ok(usize::try_from(n).unwrap_or(0).min(limit)),
-        _ => Err(nb::Error::Other(OTHER)),
+    /// The code the last failed transport call returned since the last `open`.
+    pub(crate) fn last_error(&self) -> i32 {
+        self.last_error
+    }
+
+    /// Remembers a failed call's code; returns the error to hand to the client.
+    fn failed(&mut self, code: i32) -> CTransportError {
+        self.last_error = code;
+        OTHER
+    }
+
+    /// Maps a C I/O result: >= 0 is a byte count, WOULD_BLOCK retries, anything else fails.
+    fn io_result(&mut self, result: i32, limit: usize) -> nb::Result<usize, CTransportError> {
+        match result {
+            MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
+            // A transport claiming more than it was given moved at most what it was given.
+            n if n >= 0 => Ok(usize::try_from(n).unwrap_or(0).min(limit)),
+            code => Err(nb::Error::Other(self.failed(code))),
+        }
     }
 }
 
@@ -94,10 +115,11 @@ impl TcpClientStack for CTransport {
         // SAFETY: `open` was non-NULL at mqe_init; the caller keeps it and ctx valid while the
         // client is used (documented on mqe_transport_t).
         let handle = unsafe { open(self.vtable.ctx) };
+        self.last_error = NO_IO_ERROR;
         if handle >= 0 {
             Ok(handle)
         } else {
-            Err(OTHER)
+            Err(self.failed(handle))
         }
     }
 
@@ -111,7 +133,7 @@ impl TcpClientStack for CTransport {
         match result {
             0 => Ok(()),
             MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
-            _ => Err(nb::Error::Other(OTHER)),
+            code => Err(nb::Error::Other(self.failed(code))),
         }
     }
 
@@ -122,7 +144,7 @@ impl TcpClientStack for CTransport {
         let len = clamp_len(buffer.len());
         // SAFETY: as in `socket`; `buffer` is valid for `len` <= buffer.len() bytes for the call.
         let result = unsafe { send(self.vtable.ctx, *socket, buffer.as_ptr(), len) };
-        io_result(result, len)
+        self.io_result(result, len)
     }
 
     fn receive(
@@ -136,7 +158,7 @@ impl TcpClientStack for CTransport {
         let len = clamp_len(buffer.len());
         // SAFETY: as in `socket`; `buffer` is writable for `len` <= buffer.len() bytes.
         let result = unsafe { recv(self.vtable.ctx, *socket, buffer.as_mut_ptr(), len) };
-        match io_result(result, len) {
+        match self.io_result(result, len) {
             Ok(0) if len > 0 => Err(nb::Error::Other(CTransportError(TcpErrorKind::PipeClosed))),
             other => other,
         }
@@ -161,6 +183,8 @@ impl Dns for CTransport {
         hostname: &str,
         _addr_type: AddrType,
     ) -> nb::Result<IpAddr, CTransportError> {
+        // The first call of an attempt with a host name: older failures are not its own.
+        self.last_error = NO_IO_ERROR;
         let Some(resolve) = self.vtable.resolve else {
             return Err(nb::Error::Other(OTHER));
         };
@@ -183,7 +207,7 @@ impl Dns for CTransport {
         match result {
             0 => from_c_addr(&out).ok_or(nb::Error::Other(OTHER)),
             MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),
-            _ => Err(nb::Error::Other(OTHER)),
+            code => Err(nb::Error::Other(self.failed(code))),
         }
     }
 

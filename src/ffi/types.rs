@@ -12,8 +12,39 @@ pub type mqe_event_kind_t = u8;
 pub type mqe_state_t = i32;
 
 /// Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
-/// again later. Any other negative value means the connection (or the lookup) failed.
+/// again later. Any other negative value means the connection (or the lookup) failed: -1 (or
+/// any value not listed here) for a failure without detail, or one of the `MQE_IO_ERR_*`
+/// codes below, which the client reports as its own status (event `reason`, log line).
 pub const MQE_IO_WOULD_BLOCK: i32 = -2;
+/// A transport failure without detail (any negative value not listed here means the same).
+pub const MQE_IO_ERR: i32 = -1;
+/// Transport failure: the peer refused the connection (POSIX `ECONNREFUSED`). Reported as
+/// `MQE_ERR_CONN_REFUSED`.
+pub const MQE_IO_ERR_REFUSED: i32 = -10;
+/// Transport failure: no route to the host or network (POSIX `EHOSTUNREACH`, `ENETUNREACH`).
+/// Reported as `MQE_ERR_UNREACHABLE`.
+pub const MQE_IO_ERR_UNREACHABLE: i32 = -11;
+/// Transport failure: the network stack timed out (POSIX `ETIMEDOUT`). Reported as
+/// `MQE_ERR_NET_TIMEOUT`.
+pub const MQE_IO_ERR_TIMEOUT: i32 = -12;
+/// Transport failure: the connection was reset or aborted (POSIX `ECONNRESET`, `EPIPE`,
+/// `ECONNABORTED`). Reported as `MQE_ERR_CONN_RESET`.
+pub const MQE_IO_ERR_RESET: i32 = -13;
+/// Transport failure: the local network is down (no interface, address or data context;
+/// POSIX `ENETDOWN`, `EADDRNOTAVAIL`). Reported as `MQE_ERR_NET_DOWN`.
+pub const MQE_IO_ERR_NET_DOWN: i32 = -14;
+/// Transport failure: the TLS layer failed (handshake, certificate, alert). Reported as
+/// `MQE_ERR_TLS`.
+pub const MQE_IO_ERR_TLS: i32 = -15;
+
+/// QoS 0, at most once: the `qos` argument of the publish and subscribe calls.
+pub const MQE_QOS_0: u8 = 0;
+/// QoS 1, at least once.
+pub const MQE_QOS_1: u8 = 1;
+/// QoS 2, exactly once.
+pub const MQE_QOS_2: u8 = 2;
+/// The SUBACK return code of a refused filter (`mqe_event_t.granted[i]`).
+pub const MQE_SUBACK_FAILURE: u8 = 0x80;
 
 /// The smallest rx and tx buffer `mqe_init` accepts, in bytes.
 pub const MQE_MIN_BUFFER: usize = 64;
@@ -96,7 +127,9 @@ pub struct mqe_sockaddr_t {
 /// The socket layer the firmware provides (plain TCP or the module's TLS socket).
 /// `mqe_init` copies this struct; `ctx` and the functions must stay valid while the client is
 /// used. Every function is called only from inside an `mqe_*` call on the owning task, and
-/// must not block for long: return `MQE_IO_WOULD_BLOCK` instead.
+/// must not block for long: return `MQE_IO_WOULD_BLOCK` instead. A function that fails returns
+/// the `MQE_IO_ERR_*` code of the cause when it knows it (the client then reports
+/// `MQE_ERR_CONN_REFUSED`, `MQE_ERR_UNREACHABLE`, ... instead of `MQE_ERR_TRANSPORT`), else -1.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct mqe_transport_t {
@@ -194,12 +227,17 @@ pub struct mqe_options_t {
     pub tx_buf: *mut u8,
     pub tx_buf_len: usize,
     /// Holds QoS 1/2 publishes until acknowledged (re-sent after a reconnect). May be NULL with
-    /// length 0 when only QoS 0 is published (QoS 1/2 publishes then fail with `MQE_ERR_FULL`).
+    /// length 0 when only QoS 0 is published: QoS 1/2 publishes then fail with
+    /// `MQE_ERR_TOO_LARGE`, as they can never fit (`MQE_ERR_FULL` means full for now).
     pub store_buf: *mut u8,
     pub store_buf_len: usize,
     /// Resolve + TCP connect + CONNACK must finish within this (default 10000, must be > 0).
     pub connect_timeout_ms: u32,
-    /// Re-send an unacknowledged QoS 1/2 packet after this (default 20000); 0: only on reconnect.
+    /// How long the broker may take to acknowledge a QoS 1/2 PUBLISH or PUBREL, a SUBSCRIBE or
+    /// an UNSUBSCRIBE (default 20000; 0: no limit). When it passes, the client closes the
+    /// connection (`MQE_EVENT_DISCONNECTED` with `MQE_ERR_ACK_TIMEOUT`); unacknowledged QoS 1/2
+    /// messages are re-sent (DUP set) after the next CONNACK, by automatic reconnect or the
+    /// next `mqe_connect`. MQTT 3.1.1 re-sends only on a new connection, never on the same one.
     pub ack_timeout_ms: u32,
     /// PINGRESP must arrive within this; 0 (default): half the keep-alive.
     pub ping_timeout_ms: u32,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The README's bad-input table through the C API, one case per row, with no broker: a fake
  * C transport plays the network and scripts the broker's bytes. Each network row ends in a
  * clear status and event, then the client connects again and the QoS 1 message it had
@@ -5,6 +6,7 @@
  *
  * Its own program (not part of test_c): `make cbad`, and under ASan/UBSan and valgrind in
  * `make sanitize`. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,6 +385,40 @@ static void case_c_buffers(void) {
     CHECK_EQ(mqe_state(&never_initialised), MQE_ERR_NOT_INIT);
 }
 
+/* The broker refuses filters (SUBACK 0x80): each frees its mqe_subscribe_cb slot, so twice
+ * as many refusals as slots leave the table as empty as before. */
+static void ignore_message(void *user, const mqe_message_t *msg) {
+    (void)user;
+    (void)msg;
+}
+
+static mqe_status_t subscribe_cb_answered(int n, uint8_t code) {
+    char filter[16];
+    snprintf(filter, sizeof filter, "s/%d", n);
+    uint16_t id = 0;
+    mqe_status_t st = mqe_subscribe_cb(&client, filter, MQE_QOS_1, ignore_message, NULL, &id);
+    if (st == MQE_OK) {
+        poll_n(2);
+        const uint8_t suback[] = {0x90, 0x03, (uint8_t)(id >> 8), (uint8_t)id, code};
+        broker_sends(suback, sizeof suback);
+        CHECK_EQ(poll_n(2), MQE_OK);
+        CHECK_EQ(last_event_kind(), MQE_EVENT_SUBSCRIBED);
+    }
+    return st;
+}
+
+static void case_refused_filters_free_their_handler_slots(void) {
+    REQUIRE(connected_with_message_in_flight());
+    int n = 0;
+    for (; n < 2 * MQE_MAX_TOPIC_HANDLERS; n++) {
+        CHECK_EQ(subscribe_cb_answered(n, MQE_SUBACK_FAILURE), MQE_OK);
+    }
+    for (int granted = 0; granted < MQE_MAX_TOPIC_HANDLERS; granted++, n++) {
+        CHECK_EQ(subscribe_cb_answered(n, MQE_QOS_1), MQE_OK);
+    }
+    CHECK_EQ(subscribe_cb_answered(n, MQE_QOS_1), MQE_ERR_FULL);
+}
+
 static void teardown(void) {
     if (mqe_state(&client) >= 0 && mqe_state(&client) != MQE_STATE_DISCONNECTED) {
         net.peer_closed = true;
@@ -416,6 +452,7 @@ int main(int argc, char **argv) {
         {"c_arguments", case_c_arguments},
         {"c_state", case_c_state},
         {"c_buffers", case_c_buffers},
+        {"refused_filters_free_their_handler_slots", case_refused_filters_free_their_handler_slots},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return h_run(cases, (int)(sizeof cases / sizeof cases[0]), argc > 1 ? argv[1] : NULL, teardown);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "fixture.h"
 
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Test clients against the real broker: a static pool, each recording what it receives. */
 #ifndef MQE_TEST_FIXTURE_H
 #define MQE_TEST_FIXTURE_H

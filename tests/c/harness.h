@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A minimal C test harness: checks that record failures, a case table, bounded waits. */
 #ifndef MQE_TEST_HARNESS_H
 #define MQE_TEST_HARNESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* C tests of mqtt-engine through its header, against a real mosquitto
  * (run under scripts/with_broker.py; `make ctest`). Optional argv[1]: run only the cases
  * whose name contains it. */
@@ -545,15 +546,11 @@ static void case_init_checks(void) {
 }
 
 static void case_strerror_and_version(void) {
-    static const mqe_status_t codes[] = {
-        MQE_OK, MQE_ERR_NULL, MQE_ERR_ARG, MQE_ERR_UTF8, MQE_ERR_TOPIC, MQE_ERR_QOS,
-        MQE_ERR_TOO_LARGE, MQE_ERR_PASSWORD_WITHOUT_USER, MQE_ERR_BUFFER, MQE_ERR_NOT_INIT,
-        MQE_ERR_STATE, MQE_ERR_REENTRANT, MQE_ERR_FULL, MQE_ERR_TRANSPORT, MQE_ERR_DNS,
-        MQE_ERR_CLOSED, MQE_ERR_CONNECT_TIMEOUT, MQE_ERR_PING_TIMEOUT, MQE_ERR_ACK_TIMEOUT,
-        MQE_ERR_MALFORMED, MQE_ERR_UNEXPECTED_PACKET, MQE_ERR_UNKNOWN_PACKET_ID,
-        MQE_ERR_PACKET_TOO_LARGE, MQE_ERR_REFUSED_PROTOCOL, MQE_ERR_REFUSED_ID,
-        MQE_ERR_REFUSED_UNAVAILABLE, MQE_ERR_REFUSED_CREDENTIALS, MQE_ERR_REFUSED_NOT_AUTHORIZED,
-    };
+    /* Every code, from the header's own list: a new code cannot be left out. */
+#define TC_CODE(code) code,
+    static const mqe_status_t codes[] = {MQE_STATUS_LIST(TC_CODE)};
+#undef TC_CODE
+    CHECK_EQ(codes[0], MQE_OK);
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *text = mqe_strerror(codes[i]);
@@ -562,6 +559,7 @@ static void case_strerror_and_version(void) {
             continue;
         }
         for (size_t j = 0; j < i; j++) {
+            CHECK(codes[i] != codes[j]);
             if (strcmp(text, mqe_strerror(codes[j])) == 0) {
                 h_fail(__FILE__, __LINE__, "codes %d and %d share \"%s\"", codes[i], codes[j], text);
             }
@@ -614,6 +612,77 @@ static void case_host_name_is_resolved(void) {
 
 /* Nothing listens on the port: the attempt ends with a transport reason, the socket is
  * closed (checked by the teardown) and the client can be used again. */
+/* ---- topics and filters as pointer + length ------------------------------------------------- */
+
+/* The responder answers "ping" with "pong" on the topic it received, straight from the
+ * message: mqe_publish_n takes msg->topic and msg->topic_len, no copy, no NUL. */
+static mqe_status_t reply_status = MQE_ERR_STATE;
+static size_t replies;
+
+static void reply_on_received_topic(void *user, const mqe_message_t *msg) {
+    tc_t *tc = user;
+    if (msg->payload_len == 4 && memcmp(msg->payload, "ping", 4) == 0) {
+        reply_status = mqe_publish_n(&tc->client, msg->topic, msg->topic_len, "pong", 4,
+                                     MQE_QOS_1, false, NULL);
+        replies++;
+    }
+}
+
+static void case_reply_on_received_topic_without_a_copy(void) {
+    char filter[TC_TOPIC_MAX + 8], topic[TC_TOPIC_MAX];
+    tc_topic(filter, sizeof filter, "req/#");
+    tc_topic(topic, sizeof topic, "req/dev7");
+    size_t filter_len = strlen(filter);
+    memcpy(filter + filter_len, "XYZ", 4); /* bytes past filter_len are not the filter's */
+    tc_t *responder = tc_open("rsp", true);
+    tc_t *asker = tc_open("ask", true);
+    REQUIRE(responder != NULL && asker != NULL);
+    reply_status = MQE_ERR_STATE;
+    replies = 0;
+    REQUIRE_EQ(mqe_set_message_handler(&responder->client, reply_on_received_topic, responder),
+               MQE_OK);
+    uint16_t id = 0;
+    REQUIRE_EQ(mqe_subscribe_n(&responder->client, filter, filter_len, MQE_QOS_1, &id), MQE_OK);
+    WAIT_UNTIL(tc_event(responder, MQE_EVENT_SUBSCRIBED, id) != NULL, TC_WAIT_MS, tc_pump);
+    const tc_event_t *suback = tc_event(responder, MQE_EVENT_SUBSCRIBED, id);
+    REQUIRE(suback != NULL);
+    CHECK_EQ(suback->ev.granted[0], MQE_QOS_1);
+    /* The asker listens on the exact topic it asks on, as a NUL-less slice too. */
+    REQUIRE_EQ(mqe_subscribe_n(&asker->client, topic, strlen(topic), MQE_QOS_1, &id), MQE_OK);
+    WAIT_UNTIL(tc_event(asker, MQE_EVENT_SUBSCRIBED, id) != NULL, TC_WAIT_MS, tc_pump);
+    CHECK_EQ(mqe_publish(&asker->client, topic, "ping", 4, MQE_QOS_1, false, NULL), MQE_OK);
+    WAIT_UNTIL(tc_msg_count(asker, topic) >= 2, TC_WAIT_MS, tc_pump);
+    tc_settle(200);
+    CHECK_EQ(replies, 1);
+    CHECK_EQ(reply_status, MQE_OK);
+    REQUIRE_EQ(asker->msg_count, 2);
+    CHECK(tc_payload_str(&asker->msgs[0], "ping"));
+    CHECK(tc_payload_str(&asker->msgs[1], "pong"));
+    CHECK_EQ(asker->msgs[1].topic_len, strlen(topic));
+    CHECK(strcmp(asker->msgs[1].topic, topic) == 0);
+    /* The slice rules: empty, embedded NUL, wildcard in a topic name. */
+    CHECK_EQ(mqe_publish_n(&asker->client, topic, 0, "x", 1, MQE_QOS_0, false, NULL),
+             MQE_ERR_TOPIC);
+    CHECK_EQ(mqe_publish_n(&asker->client, "a\0b", 3, "x", 1, MQE_QOS_0, false, NULL),
+             MQE_ERR_UTF8);
+    CHECK_EQ(mqe_publish_n(&asker->client, "a/+", 3, "x", 1, MQE_QOS_0, false, NULL),
+             MQE_ERR_TOPIC);
+    CHECK_EQ(mqe_subscribe_n(&asker->client, "a/#/b", 5, MQE_QOS_0, NULL), MQE_ERR_TOPIC);
+}
+
+/* The warning lines the library logged (refused_tcp_connect's log hook). */
+static char refused_log[512];
+
+static void capture_warnings(void *ctx, int32_t level, const char *msg) {
+    (void)ctx;
+    if (level == MQE_LOG_WARN && strlen(refused_log) + strlen(msg) + 2 < sizeof refused_log) {
+        strcat(refused_log, msg);
+        strcat(refused_log, "\n");
+    }
+}
+
+/* The port turns ECONNREFUSED into MQE_IO_ERR_REFUSED: the event, the poll and the log line
+ * say "connection refused", not a bare transport error. */
 static void case_refused_tcp_connect(void) {
     int32_t unused_port = tc_unused_port();
     REQUIRE(unused_port > 0);
@@ -621,12 +690,21 @@ static void case_refused_tcp_connect(void) {
     tc_t *tc = tc_alloc("ref", &opts);
     REQUIRE(tc != NULL);
     opts.port = (uint16_t)unused_port;
-    REQUIRE_EQ(tc_init(tc, &opts), MQE_OK);
+    mqe_platform_t usual = tc_platform;
+    tc_platform.log = capture_warnings; /* mqe_init copies the platform */
+    refused_log[0] = '\0';
+    mqe_status_t st = tc_init(tc, &opts);
+    tc_platform = usual;
+    REQUIRE_EQ(st, MQE_OK);
     REQUIRE_EQ(mqe_connect(&tc->client), MQE_OK);
     WAIT_UNTIL(tc->event_count > 0, TC_WAIT_MS, tc_pump);
     REQUIRE_EQ(tc->event_count, 1);
     CHECK_EQ(tc->events[0].ev.kind, MQE_EVENT_DISCONNECTED);
-    CHECK_EQ(tc->events[0].ev.reason, MQE_ERR_TRANSPORT);
+    CHECK_EQ(tc->events[0].ev.reason, MQE_ERR_CONN_REFUSED);
+    CHECK(strcmp(mqe_strerror(tc->events[0].ev.reason), "connection refused") == 0);
+    if (strcmp(refused_log, "disconnected: connection refused (-70)\n") != 0) {
+        h_fail(__FILE__, __LINE__, "logged \"%s\"", refused_log);
+    }
     CHECK_EQ(mqe_state(&tc->client), MQE_STATE_DISCONNECTED);
     CHECK_EQ(port_posix_open_sockets(), 0);
     CHECK_EQ(mqe_connect(&tc->client), MQE_OK); /* a new attempt starts */
@@ -710,6 +788,7 @@ int main(int argc, char **argv) {
         {"callback_reentrancy", case_callback_reentrancy},
         {"host_name_is_resolved", case_host_name_is_resolved},
         {"refused_tcp_connect", case_refused_tcp_connect},
+        {"reply_on_received_topic_without_a_copy", case_reply_on_received_topic_without_a_copy},
         {"tick_wraps_mid_session", case_tick_wraps_mid_session},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* A consumer of the installed package, built by tests/install/run.sh against a temporary
  * prefix the way SDKs build: once with pkg-config, once with CMake's find_package. It checks
  * that the installed header and archive belong together (version, client size, argument

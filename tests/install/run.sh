@@ -56,10 +56,10 @@ flags=$(echo $(pkg-config --cflags --libs mqtt_engine))
 [ "$(pkg-config --modversion mqtt_engine)" = "$version" ] || fail "pkg-config --modversion"
 [ -z "$(pkg-config --variable=target mqtt_engine)" ] || fail "host install has a target triple"
 pkg-config --atleast-version="$major.$minor" mqtt_engine || fail "pkg-config --atleast-version"
-strict=(-std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -O2)
+strict=(-std=c99 -Wall -Wextra -Werror -pedantic -O2)
 # Only pkg-config's flags reach the library: no -Iinclude, no extra -l.
-run_logged "build with pkg-config" $CC "${strict[@]}" $(pkg-config --cflags mqtt_engine) -Ic_examples \
-  tests/install/consumer.c c_examples/port_posix.c $(pkg-config --libs mqtt_engine) -o "$work/consumer-pkgconfig"
+run_logged "build with pkg-config" $CC "${strict[@]}" $(pkg-config --cflags mqtt_engine) -Iports/posix \
+  tests/install/consumer.c ports/posix/port_posix.c $(pkg-config --libs mqtt_engine) -o "$work/consumer-pkgconfig"
 unset PKG_CONFIG_LIBDIR
 say "pkg-config: '$flags'; consumer built with exactly these"
 
@@ -67,7 +67,7 @@ say "pkg-config: '$flags'; consumer built with exactly these"
 # Unix Makefiles whatever CMAKE_GENERATOR says: the checks read its link.txt.
 cmake_configure() { # BUILD_DIR PREFIX FIND_VERSION
   cmake -G "Unix Makefiles" -S tests/install -B "$1" -DCMAKE_PREFIX_PATH="$2" -DMQE_FIND_VERSION="$3" \
-    -DMQE_PORT_DIR="$PWD/c_examples" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Release
+    -DMQE_PORT_DIR="$PWD/ports/posix" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Release
 }
 run_logged "cmake configure" cmake_configure "$work/cmake" "$prefix" "$major.$minor"
 run_logged "cmake build" cmake --build "$work/cmake"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Real-broker soak: a publisher and a subscriber, both mqtt-engine clients with persistent
  * sessions and automatic reconnect, talk to mosquitto through scripts/fault_proxy.py, which
  * cuts their connections at random points. The publisher sends Q1 QoS 1 and Q2 QoS 2
@@ -11,6 +12,7 @@
  * Prints "soak: progress N" lines (scripts/soak.py restarts the broker mid-stream on them) and
  * a final "soak: result ..." line. Exits 0 only if no QoS 1 or QoS 2 message was lost and no
  * QoS 2 message arrived twice. Every loop is bounded by TIMEOUT_S. */
+#define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * mqe_post_publish from several threads while the owner thread polls, against mosquitto.
  *
@@ -10,6 +11,7 @@
  * The critical section the library needs is a pthread mutex, as a host port provides it.
  * Run plain, under ThreadSanitizer (-fsanitize=thread) and under helgrind (make outbox-test).
  */
+#define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,9 +150,12 @@ int main(int argc, char **argv) {
     o.host = getenv("MQE_BROKER_HOST") ? getenv("MQE_BROKER_HOST") : "127.0.0.1";
     o.port = getenv("MQE_BROKER_PORT") ? (uint16_t)atoi(getenv("MQE_BROKER_PORT")) : 1883;
     o.client_id = "mqe-outbox-threads";
-    o.rx_buf = rx, o.rx_buf_len = sizeof rx;
-    o.tx_buf = tx, o.tx_buf_len = sizeof tx;
-    o.store_buf = store, o.store_buf_len = sizeof store;
+    o.rx_buf = rx;
+    o.rx_buf_len = sizeof rx;
+    o.tx_buf = tx;
+    o.tx_buf_len = sizeof tx;
+    o.store_buf = store;
+    o.store_buf_len = sizeof store;
     o.reconnect = false; /* a drop would fail the test anyway */
 
     if (mqe_post_publish(&client, "t", "x", 1, 0, false) != MQE_ERR_NOT_INIT) {

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * MQTT over TLS through c_examples/port_posix_tls.c against mosquitto's TLS listener
+ * MQTT over TLS through ports/posix/port_posix_tls.c against mosquitto's TLS listener
  * (scripts/with_tls_broker.py: MQE_TLS_CA, MQE_TLS_WRONG_CA, MQE_TLS_SERVER_NAME).
  *
  *   1. the right CA and host name: connect, subscribe, a QoS 1 message comes back, ping;
  *      the client id never appears in the raw stream;
- *   2. a CA that did not sign the server: the connect fails with MQE_ERR_TRANSPORT, the port
+ *   2. a CA that did not sign the server: the connect fails with MQE_ERR_TLS, the port
  *      says "certificate verify failed", and not one MQTT byte was written;
  *   3. the right CA but another host name: the same, for the name.
  */
@@ -56,9 +57,12 @@ static mqe_status_t connect_with(const char *ca, const char *server_name, const 
     o.host = getenv("MQE_BROKER_HOST");
     o.port = (uint16_t)atoi(getenv("MQE_BROKER_PORT"));
     o.client_id = id;
-    o.rx_buf = rx, o.rx_buf_len = sizeof rx;
-    o.tx_buf = tx, o.tx_buf_len = sizeof tx;
-    o.store_buf = store, o.store_buf_len = sizeof store;
+    o.rx_buf = rx;
+    o.rx_buf_len = sizeof rx;
+    o.tx_buf = tx;
+    o.tx_buf_len = sizeof tx;
+    o.store_buf = store;
+    o.store_buf_len = sizeof store;
     o.reconnect = false; /* the failing cases must stop at the first attempt */
     mqe_status_t st = mqe_init(&client, &o, &transport, &platform);
     if (st != MQE_OK) return st;
@@ -106,7 +110,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         st = connect_with(bad[i].ca, bad[i].name, "mqe-tls-bad");
         const char *why = port_tls_last_error(&tls);
-        CHECK(st == MQE_ERR_TRANSPORT, "case %zu: connect gave %s", i + 2, mqe_strerror(st));
+        CHECK(st == MQE_ERR_TLS, "case %zu: connect gave %s", i + 2, mqe_strerror(st));
         CHECK(strstr(why, bad[i].expect) != NULL, "case %zu: port says \"%s\"", i + 2, why);
         CHECK(tls.plaintext_sent == 0, "case %zu: %llu MQTT bytes sent", i + 2,
               (unsigned long long)tls.plaintext_sent);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Cortex-M4 startup: the vector table, copying .data, zeroing .bss, enabling the FPU (the
    library is built for thumbv7em-none-eabihf), then main. Any fault ends the run as failed. */
 #include <stdint.h>

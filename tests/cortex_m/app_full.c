@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The whole C API on a Cortex-M4, against the in-image scripted broker: connect, subscribe,
    receive at QoS 1 and 2, publish at QoS 0, 1 and 2, a keep-alive ping across the tick's wrap,
    unsubscribe, a per-topic handler fed through the blocking mqe_wait_msg, mqe_check_msg, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* What the apps share: the wrapping tick the image advances, the platform vtable over it,
    the critical section over PRIMASK. */
 #ifndef CORTEX_M_BOARD_H

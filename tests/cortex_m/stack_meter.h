@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Peak stack per public call: paint the free stack below the caller, make the call, then find
    the deepest word that changed. What a call's callbacks and transport functions use counts
    too, so the image keeps those light. No interrupts run, so nothing else touches the stack. */

@@ -1,5 +1,8 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* port_posix: mqtt-engine's transport and platform over POSIX sockets and clocks.
  * See port_posix.h for the rules a port keeps. */
+#define _POSIX_C_SOURCE 200809L /* POSIX.1-2008 under -std=c99; must precede every include */
+#define _DARWIN_C_SOURCE /* macOS: _POSIX_C_SOURCE alone would hide SO_NOSIGPIPE */
 #include "port_posix.h"
 
 #include <errno.h>
@@ -21,8 +24,32 @@
 #define MSG_NOSIGNAL 0 /* BSD/macOS: SO_NOSIGPIPE is set on the socket instead */
 #endif
 
-/* Any negative value other than MQE_IO_WOULD_BLOCK tells the engine the connection is lost. */
-#define PORT_ERR (-1)
+/* Any negative value other than MQE_IO_WOULD_BLOCK tells the engine the connection is lost;
+ * io_error() names the cause with an MQE_IO_ERR_* code where errno says it. */
+#define PORT_ERR MQE_IO_ERR
+
+/* The MQE_IO_ERR_* code for a socket call's errno: the client reports it as its own status
+ * (MQE_ERR_CONN_REFUSED, ...) in the disconnect event and the log line. */
+static int32_t io_error(int err) {
+    switch (err) {
+    case ECONNREFUSED:
+        return MQE_IO_ERR_REFUSED;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return MQE_IO_ERR_UNREACHABLE;
+    case ETIMEDOUT:
+        return MQE_IO_ERR_TIMEOUT;
+    case ECONNRESET:
+    case ECONNABORTED:
+    case EPIPE:
+        return MQE_IO_ERR_RESET;
+    case ENETDOWN:
+    case EADDRNOTAVAIL:
+        return MQE_IO_ERR_NET_DOWN;
+    default:
+        return PORT_ERR;
+    }
+}
 
 enum slot_state {
     SLOT_FREE = 0,
@@ -135,8 +162,9 @@ static int32_t posix_connect(void *ctx, int32_t sock, const mqe_sockaddr_t *addr
             s->state = SLOT_CONNECTING;
             return MQE_IO_WOULD_BLOCK;
         }
+        int err = errno;
         slot_close_fd(s); /* a later call may try again from scratch */
-        return PORT_ERR;
+        return io_error(err);
     }
     case SLOT_CONNECTING: {
         struct pollfd pfd = {.fd = s->fd, .events = POLLOUT, .revents = 0};
@@ -146,11 +174,13 @@ static int32_t posix_connect(void *ctx, int32_t sock, const mqe_sockaddr_t *addr
         }
         int err = 0;
         socklen_t err_len = sizeof err;
-        if (ready < 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 ||
-            err != 0) {
+        if (ready < 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) {
+            err = errno;
+        }
+        if (err != 0) {
             slot_close_fd(s);
             s->state = SLOT_OPEN;
-            return PORT_ERR;
+            return io_error(err);
         }
         s->state = SLOT_CONNECTED;
         return 0;
@@ -181,7 +211,7 @@ static int32_t posix_send(void *ctx, int32_t sock, const uint8_t *buf, size_t le
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         return MQE_IO_WOULD_BLOCK;
     }
-    return PORT_ERR;
+    return io_error(errno);
 }
 
 static int32_t posix_recv(void *ctx, int32_t sock, uint8_t *buf, size_t len) {
@@ -203,7 +233,7 @@ static int32_t posix_recv(void *ctx, int32_t sock, uint8_t *buf, size_t len) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         return MQE_IO_WOULD_BLOCK;
     }
-    return PORT_ERR;
+    return io_error(errno);
 }
 
 static void posix_close(void *ctx, int32_t sock) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* port_posix_tls: mqe_transport_t over mbedTLS over the POSIX TCP port. See the header. */
 #include "port_posix_tls.h"
 
@@ -104,7 +105,7 @@ static int32_t tls_connect(void *arg, int32_t sock, const mqe_sockaddr_t *addr) 
         } else {
             set_error(ctx, "TLS handshake", ret);
         }
-        return TLS_ERR;
+        return MQE_IO_ERR_TLS; /* the client reports MQE_ERR_TLS */
     }
     return 0;
 }

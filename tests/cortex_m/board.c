@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "board.h"
 
 uint32_t board_tick = TICK_START;

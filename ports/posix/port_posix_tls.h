@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * port_posix_tls: the POSIX port's transport wrapped in TLS (mbedTLS 2.28), to show where a
  * module's TLS socket plugs into mqtt-engine: the engine only sees mqe_transport_t, and TLS
@@ -6,7 +7,7 @@
  *   - connect() does the TCP connect, then the TLS handshake, without blocking: each step
  *     that must wait returns MQE_IO_WOULD_BLOCK and continues on the next mqe_poll;
  *   - the server certificate must chain to the CA file and match server_name (CN or SAN),
- *     else connect() fails (the engine reports MQE_ERR_TRANSPORT) before any MQTT byte is
+ *     else connect() fails with MQE_IO_ERR_TLS (the client reports MQE_ERR_TLS) before any MQTT byte is
  *     written: port_tls_last_error() says why;
  *   - send()/recv() are mbedtls_ssl_write/read with the same return contract as plain TCP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The image's network: a scripted MQTT 3.1.1 broker behind an mqe_transport_t. It parses
    what the client sends, byte by byte, and queues the broker's answers for recv. */
 #ifndef CORTEX_M_BROKER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * port_posix: the platform port of mqtt-engine for Linux/POSIX hosts.
  *
@@ -5,6 +6,8 @@
  * the vendor's socket API (Ql_SOC_*, lwIP, AT sockets) and its tick, and keeps the rules:
  *   - never block: a socket call that cannot finish now returns MQE_IO_WOULD_BLOCK;
  *   - a lost connection is any other negative value; recv() of 0 means the peer closed;
+ *     errno is mapped to an MQE_IO_ERR_* code (ECONNREFUSED: MQE_IO_ERR_REFUSED, ...), so
+ *     the client reports "connection refused" rather than a bare transport error;
  *   - now_ms() is a free-running millisecond tick that may wrap at 2^32.
  *
  * Sockets live in a small fixed table (no malloc); the handle given to the engine is an

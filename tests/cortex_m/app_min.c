@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* The minimal app of the footprint table: the work of a coreMQTT app built on MQTT_Init,
    MQTT_Connect, MQTT_Subscribe, MQTT_Publish and MQTT_ProcessLoop. Init, connect, subscribe,
    publish at QoS 1, and poll until the message arrived and the publish completed. */

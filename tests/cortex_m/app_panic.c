@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Test-only image, linked against the library built with the `panic-test` feature: a
    deliberately triggered panic must reach the firmware's hook set by mqe_set_panic_hook. */
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* Semihosting output and exit for the QEMU image (ARM semihosting, BKPT 0xAB), and the
    tiny bits of board support the apps share: output, the stack meter, failing hard. */
 #ifndef CORTEX_M_SEMIHOST_H

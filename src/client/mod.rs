@@ -1,0 +1,338 @@
+//! Drives one [`Engine`] over an `embedded_nal` TCP stack: resolve, TCP connect, moving bytes
+//! between the socket and the engine, and the connection's lifecycle: automatic reconnect with
+//! exponential backoff and jitter, walking the broker endpoints in order (failover), and the
+//! bounded queue that holds QoS 0 messages while there is no connection.
+//!
+//! Everything is non-blocking: every socket call may answer `WouldBlock`, and the work is picked
+//! up again on the next [`Client::poll_once`]. Each call does a bounded amount of work.
+//!
+//! Received bytes are appended to the caller's rx buffer after the unconsumed tail; the buffer is
+//! compacted only at the start of a later call, so the bytes a returned [`Dispatch`] points at stay
+//! in place until the next call.
+
+mod drive;
+mod io;
+mod ip_literal;
+mod qos0_queue;
+mod reconnect;
+
+use core::mem::MaybeUninit;
+use core::net::SocketAddr;
+use core::ops::Range;
+use core::ptr::addr_of_mut;
+
+use embedded_nal::{Dns, TcpClientStack};
+use heapless::{Deque, Vec};
+
+use crate::config::MAX_ENDPOINTS;
+use crate::engine::{ConnectOptions, Engine, EngineParts, Event, State};
+use crate::time::Instant;
+use crate::wire::{self, QoS};
+use crate::Error;
+
+use qos0_queue::Qos0Queue;
+pub use reconnect::ReconnectPolicy;
+
+/// How soon to poll again while waiting on a step the stack reports only by polling
+/// (DNS, TCP connect, a send that would block).
+pub const RETRY_POLL_MS: u32 = 10;
+
+/// Where the broker is. `host` is an IP literal (parsed, no DNS) or a name to resolve.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint<'a> {
+    pub host: &'a str,
+    pub port: u16,
+}
+
+/// An incoming PUBLISH whose topic and payload are ranges of [`Client::rx_window`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRef {
+    pub topic: Range<usize>,
+    pub payload: Range<usize>,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub packet_id: u16,
+}
+
+/// One thing for the application to look at. Ranges index [`Client::rx_window`] and stay valid
+/// until the next call on the client. Renewed subscriptions' SUBACKs arrive as `Subscribed`
+/// too, with ids the client chose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    Event(Event),
+    Message(MessageRef),
+    /// A SUBACK: one granted QoS (or 0x80 for failure) per filter, in the order subscribed.
+    Subscribed {
+        packet_id: u16,
+        granted: Range<usize>,
+    },
+    /// The connection ended and the next attempt starts in `delay_ms`, at `endpoint`
+    /// (an index of the endpoint list). `attempt` counts from 1 since the last CONNACK.
+    Reconnecting {
+        attempt: u32,
+        delay_ms: u32,
+        endpoint: usize,
+    },
+    /// The offline QoS 0 queue was full and dropped its `count` oldest messages
+    /// ([`Qos0Policy::DropOldest`]) since the last such report.
+    Qos0Dropped {
+        count: u32,
+    },
+}
+
+/// What a QoS 0 publish does when the offline queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Qos0Policy {
+    /// Refuse the new message with `Error::Full` (back-pressure).
+    RejectWhenFull,
+    /// Drop the oldest queued messages to make room; reported by [`Dispatch::Qos0Dropped`]
+    /// and counted by [`Client::qos0_dropped`].
+    DropOldest,
+}
+
+/// The client's connection state, as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientState {
+    Disconnected,
+    /// Resolving, TCP connecting, or waiting for CONNACK.
+    Connecting,
+    /// Waiting out the backoff before the next automatic attempt.
+    Reconnecting,
+    Connected,
+    /// DISCONNECT queued; the socket closes once it is sent.
+    Disconnecting,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    /// Automatic reconnect: the next attempt starts at this time.
+    Backoff(Instant),
+    Resolving,
+    TcpConnecting(SocketAddr),
+    /// The socket is up; the engine owns the protocol state.
+    Mqtt,
+}
+
+/// Things the client reports itself (setup failures, reconnect notices), in order.
+const OWN_EVENTS: usize = 4;
+
+/// One MQTT connection over a `TcpClientStack + Dns`, with caller-owned buffers.
+pub struct Client<'b, S: TcpClientStack + Dns> {
+    stack: S,
+    socket: Option<S::TcpSocket>,
+    engine: Engine<'b>,
+    rx: &'b mut [u8],
+    /// Unconsumed bytes are `rx[rx_start..rx_end]`.
+    rx_start: usize,
+    rx_end: usize,
+    /// Tried in order; never empty.
+    endpoints: Vec<Endpoint<'b>, MAX_ENDPOINTS>,
+    endpoint_index: usize,
+    connect_options: ConnectOptions<'b>,
+    phase: Phase,
+    /// Covers resolve + TCP + CONNACK.
+    connect_deadline: Instant,
+    /// What the client reports itself, before the engine's events.
+    own_events: Deque<Dispatch, OWN_EVENTS>,
+    /// The last poll ran out of its step budget with work left.
+    more_work: bool,
+    reconnect: ReconnectPolicy,
+    /// The application asked to be connected (`connect`) and has not asked to disconnect.
+    want_connection: bool,
+    /// Failed attempts since the last accepted CONNACK.
+    attempt: u32,
+    /// The current attempt reached CONNACK: a later loss retries the same endpoint.
+    connected_on_attempt: bool,
+    /// xorshift32 state for the backoff jitter (never 0).
+    jitter: u32,
+    qos0_queue: Qos0Queue,
+    qos0_policy: Qos0Policy,
+    qos0_dropped: u32,
+    qos0_dropped_unreported: u32,
+}
+
+impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
+    pub fn new(
+        stack: S,
+        engine: Engine<'b>,
+        rx: &'b mut [u8],
+        endpoint: Endpoint<'b>,
+        connect: ConnectOptions<'b>,
+    ) -> Self {
+        let mut slot = MaybeUninit::uninit();
+        // Built around an empty engine, which the given one then replaces.
+        let placeholder = EngineParts {
+            tx: &mut [],
+            store: &mut [],
+            config: *engine.config(),
+        };
+        Self::init(&mut slot, stack, placeholder, rx, endpoint, connect).engine = engine;
+        // SAFETY: `init` wrote every field of the slot.
+        unsafe { slot.assume_init() }
+    }
+
+    /// Builds the client in `slot` field by field, its engine in place from `engine` (see
+    /// `Engine::init`): with the default capacities the client is about 2 KB, and building it
+    /// as one value first would put that much (and again for the move) on the stack.
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        stack: S,
+        engine: EngineParts<'b>,
+        rx: &'b mut [u8],
+        endpoint: Endpoint<'b>,
+        connect: ConnectOptions<'b>,
+    ) -> &'s mut Self {
+        let client = slot.as_mut_ptr();
+        // SAFETY: `client` points to the slot, valid for writes; each field is written once
+        // through a raw projection (no reference to the partly written value is made; the
+        // references made, to `endpoints` once written and to the engine's and the queue's
+        // slots, cover one field each), and the field list
+        // below stops compiling when a field is added and not written here. So every field is
+        // initialised when the slot is assumed initialised.
+        let client = unsafe {
+            addr_of_mut!((*client).stack).write(stack);
+            addr_of_mut!((*client).socket).write(None);
+            // MaybeUninit<T> has T's layout; the reference covers the engine field only.
+            let engine_slot = addr_of_mut!((*client).engine).cast::<MaybeUninit<Engine<'b>>>();
+            Engine::init(&mut *engine_slot, engine);
+            addr_of_mut!((*client).rx).write(rx);
+            addr_of_mut!((*client).rx_start).write(0);
+            addr_of_mut!((*client).rx_end).write(0);
+            let endpoints = addr_of_mut!((*client).endpoints);
+            endpoints.write(Vec::new());
+            // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
+            let _ = (*endpoints).push(endpoint);
+            addr_of_mut!((*client).endpoint_index).write(0);
+            addr_of_mut!((*client).connect_options).write(connect);
+            addr_of_mut!((*client).phase).write(Phase::Idle);
+            addr_of_mut!((*client).connect_deadline).write(Instant(0));
+            addr_of_mut!((*client).own_events).write(Deque::new());
+            addr_of_mut!((*client).more_work).write(false);
+            addr_of_mut!((*client).reconnect).write(ReconnectPolicy::OFF);
+            addr_of_mut!((*client).want_connection).write(false);
+            addr_of_mut!((*client).attempt).write(0);
+            addr_of_mut!((*client).connected_on_attempt).write(false);
+            addr_of_mut!((*client).jitter).write(0x9E37_79B9);
+            Qos0Queue::init(&mut *addr_of_mut!((*client).qos0_queue).cast::<MaybeUninit<_>>());
+            addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
+            addr_of_mut!((*client).qos0_dropped).write(0);
+            addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
+        let Client {
+            stack: _,
+            socket: _,
+            engine: _,
+            rx: _,
+            rx_start: _,
+            rx_end: _,
+            endpoints: _,
+            endpoint_index: _,
+            connect_options: _,
+            phase: _,
+            connect_deadline: _,
+            own_events: _,
+            more_work: _,
+            reconnect: _,
+            want_connection: _,
+            attempt: _,
+            connected_on_attempt: _,
+            jitter: _,
+            qos0_queue: _,
+            qos0_policy: _,
+            qos0_dropped: _,
+            qos0_dropped_unreported: _,
+        } = &*client;
+        client
+    }
+
+    pub fn set_qos0_policy(&mut self, policy: Qos0Policy) {
+        self.qos0_policy = policy;
+    }
+
+    /// QoS 0 messages dropped by [`Qos0Policy::DropOldest`] since the client was made.
+    pub fn qos0_dropped(&self) -> u32 {
+        self.qos0_dropped
+    }
+
+    /// QoS 0 messages waiting for a connection.
+    pub fn qos0_queued(&self) -> usize {
+        self.qos0_queue.len()
+    }
+
+    /// Publishes through the engine. QoS 1/2 go to the session store in any state. QoS 0 goes
+    /// out now when connected; while a connection is wanted but not up (connecting,
+    /// reconnecting, or lost) it waits in the offline queue, per the [`Qos0Policy`], and is
+    /// sent in order once connected. QoS 0 before `connect` or after `disconnect`:
+    /// `InvalidState`.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Option<u16>, Error> {
+        if qos != QoS::AtMostOnce {
+            return self.engine.publish(now, topic, payload, qos, retain);
+        }
+        let connected = self.engine.state() == State::Connected;
+        if connected && self.qos0_queue.is_empty() {
+            return self.engine.publish(now, topic, payload, qos, retain);
+        }
+        if !self.want_connection && !connected {
+            return Err(Error::InvalidState);
+        }
+        let len = wire::publish_len(topic, payload.len(), qos)?;
+        if len > self.engine.tx_capacity() {
+            return Err(Error::TooLarge);
+        }
+        let dropped = self
+            .qos0_queue
+            .push(topic, payload, retain, self.qos0_policy)?;
+        self.qos0_dropped = self.qos0_dropped.saturating_add(dropped);
+        self.qos0_dropped_unreported = self.qos0_dropped_unreported.saturating_add(dropped);
+        if dropped > 0 || connected {
+            self.more_work = true;
+        }
+        Ok(None)
+    }
+
+    pub fn state(&self) -> ClientState {
+        match self.phase {
+            Phase::Idle => ClientState::Disconnected,
+            Phase::Backoff(_) => ClientState::Reconnecting,
+            Phase::Resolving | Phase::TcpConnecting(_) => ClientState::Connecting,
+            Phase::Mqtt => match self.engine.state() {
+                State::Disconnected => ClientState::Disconnected,
+                State::AwaitConnack => ClientState::Connecting,
+                State::Connected => ClientState::Connected,
+                State::Disconnecting => ClientState::Disconnecting,
+            },
+        }
+    }
+
+    /// The bytes that [`Dispatch`] ranges index.
+    pub fn rx_window(&self) -> &[u8] {
+        self.rx.get(..self.rx_end).unwrap_or(&[])
+    }
+
+    pub fn engine(&self) -> &Engine<'b> {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine<'b> {
+        &mut self.engine
+    }
+
+    pub fn stack(&self) -> &S {
+        &self.stack
+    }
+
+    pub fn stack_mut(&mut self) -> &mut S {
+        &mut self.stack
+    }
+}

@@ -1,0 +1,105 @@
+//! Automatic reconnect: the backoff policy, its jitter, and the broker endpoints tried in
+//! order (failover).
+
+use embedded_nal::{Dns, TcpClientStack};
+use heapless::Vec;
+
+use super::{Client, Dispatch, Endpoint, Phase};
+use crate::time::Instant;
+use crate::Error;
+
+/// Automatic reconnect: after a connection ends for any reason but `disconnect`, the next
+/// attempt waits `min_ms * 2^(attempt-1)`, capped at `max_ms`, less up to a quarter of jitter,
+/// never below `min_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    pub enabled: bool,
+    pub min_ms: u32,
+    pub max_ms: u32,
+}
+
+impl ReconnectPolicy {
+    pub const OFF: ReconnectPolicy = ReconnectPolicy {
+        enabled: false,
+        min_ms: 0,
+        max_ms: 0,
+    };
+
+    /// The wait before attempt `attempt` (1 = the first retry), `random` picking the jitter.
+    pub fn delay_ms(&self, attempt: u32, random: u32) -> u32 {
+        let max_ms = self.max_ms.max(self.min_ms);
+        let doublings = attempt.saturating_sub(1).min(31);
+        let base = self.min_ms.saturating_mul(1u32 << doublings).min(max_ms);
+        let jitter = random.checked_rem(base / 4 + 1).unwrap_or(0);
+        base.saturating_sub(jitter).max(self.min_ms)
+    }
+}
+
+impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
+    /// Replaces the broker endpoints, tried in this order (failover). `InvalidArgument` when
+    /// empty, `TooLarge` beyond `MAX_ENDPOINTS`.
+    pub fn set_endpoints(&mut self, endpoints: &[Endpoint<'b>]) -> Result<(), Error> {
+        if endpoints.is_empty() {
+            return Err(Error::InvalidArgument);
+        }
+        self.endpoints = Vec::from_slice(endpoints).map_err(|_| Error::TooLarge)?;
+        self.endpoint_index = 0;
+        Ok(())
+    }
+
+    pub fn set_reconnect(&mut self, policy: ReconnectPolicy) {
+        self.reconnect = policy;
+    }
+
+    /// Stirs randomness (e.g. the platform's `random`) into the backoff jitter.
+    pub fn mix_entropy(&mut self, random: u32) {
+        self.jitter = (self.jitter ^ random).rotate_left(7) | 1;
+    }
+
+    /// The index of the endpoint in use, or tried next.
+    pub fn endpoint_index(&self) -> usize {
+        self.endpoint_index
+    }
+
+    pub(super) fn endpoint(&self) -> Endpoint<'b> {
+        let first = Endpoint { host: "", port: 0 };
+        let fallback = self.endpoints.first().copied().unwrap_or(first);
+        self.endpoints
+            .get(self.endpoint_index)
+            .copied()
+            .unwrap_or(fallback)
+    }
+
+    /// After a lost connection: wait out the backoff, then try again. A connection that
+    /// reached CONNACK is retried at the same endpoint; a failed attempt moves to the next.
+    pub(super) fn schedule_reconnect(&mut self, now: Instant) {
+        self.close_if_engine_disconnected();
+        if !self.want_connection || !self.reconnect.enabled || self.phase != Phase::Idle {
+            return;
+        }
+        if !self.connected_on_attempt {
+            let next = self.endpoint_index.saturating_add(1);
+            self.endpoint_index = if next < self.endpoints.len() { next } else { 0 };
+        }
+        self.connected_on_attempt = false;
+        self.attempt = self.attempt.saturating_add(1);
+        let random = self.next_random();
+        let delay_ms = self.reconnect.delay_ms(self.attempt, random);
+        self.phase = Phase::Backoff(now.add_ms(delay_ms));
+        self.push_own(Dispatch::Reconnecting {
+            attempt: self.attempt,
+            delay_ms,
+            endpoint: self.endpoint_index,
+        });
+    }
+
+    fn next_random(&mut self) -> u32 {
+        // xorshift32: enough to spread the retries of many devices.
+        let mut x = self.jitter | 1;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.jitter = x;
+        x
+    }
+}

@@ -1,0 +1,246 @@
+//! Inputs: bytes from the broker, one packet at a time, and the transport's loss.
+
+use super::{Engine, Event, Handled, Incoming, Message, State};
+use crate::error::Error;
+use crate::session::{AckOutcome, PublishAck, SubKind};
+use crate::time::Instant;
+use crate::wire::{self, AckKind, Frame, Packet, QoS};
+
+/// Events one packet can emit at most (Connected + SessionLost, or Disconnected) plus
+/// one spare: `handle_bytes` waits for this much room instead of dropping events.
+const EVENT_ROOM_PER_PACKET: usize = 3;
+const ACK_LEN: usize = 4;
+/// A SUBACK return code: the broker refused that filter (§3.9.3).
+const SUBACK_FAILURE: u8 = 0x80;
+
+/// The outcome of one decoded packet.
+enum Step<'a> {
+    Handled(Option<Incoming<'a>>),
+    /// tx has no room for the reply: nothing changed, try again later.
+    NoRoom,
+}
+
+impl<'b> Engine<'b> {
+    /// The transport is gone (or the client gave up): -> Disconnected, emits
+    /// Disconnected{Some(reason)}, drops tx bytes, marks stored packets for re-send.
+    pub fn connection_lost(&mut self, _now: Instant, reason: Error) {
+        if self.state != State::Disconnected {
+            self.finish(Some(reason));
+        }
+    }
+
+    /// Handles at most one packet from the front of `input`. consumed == 0 with no
+    /// incoming: more bytes are needed, or tx / the event queue must be drained first.
+    /// Bad input ends the connection (Event::Disconnected with the reason) and consumes
+    /// all of `input`.
+    pub fn handle_bytes<'a>(&mut self, now: Instant, input: &'a [u8]) -> Handled<'a> {
+        const WAIT: Handled<'static> = Handled {
+            consumed: 0,
+            incoming: None,
+        };
+        if self.state == State::Disconnected {
+            // Bytes from a connection already closed mean nothing.
+            return Handled {
+                consumed: input.len(),
+                incoming: None,
+            };
+        }
+        if self.event_room() < EVENT_ROOM_PER_PACKET {
+            return WAIT;
+        }
+        let bad = |engine: &mut Self, reason: Error| {
+            engine.finish(Some(reason));
+            Handled {
+                consumed: input.len(),
+                incoming: None,
+            }
+        };
+        let total_len = match wire::frame(input, self.config.max_rx_packet) {
+            Ok(Frame::Incomplete) => return WAIT,
+            Ok(Frame::Complete { total_len }) => total_len,
+            Err(e) => return bad(self, e),
+        };
+        let Some(bytes) = input.get(..total_len) else {
+            return WAIT;
+        };
+        let packet = match wire::decode(bytes) {
+            Ok(p) => p,
+            Err(e) => return bad(self, e),
+        };
+        match self.handle_packet(now, packet) {
+            Ok(Step::Handled(incoming)) => {
+                self.last_received = now;
+                Handled {
+                    consumed: total_len,
+                    incoming,
+                }
+            }
+            Ok(Step::NoRoom) => WAIT,
+            Err(e) => bad(self, e),
+        }
+    }
+
+    fn handle_packet<'a>(&mut self, now: Instant, packet: Packet<'a>) -> Result<Step<'a>, Error> {
+        if self.state == State::AwaitConnack {
+            return match packet {
+                Packet::Connack {
+                    session_present,
+                    code,
+                } => self
+                    .on_connack(now, session_present, code)
+                    .map(|()| Step::Handled(None)),
+                _ => Err(Error::UnexpectedPacket),
+            };
+        }
+        let needs_reply = match packet {
+            Packet::Publish { qos, .. } => qos != QoS::AtMostOnce,
+            Packet::Pubrec(_) | Packet::Pubrel(_) => true,
+            _ => false,
+        };
+        // Nothing may follow DISCONNECT on the wire (§3.14.4): once it is queued, a packet
+        // that needs a reply waits, unread, for the connection to end.
+        if needs_reply && (self.tx_room() < ACK_LEN || self.disconnect_queued) {
+            return Ok(Step::NoRoom);
+        }
+        let incoming = match packet {
+            Packet::Connack { .. } => return Err(Error::UnexpectedPacket),
+            Packet::Publish {
+                dup,
+                qos,
+                retain,
+                topic,
+                packet_id,
+                payload,
+            } => {
+                let message = Message {
+                    topic,
+                    payload,
+                    qos,
+                    retain,
+                    dup,
+                    packet_id,
+                };
+                self.on_publish(message)?.map(Incoming::Message)
+            }
+            Packet::Puback(id) => {
+                self.on_publish_ack(now, PublishAck::Puback, id)?;
+                None
+            }
+            Packet::Pubrec(id) => {
+                self.on_publish_ack(now, PublishAck::Pubrec, id)?;
+                None
+            }
+            Packet::Pubcomp(id) => {
+                self.on_publish_ack(now, PublishAck::Pubcomp, id)?;
+                None
+            }
+            Packet::Pubrel(id) => {
+                // Forget the id (if known) and answer PUBCOMP either way (§4.3.3).
+                self.session.rx_qos2_release(id);
+                self.encode_ack(AckKind::Pubcomp, id)?;
+                None
+            }
+            Packet::Suback { packet_id, codes } => {
+                self.session
+                    .complete_sub(packet_id, SubKind::Subscribe, Some(codes.len()))?;
+                for (position, &code) in codes.iter().enumerate() {
+                    if code == SUBACK_FAILURE {
+                        self.session.subscription_refused(packet_id, position);
+                    }
+                }
+                self.session.subscriptions_acked(packet_id);
+                // A pending-request slot is free; renewals may wait for it.
+                self.flush(now);
+                Some(Incoming::Subscribed {
+                    packet_id,
+                    granted: codes,
+                })
+            }
+            Packet::Unsuback(packet_id) => {
+                self.session
+                    .complete_sub(packet_id, SubKind::Unsubscribe, None)?;
+                self.flush(now);
+                self.push_event(Event::Unsubscribed { packet_id });
+                None
+            }
+            Packet::Pingresp => {
+                if self.ping_outstanding {
+                    self.ping_outstanding = false;
+                    self.ping_deadline = None;
+                    self.push_event(Event::PingResponse);
+                }
+                None
+            }
+        };
+        Ok(Step::Handled(incoming))
+    }
+
+    fn on_connack(&mut self, now: Instant, session_present: bool, code: u8) -> Result<(), Error> {
+        if code != 0 {
+            self.enter_disconnected();
+            self.push_event(Event::ConnectRefused { code });
+            return Ok(());
+        }
+        if session_present && self.clean_session {
+            // §3.2.2.2: a clean session is never present.
+            return Err(Error::Malformed);
+        }
+        self.session.rx_qos2_resume(session_present);
+        // A new session has no subscriptions, and a kept one may lack those never
+        // acknowledged: renew them before anything else is sent.
+        self.session.plan_resubscribe(session_present);
+        let lost = !self.clean_session && self.had_session && !session_present;
+        self.had_session = !self.clean_session;
+        self.state = State::Connected;
+        self.connack_deadline = None;
+        self.last_received = now;
+        self.last_sent = now;
+        self.push_event(Event::Connected { session_present });
+        if lost {
+            self.push_event(Event::SessionLost);
+        }
+        self.flush(now);
+        Ok(())
+    }
+
+    fn on_publish<'a>(&mut self, message: Message<'a>) -> Result<Option<Message<'a>>, Error> {
+        match message.qos {
+            QoS::AtMostOnce => Ok(Some(message)),
+            QoS::AtLeastOnce => {
+                self.encode_ack(AckKind::Puback, message.packet_id)?;
+                Ok(Some(message))
+            }
+            QoS::ExactlyOnce => {
+                let id = message.packet_id;
+                if self.session.rx_qos2_touch(id) {
+                    // Delivered already; the broker missed our PUBREC.
+                    self.encode_ack(AckKind::Pubrec, id)?;
+                    return Ok(None);
+                }
+                if !message.dup {
+                    self.session.rx_qos2_drop_stale();
+                }
+                if !self.session.rx_qos2_has_room() {
+                    // Refuse rather than risk a second delivery; the broker re-sends it
+                    // after the reconnect, and PUBRELs free room meanwhile.
+                    return Err(Error::RxQos2Full);
+                }
+                self.encode_ack(AckKind::Pubrec, id)?;
+                self.session.rx_qos2_remember(id)?;
+                Ok(Some(message))
+            }
+        }
+    }
+
+    fn on_publish_ack(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {
+        match self.session.acknowledge(ack, id, now)? {
+            AckOutcome::Completed => {
+                self.push_event(Event::PublishComplete { packet_id: id });
+                // A window slot is free; stored packets may wait for it.
+                self.flush(now);
+            }
+            AckOutcome::SendPubrel => self.encode_ack(AckKind::Pubrel, id)?,
+        }
+        Ok(())
+    }
+}

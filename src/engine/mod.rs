@@ -1,0 +1,258 @@
+//! One connection's MQTT 3.1.1 state machine, sans-IO: it takes bytes and the time, and
+//! hands back bytes to send (`pending_transmit`) and events (`poll_event`). It never
+//! reads a clock or touches a socket, so it runs the same on a fake clock in tests.
+//!
+//! The methods live in one file per role, as [`Engine`]'s doc groups them: `inbound`
+//! (`handle_bytes` and the per-packet handlers), `commands` (what the application asks),
+//! `outbound` (tx and events), `timers` (`handle_timeout`, `next_deadline`).
+
+mod commands;
+mod inbound;
+mod outbound;
+mod timers;
+
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
+use heapless::Deque;
+
+use crate::config::{EVENT_QUEUE, MAX_INFLIGHT};
+use crate::error::Error;
+use crate::session::Session;
+use crate::time::Instant;
+use crate::wire::{self, QoS};
+
+/// Timeouts and limits of one engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Outgoing QoS 1/2 messages in flight at once; clamped to 1..=MAX_INFLIGHT.
+    pub inflight_window: u16,
+    /// CONNACK must arrive this long after `connect` (0 = no limit).
+    pub connect_timeout_ms: u32,
+    /// PUBACK/PUBREC/PUBCOMP/SUBACK/UNSUBACK must arrive this long after sending (0 = off).
+    pub ack_timeout_ms: u32,
+    /// PINGRESP must arrive this long after PINGREQ (0 = keep-alive / 2; with keep-alive 0
+    /// too, a user ping has no limit).
+    pub ping_timeout_ms: u32,
+    /// The largest packet accepted from the broker (the rx buffer's size).
+    pub max_rx_packet: usize,
+}
+
+/// What an engine is built from (`Engine::init`): the caller's buffers and the configuration.
+pub struct EngineParts<'b> {
+    /// Outgoing bytes; its size bounds the largest packet sent.
+    pub tx: &'b mut [u8],
+    /// Encoded QoS 1/2 PUBLISH packets kept until acknowledged.
+    pub store: &'b mut [u8],
+    pub config: Config,
+}
+
+/// What CONNECT carries: the wire layer's fields, validated when encoded.
+pub type ConnectOptions<'a> = wire::ConnectFields<'a>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Disconnected,
+    AwaitConnack,
+    Connected,
+    Disconnecting,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Connected {
+        session_present: bool,
+    },
+    /// CONNACK 1..=5; the state is Disconnected and no Disconnected event follows.
+    ConnectRefused {
+        code: u8,
+    },
+    /// None = clean disconnect asked by the user.
+    Disconnected {
+        reason: Option<Error>,
+    },
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2).
+    PublishComplete {
+        packet_id: u16,
+    },
+    Unsubscribed {
+        packet_id: u16,
+    },
+    /// clean_session=0, had a session, CONNACK session_present=0.
+    SessionLost,
+    PingResponse,
+}
+
+/// An application message from the broker; it borrows the input of `handle_bytes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub packet_id: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incoming<'a> {
+    Message(Message<'a>),
+    /// SUBACK: one granted QoS (or 0x80 = failure) per filter, in order.
+    Subscribed {
+        packet_id: u16,
+        granted: &'a [u8],
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handled<'a> {
+    pub consumed: usize,
+    pub incoming: Option<Incoming<'a>>,
+}
+
+/// One MQTT connection's protocol state.
+///
+/// - **Inputs**: [`handle_bytes`](Self::handle_bytes) (bytes from the broker),
+///   [`handle_timeout`](Self::handle_timeout) (the time), [`connection_lost`](Self::connection_lost).
+/// - **Commands**: [`connect`](Self::connect), [`publish`](Self::publish),
+///   [`subscribe`](Self::subscribe), [`unsubscribe`](Self::unsubscribe), [`ping`](Self::ping),
+///   [`disconnect`](Self::disconnect).
+/// - **Outputs**, polled in this order after each input or command:
+///   [`pending_transmit`](Self::pending_transmit) then [`transmit_done`](Self::transmit_done),
+///   [`next_deadline`](Self::next_deadline), [`poll_event`](Self::poll_event).
+pub struct Engine<'b> {
+    tx: &'b mut [u8],
+    /// Bytes of `tx` waiting to be sent, from the start.
+    tx_len: usize,
+    session: Session<'b>,
+    config: Config,
+    state: State,
+    events: Deque<Event, EVENT_QUEUE>,
+    clean_session: bool,
+    /// A CONNACK accepted a clean_session=0 connection: the broker holds our session.
+    had_session: bool,
+    keep_alive_ms: u32,
+    connack_deadline: Option<Instant>,
+    last_sent: Instant,
+    last_received: Instant,
+    /// A PINGREQ is asked for but not yet in tx.
+    ping_unsent: bool,
+    /// PINGREQ out: PINGRESP must arrive by then (None = no limit).
+    ping_deadline: Option<Instant>,
+    ping_outstanding: bool,
+    disconnect_queued: bool,
+    /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
+    disconnect_deadline: Option<Instant>,
+}
+
+impl<'b> Engine<'b> {
+    pub fn new(tx: &'b mut [u8], store: &'b mut [u8], config: Config) -> Engine<'b> {
+        let mut slot = MaybeUninit::uninit();
+        Engine::init(&mut slot, EngineParts { tx, store, config });
+        // SAFETY: `init` wrote every field of the slot.
+        unsafe { slot.assume_init() }
+    }
+
+    /// Builds a disconnected engine in `slot`, field by field (its session grows with the
+    /// build-time capacities; see `Session::init`), so that no whole value is built on the
+    /// stack first.
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Engine<'b>>,
+        parts: EngineParts<'b>,
+    ) -> &'s mut Engine<'b> {
+        let EngineParts { tx, store, config } = parts;
+        let max_window = u16::try_from(MAX_INFLIGHT).unwrap_or(u16::MAX);
+        let config = Config {
+            inflight_window: config.inflight_window.clamp(1, max_window),
+            ..config
+        };
+        let engine = slot.as_mut_ptr();
+        // SAFETY: `engine` points to the slot, valid for writes; each field is written once
+        // through a raw projection (no reference to the partly written value; the session's
+        // slot is the field's own memory, and MaybeUninit<T> has T's layout). So every field
+        // is initialised when the slot is assumed so.
+        let engine = unsafe {
+            addr_of_mut!((*engine).tx).write(tx);
+            addr_of_mut!((*engine).tx_len).write(0);
+            let session = addr_of_mut!((*engine).session).cast::<MaybeUninit<Session<'b>>>();
+            Session::init(&mut *session, store);
+            addr_of_mut!((*engine).config).write(config);
+            addr_of_mut!((*engine).state).write(State::Disconnected);
+            addr_of_mut!((*engine).events).write(Deque::new());
+            addr_of_mut!((*engine).clean_session).write(true);
+            addr_of_mut!((*engine).had_session).write(false);
+            addr_of_mut!((*engine).keep_alive_ms).write(0);
+            addr_of_mut!((*engine).connack_deadline).write(None);
+            addr_of_mut!((*engine).last_sent).write(Instant(0));
+            addr_of_mut!((*engine).last_received).write(Instant(0));
+            addr_of_mut!((*engine).ping_unsent).write(false);
+            addr_of_mut!((*engine).ping_deadline).write(None);
+            addr_of_mut!((*engine).ping_outstanding).write(false);
+            addr_of_mut!((*engine).disconnect_queued).write(false);
+            addr_of_mut!((*engine).disconnect_deadline).write(None);
+            slot.assume_init_mut()
+        };
+        // Every field, by name: adding one fails to compile here until it is written above.
+        let Engine {
+            tx: _,
+            tx_len: _,
+            session: _,
+            config: _,
+            state: _,
+            events: _,
+            clean_session: _,
+            had_session: _,
+            keep_alive_ms: _,
+            connack_deadline: _,
+            last_sent: _,
+            last_received: _,
+            ping_unsent: _,
+            ping_deadline: _,
+            ping_outstanding: _,
+            disconnect_queued: _,
+            disconnect_deadline: _,
+        } = &*engine;
+        engine
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The tx buffer's size: the largest packet that can ever be sent.
+    pub fn tx_capacity(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Renewals or stored packets still wait for room in tx on this connection.
+    pub fn has_unsent(&self) -> bool {
+        self.session.resubscribe_pending().is_some() || self.session.next_unsent(0).is_some()
+    }
+
+    /// Outgoing QoS 1/2 messages not yet complete.
+    pub fn inflight(&self) -> usize {
+        self.session.inflight()
+    }
+
+    /// Ends the connection: nothing in tx goes out, every stored packet goes out again.
+    pub(super) fn finish(&mut self, reason: Option<Error>) {
+        self.enter_disconnected();
+        self.push_event(Event::Disconnected { reason });
+    }
+
+    pub(super) fn enter_disconnected(&mut self) {
+        self.state = State::Disconnected;
+        self.tx_len = 0;
+        self.connack_deadline = None;
+        self.ping_unsent = false;
+        self.ping_outstanding = false;
+        self.ping_deadline = None;
+        self.disconnect_queued = false;
+        self.disconnect_deadline = None;
+        self.session.mark_all_for_resend();
+    }
+}

@@ -1,0 +1,389 @@
+//! Setting a client up: the default options, `mqe_init`, and the option checks that run
+//! before anything is written to the caller's storage.
+
+use core::mem::{take, MaybeUninit};
+use core::ptr;
+
+use super::args::{c_slice, c_slice_opt, c_str, c_str_opt};
+use super::cell::{cell_ptr, init_storage};
+use super::status::*;
+use super::transport::CTransport;
+use super::types::*;
+use crate::client::{Client, ClientState, Endpoint, Qos0Policy, ReconnectPolicy};
+use crate::config;
+use crate::engine::{Config, ConnectOptions, EngineParts};
+use crate::wire::{self, QoS};
+
+/// Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
+/// clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
+/// keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
+/// Set at least `host` and the rx and tx buffers before `mqe_init`.
+#[no_mangle]
+pub extern "C" fn mqe_options_default() -> mqe_options_t {
+    mqe_options_t {
+        host: ptr::null(),
+        port: 1883,
+        endpoints: ptr::null(),
+        endpoint_count: 0,
+        client_id: ptr::null(),
+        username: ptr::null(),
+        password: ptr::null(),
+        password_len: 0,
+        keep_alive_s: 60,
+        clean_session: true,
+        will_topic: ptr::null(),
+        will_payload: ptr::null(),
+        will_payload_len: 0,
+        will_qos: 0,
+        will_retain: false,
+        rx_buf: ptr::null_mut(),
+        rx_buf_len: 0,
+        tx_buf: ptr::null_mut(),
+        tx_buf_len: 0,
+        store_buf: ptr::null_mut(),
+        store_buf_len: 0,
+        connect_timeout_ms: 10_000,
+        ack_timeout_ms: 20_000,
+        ping_timeout_ms: 0,
+        reconnect: true,
+        reconnect_min_ms: 1_000,
+        reconnect_max_ms: 60_000,
+        inflight_window: 0,
+        qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
+    }
+}
+
+/// Sets up the client in caller-owned storage `c`. C calls it as `mqe_init(c, opts, transport,
+/// platform)`, a macro of the header that adds `client_size` = `sizeof(mqe_client_t)` and
+/// `abi_tag` = `MQE_ABI_TAG` (Rust: the crate's `ffi::mqe_init` does the same). Other
+/// languages pass the values of the header that matches the library.
+///
+/// Needs: `c` never initialised, or initialised and disconnected (it is then reset, and its
+/// stored and posted messages are dropped). No task may call `mqe_post_publish` on `c` during `mqe_init`.
+///
+/// Ownership: `*opts`, `*transport` and `*platform` are copied and may be discarded after the
+/// call; everything `opts` points to (strings, password, will, the three buffers) and the
+/// transport's and platform's `ctx` and functions are kept and must stay valid, and the buffers
+/// untouched, for as long as the client is used. `c` must not be moved or copied afterwards.
+///
+/// ABI guard, checked first: `MQE_ERR_ABI_MISMATCH` when `client_size` or `abi_tag` is not the
+/// library's (the header was generated with other capacities or features), then
+/// `MQE_ERR_ALIGNMENT` when `c` is not aligned to `MQE_CLIENT_ALIGN`. No error writes to `c`.
+///
+/// Errors: `MQE_ERR_NULL` (a required pointer or function is NULL: host without endpoints,
+/// an endpoint's host, now_ms, open, connect, send, recv, close), `MQE_ERR_BUFFER` (rx or tx
+/// missing or below `MQE_MIN_BUFFER`, store NULL with a length, tx too small for CONNECT),
+/// `MQE_ERR_ARG` (overlapping buffers, empty host, both host and endpoints, endpoints NULL with
+/// a count, connect_timeout_ms 0, window above `MQE_MAX_INFLIGHT`, reconnect min > max, unknown
+/// qos0_policy, empty client id without clean session), `MQE_ERR_TOO_LARGE` (more than
+/// `MQE_MAX_ENDPOINTS` endpoints, a string over 65,535 bytes), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC` (will
+/// topic), `MQE_ERR_QOS` (will QoS), `MQE_ERR_PASSWORD_WITHOUT_USER`, `MQE_ERR_STATE` (client
+/// not disconnected), `MQE_ERR_REENTRANT` (from a callback of this client).
+///
+/// # Safety
+/// Every non-NULL pointer must be valid as described above.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_init_abi(
+    c: *mut mqe_client_t,
+    opts: *const mqe_options_t,
+    transport: *const mqe_transport_t,
+    platform: *const mqe_platform_t,
+    client_size: usize,
+    abi_tag: u32,
+) -> mqe_status_t {
+    // Before anything is read through a pointer: with another layout even `opts` may differ.
+    if client_size != MQE_CLIENT_SIZE || abi_tag != MQE_ABI_TAG {
+        return MQE_ERR_ABI_MISMATCH;
+    }
+    if c.is_null() || opts.is_null() || transport.is_null() || platform.is_null() {
+        return MQE_ERR_NULL;
+    }
+    if !c.is_aligned() {
+        return MQE_ERR_ALIGNMENT;
+    }
+    // SAFETY: `c` is non-NULL caller storage.
+    if let Ok(cell) = unsafe { cell_ptr(c) } {
+        // SAFETY: initialised storage; no other borrow is alive (a callback holds none).
+        let cell = unsafe { &*cell };
+        if cell.dispatching {
+            return MQE_ERR_REENTRANT;
+        }
+        if cell.client.state() != ClientState::Disconnected {
+            return MQE_ERR_STATE;
+        }
+    }
+    // SAFETY: non-NULL and valid per the caller for the call; the small structs are copied,
+    // the options (over 100 bytes) only read.
+    let (opts, transport, platform) = unsafe { (&*opts, *transport, *platform) };
+    if platform.now_ms.is_none() {
+        return MQE_ERR_NULL;
+    }
+    let Some(transport) = CTransport::new(transport) else {
+        return MQE_ERR_NULL;
+    };
+    // SAFETY: `c` is valid storage; the options' pointers are valid per the caller.
+    let mut checked = unsafe { check_options(c, opts, transport) };
+    // By reference: moving the setup out of the Result would copy it.
+    match &mut checked {
+        Ok(setup) => {
+            let jitter_seed = match platform.random {
+                // SAFETY: given by the application, valid with its ctx while the client is used.
+                Some(random) => unsafe { random(platform.ctx) },
+                None => c as usize as u32,
+            };
+            // SAFETY: caller-owned storage, not used by another task during mqe_init (its
+            // contract); any previous client there holds nothing needing a drop.
+            unsafe { init_storage(c, platform, setup, jitter_seed) };
+            MQE_OK
+        }
+        Err(status) => *status,
+    }
+}
+
+/// `mqe_init` for Rust callers: `mqe_init_abi` with this build's size and tag, as the C macro
+/// passes them (a Rust caller is compiled against this very build, so they always match).
+///
+/// # Safety
+/// As `mqe_init_abi`.
+pub unsafe fn mqe_init(
+    c: *mut mqe_client_t,
+    opts: *const mqe_options_t,
+    transport: *const mqe_transport_t,
+    platform: *const mqe_platform_t,
+) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    unsafe {
+        mqe_init_abi(
+            c,
+            opts,
+            transport,
+            platform,
+            core::mem::size_of::<mqe_client_t>(),
+            MQE_ABI_TAG,
+        )
+    }
+}
+
+/// Everything a client is built from, checked: `mqe_init` refuses bad options before it writes
+/// the storage, then builds the client in place from these (see `ClientSetup::build_in`).
+pub(crate) struct ClientSetup {
+    transport: CTransport,
+    /// Non-empty.
+    endpoints: heapless::Vec<Endpoint<'static>, { config::MAX_ENDPOINTS }>,
+    connect: ConnectOptions<'static>,
+    rx: &'static mut [u8],
+    tx: &'static mut [u8],
+    store: &'static mut [u8],
+    engine_config: Config,
+    reconnect: ReconnectPolicy,
+    qos0_policy: Qos0Policy,
+}
+
+impl ClientSetup {
+    /// Builds the client in `slot`, lending it the buffers (taken out of `self`, so once). By
+    /// reference, so that the setup is not copied again on the way down.
+    pub(crate) fn build_in(
+        &mut self,
+        slot: &mut MaybeUninit<Client<'static, CTransport>>,
+        jitter_seed: u32,
+    ) {
+        let (tx, store) = (take(&mut self.tx), take(&mut self.store));
+        let engine_config = self.engine_config;
+        let first = self.endpoints.first().copied();
+        let client = Client::init(
+            slot,
+            self.transport,
+            EngineParts {
+                tx,
+                store,
+                config: engine_config,
+            },
+            take(&mut self.rx),
+            first.unwrap_or(Endpoint { host: "", port: 0 }),
+            self.connect,
+        );
+        // Cannot fail: the list is non-empty (check_options) and has the client's capacity.
+        // Were it to, the client would keep the first endpoint alone.
+        let _ = client.set_endpoints(&self.endpoints);
+        client.set_reconnect(self.reconnect);
+        client.set_qos0_policy(self.qos0_policy);
+        client.mix_entropy(jitter_seed);
+    }
+}
+
+/// Checks the options and lends the client the caller's buffers.
+///
+/// # Safety
+/// The options' pointers are valid as `mqe_init` documents; `storage` is the client storage.
+// Out of line: its temporaries are gone before mqe_init builds the client (peak stack).
+#[inline(never)]
+unsafe fn check_options(
+    storage: *const mqe_client_t,
+    opts: &mqe_options_t,
+    transport: CTransport,
+) -> Result<ClientSetup, mqe_status_t> {
+    // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
+    // used, which is what 'static stands for here (documented on mqe_options_t).
+    let endpoints = unsafe { endpoints_of(opts) }?;
+    let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
+    let username = unsafe { c_str_opt(opts.username) }?;
+    let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;
+    let will = match unsafe { c_str_opt(opts.will_topic) }? {
+        None => None,
+        Some(topic) => Some(wire::Will {
+            topic,
+            payload: unsafe { c_slice(opts.will_payload, opts.will_payload_len) }?,
+            qos: QoS::from_u8(opts.will_qos).map_err(|_| MQE_ERR_QOS)?,
+            retain: opts.will_retain,
+        }),
+    };
+    let connect = ConnectOptions {
+        client_id,
+        keep_alive_s: opts.keep_alive_s,
+        clean_session: opts.clean_session,
+        username,
+        password,
+        will,
+    };
+    let connect_len = wire::connect_len(&connect).map_err(status_of)?;
+
+    if opts.rx_buf.is_null() || opts.rx_buf_len < MQE_MIN_BUFFER {
+        return Err(MQE_ERR_BUFFER);
+    }
+    if opts.tx_buf.is_null() || opts.tx_buf_len < MQE_MIN_BUFFER.max(connect_len) {
+        return Err(MQE_ERR_BUFFER);
+    }
+    if opts.store_buf.is_null() && opts.store_buf_len > 0 {
+        return Err(MQE_ERR_BUFFER);
+    }
+    let regions = [
+        (opts.rx_buf as usize, opts.rx_buf_len),
+        (opts.tx_buf as usize, opts.tx_buf_len),
+        (opts.store_buf as usize, opts.store_buf_len),
+        (storage as usize, MQE_CLIENT_SIZE),
+    ];
+    if !disjoint(&regions) {
+        return Err(MQE_ERR_ARG);
+    }
+    if opts.connect_timeout_ms == 0
+        || (opts.reconnect && opts.reconnect_min_ms > opts.reconnect_max_ms)
+    {
+        return Err(MQE_ERR_ARG);
+    }
+    let inflight_window = match opts.inflight_window {
+        0 => config::DEFAULT_INFLIGHT_WINDOW,
+        w if usize::from(w) <= config::MAX_INFLIGHT => w,
+        _ => return Err(MQE_ERR_ARG),
+    };
+
+    // SAFETY: non-NULL (checked), lengths <= isize::MAX (checked by `disjoint`), pairwise
+    // disjoint and disjoint from the client storage, exclusively lent to the client for as long
+    // as it is used (documented on mqe_options_t).
+    let (rx, tx, store) = unsafe {
+        (
+            core::slice::from_raw_parts_mut(opts.rx_buf, opts.rx_buf_len),
+            core::slice::from_raw_parts_mut(opts.tx_buf, opts.tx_buf_len),
+            if opts.store_buf_len == 0 {
+                <&mut [u8]>::default()
+            } else {
+                core::slice::from_raw_parts_mut(opts.store_buf, opts.store_buf_len)
+            },
+        )
+    };
+    let engine_config = Config {
+        inflight_window,
+        connect_timeout_ms: opts.connect_timeout_ms,
+        ack_timeout_ms: opts.ack_timeout_ms,
+        ping_timeout_ms: opts.ping_timeout_ms,
+        max_rx_packet: opts.rx_buf_len,
+    };
+    let qos0_policy = match opts.qos0_policy {
+        MQE_QOS0_REJECT_WHEN_FULL => Qos0Policy::RejectWhenFull,
+        MQE_QOS0_DROP_OLDEST => Qos0Policy::DropOldest,
+        _ => return Err(MQE_ERR_ARG),
+    };
+    if endpoints.is_empty() {
+        return Err(MQE_ERR_ARG);
+    }
+    Ok(ClientSetup {
+        transport,
+        endpoints,
+        connect,
+        rx,
+        tx,
+        store,
+        engine_config,
+        reconnect: ReconnectPolicy {
+            enabled: opts.reconnect,
+            min_ms: opts.reconnect_min_ms,
+            max_ms: opts.reconnect_max_ms,
+        },
+        qos0_policy,
+    })
+}
+
+/// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).
+///
+/// # Safety
+/// `opts.host` is NULL or a NUL-terminated string, `opts.endpoints` NULL or readable for
+/// `endpoint_count` elements whose hosts are NULL or NUL-terminated; all valid while the client
+/// is used.
+unsafe fn endpoints_of(
+    opts: &mqe_options_t,
+) -> Result<heapless::Vec<Endpoint<'static>, { config::MAX_ENDPOINTS }>, mqe_status_t> {
+    let mut list = heapless::Vec::new();
+    if opts.endpoint_count == 0 {
+        // SAFETY: forwarded contract.
+        let host = unsafe { c_str(opts.host) }?;
+        if host.is_empty() {
+            return Err(MQE_ERR_ARG);
+        }
+        let endpoint = Endpoint {
+            host,
+            port: opts.port,
+        };
+        list.push(endpoint).map_err(|_| MQE_ERR_TOO_LARGE)?;
+        return Ok(list);
+    }
+    if !opts.host.is_null() || opts.endpoints.is_null() {
+        return Err(MQE_ERR_ARG);
+    }
+    if opts.endpoint_count > config::MAX_ENDPOINTS {
+        return Err(MQE_ERR_TOO_LARGE);
+    }
+    // SAFETY: non-NULL, and count <= MAX_ENDPOINTS elements are readable per the contract.
+    let given = unsafe { core::slice::from_raw_parts(opts.endpoints, opts.endpoint_count) };
+    for endpoint in given {
+        // SAFETY: forwarded contract.
+        let host = unsafe { c_str(endpoint.host) }?;
+        if host.is_empty() {
+            return Err(MQE_ERR_ARG);
+        }
+        let endpoint = Endpoint {
+            host,
+            port: endpoint.port,
+        };
+        list.push(endpoint).map_err(|_| MQE_ERR_TOO_LARGE)?;
+    }
+    Ok(list)
+}
+
+/// True when no two non-empty regions overlap and none is longer than isize::MAX or wraps.
+fn disjoint(regions: &[(usize, usize)]) -> bool {
+    let mut ends = [(0usize, 0usize); 4];
+    for (slot, &(start, len)) in ends.iter_mut().zip(regions) {
+        if len > isize::MAX as usize {
+            return false;
+        }
+        match start.checked_add(len) {
+            Some(end) => *slot = (start, end),
+            None => return false,
+        }
+    }
+    let live = ends.get(..regions.len()).unwrap_or(&[]);
+    live.iter().enumerate().all(|(i, &(a_start, a_end))| {
+        live.iter().skip(i + 1).all(|&(b_start, b_end)| {
+            a_start == a_end || b_start == b_end || a_end <= b_start || b_end <= a_start
+        })
+    })
+}

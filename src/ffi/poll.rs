@@ -1,0 +1,155 @@
+//! `mqe_poll`: drains the outbox, drives the client and delivers its messages and events to
+//! the handlers; `mqe_next_deadline_ms` says when to poll again.
+
+use super::cell::{blank_event, cell_ptr, outbox_ptr, Callback, ClientCell};
+use super::log::MQE_LOG_ERROR;
+use super::outbox;
+use super::status::*;
+use super::types::*;
+use crate::client::ClientState;
+use crate::config;
+use crate::wire::{self, QoS};
+
+/// Dispatches one `mqe_poll` delivers at most; the rest wait for the next poll
+/// (`mqe_next_deadline_ms` then answers 0).
+const MAX_DISPATCH_PER_POLL: usize = 64;
+
+/// Does everything that is due without blocking: publishes what `mqe_post_publish` queued
+/// (oldest first, as far as the window allows; only while `MQE_STATE_CONNECTED`), connect
+/// steps, send, receive, keep-alive, timeouts, and runs the handlers for each message and event. Call it whenever the socket may
+/// have data and at least when `mqe_next_deadline_ms` says. Any state.
+///
+/// Returns `MQE_OK`, or when a connection ended during this call, the reason (e.g.
+/// `MQE_ERR_CLOSED`, `MQE_ERR_PING_TIMEOUT`, `MQE_ERR_REFUSED_*`; a clean disconnect is
+/// `MQE_OK`). Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_REENTRANT` (from a callback).
+///
+/// # Safety
+/// `c` is NULL or client storage; the handlers set must be callable.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    let cell = match unsafe { cell_ptr(c) } {
+        Ok(cell) => cell,
+        Err(status) => return status,
+    };
+    {
+        // SAFETY: initialised; no borrow is alive (see with_cell). This one ends in the block.
+        let cell = unsafe { &mut *cell };
+        if cell.dispatching {
+            return MQE_ERR_REENTRANT;
+        }
+        cell.dispatching = true;
+    }
+    // SAFETY: `c` is initialised storage (cell_ptr succeeded); the cell borrow is inside.
+    let dropped = unsafe { drain_outbox(c, cell) };
+    if let Some(callback) = dropped {
+        // SAFETY: no borrow of the cell is alive; the event is self-contained.
+        unsafe { callback.invoke() };
+    }
+    let mut result = MQE_OK;
+    for _ in 0..MAX_DISPATCH_PER_POLL {
+        // The borrow ends with this statement, before C runs.
+        // SAFETY: as above.
+        let Some((callback, ended)) = (unsafe { &mut *cell }).step() else {
+            break;
+        };
+        if let Some(reason) = ended {
+            result = reason;
+        }
+        // SAFETY: no borrow of the cell is alive, and nothing touched the rx window since
+        // `step` took the pointers.
+        unsafe { callback.invoke() };
+    }
+    // SAFETY: as above; the callbacks have returned.
+    unsafe { (*cell).dispatching = false };
+    result
+}
+
+/// Publishes the outbox's messages in FIFO order until it is empty or the client pushes back
+/// (`MQE_ERR_FULL`: they wait for the next poll). A message the client refuses for good is
+/// dropped; the returned callback reports those as `MQE_EVENT_ERROR`.
+///
+/// # Safety
+/// `c` is initialised client storage and `cell` its cell; no borrow of the cell is alive.
+unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Callback> {
+    // SAFETY: initialised storage, per the contract.
+    let outbox = unsafe { outbox_ptr(c) }.ok()?;
+    // SAFETY: owner task; the borrow covers the cell only, never the outbox (cell.rs).
+    let cell = unsafe { &mut *cell };
+    // Only while connected, so posted messages go out in the order posted whatever their QoS
+    // (after a reconnect the client sends stored QoS 1/2 before queued QoS 0).
+    if cell.client.state() != ClientState::Connected {
+        return None;
+    }
+    let mut dropped = 0u32;
+    let mut last_reason = MQE_OK;
+    for _ in 0..config::OUTBOX_SLOTS {
+        // SAFETY: owner task; the borrow ends before `pop`.
+        let Some(posted) = (unsafe { outbox::front(outbox) }) else {
+            break;
+        };
+        let now = cell.now();
+        // Checked by mqe_post_publish; re-checked since the bytes came through memory others write.
+        let result = wire::validate_utf8(posted.topic)
+            .and_then(|topic| QoS::from_u8(posted.qos).map(|qos| (topic, qos)))
+            .and_then(|(topic, qos)| {
+                cell.client
+                    .publish(now, topic, posted.payload, qos, posted.retain)
+            });
+        match result {
+            Err(crate::Error::Full) => break,
+            Ok(_) => {}
+            Err(error) => {
+                dropped = dropped.saturating_add(1);
+                last_reason = status_of(error);
+            }
+        }
+        // SAFETY: owner task; `posted` is no longer used.
+        unsafe { outbox::pop(outbox) };
+    }
+    if dropped == 0 {
+        return None;
+    }
+    cell.log(
+        MQE_LOG_ERROR,
+        b"outbox dropped \x01, last: \x12",
+        [dropped, last_reason as u32, 0],
+    );
+    let handler = cell.event_handler?;
+    let mut event = blank_event(MQE_EVENT_ERROR);
+    event.dropped = dropped;
+    event.reason = last_reason;
+    Some(Callback::Event(handler, cell.event_user, event))
+}
+
+/// Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now (also while
+/// posted messages wait and the in-flight window has room); `UINT32_MAX` = no timer (or NULL /
+/// not initialised). Incoming data and new posts are not predicted: also poll when the socket
+/// becomes readable, and have tasks that call `mqe_post_publish` wake the owner task (e.g. a
+/// task notification) if it sleeps long. Any state, also from a callback.
+///
+/// # Safety
+/// `c` is NULL or client storage.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_next_deadline_ms(c: *const mqe_client_t) -> u32 {
+    // SAFETY: forwarded contract; only read.
+    let Ok(cell) = (unsafe { cell_ptr(c) }) else {
+        return u32::MAX;
+    };
+    // SAFETY: initialised; shared read while no `&mut` is alive.
+    let cell = unsafe { &*cell };
+    // Posted messages wait for a poll: now, while the window has room for them.
+    let engine = cell.client.engine();
+    if cell.client.state() == ClientState::Connected
+        && engine.inflight() < usize::from(engine.config().inflight_window)
+    {
+        // SAFETY: initialised storage (cell_ptr succeeded); `waiting` only reads the counter.
+        if let Ok(outbox) = unsafe { outbox_ptr(c) } {
+            // SAFETY: as above, through the outbox functions.
+            if unsafe { outbox::waiting(outbox) } > 0 {
+                return 0;
+            }
+        }
+    }
+    cell.client.next_deadline(cell.now()).unwrap_or(u32::MAX)
+}

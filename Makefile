@@ -42,6 +42,9 @@
 #   make bench   benchmarks beside libmosquitto (CPU, syscalls, throughput, latency, 50 ms RTT);
 #                writes bench/results.md; not part of make test (2-4 minutes)
 #   make bench-deps  the apt packages of make bench (libmosquitto-dev, valgrind, strace)
+#   make abi-test  a library built with other capacities than include/mqtt_engine.h: mqe_init
+#                must refuse it and write nothing (canary); misaligned storage likewise; the
+#                matching header works; the header's C11 _Alignas fallback holds on i386
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
@@ -112,7 +115,7 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -290,6 +293,41 @@ outbox-test: $(BUILD)/outbox_threads $(BUILD)/outbox_threads_tsan $(BUILD)/outbo
 	$(call expect_race,ThreadSanitizer,66,$(TSAN_RUN) $(BUILD)/outbox_threads_broken_tsan $(OUTBOX_ARGS))
 	$(call expect_race,helgrind,67,$(WITH_BROKER) --timeout 300 -- $(HELGRIND) $(BUILD)/outbox_threads_broken 4 300)
 
+# --- ABI guard: a header and a library built differently must not meet silently ---
+# The library is built with other capacities in its own target dir (the default build is
+# untouched), and so is the header that matches it. abi_lib_values.c carries the library's
+# size and tag (compiled against that header) into both programs.
+ABI_CAPS   := MQE_MAX_INFLIGHT=64 MQE_OUTBOX_SLOTS=16
+ABI_TARGET := target/abi
+ABI_LIB    := $(ABI_TARGET)/release/libmqtt_engine.a
+ABI_BUILD  := $(BUILD)/abi
+ABI_HEADER := $(ABI_BUILD)/include/mqtt_engine.h
+# The header's alignment without GNU attributes: C11 _Alignas alone must make it 8.
+ABI_C11    := -std=c11 -pedantic -Wall -Wextra -Werror -DMQE_NO_GNU_ATTRIBUTES -Iinclude -fsyntax-only
+# -m32 needs the i386 C library (a part of the test32 packages).
+APT_ABI    := $(filter libc6-dev-i386:% lib32gcc-12-dev:%,$(APT_TEST32))
+
+$(ABI_LIB): FORCE
+	$(ABI_CAPS) $(CARGO) build --release --target-dir $(ABI_TARGET)
+$(ABI_HEADER): FORCE
+	MQE_HEADER_OUT=$(CURDIR)/$@ $(ABI_CAPS) $(CARGO) build --features header --target-dir $(ABI_TARGET)
+
+abi-test: $(ABI_LIB) $(ABI_HEADER) $(HEADER)
+	$(call apt_install,$(APT_ABI))
+	@mkdir -p $(ABI_BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -I$(ABI_BUILD)/include -c tests/c/abi/abi_lib_values.c -o $(ABI_BUILD)/lib_values.o
+	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude tests/c/abi/abi_guard.c $(ABI_BUILD)/lib_values.o $(ABI_LIB) $(LDFLAGS) -o $(ABI_BUILD)/guard_stock_header
+	$(CC) $(C_STRICT) $(CFLAGS) -I$(ABI_BUILD)/include tests/c/abi/abi_guard.c $(ABI_BUILD)/lib_values.o $(ABI_LIB) $(LDFLAGS) -o $(ABI_BUILD)/guard_matching_header
+	$(ABI_BUILD)/guard_stock_header mismatch
+	$(ABI_BUILD)/guard_matching_header match
+	$(CC) $(ABI_C11) tests/c/abi/align_c11.c
+	$(CC) -m32 $(ABI_C11) tests/c/abi/align_c11.c
+	@echo "== without _Alignas the i386 static asserts must fail:"
+	@if $(CC) -m32 $(ABI_C11) '-DMQE_ALIGNAS(n)=' tests/c/abi/align_c11.c 2>/dev/null; then \
+	  echo "abi-test: align_c11.c passed without the fallback: it proves nothing" >&2; exit 1; \
+	else echo "   failed, as it must"; fi
+	@echo "abi-test: ok"
+
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
@@ -377,6 +415,7 @@ test: deps
 	$(MAKE) --no-print-directory check-notice
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
+	$(MAKE) --no-print-directory abi-test
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short

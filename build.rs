@@ -24,12 +24,13 @@ const CAPACITIES: &[Capacity] = &[
     Capacity {
         env: "MQE_MAX_RX_QOS2",
         konst: "MAX_RX_QOS2",
-        // Above the broker's in-flight limit (mosquitto: 20, more after reconnects): a full
-        // table closes the connection until the broker's PUBRELs free room.
-        default: 64,
+        // 4 bytes each: one id with its content hash, or a run of consecutive ids (a broker that
+        // numbers in sequence fills one run with thousands). 62 keeps the table, with its length
+        // and two counters, at 260 bytes: what 64 plain ids cost before (docs/DELIVERY.md).
+        default: 62,
         min: 1,
         max: 1024,
-        doc: "Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit).",
+        doc: "Entries for incoming QoS 2 ids awaiting PUBREL: one id with its hash, or a run of consecutive ids.",
     },
     Capacity {
         env: "MQE_MAX_PENDING_SUBS",
@@ -176,7 +177,7 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    792,
+    796,
     [
         ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
@@ -189,7 +190,7 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    496,
+    504,
     [
         ("MAX_INFLIGHT", 12),
         ("MAX_RX_QOS2", 4),
@@ -203,8 +204,10 @@ const CLIENT_SIZE_32: SizeFormula = (
 );
 const CLIENT_SIZE_MARGIN: usize = 32;
 
-/// Bump when a `#[repr(C)]` type or an exported signature changes in a way the capacities and
-/// features do not capture: a header and a library of different layout versions must not meet.
+/// Bump when a public `#[repr(C)]` type or an exported signature changes in a way the
+/// capacities and features do not capture: a header and a library of different layout versions
+/// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
+/// version is bumped.
 const ABI_LAYOUT_VERSION: u32 = 1;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
@@ -267,7 +270,9 @@ fn main() {
     config.push_str(&format!(
         "/// The ABI tag: capacities, client size and alignment, pointer width, API features and\n\
          /// layout version, hashed (build.rs `abi_tag`). The header carries it as `MQE_ABI_TAG`.\n\
-         pub const ABI_TAG: u32 = {tag:#010x};\n"
+         pub const ABI_TAG: u32 = {tag:#010x};\n\
+         /// Hashed into the ABI tag; bumped when a public `#[repr(C)]` type changes.\n\
+         pub const ABI_LAYOUT_VERSION: u32 = {ABI_LAYOUT_VERSION};\n"
     ));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("config.rs"), config).expect("write config.rs");

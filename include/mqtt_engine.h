@@ -52,8 +52,8 @@
 /* Build-time capacities (environment variables read by build.rs). */
 /** Outgoing QoS 1/2 messages awaiting their acknowledgement (the window's cap). Env MQE_MAX_INFLIGHT, default 8. */
 #define MQE_MAX_INFLIGHT 8
-/** Incoming QoS 2 packet ids remembered until their PUBREL (> the broker's in-flight limit). Env MQE_MAX_RX_QOS2, default 64. */
-#define MQE_MAX_RX_QOS2 64
+/** Entries for incoming QoS 2 ids awaiting PUBREL: one id with its hash, or a run of consecutive ids. Env MQE_MAX_RX_QOS2, default 62. */
+#define MQE_MAX_RX_QOS2 62
 /** SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK. Env MQE_MAX_PENDING_SUBS, default 4. */
 #define MQE_MAX_PENDING_SUBS 4
 /** Subscriptions remembered and renewed when the broker kept no session. Env MQE_MAX_SUBSCRIPTIONS, default 8. */
@@ -81,10 +81,10 @@
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3296
-#define MQE_ABI_TAG 0x77b3b392u
+#define MQE_ABI_TAG 0x87071f90u
 #else
 #define MQE_CLIENT_SIZE 2656
-#define MQE_ABI_TAG 0x9d798c44u
+#define MQE_ABI_TAG 0x2caf0852u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

@@ -227,3 +227,69 @@ fn the_header_carries_the_librarys_tag() {
         "include/mqtt_engine.h is stale for this build (make header; or unset MQE_* capacities)"
     );
 }
+
+/// A tripwire for `ABI_LAYOUT_VERSION` (build.rs): the capacities and features are hashed into
+/// the tag by themselves, but a changed public struct is only caught if the version is bumped.
+/// When this fails, bump `ABI_LAYOUT_VERSION` and record the new layouts here.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn a_changed_public_struct_bumps_the_layout_version() {
+    use std::mem::{align_of, size_of};
+    let layouts = [
+        (
+            "mqe_endpoint_t",
+            size_of::<mqe_endpoint_t>(),
+            align_of::<mqe_endpoint_t>(),
+        ),
+        (
+            "mqe_sockaddr_t",
+            size_of::<mqe_sockaddr_t>(),
+            align_of::<mqe_sockaddr_t>(),
+        ),
+        (
+            "mqe_transport_t",
+            size_of::<mqe_transport_t>(),
+            align_of::<mqe_transport_t>(),
+        ),
+        (
+            "mqe_platform_t",
+            size_of::<mqe_platform_t>(),
+            align_of::<mqe_platform_t>(),
+        ),
+        (
+            "mqe_options_t",
+            size_of::<mqe_options_t>(),
+            align_of::<mqe_options_t>(),
+        ),
+        (
+            "mqe_event_t",
+            size_of::<mqe_event_t>(),
+            align_of::<mqe_event_t>(),
+        ),
+        (
+            "mqe_message_t",
+            size_of::<mqe_message_t>(),
+            align_of::<mqe_message_t>(),
+        ),
+        (
+            "mqe_subscription_t",
+            size_of::<mqe_subscription_t>(),
+            align_of::<mqe_subscription_t>(),
+        ),
+    ];
+    let recorded = [
+        ("mqe_endpoint_t", 16, 8),
+        ("mqe_sockaddr_t", 20, 2),
+        ("mqe_transport_t", 56, 8),
+        ("mqe_platform_t", 40, 8),
+        ("mqe_options_t", 184, 8),
+        ("mqe_event_t", 48, 8),
+        ("mqe_message_t", 40, 8),
+        ("mqe_subscription_t", 16, 8),
+    ];
+    assert_eq!(
+        (mqtt_engine::config::ABI_LAYOUT_VERSION, layouts),
+        (1, recorded),
+        "a public struct changed: bump ABI_LAYOUT_VERSION in build.rs and record it here"
+    );
+}

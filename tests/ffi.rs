@@ -2143,9 +2143,10 @@ fn a_full_incoming_qos2_table_closes_with_its_own_status() {
     h.connect();
     let max = mqtt_engine::config::MAX_RX_QOS2 as u16;
     let mut ended = MQE_OK;
-    // Unreleased QoS 2 messages, one more than the table holds; no PUBREL comes.
-    for id in 1..=max + 1 {
-        let [hi, lo] = id.to_be_bytes();
+    // Unreleased QoS 2 messages, one more than the table holds; no PUBREL comes. Every other
+    // id, so that no two share an entry (consecutive ids would be compacted into one run).
+    for n in 1..=max + 1 {
+        let [hi, lo] = (2 * n).to_be_bytes();
         h.net.inbound.extend([0x34, 0x05, 0x00, 0x01, b'q', hi, lo]);
         let status = h.poll_n(2);
         if status != MQE_OK {

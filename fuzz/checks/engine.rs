@@ -383,7 +383,8 @@ impl Harness<'_> {
                 Event::Disconnected { .. }
                 | Event::Connected { .. }
                 | Event::SessionLost
-                | Event::PingResponse => {}
+                | Event::PingResponse
+                | Event::RxQos2Evicted { .. } => {}
             }
         }
     }

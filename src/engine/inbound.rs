@@ -2,7 +2,7 @@
 
 use super::{Engine, Event, Handled, Incoming, Message, State};
 use crate::error::Error;
-use crate::session::{AckOutcome, PublishAck, SubKind};
+use crate::session::{content_hash, AckOutcome, Evicted, PublishAck, SubKind, Verdict};
 use crate::time::Instant;
 use crate::wire::{self, AckKind, Frame, Packet, QoS};
 
@@ -136,7 +136,8 @@ impl<'b> Engine<'b> {
             }
             Packet::Pubrel(id) => {
                 // Forget the id (if known) and answer PUBCOMP either way (§4.3.3).
-                self.session.rx_qos2_release(id);
+                let evicted = self.session.rx_qos2_release(id);
+                self.report_evicted(evicted);
                 self.encode_ack(AckKind::Pubcomp, id)?;
                 None
             }
@@ -211,24 +212,27 @@ impl<'b> Engine<'b> {
                 Ok(Some(message))
             }
             QoS::ExactlyOnce => {
+                // The rule (docs/DELIVERY.md): an id is held until its PUBREL; a re-send is
+                // known by its id and content hash, or by DUP once only the id is left.
                 let id = message.packet_id;
-                if self.session.rx_qos2_touch(id) {
-                    // Delivered already; the broker missed our PUBREC.
-                    self.encode_ack(AckKind::Pubrec, id)?;
-                    return Ok(None);
-                }
-                if !message.dup {
-                    self.session.rx_qos2_drop_stale();
-                }
-                if !self.session.rx_qos2_has_room() {
-                    // Refuse rather than risk a second delivery; the broker re-sends it
-                    // after the reconnect, and PUBRELs free room meanwhile.
-                    return Err(Error::RxQos2Full);
-                }
+                let hash = content_hash(message.topic, message.payload);
+                let (verdict, evicted) = self.session.rx_qos2_receive(id, hash, message.dup)?;
+                self.report_evicted(evicted);
                 self.encode_ack(AckKind::Pubrec, id)?;
-                self.session.rx_qos2_remember(id)?;
-                Ok(Some(message))
+                Ok(match verdict {
+                    Verdict::New { .. } => Some(message),
+                    Verdict::Duplicate => None,
+                })
             }
+        }
+    }
+
+    fn report_evicted(&mut self, evicted: Evicted) {
+        if evicted.count > 0 {
+            self.push_event(Event::RxQos2Evicted {
+                first: evicted.first,
+                count: evicted.count,
+            });
         }
     }
 

@@ -81,6 +81,27 @@ pub enum Event {
     /// clean_session=0, had a session, CONNACK session_present=0.
     SessionLost,
     PingResponse,
+    /// The incoming QoS 2 table was full and forgot `count` ids from `first` before their
+    /// PUBREL (docs/DELIVERY.md): a later re-send of one of them would be delivered again.
+    RxQos2Evicted {
+        first: u16,
+        count: u16,
+    },
+}
+
+/// The incoming QoS 2 table (`Engine::rx_qos2_stats`); counters run since init.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxQos2Stats {
+    /// Ids awaiting their PUBREL.
+    pub open_ids: u32,
+    /// Entries used, of `MAX_RX_QOS2`.
+    pub entries_used: usize,
+    /// Ids forgotten before their PUBREL to make room (each also reported by
+    /// `Event::RxQos2Evicted`).
+    pub evicted: u32,
+    /// Messages delivered under an id held without its hash because DUP was 0: a second
+    /// delivery if the broker re-sent them with DUP=0 (aedes).
+    pub unverified: u32,
 }
 
 /// An application message from the broker; it borrows the input of `handle_bytes`.
@@ -221,6 +242,17 @@ impl<'b> Engine<'b> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The incoming QoS 2 table: what it holds, and how far it degraded (docs/DELIVERY.md).
+    pub fn rx_qos2_stats(&self) -> RxQos2Stats {
+        let (open_ids, entries_used, evicted, unverified) = self.session.rx_qos2_stats();
+        RxQos2Stats {
+            open_ids,
+            entries_used,
+            evicted,
+            unverified,
+        }
     }
 
     /// The tx buffer's size: the largest packet that can ever be sent.

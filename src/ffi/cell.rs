@@ -425,6 +425,19 @@ impl ClientCell {
                 self.log(MQE_LOG_WARN, b"session lost", [0; 3]);
                 blank_event(MQE_EVENT_SESSION_LOST)
             }
+            // Until helper ffiapi gives it an event kind of its own.
+            Event::RxQos2Evicted { first, count } => {
+                self.log(
+                    MQE_LOG_WARN,
+                    b"incoming QoS 2 table full: forgot \x01 ids from id \x02",
+                    [count.into(), first.into(), 0],
+                );
+                let mut event = blank_event(MQE_EVENT_ERROR);
+                event.packet_id = first;
+                event.dropped = count.into();
+                event.reason = status_of(Error::RxQos2Full);
+                event
+            }
             Event::PingResponse => {
                 self.log(MQE_LOG_DEBUG, b"PINGRESP", [0; 3]);
                 self.ping_responses = self.ping_responses.wrapping_add(1);

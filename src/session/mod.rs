@@ -3,18 +3,21 @@
 //! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
 //! subscriptions to renew when the broker kept no session.
 
+mod rx_qos2;
+
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 
 use heapless::Vec;
 
 use crate::bytes::{copy_into, move_within, remove_at};
-use crate::config::{
-    MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_RX_QOS2, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES,
-};
+use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES};
 use crate::error::Error;
 use crate::time::Instant;
 use crate::wire::{validate_utf8, QoS, PUBLISH_DUP_FLAG};
+
+use rx_qos2::RxQos2;
+pub(crate) use rx_qos2::{content_hash, Evicted, Verdict};
 
 /// Where an outgoing QoS 1/2 message stands in its handshake.
 // Named for what each stage waits for, as the design names them.
@@ -82,17 +85,6 @@ struct PendingSub {
     sent_at: Instant,
 }
 
-/// An incoming QoS 2 id delivered and awaiting its PUBREL.
-#[derive(Clone, Copy, Debug)]
-struct RxQos2 {
-    packet_id: u16,
-    /// Mentioned by the broker on this connection (or received on it). After a resume, a
-    /// compliant broker re-sends every open id before anything new (§4.4), so ids still
-    /// unconfirmed when a new message arrives are stale (e.g. a broker restored from
-    /// persistence that renumbered its messages) and are dropped.
-    confirmed: bool,
-}
-
 /// One remembered subscription; its filter is `filters[start..start + len]`. Filters are
 /// kept contiguous, in subscription order.
 #[derive(Clone, Copy, Debug)]
@@ -116,7 +108,7 @@ pub(crate) struct Session<'b> {
     store_used: usize,
     next_id: u16,
     outgoing: Vec<Outgoing, MAX_INFLIGHT>,
-    rx_qos2: Vec<RxQos2, MAX_RX_QOS2>,
+    rx_qos2: RxQos2,
     pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
     subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
     filters: [u8; SUB_FILTER_BYTES],
@@ -133,14 +125,15 @@ impl<'b> Session<'b> {
     ) -> &'s mut Session<'b> {
         let session = slot.as_mut_ptr();
         // SAFETY: `session` points to the slot, valid for writes; each field is written once
-        // through a raw projection (no reference to the partly written value), `filters` by
-        // zeroing it in place. So every field is initialised when the slot is assumed so.
+        // through a raw projection (no reference to the partly written value), `filters` and
+        // `rx_qos2` (integers only: all zeros is its empty state) by zeroing them in place.
+        // So every field is initialised when the slot is assumed so.
         let session = unsafe {
             addr_of_mut!((*session).store).write(store);
             addr_of_mut!((*session).store_used).write(0);
             addr_of_mut!((*session).next_id).write(1);
             addr_of_mut!((*session).outgoing).write(Vec::new());
-            addr_of_mut!((*session).rx_qos2).write(Vec::new());
+            addr_of_mut!((*session).rx_qos2).write_bytes(0, 1);
             addr_of_mut!((*session).pending_subs).write(Vec::new());
             addr_of_mut!((*session).subscriptions).write(Vec::new());
             addr_of_mut!((*session).filters).write_bytes(0, 1);
@@ -362,51 +355,37 @@ impl<'b> Session<'b> {
 
     // --- incoming QoS 2 ---
 
-    /// True when `packet_id` awaits its PUBREL; the broker has now confirmed it.
-    pub(crate) fn rx_qos2_touch(&mut self, packet_id: u16) -> bool {
-        match self.rx_qos2.iter_mut().find(|e| e.packet_id == packet_id) {
-            Some(entry) => {
-                entry.confirmed = true;
-                true
-            }
-            None => false,
-        }
+    /// An incoming QoS 2 PUBLISH: deliver it or not (see `rx_qos2`). Err(RxQos2Full)
+    /// changes nothing.
+    pub(crate) fn rx_qos2_receive(
+        &mut self,
+        packet_id: u16,
+        hash: u16,
+        dup: bool,
+    ) -> Result<(Verdict, Evicted), Error> {
+        self.rx_qos2.receive(packet_id, hash, dup)
     }
 
-    /// A new message (DUP=0) arrived: the broker has re-sent all it had open, so ids it did
-    /// not mention since the resume will never see a PUBREL.
-    pub(crate) fn rx_qos2_drop_stale(&mut self) {
-        self.rx_qos2.retain(|e| e.confirmed);
-    }
-
-    pub(crate) fn rx_qos2_has_room(&self) -> bool {
-        !self.rx_qos2.is_full()
-    }
-
-    pub(crate) fn rx_qos2_remember(&mut self, packet_id: u16) -> Result<(), Error> {
-        if self.rx_qos2_touch(packet_id) {
-            return Ok(());
-        }
-        let entry = RxQos2 {
-            packet_id,
-            confirmed: true,
-        };
-        self.rx_qos2.push(entry).map_err(|_| Error::Full)
-    }
-
-    pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) {
-        self.rx_qos2.retain(|e| e.packet_id != packet_id);
+    /// PUBREL: the id is forgotten (and a run split, or its shorter side evicted).
+    pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) -> Evicted {
+        self.rx_qos2.release(packet_id)
     }
 
     /// A new connection: with no session every id is forgotten; with one, every id waits
-    /// for the broker to mention it again.
+    /// for the broker to mention it again before it counts as live (never evicted).
     pub(crate) fn rx_qos2_resume(&mut self, session_present: bool) {
-        if !session_present {
-            self.rx_qos2.clear();
-        }
-        for entry in self.rx_qos2.iter_mut() {
-            entry.confirmed = false;
-        }
+        self.rx_qos2.resume(session_present);
+    }
+
+    /// (open ids, entries used, ids evicted, unverified deliveries).
+    pub(crate) fn rx_qos2_stats(&self) -> (u32, usize, u32, u32) {
+        let (evicted, unverified) = self.rx_qos2.counters();
+        (
+            self.rx_qos2.open_ids(),
+            self.rx_qos2.entries_used(),
+            evicted,
+            unverified,
+        )
     }
 
     // --- SUBSCRIBE / UNSUBSCRIBE ---

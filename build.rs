@@ -177,9 +177,9 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    796,
+    904,
     [
-        ("MAX_INFLIGHT", 16),
+        ("MAX_INFLIGHT", 24),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 16),
         ("MAX_SUBSCRIPTIONS", 32),
@@ -190,9 +190,9 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    504,
+    568,
     [
-        ("MAX_INFLIGHT", 12),
+        ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 12),
         ("MAX_SUBSCRIPTIONS", 20),
@@ -208,7 +208,7 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// capacities and features do not capture: a header and a library of different layout versions
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
-const ABI_LAYOUT_VERSION: u32 = 1;
+const ABI_LAYOUT_VERSION: u32 = 2;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;

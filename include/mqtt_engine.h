@@ -80,11 +80,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3296
-#define MQE_ABI_TAG 0x87071f90u
+#define MQE_CLIENT_SIZE 3464
+#define MQE_ABI_TAG 0xbb28ef78u
 #else
-#define MQE_CLIENT_SIZE 2656
-#define MQE_ABI_TAG 0x2caf0852u
+#define MQE_CLIENT_SIZE 2752
+#define MQE_ABI_TAG 0x551e37e2u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -538,6 +538,18 @@ typedef struct mqe_event_t {
    * `MQE_EVENT_ERROR`: how many posted messages were dropped.
    */
   uint32_t dropped;
+  /**
+   * `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
+   */
+  bool abandoned;
+  /**
+   * `MQE_EVENT_MESSAGE_TOO_LARGE`: QoS, topic (NOT NUL-terminated; NULL when it did not
+   * fit `rx_buf`; valid only during the callback) and the packet's size in bytes.
+   */
+  uint8_t qos;
+  const char *topic;
+  size_t topic_len;
+  uint32_t size;
 } mqe_event_t;
 
 /**
@@ -614,7 +626,8 @@ typedef struct mqe_options_t {
   uint8_t will_qos;
   bool will_retain;
   /**
-   * Receive buffer, >= `MQE_MIN_BUFFER`; also the largest packet that can be received.
+   * Receive buffer, >= `MQE_MIN_BUFFER`; also the largest packet received whole (a larger
+   * PUBLISH is read past and reported: `oversized_limit`).
    */
   uint8_t *rx_buf;
   size_t rx_buf_len;
@@ -665,6 +678,18 @@ typedef struct mqe_options_t {
    * (default) or `MQE_QOS0_DROP_OLDEST`.
    */
   uint8_t qos0_policy;
+  /**
+   * Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
+   * without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
+   * 0: wait for ever.
+   */
+  uint8_t pubrel_max_connections;
+  /**
+   * An incoming PUBLISH larger than `rx_buf` but at most this many bytes is read past,
+   * acknowledged and reported (`MQE_EVENT_MESSAGE_TOO_LARGE`); a larger one closes the
+   * connection with `MQE_ERR_PACKET_TOO_LARGE`. Default 65536; 0: close on any.
+   */
+  uint32_t oversized_limit;
 } mqe_options_t;
 
 /**
@@ -833,7 +858,10 @@ typedef int32_t mqe_state_t;
 #define MQE_EVENT_RECONNECTING 4
 
 /**
- * A QoS 1 (PUBACK) or QoS 2 (PUBCOMP) publish completed. `packet_id` is set.
+ * A QoS 1 (PUBACK) or QoS 2 (PUBCOMP) publish completed. `packet_id` is set. `abandoned`
+ * is true when a QoS 2 publish completed without its PUBCOMP: the broker acknowledged it
+ * with PUBREC (it owns the message) but left the PUBREL unanswered on
+ * `pubrel_max_connections` connections; the slot is free (docs/DELIVERY.md).
  */
 #define MQE_EVENT_PUBLISH_COMPLETE 5
 
@@ -869,6 +897,14 @@ typedef int32_t mqe_state_t;
  * oldest messages since the last such event. `mqe_qos0_dropped` counts them all.
  */
 #define MQE_EVENT_QOS0_DROPPED 11
+
+/**
+ * An incoming PUBLISH larger than `rx_buf` (and at most `oversized_limit`) was read past:
+ * acknowledged per its QoS, its payload discarded. `topic`/`topic_len` (NULL/0 when the
+ * topic itself did not fit `rx_buf`; valid only during the callback), `size` (the whole
+ * packet in bytes), `qos` and `packet_id` are set. `mqe_oversized_count` counts them.
+ */
+#define MQE_EVENT_MESSAGE_TOO_LARGE 12
 
 /**
  * No connection and none being set up.
@@ -1308,6 +1344,16 @@ mqe_state_t mqe_state(const struct mqe_client_t *c);
  * `c` is NULL or client storage.
  */
 uint32_t mqe_qos0_dropped(const struct mqe_client_t *c);
+
+/**
+ * Incoming messages larger than `rx_buf` that were read past and reported with
+ * `MQE_EVENT_MESSAGE_TOO_LARGE` since `mqe_init`; 0 for NULL or an uninitialised client.
+ * Any state, also from a callback.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+uint32_t mqe_oversized_count(const struct mqe_client_t *c);
 
 /**
  * umqtt's `get_mqttsta()`: 0 connected, 1 connecting or reconnecting, 2 the broker closed

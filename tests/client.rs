@@ -62,6 +62,8 @@ fn client<'a>(
         ack_timeout_ms: 0,
         ping_timeout_ms: 0,
         max_rx_packet: bufs.rx.len(),
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
     };
     let engine = Engine::new(&mut bufs.tx, &mut bufs.store, config);
     let connect = ConnectOptions {
@@ -103,6 +105,12 @@ enum Seen {
         endpoint: usize,
     },
     Qos0Dropped(u32),
+    Oversized {
+        topic: Option<String>,
+        size: usize,
+        qos: QoS,
+        packet_id: u16,
+    },
 }
 
 fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
@@ -131,6 +139,17 @@ fn resolve(client: &Client<'_, MockStack>, dispatch: Dispatch) -> Seen {
             endpoint,
         },
         Dispatch::Qos0Dropped { count } => Seen::Qos0Dropped(count),
+        Dispatch::Oversized {
+            topic,
+            size,
+            qos,
+            packet_id,
+        } => Seen::Oversized {
+            topic: topic.map(|t| String::from_utf8(window[t].to_vec()).unwrap()),
+            size,
+            qos,
+            packet_id,
+        },
     }
 }
 
@@ -578,14 +597,49 @@ fn disconnect_cancels_a_pending_tcp_connect() {
 }
 
 #[test]
-fn packet_larger_than_rx_buffer_ends_the_connection() {
+fn publish_larger_than_rx_buffer_is_read_past_acknowledged_and_reported() {
     let mut bufs = Buffers::new(64);
     let mut c = client(&mut bufs, "127.0.0.1", true, MockStack::new());
     connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
-    // A QoS 0 PUBLISH of 100 bytes remaining length.
-    let mut big = vec![0x30, 100, 0x00, 0x01, b't'];
-    big.resize(102, b'x');
-    c.stack_mut().broker_sends(&big);
+    // QoS 1 PUBLISH "a/b" id 7 with 300 payload bytes (remaining length 307 = 0xB3 0x02),
+    // then a QoS 0 PUBLISH "t" "ok" that fits.
+    let mut big = vec![0x32, 0xB3, 0x02, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x07];
+    big.resize(310, b'x');
+    let small = [0x30, 0x05, 0x00, 0x01, b't', b'o', b'k'];
+    c.stack_mut().broker_sends(&[big, small.to_vec()].concat());
+    assert_eq!(
+        drain(&mut c, Instant(1)),
+        vec![
+            Seen::Oversized {
+                topic: Some("a/b".to_string()),
+                size: 310,
+                qos: QoS::AtLeastOnce,
+                packet_id: 7
+            },
+            Seen::Message {
+                topic: "t".to_string(),
+                payload: b"ok".to_vec(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                dup: false,
+                packet_id: 0
+            }
+        ]
+    );
+    // PUBACK id 7 (§3.4), and the connection stays up.
+    assert_eq!(c.stack_mut().take_sent(), [0x40, 0x02, 0x00, 0x07]);
+    assert_eq!(c.oversized_count(), 1);
+    assert_eq!(c.state(), ClientState::Connected);
+}
+
+#[test]
+fn packet_beyond_the_oversized_limit_ends_the_connection() {
+    let mut bufs = Buffers::new(64);
+    let mut c = client(&mut bufs, "127.0.0.1", true, MockStack::new());
+    connect_ok(&mut c, Instant(0), CONNECT_CLEAN);
+    // A QoS 0 PUBLISH whose remaining length, 65,537 (0x81 0x80 0x04), passes the 64 KiB limit.
+    c.stack_mut()
+        .broker_sends(&[0x30, 0x81, 0x80, 0x04, 0x00, 0x01, b't']);
     assert_eq!(
         drain(&mut c, Instant(1)),
         vec![disconnected(Some(Error::PacketTooLarge))]
@@ -986,6 +1040,8 @@ fn ack_timeout_ends_the_connection_and_the_reconnect_resends() {
         ack_timeout_ms: 5_000,
         ping_timeout_ms: 0,
         max_rx_packet: 256,
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
     };
     let engine = Engine::new(&mut bufs.tx, &mut bufs.store, config);
     let connect = ConnectOptions {
@@ -1274,4 +1330,75 @@ fn the_subscription_table_refuses_what_it_cannot_remember() {
         drain(&mut c, Instant(0));
     }
     assert_eq!(c.engine().subscriptions().count(), 1);
+}
+
+/// Issue 12 §3 with a rumqttd-like broker, which closes the connection on a PUBREL re-sent
+/// after a reconnect (amqtt, which never answers it, ends the same way through the ack
+/// timeout): after three connections ended with the PUBREL unanswered, the message completes
+/// as abandoned and publishing goes on.
+#[test]
+fn a_broker_that_closes_on_a_resent_pubrel_does_not_wedge_the_publisher() {
+    let mut bufs = Buffers::new(256);
+    let mut c = reconnecting(&mut bufs, false);
+    c.connect(Instant(0)).unwrap();
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+    c.stack_mut().broker_sends(CONNACK);
+    assert_eq!(drain(&mut c, Instant(0)), vec![connected(false)]);
+    let publish_qos2 = |id: u8| {
+        vec![
+            0x34, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, id, b'h', b'i',
+        ]
+    };
+    let pubrel = |id: u8| vec![0x62, 0x02, 0x00, id];
+    assert_eq!(
+        c.publish(Instant(0), "a/b", b"hi", QoS::ExactlyOnce, false),
+        Ok(Some(1))
+    );
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), publish_qos2(1));
+    c.stack_mut().broker_sends(&[0x50, 0x02, 0x00, 0x01]);
+    drain(&mut c, Instant(0));
+    assert_eq!(c.stack_mut().take_sent(), pubrel(1));
+    let mut now = 0;
+    for connection in 1..=3 {
+        // The broker closes: on the first connection it just never answered; on the next
+        // ones it closes on the re-sent PUBREL.
+        c.stack_mut().peer_closed = true;
+        let mut expected = vec![
+            disconnected(Some(Error::PeerClosed)),
+            Seen::Reconnecting {
+                attempt: 1,
+                delay_ms: 100,
+                endpoint: 0,
+            },
+        ];
+        if connection == 3 {
+            expected.push(Seen::Event(Event::PublishAbandoned { packet_id: 1 }));
+        }
+        assert_eq!(
+            drain(&mut c, Instant(now)),
+            expected,
+            "connection {connection}"
+        );
+        c.stack_mut().peer_closed = false;
+        now += 100;
+        assert_eq!(drain(&mut c, Instant(now)), vec![]);
+        assert_eq!(c.stack_mut().take_sent(), CONNECT_RESUME);
+        c.stack_mut().broker_sends(CONNACK_SESSION_PRESENT);
+        assert_eq!(drain(&mut c, Instant(now)), vec![connected(true)]);
+        let resent = c.stack_mut().take_sent();
+        if connection < 3 {
+            assert_eq!(resent, pubrel(1), "connection {}", connection + 1);
+        } else {
+            assert_eq!(resent, [], "abandoned: the PUBREL is not sent again");
+        }
+    }
+    assert_eq!(c.engine().inflight(), 0);
+    assert_eq!(
+        c.publish(Instant(now), "a/b", b"hi", QoS::ExactlyOnce, false),
+        Ok(Some(2))
+    );
+    drain(&mut c, Instant(now));
+    assert_eq!(c.stack_mut().take_sent(), publish_qos2(2));
 }

@@ -1221,6 +1221,8 @@ fn subscribe_refuses_a_suback_the_rx_buffer_could_not_hold() {
     // SUBACK for n filters is 4 + n bytes: a 10-byte rx buffer holds the answer to 6.
     let mut b = Broker::connected(mqtt_engine::engine::Config {
         max_rx_packet: 10,
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
         ..config()
     });
     let seven = ["a", "b", "c", "d", "e", "f", "g"].map(|f| (f, QoS::AtMostOnce));
@@ -1240,6 +1242,8 @@ fn renewed_subscriptions_come_in_batches_whose_suback_fits_rx() {
     // A 7-byte rx buffer holds the SUBACK of at most 3 filters.
     let mut b = Broker::connected(mqtt_engine::engine::Config {
         max_rx_packet: 7,
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
         ..config()
     });
     let abc = ["a", "b", "c"].map(|f| (f, QoS::AtMostOnce));

@@ -249,10 +249,16 @@ fn reserved_types_and_wrong_fixed_flags() {
 
 #[test]
 fn packet_bigger_than_max_rx_packet() {
-    // max_rx_packet is 1024: decided from the header alone, before the body arrives.
-    let mut big = vec![0x30];
+    // max_rx_packet is 1024: decided from the header alone, before the body arrives. Only a
+    // PUBLISH within the oversized limit is read past (tests/no_wedge.rs).
+    let mut big = vec![0x90];
     big.extend(remaining_length(2000));
     assert_closes_with(&big, Error::PacketTooLarge);
+    let mut hostile = vec![0x30];
+    hostile.extend(remaining_length(
+        mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
+    ));
+    assert_closes_with(&hostile, Error::PacketTooLarge);
     // Exactly at the limit is fine.
     let mut b = busy_session();
     let payload = vec![b'p'; 1024 - 3 - 2 - 1];
@@ -262,7 +268,19 @@ fn packet_bigger_than_max_rx_packet() {
     assert_eq!(consumed, 1024);
     assert!(got.is_some());
     let over = publish_bytes(0x00, "t", None, &[payload.clone(), vec![0]].concat());
-    assert_closes_with(&over, Error::PacketTooLarge);
+    let (consumed, got) = b.handle_once(&over);
+    assert_eq!(consumed, 6, "the head: fixed header, topic");
+    assert_eq!(
+        got,
+        Some(Got::Oversized {
+            topic: Some("t".to_string()),
+            size: 1025,
+            qos: QoS::AtMostOnce,
+            packet_id: 0
+        })
+    );
+    assert_eq!(b.handle_once(&over[6..]), (1019, None));
+    assert_eq!(b.engine.state(), State::Connected);
 }
 
 #[test]

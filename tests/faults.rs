@@ -512,6 +512,8 @@ fn run_seed(seed: u64) -> Outcome {
         ack_timeout_ms: 2_000,
         ping_timeout_ms: 0,
         max_rx_packet: rx.len(),
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
     };
     let engine = Engine::new(&mut tx, &mut store, config);
     let connect = ConnectOptions {

@@ -2386,3 +2386,91 @@ fn subscribe_n_and_subscribe_cb_n_take_the_filter_as_pointer_and_length() {
     assert_eq!(h.poll(), MQE_OK);
     assert_eq!(log, [(1, "h/x".to_owned())]);
 }
+
+/// What `on_wedge_event` keeps of each event: kind, packet id, abandoned, qos, topic, size.
+type WedgeEvent = (mqe_event_kind_t, u16, bool, u8, Option<Vec<u8>>, u32);
+
+unsafe extern "C" fn on_wedge_event(user: *mut c_void, event: *const mqe_event_t) {
+    let seen = unsafe { &mut *user.cast::<Vec<WedgeEvent>>() };
+    let e = unsafe { &*event };
+    let topic = (!e.topic.is_null())
+        .then(|| unsafe { std::slice::from_raw_parts(e.topic.cast::<u8>(), e.topic_len) }.to_vec());
+    seen.push((e.kind, e.packet_id, e.abandoned, e.qos, topic, e.size));
+}
+
+/// Issue 12 §3 through the C API: the options' defaults, an oversized PUBLISH reported with
+/// MQE_EVENT_MESSAGE_TOO_LARGE and acknowledged, and a PUBREL left unanswered completed with
+/// `abandoned` after `pubrel_max_connections` connections.
+#[test]
+fn nothing_wedges_the_client_through_the_c_api() {
+    let o = mqe_options_default();
+    assert_eq!((o.pubrel_max_connections, o.oversized_limit), (3, 65_536));
+
+    let mut h = Harness::new("127.0.0.1");
+    let o = mqe_options_t {
+        pubrel_max_connections: 1,
+        ..h.options()
+    };
+    let (t, p, c) = (h.transport(), h.platform(), h.c());
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h.connect();
+    let mut seen: Box<Vec<WedgeEvent>> = Box::default();
+    let user = (&mut *seen as *mut Vec<WedgeEvent>).cast();
+    assert_eq!(
+        unsafe { mqe_set_event_handler(c, Some(on_wedge_event), user) },
+        MQE_OK
+    );
+
+    // QoS 1 "big" id 7 with 300 payload bytes: rx is 256.
+    let mut big = vec![0x32, 0xB3, 0x02, 0x00, 0x03, b'b', b'i', b'g', 0x00, 0x07];
+    big.resize(310, b'x');
+    h.net.inbound.extend(&big);
+    assert_eq!(h.poll_n(10), MQE_OK);
+    assert_eq!(
+        std::mem::take(&mut *seen),
+        [(
+            MQE_EVENT_MESSAGE_TOO_LARGE,
+            7,
+            false,
+            1,
+            Some(b"big".to_vec()),
+            310
+        )]
+    );
+    assert_eq!(std::mem::take(&mut h.net.sent), [0x40, 0x02, 0x00, 0x07]);
+    assert_eq!(unsafe { mqe_oversized_count(c) }, 1);
+    assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_CONNECTED);
+
+    // QoS 2 publish, PUBREC, PUBREL; the connection ends without PUBCOMP.
+    let mut id = 0;
+    let status = unsafe {
+        mqe_publish(
+            c,
+            c"t".as_ptr(),
+            b"x".as_ptr().cast(),
+            1,
+            MQE_QOS_2,
+            false,
+            &mut id,
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    h.poll_n(3);
+    let [hi, lo] = id.to_be_bytes();
+    assert_eq!(
+        std::mem::take(&mut h.net.sent),
+        [0x34, 0x06, 0x00, 0x01, b't', hi, lo, b'x']
+    );
+    h.net.inbound.extend([0x50, 0x02, hi, lo]);
+    h.poll_n(3);
+    assert_eq!(std::mem::take(&mut h.net.sent), [0x62, 0x02, hi, lo]);
+    h.net.peer_closed = true;
+    assert_eq!(h.poll_n(3), MQE_ERR_CLOSED);
+    assert_eq!(
+        std::mem::take(&mut *seen),
+        [
+            (MQE_EVENT_DISCONNECTED, 0, false, 0, None, 0),
+            (MQE_EVENT_PUBLISH_COMPLETE, id, true, 0, None, 0)
+        ]
+    );
+}

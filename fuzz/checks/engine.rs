@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mqtt_engine::engine::{Config, ConnectOptions, Engine, Event, Incoming, State};
+use mqtt_engine::engine::{
+    Config, ConnectOptions, Engine, Event, Incoming, State, DEFAULT_OVERSIZED_LIMIT,
+    DEFAULT_PUBREL_MAX_CONNECTIONS,
+};
 use mqtt_engine::time::Instant;
 use mqtt_engine::wire::{QoS, Will};
 use mqtt_engine::Error;
@@ -100,6 +103,8 @@ pub fn run(data: &[u8]) {
         ping_timeout_ms: u32::from(input.u8()) * 100,
         // At least MQE_MIN_BUFFER, as the C API demands: a SUBACK for every subscription fits.
         max_rx_packet: 64 + usize::from(input.u8()) * 8,
+        pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: DEFAULT_OVERSIZED_LIMIT,
     };
     let start = Instant(input.u32());
     let mut tx = vec![0u8; tx_len];
@@ -318,6 +323,13 @@ impl Harness<'_> {
                     assert!(m.qos == QoS::AtMostOnce || m.packet_id != 0);
                     assert!(consumed > 0, "a message from no bytes");
                 }
+                Some(Incoming::Oversized(o)) => {
+                    if let Some(topic) = o.topic {
+                        check_topic_name(topic).unwrap();
+                    }
+                    assert!(o.qos == QoS::AtMostOnce || o.packet_id != 0);
+                    assert!(o.size > 0 && o.size <= DEFAULT_OVERSIZED_LIMIT);
+                }
                 Some(Incoming::Subscribed { packet_id, granted }) => {
                     for code in granted {
                         assert!(matches!(code, 0 | 1 | 2 | 0x80), "granted {code:#04x}");
@@ -373,7 +385,10 @@ impl Harness<'_> {
                 eprintln!("  event {event:?}");
             }
             match event {
-                Event::PublishComplete { packet_id } => self.ledger.complete(packet_id),
+                // Abandoned after PUBREC: the broker owns it, so it is complete too.
+                Event::PublishComplete { packet_id } | Event::PublishAbandoned { packet_id } => {
+                    self.ledger.complete(packet_id)
+                }
                 Event::Unsubscribed { packet_id } => assert_eq!(
                     self.take_sub_request(packet_id),
                     Some(None),

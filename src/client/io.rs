@@ -9,7 +9,6 @@ use super::{Client, Dispatch, MessageRef};
 use crate::bytes::move_within;
 use crate::engine::{Incoming, State};
 use crate::time::Instant;
-use crate::wire;
 use crate::Error;
 
 /// What one socket step achieved.
@@ -92,25 +91,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         match dispatch {
             Some(dispatch) => Step::Dispatch(dispatch),
             None if consumed > 0 => Step::Progress,
-            None => {
-                self.lose_if_packet_cannot_fit(now);
-                Step::Stalled
-            }
-        }
-    }
-
-    /// A packet that needs more room than the whole rx buffer can never be read.
-    fn lose_if_packet_cannot_fit(&mut self, now: Instant) {
-        let buffered = self.rx_end.saturating_sub(self.rx_start);
-        if buffered < self.rx.len() {
-            return;
-        }
-        let input = self.rx.get(self.rx_start..self.rx_end).unwrap_or(&[]);
-        if matches!(
-            wire::frame(input, self.rx.len()),
-            Err(Error::PacketTooLarge) | Ok(wire::Frame::Incomplete)
-        ) {
-            self.engine.connection_lost(now, Error::PacketTooLarge);
+            // Nothing the engine waits for outgrows rx (`Engine::limit_rx_packet`): a larger
+            // PUBLISH is read past, anything else larger ends the connection.
+            None => Step::Stalled,
         }
     }
 
@@ -188,6 +171,12 @@ fn to_dispatch(window: &[u8], incoming: Incoming<'_>) -> Dispatch {
         Incoming::Subscribed { packet_id, granted } => Dispatch::Subscribed {
             packet_id,
             granted: range_in(window, granted),
+        },
+        Incoming::Oversized(o) => Dispatch::Oversized {
+            topic: o.topic.map(|t| range_in(window, t.as_bytes())),
+            size: o.size,
+            qos: o.qos,
+            packet_id: o.packet_id,
         },
     }
 }

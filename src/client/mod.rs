@@ -74,6 +74,15 @@ pub enum Dispatch {
         delay_ms: u32,
         endpoint: usize,
     },
+    /// A PUBLISH larger than the rx buffer was read past and acknowledged, its payload
+    /// discarded (see `engine::Config::oversized_limit`). `topic` indexes
+    /// [`Client::rx_window`] (None when the topic did not fit); `size` is the whole packet.
+    Oversized {
+        topic: Option<Range<usize>>,
+        size: usize,
+        qos: QoS,
+        packet_id: u16,
+    },
     /// The offline QoS 0 queue was full and dropped its `count` oldest messages
     /// ([`Qos0Policy::DropOldest`]) since the last such report.
     Qos0Dropped {
@@ -168,7 +177,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             store: &mut [],
             config: *engine.config(),
         };
-        Self::init(&mut slot, stack, placeholder, rx, endpoint, connect).engine = engine;
+        let client = Self::init(&mut slot, stack, placeholder, rx, endpoint, connect);
+        client.engine = engine;
+        client.engine.limit_rx_packet(client.rx.len());
         // SAFETY: `init` wrote every field of the slot.
         unsafe { slot.assume_init() }
     }
@@ -246,6 +257,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             qos0_dropped: _,
             qos0_dropped_unreported: _,
         } = &*client;
+        let rx_len = client.rx.len();
+        client.engine.limit_rx_packet(rx_len);
         client
     }
 
@@ -256,6 +269,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// QoS 0 messages dropped by [`Qos0Policy::DropOldest`] since the client was made.
     pub fn qos0_dropped(&self) -> u32 {
         self.qos0_dropped
+    }
+
+    /// Oversized PUBLISH packets read past and reported ([`Dispatch::Oversized`]).
+    pub fn oversized_count(&self) -> u32 {
+        self.engine.oversized_count()
     }
 
     /// QoS 0 messages waiting for a connection.

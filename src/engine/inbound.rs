@@ -8,7 +8,7 @@ use crate::wire::{self, AckKind, Frame, Packet, QoS};
 
 /// Events one packet can emit at most (Connected + SessionLost, or Disconnected) plus
 /// one spare: `handle_bytes` waits for this much room instead of dropping events.
-const EVENT_ROOM_PER_PACKET: usize = 3;
+pub(super) const EVENT_ROOM_PER_PACKET: usize = 3;
 const ACK_LEN: usize = 4;
 /// A SUBACK return code: the broker refused that filter (§3.9.3).
 const SUBACK_FAILURE: u8 = 0x80;
@@ -45,9 +45,6 @@ impl<'b> Engine<'b> {
                 incoming: None,
             };
         }
-        if self.event_room() < EVENT_ROOM_PER_PACKET {
-            return WAIT;
-        }
         let bad = |engine: &mut Self, reason: Error| {
             engine.finish(Some(reason));
             Handled {
@@ -55,9 +52,22 @@ impl<'b> Engine<'b> {
                 incoming: None,
             }
         };
+        if self.skipping() {
+            return self
+                .continue_oversized(now, input)
+                .unwrap_or_else(|e| bad(self, e));
+        }
+        if self.event_room() < EVENT_ROOM_PER_PACKET {
+            return WAIT;
+        }
         let total_len = match wire::frame(input, self.config.max_rx_packet) {
             Ok(Frame::Incomplete) => return WAIT,
             Ok(Frame::Complete { total_len }) => total_len,
+            Err(Error::PacketTooLarge) => {
+                return self
+                    .start_oversized(now, input)
+                    .unwrap_or_else(|e| bad(self, e));
+            }
             Err(e) => return bad(self, e),
         };
         let Some(bytes) = input.get(..total_len) else {
@@ -80,6 +90,8 @@ impl<'b> Engine<'b> {
         }
     }
 
+    // Called once: inlined, so that its frame and handle_bytes' are one (stack budget).
+    #[inline(always)]
     fn handle_packet<'a>(&mut self, now: Instant, packet: Packet<'a>) -> Result<Step<'a>, Error> {
         if self.state == State::AwaitConnack {
             return match packet {
@@ -99,7 +111,7 @@ impl<'b> Engine<'b> {
         };
         // Nothing may follow DISCONNECT on the wire (§3.14.4): once it is queued, a packet
         // that needs a reply waits, unread, for the connection to end.
-        if needs_reply && (self.tx_room() < ACK_LEN || self.disconnect_queued) {
+        if needs_reply && !self.has_ack_room() {
             return Ok(Step::NoRoom);
         }
         let incoming = match packet {
@@ -212,19 +224,28 @@ impl<'b> Engine<'b> {
                 Ok(Some(message))
             }
             QoS::ExactlyOnce => {
-                // The rule (docs/DELIVERY.md): an id is held until its PUBREL; a re-send is
-                // known by its id and content hash, or by DUP once only the id is left.
-                let id = message.packet_id;
                 let hash = content_hash(message.topic, message.payload);
-                let (verdict, evicted) = self.session.rx_qos2_receive(id, hash, message.dup)?;
-                self.report_evicted(evicted);
-                self.encode_ack(AckKind::Pubrec, id)?;
-                Ok(match verdict {
-                    Verdict::New { .. } => Some(message),
-                    Verdict::Duplicate => None,
-                })
+                let new = self.receive_qos2(message.packet_id, hash, message.dup)?;
+                Ok(new.then_some(message))
             }
         }
+    }
+
+    /// Room in tx for a 4-byte acknowledgement, which may still be sent (§3.14.4: nothing
+    /// follows DISCONNECT).
+    pub(super) fn has_ack_room(&self) -> bool {
+        self.tx_room() >= ACK_LEN && !self.disconnect_queued
+    }
+
+    /// An incoming QoS 2 PUBLISH (`hash`: its content hash): sends PUBREC; true when it is
+    /// new (deliver it), false when it is a re-send of one held until its PUBREL.
+    pub(super) fn receive_qos2(&mut self, id: u16, hash: u16, dup: bool) -> Result<bool, Error> {
+        // The rule (docs/DELIVERY.md): an id is held until its PUBREL; a re-send is
+        // known by its id and content hash, or by DUP once only the id is left.
+        let (verdict, evicted) = self.session.rx_qos2_receive(id, hash, dup)?;
+        self.report_evicted(evicted);
+        self.encode_ack(AckKind::Pubrec, id)?;
+        Ok(matches!(verdict, Verdict::New { .. }))
     }
 
     fn report_evicted(&mut self, evicted: Evicted) {

@@ -9,6 +9,7 @@
 mod commands;
 mod inbound;
 mod outbound;
+mod oversized;
 mod timers;
 
 use core::mem::MaybeUninit;
@@ -21,6 +22,8 @@ use crate::error::Error;
 use crate::session::Session;
 use crate::time::Instant;
 use crate::wire::{self, QoS};
+
+use oversized::Skip;
 
 /// Timeouts and limits of one engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +39,21 @@ pub struct Config {
     pub ping_timeout_ms: u32,
     /// The largest packet accepted from the broker (the rx buffer's size).
     pub max_rx_packet: usize,
+    /// Connections on which an outgoing QoS 2 message's PUBREL may end unanswered before the
+    /// message completes without its PUBCOMP (`Event::PublishAbandoned`); 0 = wait for ever.
+    /// The broker owns the message once PUBREC came, so giving up loses nothing.
+    pub pubrel_max_connections: u8,
+    /// An incoming PUBLISH larger than `max_rx_packet` but at most this many bytes is read
+    /// past: acknowledged per its QoS, its payload discarded as it streams in, and reported
+    /// as `Incoming::Oversized`. A larger one closes the connection (`PacketTooLarge`), its
+    /// length taken as hostile. 0 = close on any packet over `max_rx_packet`.
+    pub oversized_limit: usize,
 }
+
+/// `Config::pubrel_max_connections` unless the application chooses.
+pub const DEFAULT_PUBREL_MAX_CONNECTIONS: u8 = 3;
+/// `Config::oversized_limit` unless the application chooses: 64 KiB.
+pub const DEFAULT_OVERSIZED_LIMIT: usize = 65_536;
 
 /// What an engine is built from (`Engine::init`): the caller's buffers and the configuration.
 pub struct EngineParts<'b> {
@@ -73,6 +90,12 @@ pub enum Event {
     },
     /// PUBACK (QoS 1) or PUBCOMP (QoS 2).
     PublishComplete {
+        packet_id: u16,
+    },
+    /// A QoS 2 publish completed without its PUBCOMP: the broker acknowledged it with
+    /// PUBREC, then left its PUBREL unanswered on `Config::pubrel_max_connections`
+    /// connections. Its slot is free.
+    PublishAbandoned {
         packet_id: u16,
     },
     Unsubscribed {
@@ -123,6 +146,23 @@ pub enum Incoming<'a> {
         packet_id: u16,
         granted: &'a [u8],
     },
+    /// A PUBLISH larger than `Config::max_rx_packet` was read past (see
+    /// `Config::oversized_limit`); already acknowledged.
+    Oversized(Oversized<'a>),
+}
+
+/// What is known of a PUBLISH that was read past, its payload unread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Oversized<'a> {
+    /// None when the topic itself did not fit `max_rx_packet`.
+    pub topic: Option<&'a str>,
+    /// The whole packet's length in bytes, fixed header included.
+    pub size: usize,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    /// 0 at QoS 0.
+    pub packet_id: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +204,10 @@ pub struct Engine<'b> {
     disconnect_queued: bool,
     /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
     disconnect_deadline: Option<Instant>,
+    /// An oversized PUBLISH being read past.
+    skip: Skip,
+    /// Oversized PUBLISH packets read past and reported, since init.
+    oversized_count: u32,
 }
 
 impl<'b> Engine<'b> {
@@ -211,6 +255,8 @@ impl<'b> Engine<'b> {
             addr_of_mut!((*engine).ping_outstanding).write(false);
             addr_of_mut!((*engine).disconnect_queued).write(false);
             addr_of_mut!((*engine).disconnect_deadline).write(None);
+            addr_of_mut!((*engine).skip).write(Skip::Idle);
+            addr_of_mut!((*engine).oversized_count).write(0);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -232,6 +278,8 @@ impl<'b> Engine<'b> {
             ping_outstanding: _,
             disconnect_queued: _,
             disconnect_deadline: _,
+            skip: _,
+            oversized_count: _,
         } = &*engine;
         engine
     }
@@ -265,6 +313,17 @@ impl<'b> Engine<'b> {
         self.session.resubscribe_pending().is_some() || self.session.next_unsent(0).is_some()
     }
 
+    /// Oversized PUBLISH packets read past and reported (`Incoming::Oversized`) since init.
+    pub fn oversized_count(&self) -> u32 {
+        self.oversized_count
+    }
+
+    /// Caps `Config::max_rx_packet` at the receive buffer's size: nothing the engine waits
+    /// for may be larger than what the caller can hold.
+    pub(crate) fn limit_rx_packet(&mut self, rx_len: usize) {
+        self.config.max_rx_packet = self.config.max_rx_packet.min(rx_len);
+    }
+
     /// Outgoing QoS 1/2 messages not yet complete.
     pub fn inflight(&self) -> usize {
         self.session.inflight()
@@ -285,6 +344,8 @@ impl<'b> Engine<'b> {
         self.ping_deadline = None;
         self.disconnect_queued = false;
         self.disconnect_deadline = None;
-        self.session.mark_all_for_resend();
+        self.skip = Skip::Idle;
+        self.session
+            .mark_all_for_resend(self.config.pubrel_max_connections);
     }
 }

@@ -163,8 +163,14 @@ impl<'b> Engine<'b> {
         let _ = self.events.push_back(event);
     }
 
+    /// The next event; abandoned publishes are reported (and their slots freed) one per
+    /// call once the queue is empty, so none is ever dropped for lack of queue room.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        let packet_id = self.session.take_abandoned()?;
+        Some(Event::PublishAbandoned { packet_id })
     }
 
     pub(super) fn event_room(&self) -> usize {

@@ -346,6 +346,29 @@ impl ClientCell {
                 event.endpoint = endpoint;
                 self.event_callback(event)
             }
+            Dispatch::Oversized {
+                topic,
+                size,
+                qos,
+                packet_id,
+            } => {
+                let topic = topic.and_then(|t| window.get(t)).unwrap_or(&[]);
+                let size = u32::try_from(size).unwrap_or(u32::MAX);
+                self.log(
+                    MQE_LOG_WARN,
+                    b"message of \x01 bytes larger than rx_buf dropped, QoS \x02 id \x03",
+                    [size, u32::from(qos as u8), packet_id.into()],
+                );
+                let mut event = blank_event(MQE_EVENT_MESSAGE_TOO_LARGE);
+                if !topic.is_empty() {
+                    event.topic = topic.as_ptr().cast::<c_char>();
+                    event.topic_len = topic.len();
+                }
+                event.size = size;
+                event.qos = qos as u8;
+                event.packet_id = packet_id;
+                self.event_callback(event)
+            }
             Dispatch::Qos0Dropped { count } => {
                 self.log(
                     MQE_LOG_WARN,
@@ -413,6 +436,21 @@ impl ClientCell {
             Event::PublishComplete { packet_id } => {
                 let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
                 event.packet_id = packet_id;
+                event
+            }
+            Event::PublishAbandoned { packet_id } => {
+                self.log(
+                    MQE_LOG_WARN,
+                    b"PUBREL id \x01 unanswered on \x02 connections: completed without PUBCOMP",
+                    [
+                        packet_id.into(),
+                        self.client.engine().config().pubrel_max_connections.into(),
+                        0,
+                    ],
+                );
+                let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
+                event.packet_id = packet_id;
+                event.abandoned = true;
                 event
             }
             Event::Unsubscribed { packet_id } => {
@@ -496,6 +534,11 @@ pub(crate) fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
         delay_ms: 0,
         endpoint: 0,
         dropped: 0,
+        abandoned: false,
+        qos: 0,
+        topic: ptr::null(),
+        topic_len: 0,
+        size: 0,
     }
 }
 

@@ -11,7 +11,9 @@ use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Endpoint, Qos0Policy, ReconnectPolicy};
 use crate::config;
-use crate::engine::{Config, ConnectOptions, EngineParts};
+use crate::engine::{
+    Config, ConnectOptions, EngineParts, DEFAULT_OVERSIZED_LIMIT, DEFAULT_PUBREL_MAX_CONNECTIONS,
+};
 use crate::wire::{self, QoS};
 
 /// Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
@@ -50,6 +52,8 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         reconnect_max_ms: 60_000,
         inflight_window: 0,
         qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
+        pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: DEFAULT_OVERSIZED_LIMIT as u32,
     }
 }
 
@@ -296,6 +300,8 @@ unsafe fn check_options(
         ack_timeout_ms: opts.ack_timeout_ms,
         ping_timeout_ms: opts.ping_timeout_ms,
         max_rx_packet: opts.rx_buf_len,
+        pubrel_max_connections: opts.pubrel_max_connections,
+        oversized_limit: usize::try_from(opts.oversized_limit).unwrap_or(usize::MAX),
     };
     let qos0_policy = match opts.qos0_policy {
         MQE_QOS0_REJECT_WHEN_FULL => Qos0Policy::RejectWhenFull,

@@ -45,6 +45,22 @@ pub unsafe extern "C" fn mqe_qos0_dropped(c: *const mqe_client_t) -> u32 {
     }
 }
 
+/// Incoming messages larger than `rx_buf` that were read past and reported with
+/// `MQE_EVENT_MESSAGE_TOO_LARGE` since `mqe_init`; 0 for NULL or an uninitialised client.
+/// Any state, also from a callback.
+///
+/// # Safety
+/// `c` is NULL or client storage.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_oversized_count(c: *const mqe_client_t) -> u32 {
+    // SAFETY: forwarded contract.
+    match unsafe { cell_ptr(c) } {
+        // SAFETY: initialised; shared read while no `&mut` is alive.
+        Ok(cell) => unsafe { &*cell }.client.oversized_count(),
+        Err(_) => 0,
+    }
+}
+
 /// umqtt's `get_mqttsta()`: 0 connected, 1 connecting or reconnecting, 2 the broker closed
 /// the connection, -1 anything else (error, disconnected, NULL, not initialised).
 ///

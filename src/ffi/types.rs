@@ -66,7 +66,10 @@ pub const MQE_EVENT_DISCONNECTED: mqe_event_kind_t = 3;
 /// and attempt `attempt` (1, 2, ... since the last CONNACK) starts in `delay_ms`, at endpoint
 /// `endpoint`.
 pub const MQE_EVENT_RECONNECTING: mqe_event_kind_t = 4;
-/// A QoS 1 (PUBACK) or QoS 2 (PUBCOMP) publish completed. `packet_id` is set.
+/// A QoS 1 (PUBACK) or QoS 2 (PUBCOMP) publish completed. `packet_id` is set. `abandoned`
+/// is true when a QoS 2 publish completed without its PUBCOMP: the broker acknowledged it
+/// with PUBREC (it owns the message) but left the PUBREL unanswered on
+/// `pubrel_max_connections` connections; the slot is free (docs/DELIVERY.md).
 pub const MQE_EVENT_PUBLISH_COMPLETE: mqe_event_kind_t = 5;
 /// SUBACK: `packet_id`, and `granted`/`granted_count`: one granted QoS per filter, in order;
 /// 0x80 means that filter was refused. `granted` is valid only during the callback.
@@ -83,6 +86,11 @@ pub const MQE_EVENT_PING_RESPONSE: mqe_event_kind_t = 10;
 /// The offline QoS 0 queue was full (policy `MQE_QOS0_DROP_OLDEST`) and dropped its `dropped`
 /// oldest messages since the last such event. `mqe_qos0_dropped` counts them all.
 pub const MQE_EVENT_QOS0_DROPPED: mqe_event_kind_t = 11;
+/// An incoming PUBLISH larger than `rx_buf` (and at most `oversized_limit`) was read past:
+/// acknowledged per its QoS, its payload discarded. `topic`/`topic_len` (NULL/0 when the
+/// topic itself did not fit `rx_buf`; valid only during the callback), `size` (the whole
+/// packet in bytes), `qos` and `packet_id` are set. `mqe_oversized_count` counts them.
+pub const MQE_EVENT_MESSAGE_TOO_LARGE: mqe_event_kind_t = 12;
 
 /// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with
 /// `MQE_ERR_FULL` (default).
@@ -220,7 +228,8 @@ pub struct mqe_options_t {
     pub will_payload_len: usize,
     pub will_qos: u8,
     pub will_retain: bool,
-    /// Receive buffer, >= `MQE_MIN_BUFFER`; also the largest packet that can be received.
+    /// Receive buffer, >= `MQE_MIN_BUFFER`; also the largest packet received whole (a larger
+    /// PUBLISH is read past and reported: `oversized_limit`).
     pub rx_buf: *mut u8,
     pub rx_buf_len: usize,
     /// Transmit buffer, >= `MQE_MIN_BUFFER` and large enough for CONNECT and the largest publish.
@@ -254,6 +263,14 @@ pub struct mqe_options_t {
     /// `MQE_OFFLINE_QOS0_BYTES` of topic + payload) is full: `MQE_QOS0_REJECT_WHEN_FULL`
     /// (default) or `MQE_QOS0_DROP_OLDEST`.
     pub qos0_policy: u8,
+    /// Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
+    /// without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
+    /// 0: wait for ever.
+    pub pubrel_max_connections: u8,
+    /// An incoming PUBLISH larger than `rx_buf` but at most this many bytes is read past,
+    /// acknowledged and reported (`MQE_EVENT_MESSAGE_TOO_LARGE`); a larger one closes the
+    /// connection with `MQE_ERR_PACKET_TOO_LARGE`. Default 65536; 0: close on any.
+    pub oversized_limit: u32,
 }
 
 /// What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
@@ -279,6 +296,14 @@ pub struct mqe_event_t {
     /// `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
     /// `MQE_EVENT_ERROR`: how many posted messages were dropped.
     pub dropped: u32,
+    /// `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
+    pub abandoned: bool,
+    /// `MQE_EVENT_MESSAGE_TOO_LARGE`: QoS, topic (NOT NUL-terminated; NULL when it did not
+    /// fit `rx_buf`; valid only during the callback) and the packet's size in bytes.
+    pub qos: u8,
+    pub topic: *const c_char,
+    pub topic_len: usize,
+    pub size: u32,
 }
 
 /// An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only

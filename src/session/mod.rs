@@ -30,6 +30,9 @@ pub(crate) enum Stage {
     AwaitPubrec,
     /// QoS 2 PUBREL sent (or to send); waiting for PUBCOMP. The PUBLISH bytes are freed.
     AwaitPubcomp,
+    /// The PUBREL went unanswered on too many connections: the broker, which owns the
+    /// message since its PUBREC, will never complete it. Reported, then forgotten.
+    Abandoned,
 }
 
 /// One outgoing QoS 1/2 message. Its bytes are the `len` bytes of the store that follow
@@ -43,6 +46,8 @@ struct Outgoing {
     needs_sending: bool,
     /// When it was last written to tx: the start of its ack timeout.
     sent_at: Instant,
+    /// Connections that ended with this PUBREL sent and no PUBCOMP.
+    pubrel_unanswered: u8,
 }
 
 /// What the next stored packet to send is.
@@ -222,6 +227,7 @@ impl<'b> Session<'b> {
             len: written,
             needs_sending: true,
             sent_at: Instant(0),
+            pubrel_unanswered: 0,
         };
         self.outgoing.push(entry).map_err(|_| Error::Full)?;
         self.store_used = self.store_used.saturating_add(written);
@@ -274,6 +280,7 @@ impl<'b> Session<'b> {
         let o = self.outgoing.get(index)?;
         match o.stage {
             Stage::AwaitPubcomp => Some(Resend::Pubrel(o.packet_id)),
+            Stage::Abandoned => None,
             Stage::AwaitPuback | Stage::AwaitPubrec => {
                 let start = self.entry_start(index);
                 let bytes = self.store.get(start..start.checked_add(o.len)?)?;
@@ -290,18 +297,38 @@ impl<'b> Session<'b> {
     }
 
     /// The connection is gone: everything must go out again on the next one, and a
-    /// PUBLISH that may have reached the broker carries DUP=1 (§3.3.1.1).
-    pub(crate) fn mark_all_for_resend(&mut self) {
+    /// PUBLISH that may have reached the broker carries DUP=1 (§3.3.1.1). A PUBREL sent on
+    /// `pubrel_limit` connections without a PUBCOMP is abandoned (0: never).
+    pub(crate) fn mark_all_for_resend(&mut self, pubrel_limit: u8) {
         let mut start = 0usize;
         for o in self.outgoing.iter_mut() {
-            if !o.needs_sending && o.stage != Stage::AwaitPubcomp {
+            if o.stage == Stage::AwaitPubcomp && !o.needs_sending {
+                o.pubrel_unanswered = o.pubrel_unanswered.saturating_add(1);
+                if pubrel_limit > 0 && o.pubrel_unanswered >= pubrel_limit {
+                    o.stage = Stage::Abandoned;
+                }
+            }
+            let publish = matches!(o.stage, Stage::AwaitPuback | Stage::AwaitPubrec);
+            if !o.needs_sending && publish {
                 if let Some(first) = self.store.get_mut(start) {
                     *first |= PUBLISH_DUP_FLAG;
                 }
             }
-            o.needs_sending = true;
+            // An abandoned message is never sent again, only reported.
+            o.needs_sending = o.stage != Stage::Abandoned;
             start = start.saturating_add(o.len);
         }
+    }
+
+    /// Forgets one abandoned message (see `Stage::Abandoned`) and returns its id.
+    pub(crate) fn take_abandoned(&mut self) -> Option<u16> {
+        let index = self
+            .outgoing
+            .iter()
+            .position(|o| o.stage == Stage::Abandoned)?;
+        let packet_id = self.outgoing.get(index)?.packet_id;
+        self.remove(index);
+        Some(packet_id)
     }
 
     /// Applies an acknowledgement from the broker for an outgoing PUBLISH.
@@ -319,7 +346,7 @@ impl<'b> Session<'b> {
         let stage = self.outgoing.get(index).map(|o| o.stage);
         match (ack, stage) {
             (PublishAck::Puback, Some(Stage::AwaitPuback))
-            | (PublishAck::Pubcomp, Some(Stage::AwaitPubcomp)) => {
+            | (PublishAck::Pubcomp, Some(Stage::AwaitPubcomp | Stage::Abandoned)) => {
                 self.remove(index);
                 Ok(AckOutcome::Completed)
             }
@@ -344,7 +371,7 @@ impl<'b> Session<'b> {
         let publishes = self
             .outgoing
             .iter()
-            .filter(|o| !o.needs_sending)
+            .filter(|o| !o.needs_sending && o.stage != Stage::Abandoned)
             .map(|o| o.sent_at);
         let subs = self.pending_subs.iter().map(|p| p.sent_at);
         publishes

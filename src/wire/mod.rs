@@ -10,6 +10,7 @@ use crate::error::Error;
 mod decode;
 mod encode;
 mod frame;
+mod publish_head;
 mod topic;
 
 pub use decode::{decode, Packet};
@@ -19,6 +20,7 @@ pub use encode::{
     subscribe_len, unsubscribe_len, AckKind, ConnectFields, Will, PUBLISH_DUP_FLAG,
 };
 pub use frame::{frame, Frame};
+pub use publish_head::{publish_head, PublishHead};
 pub use topic::{topic_matches, validate_topic_filter, validate_topic_name, validate_utf8};
 
 /// The largest remaining length a 4-byte variable length can carry (§2.2.3).

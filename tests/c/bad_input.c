@@ -248,8 +248,10 @@ ROW(suback_without_codes, MQE_ERR_MALFORMED, 0x90, 0x02, 0x00, 0x01)
 ROW(non_minimal_remaining_length, MQE_ERR_MALFORMED, 0xD0, 0x80, 0x00)
 ROW(five_byte_remaining_length, MQE_ERR_MALFORMED, 0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01)
 ROW(reserved_packet_type, MQE_ERR_MALFORMED, 0xF0, 0x00)
-/* 512 bytes announced, rx is 256: refused from the header, before the body. */
-ROW(packet_bigger_than_rx_buffer, MQE_ERR_PACKET_TOO_LARGE, 0x30, 0x80, 0x04)
+/* Refused from the header, before the body: a SUBACK of 512 bytes (rx is 256; only a PUBLISH
+   is read past), and a PUBLISH of 65,537 (beyond the default oversized_limit, 64 KiB). */
+ROW(packet_bigger_than_rx_buffer, MQE_ERR_PACKET_TOO_LARGE, 0x90, 0x80, 0x04)
+ROW(publish_beyond_oversized_limit, MQE_ERR_PACKET_TOO_LARGE, 0x30, 0x81, 0x80, 0x04)
 /* packets a broker never sends */
 ROW(connect_from_broker, MQE_ERR_UNEXPECTED_PACKET, 0x10, 0x0D, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04,
     0x02, 0x00, 0x3C, 0x00, 0x01, 'x')
@@ -439,6 +441,7 @@ int main(int argc, char **argv) {
         {"five_byte_remaining_length", case_five_byte_remaining_length},
         {"reserved_packet_type", case_reserved_packet_type},
         {"packet_bigger_than_rx_buffer", case_packet_bigger_than_rx_buffer},
+        {"publish_beyond_oversized_limit", case_publish_beyond_oversized_limit},
         {"connect_from_broker", case_connect_from_broker},
         {"subscribe_from_broker", case_subscribe_from_broker},
         {"pingreq_from_broker", case_pingreq_from_broker},

@@ -78,6 +78,12 @@ static void on_event(void *user, const mqe_event_t *ev) {
         memcpy(rec->granted, ev->granted, n);
         rec->ev.granted = rec->granted; /* the engine's pointer dies with the callback */
     }
+    rec->ev.topic = NULL;
+    if (ev->topic != NULL && ev->topic_len > 0) {
+        size_t n = ev->topic_len < sizeof rec->topic ? ev->topic_len : sizeof rec->topic;
+        memcpy(rec->topic, ev->topic, n);
+        rec->ev.topic = rec->topic;
+    }
 }
 
 static void on_message(void *user, const mqe_message_t *msg) {

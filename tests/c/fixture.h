@@ -29,8 +29,9 @@ typedef struct {
 } tc_msg_t;
 
 typedef struct {
-    mqe_event_t ev; /* ev.granted points into granted[] below */
+    mqe_event_t ev; /* ev.granted and ev.topic point into granted[] and topic[] below */
     uint8_t granted[16];
+    char topic[TC_TOPIC_MAX];
 } tc_event_t;
 
 /* What the message handler does besides recording (reentrancy probes). */

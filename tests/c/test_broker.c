@@ -461,6 +461,59 @@ static void case_offline_messages_arrive_on_reconnect(void) {
     CHECK_EQ(tc_event_count(sub, MQE_EVENT_SESSION_LOST), 0);
 }
 
+/* Issue 12 §3: one message larger than a persistent subscriber's rx_buf is read past,
+   acknowledged (QoS 2: PUBREC, then PUBCOMP) and reported; the messages after it arrive, and
+   the broker does not send it again on the next connection. */
+static void case_oversized_message_does_not_wedge_the_subscriber(void) {
+    char topic[TC_TOPIC_MAX];
+    tc_topic(topic, sizeof topic, "ovs/big");
+    mqe_options_t o;
+    tc_t *sub = tc_alloc("ovs", &o);
+    REQUIRE(sub != NULL);
+    o.clean_session = false;
+    o.rx_buf_len = 256;
+    REQUIRE_EQ(tc_init(sub, &o), MQE_OK);
+    REQUIRE(tc_connect_wait(sub));
+    REQUIRE_EQ(tc_subscribe_wait(sub, topic, 2), 2);
+
+    tc_t *pub = tc_open("ovp", true);
+    REQUIRE(pub != NULL);
+    static uint8_t big[1500];
+    memset(big, 'x', sizeof big);
+    uint16_t big_id = 0;
+    REQUIRE_EQ(mqe_publish(&pub->client, topic, big, sizeof big, 2, false, &big_id), MQE_OK);
+    for (int i = 0; i < 3; i++) {
+        char text[8];
+        snprintf(text, sizeof text, "n%d", i);
+        REQUIRE_EQ(mqe_publish(&pub->client, topic, text, strlen(text), 1, false, NULL), MQE_OK);
+    }
+    WAIT_UNTIL(sub->msg_count >= 3, TC_WAIT_MS, tc_pump);
+    tc_settle(SETTLE_MS);
+    REQUIRE_EQ(sub->msg_count, 3);
+    CHECK(tc_payload_str(&sub->msgs[0], "n0"));
+    CHECK(tc_payload_str(&sub->msgs[1], "n1"));
+    CHECK(tc_payload_str(&sub->msgs[2], "n2"));
+    CHECK_EQ(tc_event_count(sub, MQE_EVENT_MESSAGE_TOO_LARGE), 1);
+    const tc_event_t *ev = tc_event(sub, MQE_EVENT_MESSAGE_TOO_LARGE, -1);
+    REQUIRE(ev != NULL);
+    CHECK_EQ(ev->ev.qos, 2);
+    CHECK_EQ(ev->ev.topic_len, strlen(topic));
+    CHECK(ev->ev.topic != NULL && memcmp(ev->ev.topic, topic, strlen(topic)) == 0);
+    /* fixed header 3 + topic length 2 + topic + packet id 2 + payload */
+    CHECK_EQ(ev->ev.size, 3 + 2 + strlen(topic) + 2 + sizeof big);
+    CHECK_EQ(mqe_oversized_count(&sub->client), 1);
+    CHECK_EQ(tc_event_count(sub, MQE_EVENT_DISCONNECTED), 0);
+    CHECK_EQ(mqe_state(&sub->client), MQE_STATE_CONNECTED);
+
+    /* The broker holds nothing for the session any more: a new connection gets nothing. */
+    REQUIRE(tc_disconnect_wait(sub));
+    REQUIRE(tc_connect_wait(sub));
+    tc_settle(SETTLE_MS);
+    CHECK_EQ(tc_event_count(sub, MQE_EVENT_MESSAGE_TOO_LARGE), 1);
+    CHECK_EQ(sub->msg_count, 3);
+    CHECK_EQ(mqe_oversized_count(&sub->client), 1);
+}
+
 /* ---- argument and state checks ------------------------------------------------------------- */
 
 static mqe_client_t never_initialised; /* zeroed storage: not a client */
@@ -815,6 +868,8 @@ int main(int argc, char **argv) {
         {"will_on_cut_socket", case_will_on_cut_socket},
         {"clean_disconnect_sends_no_will", case_clean_disconnect_sends_no_will},
         {"offline_messages_arrive_on_reconnect", case_offline_messages_arrive_on_reconnect},
+        {"oversized_message_does_not_wedge_the_subscriber",
+         case_oversized_message_does_not_wedge_the_subscriber},
         {"argument_checks", case_argument_checks},
         {"init_checks", case_init_checks},
         {"strerror_and_version", case_strerror_and_version},

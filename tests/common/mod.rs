@@ -21,6 +21,13 @@ pub enum Got {
         packet_id: u16,
         granted: Vec<u8>,
     },
+    /// A PUBLISH larger than max_rx_packet, read past.
+    Oversized {
+        topic: Option<String>,
+        size: usize,
+        qos: QoS,
+        packet_id: u16,
+    },
 }
 
 pub fn config() -> Config {
@@ -30,6 +37,8 @@ pub fn config() -> Config {
         ack_timeout_ms: 0,
         ping_timeout_ms: 0,
         max_rx_packet: 1024,
+        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
     }
 }
 
@@ -143,6 +152,12 @@ impl Broker {
             Some(Incoming::Subscribed { packet_id, granted }) => self.got.push(Got::Subscribed {
                 packet_id,
                 granted: granted.to_vec(),
+            }),
+            Some(Incoming::Oversized(o)) => self.got.push(Got::Oversized {
+                topic: o.topic.map(str::to_string),
+                size: o.size,
+                qos: o.qos,
+                packet_id: o.packet_id,
             }),
             None => {}
         }

@@ -37,6 +37,7 @@ pub mod config {
 
 mod bytes;
 pub mod client;
+pub mod cloud;
 pub mod engine;
 pub mod error;
 pub mod ffi;

@@ -329,6 +329,16 @@ impl<'b> Engine<'b> {
         self.session.inflight()
     }
 
+    /// SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK.
+    pub fn awaiting_subacks(&self) -> usize {
+        self.session.pending_sub_count()
+    }
+
+    /// A PINGREQ is queued or awaits its PINGRESP.
+    pub fn ping_outstanding(&self) -> bool {
+        self.ping_unsent || self.ping_outstanding
+    }
+
     /// Ends the connection: nothing in tx goes out, every stored packet goes out again.
     pub(super) fn finish(&mut self, reason: Option<Error>) {
         self.enter_disconnected();

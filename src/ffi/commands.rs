@@ -146,6 +146,7 @@ unsafe fn publish_str(
     // SAFETY: forwarded contract.
     let payload = unsafe { c_slice(payload.cast::<u8>(), len) }?;
     let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+    super::cloud::check_publish(cell, topic, len, qos as u8, retain)?;
     let now = cell.now();
     // The topic's MQTT rules are checked once, by the engine.
     let id = cell
@@ -182,6 +183,7 @@ pub unsafe extern "C" fn mqe_subscribe_n(
             let filter = c_str_n(filter, filter_len)?;
             wire::validate_topic_filter(filter).map_err(status_of)?;
             let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+            super::cloud::check_subscribe(cell, filter, qos as u8, 1)?;
             let now = cell.now();
             let id = cell
                 .client
@@ -246,6 +248,7 @@ pub unsafe extern "C" fn mqe_subscribe_many(
                 let filter = c_str(sub.filter)?;
                 wire::validate_topic_filter(filter).map_err(status_of)?;
                 QoS::from_u8(sub.qos).map_err(|_| MQE_ERR_QOS)?;
+                super::cloud::check_subscribe(cell, filter, sub.qos, count)?;
             }
             // Every element was checked above, so none is dropped here.
             let filters = subs.iter().filter_map(|sub| {
@@ -359,8 +362,9 @@ pub unsafe extern "C" fn mqe_post_publish(
 /// registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
 /// handler gets only the messages no per-topic handler matches. Registering the same filter
 /// again replaces its handler; `mqe_unsubscribe` of the filter removes it, and so does a
-/// SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`): its slot is free again when
-/// that `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
+/// SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`), also the SUBACK of a renewal
+/// the client sends by itself after a lost session: its slot is free again when that
+/// `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
 /// `MQE_STATE_CONNECTED`. Allowed from a callback.
 ///
 /// Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
@@ -427,6 +431,7 @@ unsafe fn subscribe_cb_str(
 ) -> Result<(), mqe_status_t> {
     wire::validate_topic_filter(filter).map_err(status_of)?;
     let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+    super::cloud::check_subscribe(cell, filter, qos as u8, 1)?;
     // Take a handler slot first, so a full table sends nothing.
     let undo = cell.add_topic_handler(filter, handler, user)?;
     let now = cell.now();
@@ -436,7 +441,6 @@ unsafe fn subscribe_cb_str(
         .subscribe(now, core::iter::once((filter, qos)))
     {
         Ok(id) => {
-            cell.topic_handler_awaits(undo.0, id);
             // SAFETY: forwarded contract.
             unsafe { write_out(packet_id, id) };
             Ok(())

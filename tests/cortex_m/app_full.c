@@ -14,6 +14,7 @@
 
 #include "board.h"
 #include "broker.h"
+#include "cloud_calls.h"
 #include "mqtt_engine.h"
 #include "semihost.h"
 #include "stack_meter.h"
@@ -434,6 +435,7 @@ int main(void) {
   ping_round_trip();
   truncated_puback_then_resume();
   disconnect();
+  cloud_calls();
   CHECK(!broker.protocol_violation && !panic_hook_called);
   CHECK(board_critical_entries == board_critical_exits && !board_critical_misuse);
   stack_report();

@@ -29,7 +29,7 @@
 #   make check-c every host C file compiles with exactly -std=c99 -Wall -Wextra -Werror -pedantic
 #   make check-help  every target of .PHONY is listed by `make help`
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
-#                file and CMake package (README "Installing and cross-building")
+#                file and CMake package (docs/BUILDING.md)
 #   make uninstall PREFIX=/usr/local [DESTDIR=]  remove what `make install` put there
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
@@ -59,7 +59,7 @@
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
-#   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images (docs/FOOTPRINT.md)
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
 #                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
@@ -617,7 +617,7 @@ M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g
   -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
 M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
-# As README "Building into your firmware" says: the C library's memory functions, not the
+# As docs/BUILDING.md says: the C library's memory functions, not the
 # archive's. LLVM calls the ARM EABI names (__aeabi_memcpy...), which C code never does, so a
 # plain `-lc` ahead of the archive would not pull them and the archive's weak copies (2.7 KB)
 # would be linked; `-u` asks for newlib's first.
@@ -726,7 +726,7 @@ test32:
 # The bench links its own build of the library (own target dir, so the default build stays
 # as it is) with the `speed` profile (opt-level 3; Debian builds libmosquitto with -O2). The
 # window goes to 20, and a QoS 2 subscriber behind mosquitto at full rate needs far more
-# remembered ids than the default (see README, Build-time capacities).
+# remembered ids than the default (see docs/CAPACITIES.md).
 BENCH_DIR := $(BUILD)/bench
 BENCH_TARGET := target/bench
 BENCH_CAPS := MQE_MAX_INFLIGHT=20 MQE_MAX_RX_QOS2=1024
@@ -791,8 +791,7 @@ interop: interop-deps $(INTEROP_BINS)
 interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
 	$(INTEROP_RUN) --brokers aedes
 
-# --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
-# cross-building") ---
+# --- make install: what SDK builds consume (pkg/*.in filled in; docs/BUILDING.md) ---
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_BUILD := $(BUILD)/pkg

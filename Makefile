@@ -34,6 +34,7 @@
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make check-links  every relative link and #anchor in README.md, PORTING.md and docs/*.md resolves
 #   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
 #                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
 #                into build/interop/; fails on any result tests/interop/expected.toml does not
@@ -148,7 +149,7 @@ BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind st
 
 .DEFAULT_GOAL := lib
 .PHONY: soak-reboot soak-reboot-short store-test qemu-store store-header
-.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
+.PHONY: check-links cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -537,6 +538,7 @@ test: deps
 	$(MAKE) --no-print-directory check-help
 	$(MAKE) --no-print-directory check-c
 	$(MAKE) --no-print-directory check-notice
+	$(MAKE) --no-print-directory check-links
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory abi-test
@@ -999,3 +1001,6 @@ qemu-store: $(M4_BUILD)/full_store.elf $(M4_BUILD)/full.elf
 	  echo "qemu-store: full_store.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
 	fi
 	@arm-none-eabi-size $(M4_BUILD)/full.elf $(M4_BUILD)/full_store.elf
+
+check-links:
+	$(PYTHON) scripts/check_links.py

@@ -29,14 +29,29 @@
 #   make check-c every host C file compiles with exactly -std=c99 -Wall -Wextra -Werror -pedantic
 #   make check-help  every target of .PHONY is listed by `make help`
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
-#                file and CMake package (README "Installing and cross-building")
+#                file and CMake package (docs/BUILDING.md)
 #   make uninstall PREFIX=/usr/local [DESTDIR=]  remove what `make install` put there
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make check-links  every relative link and #anchor in README.md, PORTING.md and docs/*.md resolves
+#   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
+#                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
+#                into build/interop/; fails on any result tests/interop/expected.toml does not
+#                list (docs/BROKERS.md)
+#   make interop-aedes  the aedes row only (part of make test)
+#   make interop-deps  install the matrix's brokers into build/interop/ (rumqttd builds for minutes)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
+#   make soak-reboot  a publisher with its session store in a file-backed flash region is
+#                SIGKILLed 200 times while it publishes 10,000 QoS 1 + 10,000 QoS 2
+#   make soak-reboot-short  the same with 1,000 each and 20 kills
+#   make store-test  the session store's Rust tests and clippy (feature store), then
+#                soak-reboot-short (part of make test)
+#   make store-header  the header of a library built with the store (build/store/include)
+#   make qemu-store  the full Cortex-M4 image with the store (a RAM region as flash, a
+#                simulated reset); no panic path; prints the flash the store adds
 #   make at-test the Quectel AT port (ports/quectel_at) through scripts/modem_emulator.py to
 #                mosquitto: the demo, the C tests, a cut and resume with DUP, AT bytes per
 #                message, a soak with >= 20 socket drops, PDP deactivations, modem restarts
@@ -45,7 +60,7 @@
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
-#   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images (docs/FOOTPRINT.md)
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
 #                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
@@ -55,6 +70,13 @@
 #   make abi-test  a library built with other capacities than include/mqtt_engine.h: mqe_init
 #                must refuse it and write nothing (canary); misaligned storage likewise; the
 #                matching header works; the header's C11 _Alignas fallback holds on i386
+#   make cell-test  the C client through a cellular link emulator (scripts/cell_link.py:
+#                network namespaces, 0.3-2 s RTT, 16 kbit/s, silent drops, link down/up) to
+#                mosquitto; docs/CELLULAR.md
+#   make cell-test-short  the same at 0.6-1 s RTT and 32 kbit/s (part of make test)
+#   make cloud-test  expiring credentials against mosquitto behind an authenticating proxy
+#                (tests/cloud/auth_proxy.py): CONNACK 4 for a stale password, the callback's
+#                new one connects, no QoS 1 message lost
 #   make cbad    the C bad-input table (tests/c/bad_input.c, a fake network, no broker)
 #   make sanitize  the C tests under ASan+UBSan, then under valgrind memcheck (zero errors)
 #   make fuzz    each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
@@ -126,7 +148,8 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: soak-reboot soak-reboot-short store-test qemu-store store-header
+.PHONY: check-links cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -315,6 +338,20 @@ lwip-size:
 	  echo "LWIP_DNS=$$dns:"; arm-none-eabi-size $(M4_BUILD)/port_lwip_dns$$dns.o; \
 	done
 
+# --- Cellular link: the C client through scripts/cell_link.py (its own network namespaces
+# as root, else 127.0.0.1), checking drop detection, link down/up, no loss and mqe_stats ---
+CELL_RUN := $(PYTHON) scripts/cell_link.py
+$(BUILD)/cell_client: tests/cell/cell_client.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/cell/cell_client.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cell-test: $(BUILD)/cell_client
+	$(call apt_install,$(APT_BROKER))
+	$(CELL_RUN) --rtt-ms 300 2000 --kbps 16 --nat-timeout 15 --timeout 240 -- $(BUILD)/cell_client
+
+cell-test-short: $(BUILD)/cell_client
+	$(call apt_install,$(APT_BROKER))
+	$(CELL_RUN) --rtt-ms 600 1000 --kbps 32 --nat-timeout 9 --timeout 120 -- $(BUILD)/cell_client
+
 # --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
 TLS_PORT := ports/posix/port_posix_tls.c ports/posix/port_posix_tls.h
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
@@ -406,10 +443,20 @@ abi-test: $(ABI_LIB) $(ABI_HEADER) $(HEADER)
 	else echo "   failed, as it must"; fi
 	@echo "abi-test: ok"
 
+# --- clouds: expiring credentials (src/cloud, tests/c/cloud) ---
+CLOUD_TEST_SRC := tests/c/cloud/expiring_creds.c
+
+$(BUILD)/expiring_creds: $(CLOUD_TEST_SRC) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) $(CLOUD_TEST_SRC) $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cloud-test: $(BUILD)/expiring_creds
+	$(call apt_install,$(APT_BROKER))
+	$(WITH_BROKER) --timeout 120 -- $(PYTHON) tests/cloud/auth_proxy.py --timeout 90 -- $(BUILD)/expiring_creds
+
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame_decoder engine c_api
+FUZZ_TARGETS := frame_decoder engine c_api restore
 FUZZ_TOOLCHAIN := nightly
 CARGO_FUZZ_VERSION := 0.13.2
 # -O -a: optimised, with debug assertions (integer overflow panics); ASan is cargo-fuzz's default.
@@ -491,18 +538,23 @@ test: deps
 	$(MAKE) --no-print-directory check-help
 	$(MAKE) --no-print-directory check-c
 	$(MAKE) --no-print-directory check-notice
+	$(MAKE) --no-print-directory check-links
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory abi-test
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory store-test
+	$(MAKE) --no-print-directory interop-aedes
+	$(MAKE) --no-print-directory cell-test-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory opencpu
 	$(MAKE) --no-print-directory tls-test
 	$(MAKE) --no-print-directory lwip-test
 	$(MAKE) --no-print-directory cbad
+	$(MAKE) --no-print-directory cloud-test
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
@@ -511,6 +563,48 @@ test: deps
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory at-test
+
+# --- The session store (feature `store`, docs/STORE.md): its own library build, so the
+# default library stays without it ---
+STORE_TARGET_DIR := target/store
+STORE_LIB := $(STORE_TARGET_DIR)/release/libmqtt_engine.a
+STORE_PORT := ports/posix/flash_file.c
+# The header of a library built with the store (MQE_FEATURE_STORE, its size and ABI tag);
+# searched before include/ by the programs that use the store.
+STORE_INCLUDE := $(BUILD)/store/include
+STORE_HEADER := $(STORE_INCLUDE)/mqtt_engine.h
+$(STORE_LIB): FORCE
+	$(CARGO) build --release --features store --target-dir $(STORE_TARGET_DIR)
+
+store-header: $(STORE_HEADER)
+$(STORE_HEADER): FORCE
+	mkdir -p $(STORE_INCLUDE)
+	MQE_HEADER_OUT=$(CURDIR)/$@ $(CARGO) build --features header,store
+
+$(BUILD)/soak_reboot: tests/soak/reboot.c $(STORE_PORT) ports/posix/flash_file.h $(PORT_SRC) $(PORT_HDR) $(STORE_HEADER) $(STORE_LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -I$(STORE_INCLUDE) $(C_INCLUDES) tests/soak/reboot.c $(STORE_PORT) $(PORT_SRC) $(STORE_LIB) $(LDFLAGS) -o $@
+
+# Restore cost (docs/STORE.md): run under valgrind --tool=callgrind --toggle-collect=mqe_set_store.
+$(BUILD)/store_restore: bench/store_restore.c $(STORE_PORT) ports/posix/flash_file.h $(PORT_SRC) $(PORT_HDR) $(STORE_HEADER) $(STORE_LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -I$(STORE_INCLUDE) $(C_INCLUDES) bench/store_restore.c $(STORE_PORT) $(PORT_SRC) $(STORE_LIB) $(LDFLAGS) -o $@
+
+# A publisher with a file-backed flash region, SIGKILLed at random moments and restarted,
+# through mosquitto (persistence on); fails on any loss or QoS 2 duplicate.
+soak-reboot: $(BUILD)/soak_reboot
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/soak_reboot.py --q1 10000 --q2 10000 --kills 200 --timeout 900 -- $(BUILD)/soak_reboot
+
+soak-reboot-short: $(BUILD)/soak_reboot
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/soak_reboot.py --q1 1000 --q2 1000 --kills 20 --timeout 180 -- $(BUILD)/soak_reboot
+
+# The store's Rust tests (power cut at every programmed word, corrupted regions), its clippy,
+# and the short reboot soak.
+store-test:
+	$(CARGO) clippy --features store --all-targets -- -D warnings
+	$(CARGO) test --features store --lib --test store_log --test store_session --test fuzz_replay
+	$(MAKE) --no-print-directory soak-reboot-short
+	$(MAKE) --no-print-directory qemu-store
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
@@ -525,7 +619,7 @@ M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g
   -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
 M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
-# As README "Building into your firmware" says: the C library's memory functions, not the
+# As docs/BUILDING.md says: the C library's memory functions, not the
 # archive's. LLVM calls the ARM EABI names (__aeabi_memcpy...), which C code never does, so a
 # plain `-lc` ahead of the archive would not pull them and the archive's weak copies (2.7 KB)
 # would be linked; `-u` asks for newlib's first.
@@ -576,7 +670,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -634,7 +728,7 @@ test32:
 # The bench links its own build of the library (own target dir, so the default build stays
 # as it is) with the `speed` profile (opt-level 3; Debian builds libmosquitto with -O2). The
 # window goes to 20, and a QoS 2 subscriber behind mosquitto at full rate needs far more
-# remembered ids than the default (see README, Build-time capacities).
+# remembered ids than the default (see docs/CAPACITIES.md).
 BENCH_DIR := $(BUILD)/bench
 BENCH_TARGET := target/bench
 BENCH_CAPS := MQE_MAX_INFLIGHT=20 MQE_MAX_RX_QOS2=1024
@@ -653,8 +747,53 @@ bench: bench-deps
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
 	  --mosq $(BENCH_DIR)/mosq_bench --runs $(BENCH_RUNS) --out bench/results.md
 
-# --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
-# cross-building") ---
+# --- make interop: the broker matrix (scripts/interop.py; docs/BROKERS.md) ---
+# Each broker is installed from its package registry into build/interop/ (ejabberd and
+# mosquitto from Debian). tests/interop/expected.toml lists the failures each broker's
+# deviations from MQTT 3.1.1 cause; anything else, or an expected failure that passes, fails.
+INTEROP_DIR     := $(BUILD)/interop
+AEDES_STAMP     := $(INTEROP_DIR)/aedes/node_modules/.package-lock.json
+RUMQTTD_VERSION := 0.20.0
+RUMQTTD_STAMP   := $(INTEROP_DIR)/rumqttd/.v$(RUMQTTD_VERSION)
+AMQTT_VERSION   := 0.12.1
+AMQTT_STAMP     := $(INTEROP_DIR)/amqtt/.v$(AMQTT_VERSION)
+INTEROP_APT_DEPS := ejabberd:/usr/sbin/ejabberdctl
+INTEROP_BINS    := $(BUILD)/test_c $(BUILD)/pubsub $(BUILD)/soak
+INTEROP_RUN     := $(PYTHON) scripts/interop.py
+
+.PHONY: interop interop-deps interop-aedes
+
+# npm ci installs exactly the committed lock file (aedes pinned in package.json); no install
+# scripts run.
+$(AEDES_STAMP): tests/interop/aedes/package.json tests/interop/aedes/package-lock.json
+	mkdir -p $(INTEROP_DIR)/aedes
+	cp tests/interop/aedes/package.json tests/interop/aedes/package-lock.json $(INTEROP_DIR)/aedes/
+	cd $(INTEROP_DIR)/aedes && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# Only its MQTT listener is used: no TLS or websocket features. No --locked: the crate's lock
+# file predates our rustc. A few minutes of compiling, once.
+$(RUMQTTD_STAMP):
+	$(CARGO) install rumqttd --version $(RUMQTTD_VERSION) --no-default-features \
+	  --root $(INTEROP_DIR)/rumqttd --target-dir $(INTEROP_DIR)/rumqttd-target
+	touch $@
+
+$(AMQTT_STAMP):
+	$(PYTHON) -m venv $(INTEROP_DIR)/amqtt/venv
+	$(INTEROP_DIR)/amqtt/venv/bin/pip install --quiet amqtt==$(AMQTT_VERSION)
+	touch $@
+
+interop-deps: deps $(AEDES_STAMP) $(RUMQTTD_STAMP) $(AMQTT_STAMP)
+	$(call apt_install,$(INTEROP_APT_DEPS))
+
+interop: interop-deps $(INTEROP_BINS)
+	$(INTEROP_RUN)
+
+# The row `make test` runs: aedes installs in seconds.
+interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
+	$(INTEROP_RUN) --brokers aedes
+
+# --- make install: what SDK builds consume (pkg/*.in filled in; docs/BUILDING.md) ---
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_BUILD := $(BUILD)/pkg
@@ -721,7 +860,7 @@ check-help:
 
 # Every host C file, with exactly C_STRICT and the include paths: a file copied out of the repo
 # builds without extra flags. bench/mosq_bench.c needs libmosquitto-dev (make bench only).
-HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c \
+HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c tests/cell/*.c \
   tests/soak/*.c) tests/install/consumer.c bench/mqe_bench.c)
 check-c:
 	$(call apt_install,$(APT_TLS))
@@ -835,3 +974,33 @@ at-size: $(AT_SRC) $(AT_HDR) tests/at/at_ram.c
 	@echo "RAM (qat_modem_t, bss of at_ram.o):"; arm-none-eabi-size $(AT_M4_BUILD)/at_ram.o
 
 FORCE:
+
+# --- The session store on the Cortex-M4 (after the M4_* and HOST_C_SRC variables it uses) ---
+# Its C files need the store's header: check-c leaves them to store-test, which builds them.
+HOST_C_SRC := $(filter-out $(STORE_PORT) tests/soak/reboot.c,$(HOST_C_SRC))
+M4_STORE_LIB := $(STORE_TARGET_DIR)/$(M4_TARGET)/release/libmqtt_engine.a
+$(M4_STORE_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
+	$(CARGO) build --release --target $(M4_TARGET) --features store --target-dir $(STORE_TARGET_DIR)
+
+# The full image with the store: a RAM region as its flash, a simulated reset (a new mqe_init
+# over the same region) that must resume the session with the DUP re-send.
+$(M4_BUILD)/full_store.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(STORE_HEADER) $(M4_STORE_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
+	$(M4_CC) -I$(STORE_INCLUDE) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_STORE_LIB) -o $@
+
+# Runs it under QEMU, checks it reaches no panic path, and prints the flash the store adds.
+qemu-store: $(M4_BUILD)/full_store.elf $(M4_BUILD)/full.elf
+	$(call apt_install,$(APT_QEMU))
+	@$(QEMU_M4) $(M4_BUILD)/full_store.elf </dev/null >$(M4_BUILD)/full_store.log 2>&1; status=$$?; \
+	  cat $(M4_BUILD)/full_store.log; \
+	  if [ $$status != 0 ] || ! grep -q '^PASS' $(M4_BUILD)/full_store.log; then \
+	    echo "qemu-store: full_store.elf failed (exit $$status)" >&2; exit 1; \
+	  fi
+	@if arm-none-eabi-nm -C $(M4_BUILD)/full_store.elf | grep -E '$(PANIC_SYMBOLS)'; then \
+	  echo "qemu-store: full_store.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
+	fi
+	@arm-none-eabi-size $(M4_BUILD)/full.elf $(M4_BUILD)/full_store.elf
+
+check-links:
+	$(PYTHON) scripts/check_links.py

@@ -156,11 +156,10 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         8 => CLIENT_SIZE_64,
         _ => CLIENT_SIZE_32,
     };
-    let bytes = per_capacity
-        .iter()
-        .fold(base + CLIENT_SIZE_MARGIN, |sum, (name, per)| {
-            sum + per * cap(name)
-        });
+    let bytes = per_capacity.iter().fold(
+        base + CLIENT_SIZE_MARGIN + feature_bytes(),
+        |sum, (name, per)| sum + per * cap(name),
+    );
     // The outbox and the per-topic handlers are plain repr(C) arrays: their size is exact
     // (src/ffi/outbox.rs and src/ffi/cell.rs), so they are computed, not measured.
     let round = |n: usize, to: usize| n.div_ceil(to) * to;
@@ -171,13 +170,44 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
-    (bytes + outbox + handlers).div_ceil(8) * 8
+    let store = store_feature_bytes(pointer_bytes);
+    (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes) + store).div_ceil(8) * 8
+}
+
+/// Feature `store`: the engine's reference to the session store (a fat pointer).
+fn store_feature_bytes(pointer_bytes: usize) -> usize {
+    if env::var_os("CARGO_FEATURE_STORE").is_some() {
+        2 * pointer_bytes
+    } else {
+        0
+    }
+}
+
+/// Bytes the cloud facilities add to the client cell (exact: plain fields).
+fn cloud_feature_bytes(pointer_bytes: usize) -> usize {
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let mut bytes = 0;
+    // The credentials callback: its function, user pointer and two (pointer, cap) buffers.
+    if on("CREDENTIALS_CB") {
+        bytes += 6 * pointer_bytes;
+    }
+    // The cloud profile id (a u8) takes a byte of the cell's padding: nothing.
+    bytes
+}
+
+/// Bytes the optional features add to the client (measured with `size_of`, as the base, on
+/// x86_64, i686 and thumbv7em): the link state, the wire counters, and 4 bytes of padding when
+/// both are in; the idle watch (2 bytes) fits in padding.
+fn feature_bytes() -> usize {
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let (link, stats) = (on("LINK"), on("STATS"));
+    usize::from(link) * 24 + usize::from(stats) * 188 + usize::from(link && stats) * 4
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    904,
+    896,
     [
         ("MAX_INFLIGHT", 24),
         ("MAX_RX_QOS2", 4),
@@ -208,7 +238,9 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// capacities and features do not capture: a header and a library of different layout versions
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
-const ABI_LAYOUT_VERSION: u32 = 2;
+/// 4: `link`'s and `cloud`'s `mqe_options_t` fields together.
+/// 5: `mqe_event_t` gains `restored_outgoing` and `restored_rx_qos2` (the session store).
+const ABI_LAYOUT_VERSION: u32 = 5;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;
@@ -480,6 +512,13 @@ mod header {
                 "/** {} Env {}, default {}. */\n#define {} {}\n",
                 cap.doc, cap.env, cap.default, cap.env, value
             ));
+        }
+        // cbindgen.toml's [defines] wrap each optional declaration in `#if defined(MQE_FEATURE_X)`.
+        text.push_str(
+            "\n/* Optional facilities this library was built with (cargo features). */\n",
+        );
+        for name in features.iter().filter(|name| name.as_str() != "FULL") {
+            text.push_str(&format!("#define MQE_FEATURE_{name} 1\n"));
         }
         text.push_str(&format!(
             "\n/** Bytes of mqe_client_t for these capacities (depends on the pointer width).\n    \

@@ -75,16 +75,29 @@
 /** Longest topic filter of a per-topic handler, in bytes. Env MQE_HANDLER_FILTER_BYTES, default 48. */
 #define MQE_HANDLER_FILTER_BYTES 48
 
+/* Optional facilities this library was built with (cargo features). */
+#define MQE_FEATURE_CLOUD_PROFILES 1
+#define MQE_FEATURE_CREDENTIALS_CB 1
+#define MQE_FEATURE_HMAC_SHA1 1
+#define MQE_FEATURE_HMAC_SHA256 1
+#define MQE_FEATURE_LINK 1
+#define MQE_FEATURE_PENDING 1
+#define MQE_FEATURE_SIGN_ALIYUN 1
+#define MQE_FEATURE_SIGN_AZURE 1
+#define MQE_FEATURE_SIGN_ONENET 1
+#define MQE_FEATURE_SIGN_TENCENT 1
+#define MQE_FEATURE_STATS 1
+
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width).
     MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3464
-#define MQE_ABI_TAG 0xbb28ef78u
+#define MQE_CLIENT_SIZE 3720
+#define MQE_ABI_TAG 0x7850a96cu
 #else
-#define MQE_CLIENT_SIZE 2752
-#define MQE_ABI_TAG 0x551e37e2u
+#define MQE_CLIENT_SIZE 2992
+#define MQE_ABI_TAG 0x817fb0f7u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -150,6 +163,27 @@
  * Text: "client storage not aligned to MQE_CLIENT_ALIGN".
  */
 #define MQE_ERR_ALIGNMENT (-10)
+/**
+ * The cloud profile set with `mqe_options_for_cloud` does not allow this: QoS above its
+ * cap, retain, a will, or a topic, filter count, payload, client id or keep-alive beyond
+ * its limits (docs/CLOUDS.md). Nothing was sent; the cloud would have dropped the
+ * connection. A signer: a sign method this build or cloud does not have.
+ * Text: "not supported by the cloud profile".
+ */
+#define MQE_ERR_UNSUPPORTED (-11)
+/**
+ * A signer was given a wall-clock time before 2017-07-14 (`MQE_MIN_WALL_CLOCK_S`): the
+ * clock was never set (no NITZ or AT+CCLK yet), and a credential signed with it would be
+ * refused.
+ * Text: "wall clock not set".
+ */
+#define MQE_ERR_CLOCK_UNSET (-12)
+/**
+ * The credentials callback failed (returned an error, or wrote more than its buffers or
+ * a username that is not UTF-8): this connect attempt ends before CONNECT is sent.
+ * Text: "credentials callback gave no credentials".
+ */
+#define MQE_ERR_NO_CREDENTIALS (-13)
 /**
  * The client storage was never set up by `mqe_init`.
  * Text: "client not initialised".
@@ -221,6 +255,12 @@
  * Text: "timed out waiting".
  */
 #define MQE_ERR_TIMEOUT (-46)
+/**
+ * The firmware reported the data link down (`mqe_link_down`): the connection was closed,
+ * and no attempt is made until `mqe_link_up`.
+ * Text: "data link down (mqe_link_down)".
+ */
+#define MQE_ERR_LINK_DOWN (-47)
 /**
  * The broker sent bytes that are not a valid MQTT 3.1.1 packet.
  * Text: "malformed packet from the broker".
@@ -301,6 +341,28 @@
  * Text: "TLS handshake or certificate failed".
  */
 #define MQE_ERR_TLS (-75)
+/**
+ * A flash function (`mqe_flash_t` read, program or erase) returned an error.
+ * Text: "flash read, program or erase failed".
+ */
+#define MQE_ERR_STORE_FLASH (-80)
+/**
+ * The flash region holds no valid session log (foreign or random bytes, a cut during
+ * the very first format). Refused, never read: `mqe_store_erase` makes it usable.
+ * Text: "flash region holds no valid session log".
+ */
+#define MQE_ERR_STORE_CORRUPT (-81)
+/**
+ * The flash region was written by another layout version of the store. Refused.
+ * Text: "flash region written by another store layout version".
+ */
+#define MQE_ERR_STORE_VERSION (-82)
+/**
+ * The flash geometry cannot hold the store: fewer than 3 sectors, sectors too small, a
+ * write size that is not a power of two up to 32.
+ * Text: "flash geometry unusable for the session store".
+ */
+#define MQE_ERR_STORE_GEOMETRY (-83)
 
 /** Every status code, for X-macros: `#define X(code) ...` then
  * `MQE_STATUS_LIST(X)` expands X once per code, in the order above. */
@@ -316,6 +378,9 @@
     X(MQE_ERR_BUFFER) \
     X(MQE_ERR_ABI_MISMATCH) \
     X(MQE_ERR_ALIGNMENT) \
+    X(MQE_ERR_UNSUPPORTED) \
+    X(MQE_ERR_CLOCK_UNSET) \
+    X(MQE_ERR_NO_CREDENTIALS) \
     X(MQE_ERR_NOT_INIT) \
     X(MQE_ERR_STATE) \
     X(MQE_ERR_REENTRANT) \
@@ -329,6 +394,7 @@
     X(MQE_ERR_PING_TIMEOUT) \
     X(MQE_ERR_ACK_TIMEOUT) \
     X(MQE_ERR_TIMEOUT) \
+    X(MQE_ERR_LINK_DOWN) \
     X(MQE_ERR_MALFORMED) \
     X(MQE_ERR_UNEXPECTED_PACKET) \
     X(MQE_ERR_UNKNOWN_PACKET_ID) \
@@ -344,8 +410,75 @@
     X(MQE_ERR_CONN_RESET) \
     X(MQE_ERR_NET_DOWN) \
     X(MQE_ERR_TLS) \
+    X(MQE_ERR_STORE_FLASH) \
+    X(MQE_ERR_STORE_CORRUPT) \
+    X(MQE_ERR_STORE_VERSION) \
+    X(MQE_ERR_STORE_GEOMETRY) \
     /* end of MQE_STATUS_LIST */
 
+
+/**
+ * `mqe_options_t.cloud`: no profile, plain MQTT 3.1.1 (default).
+ */
+#define MQE_CLOUD_NONE 0
+
+/**
+ * AWS IoT Core: QoS <= 1, <= 8 filters per SUBSCRIBE, topics <= 256 bytes with <= 7 `/`,
+ * client id <= 128 bytes, keep-alive <= 1200 s, payload <= 128 KiB.
+ */
+#define MQE_CLOUD_AWS_IOT 1
+
+/**
+ * Azure IoT Hub: QoS <= 1, no retain, keep-alive <= 1767 s, device id <= 128 bytes, payload
+ * <= 256 KiB. Username: `mqe_azure_username`; password: `mqe_azure_sas_token`.
+ */
+#define MQE_CLOUD_AZURE_IOT_HUB 2
+
+/**
+ * Alibaba Cloud IoT Platform: QoS <= 1, no will, no retain, keep-alive 30..1200 s, payload
+ * <= 256 KiB. Credentials: `mqe_aliyun_sign`.
+ */
+#define MQE_CLOUD_ALIYUN 3
+
+/**
+ * Tencent IoT Hub: QoS <= 1, no will, no retain, keep-alive <= 900 s. Credentials:
+ * `mqe_tencent_sign`.
+ */
+#define MQE_CLOUD_TENCENT 4
+
+/**
+ * China Mobile OneNET: QoS <= 1. Password: `mqe_onenet_token`.
+ */
+#define MQE_CLOUD_ONENET 5
+
+/**
+ * ThingsBoard: QoS <= 1.
+ */
+#define MQE_CLOUD_THINGSBOARD 6
+
+/**
+ * Sign method HMAC-SHA256 (the signers' `method`).
+ */
+#define MQE_SIGN_HMAC_SHA256 0
+
+/**
+ * Sign method HMAC-SHA1.
+ */
+#define MQE_SIGN_HMAC_SHA1 1
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Bytes of `mqe_store_t`.
+ */
+#define MQE_STORE_SIZE 128
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * `mqe_store_t` in 8-byte words.
+ */
+#define MQE_STORE_WORDS (MQE_STORE_SIZE / 8)
+#endif
 
 /**
  * Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
@@ -462,109 +595,6 @@ typedef struct MQE_ALIGNED(8) mqe_client_t {
 } mqe_client_t;
 
 /**
- * One filter for `mqe_subscribe_many`.
- */
-typedef struct mqe_subscription_t {
-  /**
-   * NUL-terminated topic filter; wildcards allowed.
-   */
-  const char *filter;
-  uint8_t qos;
-} mqe_subscription_t;
-
-/**
- * An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
- * during the message callback; copy what you keep.
- */
-typedef struct mqe_message_t {
-  /**
-   * NOT NUL-terminated: use `topic_len`.
-   */
-  const char *topic;
-  size_t topic_len;
-  const uint8_t *payload;
-  size_t payload_len;
-  uint8_t qos;
-  bool retain;
-  bool dup;
-  /**
-   * 0 at QoS 0.
-   */
-  uint16_t packet_id;
-} mqe_message_t;
-
-/**
- * Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
- */
-typedef void (*mqe_message_handler_t)(void *user, const struct mqe_message_t *msg);
-
-/**
- * What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
- */
-typedef uint8_t mqe_event_kind_t;
-
-/**
- * What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
- * Valid only during the event callback.
- */
-typedef struct mqe_event_t {
-  mqe_event_kind_t kind;
-  bool session_present;
-  /**
-   * CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
-   */
-  uint8_t return_code;
-  uint16_t packet_id;
-  /**
-   * `MQE_OK` or the status code explaining a disconnect or refusal.
-   */
-  mqe_status_t reason;
-  /**
-   * `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
-   */
-  const uint8_t *granted;
-  size_t granted_count;
-  /**
-   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
-   */
-  uint32_t attempt;
-  uint32_t delay_ms;
-  /**
-   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
-   */
-  uint32_t endpoint;
-  /**
-   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
-   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
-   */
-  uint32_t dropped;
-  /**
-   * `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
-   */
-  bool abandoned;
-  /**
-   * `MQE_EVENT_MESSAGE_TOO_LARGE`: QoS, topic (NOT NUL-terminated; NULL when it did not
-   * fit `rx_buf`; valid only during the callback) and the packet's size in bytes.
-   */
-  uint8_t qos;
-  const char *topic;
-  size_t topic_len;
-  uint32_t size;
-} mqe_event_t;
-
-/**
- * Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
- * valid only during the call.
- */
-typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
-
-/**
- * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
- */
-typedef int32_t mqe_log_level_t;
-
-/**
  * One broker address for `mqe_options_t.endpoints` (failover).
  */
 typedef struct mqe_endpoint_t {
@@ -662,9 +692,9 @@ typedef struct mqe_options_t {
   uint32_t ping_timeout_ms;
   /**
    * Automatic reconnect (default on): after a connection started by `mqe_connect` ends for
-   * any reason but `mqe_disconnect`, `mqe_poll` waits `reconnect_min_ms * 2^(attempt-1)`,
-   * capped at `reconnect_max_ms`, less up to 25 % jitter from `platform.random`, never
-   * below `reconnect_min_ms` (defaults 1000 and 60000), and connects again.
+   * any reason but `mqe_disconnect`, `mqe_poll` waits a delay drawn uniformly (from
+   * `platform.random`) from [0, min(`reconnect_max_ms`, `reconnect_min_ms` * 2^(attempt-1))]
+   * ("full jitter"; defaults 1000 and 60000), and connects again.
    */
   bool reconnect;
   uint32_t reconnect_min_ms;
@@ -680,6 +710,47 @@ typedef struct mqe_options_t {
    */
   uint8_t qos0_policy;
   /**
+   * Cloud profile (`MQE_CLOUD_*`, default `MQE_CLOUD_NONE`); set with
+   * `mqe_options_for_cloud`. Any other than `MQE_CLOUD_NONE` needs the `cloud-profiles`
+   * feature (`MQE_FEATURE_CLOUD_PROFILES`), else `mqe_init` returns `MQE_ERR_UNSUPPORTED`.
+   */
+  uint8_t cloud;
+#if defined(MQE_FEATURE_LINK)
+  /**
+   * Feature `link`. The idle timeout, in seconds, of the NAT between the device and the
+   * broker, when known (carrier NATs drop idle TCP after 2-5 minutes: docs/CELLULAR.md); 0
+   * (default): unknown. The keep-alive is clamped below two thirds of it (and turned on if
+   * 0), so that a PINGREQ crosses the NAT before its entry expires.
+   */
+  uint32_t nat_timeout_s
+#endif
+  ;
+#if defined(MQE_FEATURE_LINK)
+  /**
+   * Feature `link`. A connection lost within this many ms of its CONNACK counts as a failed
+   * attempt: the backoff keeps growing (default 10000; 0: off).
+   */
+  uint32_t reconnect_stable_ms
+#endif
+  ;
+#if defined(MQE_FEATURE_LINK)
+  /**
+   * Feature `link`. After this many CONNACK 4 or 5 (bad credentials, not authorised) in a
+   * row, automatic reconnect stops with `MQE_EVENT_RECONNECT_STOPPED` (default 3; 0: never),
+   * unless the credentials are renewed before every CONNECT.
+   */
+  uint8_t auth_retry_limit
+#endif
+  ;
+#if defined(MQE_FEATURE_PENDING)
+  /**
+   * Feature `pending`. Report `MQE_EVENT_IDLE` each time the client becomes idle (default
+   * false).
+   */
+  bool idle_event
+#endif
+  ;
+  /**
    * Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
    * without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
    * 0: wait for ever.
@@ -692,6 +763,135 @@ typedef struct mqe_options_t {
    */
   uint32_t oversized_limit;
 } mqe_options_t;
+
+#if defined(MQE_FEATURE_CREDENTIALS_CB)
+/**
+ * Called before every CONNECT (every connect attempt, automatic reconnects included), from
+ * inside `mqe_poll` on the owner task. Writes the username (UTF-8, no NUL needed) into
+ * `username[0..username_cap]` and its length into `*username_len`, and the password into
+ * `password[0..password_cap]` and `*password_len` (0: none). `refused` is the CONNACK code
+ * (4 bad credentials, 5 not authorised) that refused the previous attempt, else 0: a signed
+ * credential should be made afresh then. Returns `MQE_OK`; any other status ends this attempt
+ * with `MQE_ERR_NO_CREDENTIALS` before anything is sent (the next follows the reconnect
+ * backoff). The buffers are the ones given to `mqe_set_credentials_handler`.
+ */
+typedef mqe_status_t (*mqe_credentials_cb_t)(void *user,
+                                             uint8_t refused,
+                                             char *username,
+                                             size_t username_cap,
+                                             size_t *username_len,
+                                             uint8_t *password,
+                                             size_t password_cap,
+                                             size_t *password_len);
+#endif
+
+/**
+ * One filter for `mqe_subscribe_many`.
+ */
+typedef struct mqe_subscription_t {
+  /**
+   * NUL-terminated topic filter; wildcards allowed.
+   */
+  const char *filter;
+  uint8_t qos;
+} mqe_subscription_t;
+
+/**
+ * An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only
+ * during the message callback; copy what you keep.
+ */
+typedef struct mqe_message_t {
+  /**
+   * NOT NUL-terminated: use `topic_len`.
+   */
+  const char *topic;
+  size_t topic_len;
+  const uint8_t *payload;
+  size_t payload_len;
+  uint8_t qos;
+  bool retain;
+  bool dup;
+  /**
+   * 0 at QoS 0.
+   */
+  uint16_t packet_id;
+} mqe_message_t;
+
+/**
+ * Called from inside `mqe_poll` for each incoming message. `msg` is valid only during the call.
+ */
+typedef void (*mqe_message_handler_t)(void *user, const struct mqe_message_t *msg);
+
+/**
+ * What an `mqe_event_t` reports: one of the `MQE_EVENT_*` constants.
+ */
+typedef uint8_t mqe_event_kind_t;
+
+/**
+ * What happened; which fields are meaningful depends on `kind` (see `MQE_EVENT_*`).
+ * Valid only during the event callback.
+ */
+typedef struct mqe_event_t {
+  mqe_event_kind_t kind;
+  bool session_present;
+  /**
+   * CONNACK return code (`MQE_EVENT_CONNECT_REFUSED`).
+   */
+  uint8_t return_code;
+  uint16_t packet_id;
+  /**
+   * `MQE_OK` or the status code explaining a disconnect or refusal.
+   */
+  mqe_status_t reason;
+  /**
+   * `MQE_EVENT_SUBSCRIBED`: granted QoS per filter; valid only during the callback.
+   */
+  const uint8_t *granted;
+  size_t granted_count;
+  /**
+   * `MQE_EVENT_RECONNECTING`: the attempt number and its delay.
+   */
+  uint32_t attempt;
+  uint32_t delay_ms;
+  /**
+   * `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
+   */
+  uint32_t endpoint;
+  /**
+   * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
+   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
+   */
+  uint32_t dropped;
+  /**
+   * `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
+   */
+  bool abandoned;
+  /**
+   * `MQE_EVENT_MESSAGE_TOO_LARGE`: QoS, topic (NOT NUL-terminated; NULL when it did not
+   * fit `rx_buf`; valid only during the callback) and the packet's size in bytes.
+   */
+  uint8_t qos;
+  const char *topic;
+  size_t topic_len;
+  uint32_t size;
+  /**
+   * `MQE_EVENT_RESTORED`: outgoing messages and incoming QoS 2 ids restored from flash.
+   */
+  uint32_t restored_outgoing;
+  uint32_t restored_rx_qos2;
+} mqe_event_t;
+
+/**
+ * Called from inside `mqe_poll` (and `mqe_disconnect`'s next poll) for each event. `event` is
+ * valid only during the call.
+ */
+typedef void (*mqe_event_handler_t)(void *user, const struct mqe_event_t *event);
+
+/**
+ * A log level: one of the `MQE_LOG_*` constants; lower is more severe.
+ */
+typedef int32_t mqe_log_level_t;
 
 /**
  * A socket address handed to `mqe_transport_t.connect` and filled by `resolve`.
@@ -802,10 +1002,160 @@ typedef void (*mqe_critical_exit_t)(uint32_t state);
  */
 typedef void (*mqe_panic_hook_t)(void);
 
+#if defined(MQE_FEATURE_PENDING)
+/**
+ * The work in hand (`mqe_pending`).
+ */
+typedef struct mqe_pending_t {
+  /**
+   * Outgoing QoS 1/2 messages not yet complete (PUBACK or PUBCOMP not received).
+   */
+  uint32_t inflight;
+  /**
+   * QoS 0 messages waiting in the offline queue.
+   */
+  uint32_t qos0_queued;
+  /**
+   * Messages `mqe_post_publish` queued and `mqe_poll` has not taken yet.
+   */
+  uint32_t outbox;
+  /**
+   * SUBSCRIBE and UNSUBSCRIBE packets awaiting SUBACK or UNSUBACK.
+   */
+  uint32_t subs_awaiting;
+  /**
+   * Bytes queued for the transport and not yet accepted by its send.
+   */
+  uint32_t tx_bytes;
+  /**
+   * Incoming QoS 2 messages awaiting the broker's PUBREL.
+   */
+  uint32_t rx_qos2_open;
+  /**
+   * A PINGREQ is queued or awaits its PINGRESP.
+   */
+  bool ping_outstanding;
+  /**
+   * Connected and nothing above pending: the modem may sleep until `mqe_next_deadline_ms`.
+   */
+  bool idle;
+} mqe_pending_t;
+#endif
+
 /**
  * The client's connection state: one of the `MQE_STATE_*` constants.
  */
 typedef int32_t mqe_state_t;
+
+#if defined(MQE_FEATURE_STATS)
+/**
+ * What went over the wire since `mqe_init` (`mqe_stats`): the bytes the transport's send
+ * accepted and its recv returned (fixed headers, PINGREQs and re-sends included; with a TLS
+ * transport, the MQTT bytes inside TLS), packets per MQTT control packet type, connects and
+ * reconnects.
+ */
+typedef struct mqe_stats_t {
+  uint64_t bytes_sent;
+  uint64_t bytes_received;
+  /**
+   * Indexed by packet type: 1 CONNECT, 3 PUBLISH, 4 PUBACK, 5 PUBREC, 6 PUBREL, 7 PUBCOMP,
+   * 8 SUBSCRIBE, 10 UNSUBSCRIBE, 12 PINGREQ, 14 DISCONNECT (0 and 15 stay 0).
+   */
+  uint32_t packets_sent[16];
+  /**
+   * Indexed likewise: 2 CONNACK, 3 PUBLISH, 4 PUBACK, ..., 9 SUBACK, 11 UNSUBACK, 13 PINGRESP.
+   */
+  uint32_t packets_received[16];
+  /**
+   * PUBLISH packets sent again with DUP set (after a reconnect).
+   */
+  uint32_t publish_resends;
+  /**
+   * PINGREQs sent (`packets_sent[12]`).
+   */
+  uint32_t pings;
+  /**
+   * CONNACKs that accepted a connection.
+   */
+  uint32_t connects;
+  /**
+   * Connection attempts started by automatic reconnect or `mqe_link_up` (not `mqe_connect`).
+   */
+  uint32_t reconnects;
+} mqe_stats_t;
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Storage for the session store, allocated by the caller (for example `static mqe_store_t
+ * s;`) and handed to `mqe_set_store`; it must outlive the client's use of it.
+ */
+typedef struct MQE_ALIGNED(8) mqe_store_t {
+  uint64_t opaque[MQE_STORE_WORDS];
+} mqe_store_t;
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * The firmware's flash region, in the style of `mqe_transport_t`: offsets are from the
+ * region's start, sectors are numbered from 0. Every function returns 0, or a negative
+ * value on failure. `program` is only called on erased bytes, `write_size`-aligned and a
+ * multiple of it in length; `read` may be called at any offset and length.
+ */
+typedef struct mqe_flash_t {
+  void *ctx;
+  int32_t (*read)(void*, uint32_t, uint8_t*, uint32_t);
+  int32_t (*program)(void*, uint32_t, const uint8_t*, uint32_t);
+  /**
+   * Erases sector `n` (every byte becomes 0xFF).
+   */
+  int32_t (*erase)(void*, uint32_t);
+  /**
+   * Bytes in one erasable sector.
+   */
+  uint32_t sector_size;
+  /**
+   * Sectors in the region (at least 3).
+   */
+  uint32_t sector_count;
+  /**
+   * Write granularity in bytes: 1, 2, 4, 8, 16 or 32 (internal flash with ECC).
+   */
+  uint32_t write_size;
+} mqe_flash_t;
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * The firmware reported the data link down (`mqe_link_down`). An `MQE_EVENT_DISCONNECTED`
+ * with `MQE_ERR_LINK_DOWN` follows when a connection or an attempt was under way.
+ */
+#define MQE_EVENT_LINK_DOWN 16
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * The firmware reported the data link up (`mqe_link_up`); a wanted connection is being set up.
+ */
+#define MQE_EVENT_LINK_UP 17
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * CONNACK refused the credentials (`return_code` 4 or 5, `reason` its `MQE_ERR_REFUSED_*`)
+ * `mqe_options_t.auth_retry_limit` times in a row: automatic reconnect stopped. `mqe_connect`
+ * starts again (with new credentials, after a new `mqe_init`).
+ */
+#define MQE_EVENT_RECONNECT_STOPPED 18
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * A connection is wanted (`mqe_connect` was called) but the data link is down: no attempt is
+ * made until `mqe_link_up`. Publishing works as while reconnecting.
+ */
+#define MQE_STATE_LINK_DOWN 5
+#endif
 
 /**
  * `mqe_set_log_level` with this turns logging off.
@@ -833,6 +1183,15 @@ typedef int32_t mqe_state_t;
  * Acknowledgements: SUBACK, UNSUBACK, PINGRESP.
  */
 #define MQE_LOG_DEBUG 3
+
+#if defined(MQE_FEATURE_PENDING)
+/**
+ * Nothing to send and nothing awaited (`mqe_options_t.idle_event`): connected, every count of
+ * `mqe_pending_t` is 0. Reported once each time the client becomes idle (again after each
+ * keep-alive PINGRESP). A PSM/eDRX application may then sleep until `mqe_next_deadline_ms`.
+ */
+#define MQE_EVENT_IDLE 19
+#endif
 
 /**
  * CONNACK accepted the connection. `session_present` is set, and `endpoint`: the index of the
@@ -916,6 +1275,13 @@ typedef int32_t mqe_state_t;
 #define MQE_EVENT_RX_QOS2_EVICTED 13
 
 /**
+ * `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
+ * QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
+ * `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+ */
+#define MQE_EVENT_RESTORED 14
+
+/**
  * No connection and none being set up.
  */
 #define MQE_STATE_DISCONNECTED 0
@@ -995,6 +1361,159 @@ mqe_status_t mqe_check_msg(struct mqe_client_t *c);
  * `c` is NULL or client storage; the handlers set must be callable.
  */
 mqe_status_t mqe_ping(struct mqe_client_t *c, uint32_t timeout_ms);
+
+#if defined(MQE_FEATURE_CLOUD_PROFILES)
+/**
+ * Applies cloud profile `cloud` (`MQE_CLOUD_*`) to `*opts`: sets `opts->cloud` and moves
+ * `keep_alive_s` into the cloud's range (0 becomes its maximum where 0 is not allowed).
+ * `mqe_init` then refuses options the cloud refuses (a will where none is allowed, a
+ * keep-alive or client id beyond its limits), and publish and subscribe calls return
+ * `MQE_ERR_UNSUPPORTED` for what it would drop the connection over: QoS above its cap,
+ * retain, more filters per SUBSCRIBE, longer topics or payloads (docs/CLOUDS.md). Errors:
+ * `MQE_ERR_NULL`, `MQE_ERR_ARG` (unknown cloud).
+ *
+ * # Safety
+ * `opts` is NULL or a valid, writable `mqe_options_t`, used only during the call.
+ */
+mqe_status_t mqe_options_for_cloud(uint8_t cloud, struct mqe_options_t *opts);
+#endif
+
+#if defined(MQE_FEATURE_CREDENTIALS_CB)
+/**
+ * Registers `cb`, asked for the username and password before every CONNECT (see
+ * `mqe_credentials_cb_t`); they replace `opts.username`/`opts.password`. `username_buf`
+ * (`username_cap` bytes, > 0) and `password_buf` (`password_cap` bytes; NULL with 0 for no
+ * password) are kept by the client and written only by `cb`: they must stay valid, untouched
+ * by the application and apart from every other buffer, while the client is used. NULL `cb`
+ * stops asking (the last credentials stay). Takes effect at the next connect attempt; any
+ * state. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_BUFFER` (username buffer NULL
+ * or empty, password buffer NULL with a length), `MQE_ERR_TOO_LARGE` (a cap over 65,535).
+ *
+ * # Safety
+ * `c` is NULL or client storage; the buffers are valid for their caps as described.
+ */
+mqe_status_t mqe_set_credentials_handler(struct mqe_client_t *c,
+                                         mqe_credentials_cb_t cb,
+                                         void *user,
+                                         char *username_buf,
+                                         size_t username_cap,
+                                         uint8_t *password_buf,
+                                         size_t password_cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_ALIYUN)
+/**
+ * Alibaba Cloud IoT (Aliyun) credentials for a device certificate, written NUL-terminated:
+ * the MQTT client id `{client_id}|securemode={securemode},signmethod={hmacsha256|hmacsha1},
+ * timestamp={timestamp_ms}|`, the username `{device_name}&{product_key}` and the password,
+ * the lowercase hex HMAC of `clientId{client_id}deviceName{device_name}productKey{product_key}
+ * timestamp{timestamp_ms}` keyed with `device_secret`. `timestamp_ms` is wall-clock ms since
+ * 1970 (the caller's NITZ/AT+CCLK time); `securemode` 2 for TLS, 3 for plain TCP; `method`
+ * `MQE_SIGN_HMAC_SHA256` or `MQE_SIGN_HMAC_SHA1`. No heap; all inputs only during the call.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_UTF8`, `MQE_ERR_CLOCK_UNSET` (time before
+ * `MQE_MIN_WALL_CLOCK_S`), `MQE_ERR_ARG` (client id over 64 bytes, securemode not 2 or 3),
+ * `MQE_ERR_UNSUPPORTED` (method), `MQE_ERR_BUFFER` (an output too small; its content is then
+ * unspecified).
+ *
+ * # Safety
+ * Strings NULL or NUL-terminated; each output NULL or writable for its cap, not overlapping.
+ */
+mqe_status_t mqe_aliyun_sign(const char *product_key,
+                             const char *device_name,
+                             const char *device_secret,
+                             const char *client_id,
+                             uint64_t timestamp_ms,
+                             uint8_t method,
+                             uint8_t securemode,
+                             char *client_id_out,
+                             size_t client_id_cap,
+                             char *username_out,
+                             size_t username_cap,
+                             char *password_out,
+                             size_t password_cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_AZURE)
+/**
+ * Azure IoT Hub's MQTT username, NUL-terminated: `{host}/{device_id}/?api-version=2021-04-12`
+ * (`host` is the hub's host name, `{hub}.azure-devices.net`). Errors: `MQE_ERR_NULL`,
+ * `MQE_ERR_UTF8`, `MQE_ERR_BUFFER`.
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_azure_username(const char *host, const char *device_id, char *out, size_t cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_AZURE)
+/**
+ * An Azure IoT Hub SAS token (the MQTT password), NUL-terminated:
+ * `SharedAccessSignature sr={sr}&sig={sig}&se={expiry}`, `sr` the URL-encoded
+ * `{host}/devices/{device_id}`, `sig` the URL-encoded base64 HMAC-SHA256 of `{sr}\n{expiry}`
+ * keyed with the base64-decoded `device_key_b64`, `expiry` = `now_s + ttl_s` (wall-clock
+ * seconds). Errors: `MQE_ERR_NULL`, `MQE_ERR_UTF8`, `MQE_ERR_CLOCK_UNSET`, `MQE_ERR_ARG` (key
+ * not base64 or over 128 bytes, expiry past 2^64), `MQE_ERR_BUFFER`.
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_azure_sas_token(const char *host,
+                                 const char *device_id,
+                                 const char *device_key_b64,
+                                 uint64_t now_s,
+                                 uint64_t ttl_s,
+                                 char *out,
+                                 size_t cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_TENCENT)
+/**
+ * Tencent IoT Hub credentials for a device key, NUL-terminated: the username
+ * `{product_id}{device_name};{sdkappid};{connid};{expiry}` (`expiry` = `now_s + ttl_s`;
+ * Tencent's SDKs pass sdkappid `12010126` and a random 5-character connid) and the password,
+ * the lowercase hex HMAC of the username keyed with the base64-decoded `psk_b64`, followed by
+ * `;hmacsha256` or `;hmacsha1`. The MQTT client id is `{product_id}{device_name}`.
+ * Errors: as `mqe_azure_sas_token`, and `MQE_ERR_UNSUPPORTED` (method).
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_tencent_sign(const char *product_id,
+                              const char *device_name,
+                              const char *psk_b64,
+                              const char *sdkappid,
+                              const char *connid,
+                              uint64_t now_s,
+                              uint64_t ttl_s,
+                              uint8_t method,
+                              char *username_out,
+                              size_t username_cap,
+                              char *password_out,
+                              size_t password_cap);
+#endif
+
+#if defined(MQE_FEATURE_SIGN_ONENET)
+/**
+ * China Mobile OneNET's token (the MQTT password; username = product id, client id = device
+ * name), NUL-terminated: `version=2018-10-31&res={res}&et={expiry}&method={sha256|sha1}&
+ * sign={sign}`, `res` = `products/{product_id}/devices/{device_name}`, `expiry` = `now_s +
+ * ttl_s`, `sign` the base64 HMAC of `{expiry}\n{method}\n{res}\n2018-10-31` keyed with the
+ * base64-decoded `key_b64`; every value URL-encoded. OneNET's md5 method is not offered.
+ * Errors: as `mqe_tencent_sign`.
+ *
+ * # Safety
+ * As `mqe_aliyun_sign`.
+ */
+mqe_status_t mqe_onenet_token(const char *product_id,
+                              const char *device_name,
+                              const char *key_b64,
+                              uint64_t now_s,
+                              uint64_t ttl_s,
+                              uint8_t method,
+                              char *out,
+                              size_t cap);
+#endif
 
 /**
  * Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
@@ -1291,6 +1810,38 @@ mqe_status_t mqe_init_abi(struct mqe_client_t *c,
 #define mqe_init(c, opts, transport, platform) \
   mqe_init_abi((c), (opts), (transport), (platform), sizeof(mqe_client_t), MQE_ABI_TAG)
 
+#if defined(MQE_FEATURE_LINK)
+/**
+ * Tells the client that the data link (PDP context, bearer) went down, typically from the
+ * modem's data-call callback on the owner task. The connection, or the attempt under way,
+ * ends at once (`MQE_EVENT_LINK_DOWN`, then `MQE_EVENT_DISCONNECTED` with
+ * `MQE_ERR_LINK_DOWN`, on the next `mqe_poll`), and no connect attempt is made, so no battery
+ * or data is spent on a dead bearer, until `mqe_link_up`. `mqe_publish` keeps its offline
+ * behaviour: QoS 1/2 are stored, QoS 0 queued. `mqe_state` says `MQE_STATE_LINK_DOWN` while a
+ * connection is wanted. Calling it again while down does nothing. Any state.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`. Allowed from a callback of this client.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_link_down(struct mqe_client_t *c);
+#endif
+
+#if defined(MQE_FEATURE_LINK)
+/**
+ * Tells the client that the data link is up again. When a connection is wanted, the attempt
+ * starts now, without waiting out the reconnect backoff (also when a backoff runs and the link
+ * was never reported down); `MQE_EVENT_LINK_UP` is reported when the link was down. Any state.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_link_up(struct mqe_client_t *c);
+#endif
+
 /**
  * Registers the critical section that guards the outbox of every client: between `enter` and
  * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
@@ -1309,6 +1860,17 @@ mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
  * hook returns (or without one) the handler spins forever. Any task may call this at any time.
  */
 void mqe_set_panic_hook(mqe_panic_hook_t hook);
+
+#if defined(MQE_FEATURE_PENDING)
+/**
+ * Fills `*out` with the work in hand. Any state, also from a callback.
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `out` is NULL or writable.
+ */
+mqe_status_t mqe_pending(const struct mqe_client_t *c, struct mqe_pending_t *out);
+#endif
 
 /**
  * Does everything that is due without blocking: publishes what `mqe_post_publish` queued
@@ -1384,6 +1946,53 @@ const char *mqe_strerror(mqe_status_t status);
  * The library version, "MAJOR.MINOR.PATCH": a static string owned by the library.
  */
 const char *mqe_version(void);
+
+#if defined(MQE_FEATURE_STATS)
+/**
+ * Fills `*out` with the wire counters since `mqe_init`. Any state, also from a callback.
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `out` is NULL or writable.
+ */
+mqe_status_t mqe_stats(const struct mqe_client_t *c, struct mqe_stats_t *out);
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Gives the client a session store in `flash`, and restores what it holds: call it after
+ * `mqe_init` and before the first `mqe_connect`. A blank region is formatted. The next
+ * connection (use `clean_session = 0`) re-sends what was in flight, as after a reconnect;
+ * `MQE_EVENT_RESTORED` (at the next `mqe_poll`) says how much. From then on every accepted
+ * QoS 1/2 message is on flash before `mqe_publish` returns `MQE_OK`, and a store too full
+ * to take it returns `MQE_ERR_FULL`.
+ *
+ * `store` and the functions of `flash` must stay valid while the client lives; the table
+ * itself is copied. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_STATE` (not
+ * disconnected, or a store already set), `MQE_ERR_REENTRANT`, `MQE_ERR_STORE_FLASH`,
+ * `MQE_ERR_STORE_CORRUPT` and `MQE_ERR_STORE_VERSION` (the region is refused and left as it
+ * is; `mqe_store_erase` clears it), `MQE_ERR_STORE_GEOMETRY`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `store` is NULL or writable `mqe_store_t` storage not in
+ * use by another client; `flash` is NULL or a readable `mqe_flash_t`.
+ */
+mqe_status_t mqe_set_store(struct mqe_client_t *c,
+                           struct mqe_store_t *store,
+                           const struct mqe_flash_t *flash);
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Erases every sector of `flash`: everything stored there is gone. For a region that
+ * `mqe_set_store` refused (`MQE_ERR_STORE_CORRUPT`, `MQE_ERR_STORE_VERSION`). Errors:
+ * `MQE_ERR_NULL`, `MQE_ERR_STORE_FLASH`.
+ *
+ * # Safety
+ * `flash` is NULL or a readable `mqe_flash_t` whose functions are valid.
+ */
+mqe_status_t mqe_store_erase(const struct mqe_flash_t *flash);
+#endif
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -16,6 +16,10 @@ pub enum Error {
     PasswordWithoutUsername,
     /// A string is longer than 65,535 bytes, or a packet can never fit the buffer it needs.
     TooLarge,
+    /// The cloud profile does not allow this (QoS, retain, will, or a limit of its own).
+    Unsupported,
+    /// The credentials asked for before CONNECT were not given.
+    NoCredentials,
     // --- state ---
     /// The call is not allowed in the current state.
     InvalidState,
@@ -38,6 +42,8 @@ pub enum Error {
     PingTimeout,
     /// An acknowledgement did not arrive within the ack timeout.
     AckTimeout,
+    /// The firmware reported the data link (PDP context, bearer) down: `link_down`.
+    LinkDown,
     // --- protocol ---
     /// The broker sent bytes that are not a valid MQTT 3.1.1 packet.
     Malformed,

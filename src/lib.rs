@@ -37,10 +37,13 @@ pub mod config {
 
 mod bytes;
 pub mod client;
+pub mod cloud;
 pub mod engine;
 pub mod error;
 pub mod ffi;
 mod session;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod time;
 pub mod wire;
 

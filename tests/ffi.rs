@@ -1144,6 +1144,9 @@ const PINNED_STATUS_NUMBERS: &[(&str, i32)] = &[
     ("MQE_ERR_BUFFER", -8),
     ("MQE_ERR_ABI_MISMATCH", -9),
     ("MQE_ERR_ALIGNMENT", -10),
+    ("MQE_ERR_UNSUPPORTED", -11),
+    ("MQE_ERR_CLOCK_UNSET", -12),
+    ("MQE_ERR_NO_CREDENTIALS", -13),
     ("MQE_ERR_NOT_INIT", -20),
     ("MQE_ERR_STATE", -21),
     ("MQE_ERR_REENTRANT", -22),
@@ -1172,6 +1175,11 @@ const PINNED_STATUS_NUMBERS: &[(&str, i32)] = &[
     ("MQE_ERR_CONN_RESET", -73),
     ("MQE_ERR_NET_DOWN", -74),
     ("MQE_ERR_TLS", -75),
+    ("MQE_ERR_LINK_DOWN", -47),
+    ("MQE_ERR_STORE_FLASH", -80),
+    ("MQE_ERR_STORE_CORRUPT", -81),
+    ("MQE_ERR_STORE_VERSION", -82),
+    ("MQE_ERR_STORE_GEOMETRY", -83),
 ];
 
 #[test]
@@ -1288,20 +1296,21 @@ fn automatic_reconnect_through_the_c_api() {
     h.recorder.details.clear();
     h.net.sent.clear();
 
-    // Lost: reported, then the reconnect is announced with its attempt and delay.
+    // Lost: reported, then the reconnect is announced with its attempt and delay (full
+    // jitter: with random() = 7 the client draws 20 of [0, 100]).
     h.net.peer_closed = true;
     assert_eq!(h.poll(), MQE_ERR_CLOSED);
     assert_eq!(
         h.recorder.details,
         vec![
             (MQE_EVENT_DISCONNECTED, 0, 0, 0, 0),
-            (MQE_EVENT_RECONNECTING, 1, 100, 0, 0)
+            (MQE_EVENT_RECONNECTING, 1, 20, 0, 0)
         ]
     );
     h.recorder.details.clear();
     assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_RECONNECTING);
     assert_eq!(unsafe { mqe_mqttsta(c) }, 1);
-    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, 100);
+    assert_eq!(unsafe { mqe_next_deadline_ms(c) }, 20);
 
     // QoS 0 while reconnecting: queued; one too many drops the oldest, and says so.
     let cap = mqtt_engine::config::OFFLINE_QOS0_MSGS;
@@ -1804,7 +1813,7 @@ fn the_log_hook_tells_the_connection_lifecycle() {
                 MQE_LOG_ERROR,
                 "protocol error: unknown packet id from the broker (-52)"
             ),
-            (MQE_LOG_INFO, "reconnect attempt 1 in 100 ms, endpoint 0"),
+            (MQE_LOG_INFO, "reconnect attempt 1 in 20 ms, endpoint 0"),
         ])
     );
 
@@ -1823,7 +1832,9 @@ fn the_log_hook_tells_the_connection_lifecycle() {
                 MQE_LOG_WARN,
                 "disconnected: connection closed by the broker (-42)"
             ),
-            (MQE_LOG_INFO, "reconnect attempt 1 in 100 ms, endpoint 0"),
+            // Closed right after its CONNACK: a failed attempt too (reconnect_stable_ms), so
+            // the count goes on at 2 and the delay is drawn from [0, 200].
+            (MQE_LOG_INFO, "reconnect attempt 2 in 102 ms, endpoint 0"),
         ])
     );
 

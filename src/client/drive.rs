@@ -30,23 +30,42 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             _ => return Err(Error::InvalidState),
         }
         self.want_connection = true;
+        if self.link_blocks_attempt() {
+            // Starts at link-up.
+            self.phase = Phase::Idle;
+            return Ok(());
+        }
         self.start_attempt(now);
         Ok(())
     }
 
     /// One connection attempt to the current endpoint.
-    fn start_attempt(&mut self, now: Instant) {
+    pub(super) fn start_attempt(&mut self, now: Instant) {
         // Bytes of the old connection mean nothing on the new one.
         self.rx_start = 0;
         self.rx_end = 0;
         self.more_work = true;
         self.connected_on_attempt = false;
+        self.stats.new_connection();
         self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
         let endpoint = self.endpoint();
         self.phase = match ip_literal::parse(endpoint.host) {
             Some(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
             None => Phase::Resolving,
         };
+        // Delivered by the next `next_notice`, before any socket step of this attempt.
+        if self.ask_credentials {
+            let refused = self.last_refusal;
+            self.push_own(Dispatch::CredentialsNeeded { refused });
+        }
+    }
+
+    /// Ends the attempt being set up (resolve or TCP connect) with `reason`, as a failed
+    /// attempt: reported as `Disconnected`, then retried per the reconnect policy.
+    pub fn abort_attempt(&mut self, reason: Error) {
+        if matches!(self.phase, Phase::Resolving | Phase::TcpConnecting(_)) {
+            self.fail_setup(reason);
+        }
     }
 
     /// Ends the connection cleanly: DISCONNECT is sent, then the socket closes. Cancels a
@@ -55,6 +74,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     pub fn disconnect(&mut self, now: Instant) -> Result<(), Error> {
         let was_wanted = core::mem::replace(&mut self.want_connection, false);
         match self.phase {
+            #[cfg(feature = "link")]
+            Phase::Idle if was_wanted && !self.link_is_up() => {
+                self.push_own(Dispatch::Event(Event::Disconnected { reason: None }));
+                Ok(())
+            }
             Phase::Idle => Err(Error::InvalidState),
             Phase::Backoff(_) | Phase::Resolving | Phase::TcpConnecting(_) => {
                 self.close_socket();
@@ -77,7 +101,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// (0 = now); `None` when nothing is scheduled. Received data is not predicted: poll
     /// when the socket becomes readable, too.
     pub fn next_deadline(&self, now: Instant) -> Option<u32> {
-        if self.more_work || !self.own_events.is_empty() || self.qos0_dropped_unreported > 0 {
+        if self.more_work
+            || !self.own_events.is_empty()
+            || self.qos0_dropped_unreported > 0
+            || self.idle_unreported()
+        {
             return Some(0);
         }
         let connect_left = now.ms_until(self.connect_deadline);
@@ -118,6 +146,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                     if !now.reached(at) {
                         return None;
                     }
+                    self.stats.reconnect();
                     self.start_attempt(now);
                 }
                 Phase::Resolving => {
@@ -176,7 +205,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                     let count = core::mem::take(&mut self.qos0_dropped_unreported);
                     return Some(Dispatch::Qos0Dropped { count });
                 }
-                None => return None,
+                None => return self.idle_notice(),
             },
         };
         if let Dispatch::Event(event) = dispatch {
@@ -188,12 +217,22 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     fn observe(&mut self, now: Instant, event: Event) {
         match event {
             Event::Connected { .. } => {
+                self.last_refusal = 0;
+                self.link_on_connected(now, self.attempt);
+                self.stats.connected();
                 self.attempt = 0;
                 self.connected_on_attempt = true;
             }
             Event::Disconnected { reason: None } => self.want_connection = false,
-            Event::Disconnected { reason: Some(_) } | Event::ConnectRefused { .. } => {
+            Event::Disconnected { reason: Some(_) } => {
+                self.link_on_lost(now);
                 self.schedule_reconnect(now);
+            }
+            Event::ConnectRefused { code } => {
+                self.last_refusal = code;
+                if !self.link_on_refused(code) {
+                    self.schedule_reconnect(now);
+                }
             }
             _ => {}
         }
@@ -222,7 +261,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     }
 
     /// Ends a connection attempt that failed before the engine was involved.
-    fn fail_setup(&mut self, reason: Error) {
+    pub(super) fn fail_setup(&mut self, reason: Error) {
         self.close_socket();
         self.push_own(Dispatch::Event(Event::Disconnected {
             reason: Some(reason),

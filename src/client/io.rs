@@ -62,6 +62,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             Ok(sent) => {
                 // A stack claiming more than it was given sent at most what it was given.
                 let sent = sent.min(pending_len);
+                self.stats.sent(pending.get(..sent).unwrap_or(&[]));
                 if sent > 0 {
                     self.engine.transmit_done(now, sent);
                 }
@@ -118,7 +119,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                 true
             }
             Ok(received) => {
-                self.rx_end = self.rx_end.saturating_add(received.min(free_len));
+                let received = received.min(free_len);
+                self.stats.received(free.get(..received).unwrap_or(&[]));
+                self.rx_end = self.rx_end.saturating_add(received);
                 true
             }
             Err(nb::Error::WouldBlock) => false,

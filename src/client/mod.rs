@@ -13,8 +13,11 @@
 mod drive;
 mod io;
 mod ip_literal;
+mod link;
+mod pending;
 mod qos0_queue;
 mod reconnect;
+mod stats;
 
 use core::mem::MaybeUninit;
 use core::net::SocketAddr;
@@ -30,8 +33,11 @@ use crate::time::Instant;
 use crate::wire::{self, QoS};
 use crate::Error;
 
+pub use link::{nat_keep_alive, LinkPolicy};
+pub use pending::Pending;
 use qos0_queue::Qos0Queue;
 pub use reconnect::ReconnectPolicy;
+pub use stats::WireStats;
 
 /// How soon to poll again while waiting on a step the stack reports only by polling
 /// (DNS, TCP connect, a send that would block).
@@ -88,6 +94,27 @@ pub enum Dispatch {
     Qos0Dropped {
         count: u32,
     },
+    /// A connect attempt starts: give it fresh credentials with [`Client::set_credentials`]
+    /// (or end it with [`Client::abort_attempt`]) before the next call. Only after
+    /// [`Client::set_credentials_hook`]; `refused` is the CONNACK code (4 or 5) that refused
+    /// the previous attempt, else 0.
+    CredentialsNeeded {
+        refused: u8,
+    },
+    /// The firmware reported the data link down or up (`link_down`, `link_up`).
+    #[cfg(feature = "link")]
+    Link {
+        up: bool,
+    },
+    /// CONNACK refused the credentials (`code` 4 or 5) `LinkPolicy::auth_retry_limit` times
+    /// in a row: automatic reconnect stopped until the next `connect`.
+    #[cfg(feature = "link")]
+    ReconnectStopped {
+        code: u8,
+    },
+    /// Nothing to send and nothing awaited (see [`Client::pending`]); once per change.
+    #[cfg(feature = "pending")]
+    Idle,
 }
 
 /// What a QoS 0 publish does when the offline queue is full.
@@ -111,6 +138,9 @@ pub enum ClientState {
     Connected,
     /// DISCONNECT queued; the socket closes once it is sent.
     Disconnecting,
+    /// A connection is wanted, but the firmware reported the data link down.
+    #[cfg(feature = "link")]
+    LinkDown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +190,13 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     qos0_policy: Qos0Policy,
     qos0_dropped: u32,
     qos0_dropped_unreported: u32,
+    /// Ask for credentials before each attempt ([`Dispatch::CredentialsNeeded`]).
+    ask_credentials: bool,
+    /// The CONNACK code that refused the last attempt (0: none since the last CONNACK).
+    last_refusal: u8,
+    link: link::Link,
+    stats: stats::Stats,
+    idle: pending::IdleWatch,
 }
 
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
@@ -230,6 +267,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
             addr_of_mut!((*client).qos0_dropped).write(0);
             addr_of_mut!((*client).qos0_dropped_unreported).write(0);
+            addr_of_mut!((*client).ask_credentials).write(false);
+            addr_of_mut!((*client).last_refusal).write(0);
+            addr_of_mut!((*client).link).write(link::Link::NEW);
+            addr_of_mut!((*client).stats).write(stats::Stats::NEW);
+            addr_of_mut!((*client).idle).write(pending::IdleWatch::NEW);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -256,10 +298,34 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             qos0_policy: _,
             qos0_dropped: _,
             qos0_dropped_unreported: _,
+            ask_credentials: _,
+            last_refusal: _,
+            link: _,
+            stats: _,
+            idle: _,
         } = &*client;
         let rx_len = client.rx.len();
         client.engine.limit_rx_packet(rx_len);
         client
+    }
+
+    /// Asks for credentials before every connect attempt ([`Dispatch::CredentialsNeeded`]).
+    pub fn set_credentials_hook(&mut self, on: bool) {
+        self.ask_credentials = on;
+        // Fresh credentials each attempt: a CONNACK 4/5 does not stop reconnecting (`link`).
+        self.set_credentials_refreshable(on);
+    }
+
+    /// Whether credentials are asked for before every attempt: then a refusal (CONNACK 4 or 5)
+    /// may be cured by the next attempt's credentials.
+    pub fn credentials_hook(&self) -> bool {
+        self.ask_credentials
+    }
+
+    /// The username and password of the next CONNECT (replacing those the client was made with).
+    pub fn set_credentials(&mut self, username: Option<&'b str>, password: Option<&'b [u8]>) {
+        self.connect_options.username = username;
+        self.connect_options.password = password;
     }
 
     pub fn set_qos0_policy(&mut self, policy: Qos0Policy) {
@@ -321,6 +387,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
     pub fn state(&self) -> ClientState {
         match self.phase {
+            #[cfg(feature = "link")]
+            Phase::Idle if self.want_connection && !self.link_is_up() => ClientState::LinkDown,
             Phase::Idle => ClientState::Disconnected,
             Phase::Backoff(_) => ClientState::Reconnecting,
             Phase::Resolving | Phase::TcpConnecting(_) => ClientState::Connecting,

@@ -8,9 +8,10 @@ use super::{Client, Dispatch, Endpoint, Phase};
 use crate::time::Instant;
 use crate::Error;
 
-/// Automatic reconnect: after a connection ends for any reason but `disconnect`, the next
-/// attempt waits `min_ms * 2^(attempt-1)`, capped at `max_ms`, less up to a quarter of jitter,
-/// never below `min_ms`.
+/// Automatic reconnect: after a connection ends for any reason but `disconnect`, attempt `n`
+/// waits a delay drawn uniformly from `[0, min(max_ms, min_ms * 2^(n-1))]`: "full jitter", as
+/// FreeRTOS's backoffAlgorithm and AWS's "Exponential Backoff and Jitter" do. Devices that lost
+/// the same cell then spread their attempts over the whole window instead of arriving together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReconnectPolicy {
     pub enabled: bool,
@@ -25,13 +26,19 @@ impl ReconnectPolicy {
         max_ms: 0,
     };
 
-    /// The wait before attempt `attempt` (1 = the first retry), `random` picking the jitter.
-    pub fn delay_ms(&self, attempt: u32, random: u32) -> u32 {
+    /// The ceiling of attempt `attempt`'s delay (1 = the first retry): `min_ms * 2^(attempt-1)`,
+    /// capped at `max_ms` (or `min_ms` if that is larger).
+    pub fn ceiling_ms(&self, attempt: u32) -> u32 {
         let max_ms = self.max_ms.max(self.min_ms);
         let doublings = attempt.saturating_sub(1).min(31);
-        let base = self.min_ms.saturating_mul(1u32 << doublings).min(max_ms);
-        let jitter = random.checked_rem(base / 4 + 1).unwrap_or(0);
-        base.saturating_sub(jitter).max(self.min_ms)
+        self.min_ms.saturating_mul(1u32 << doublings).min(max_ms)
+    }
+
+    /// The wait before attempt `attempt`: `random` reduced into `[0, ceiling_ms(attempt)]`.
+    pub fn delay_ms(&self, attempt: u32, random: u32) -> u32 {
+        let span = self.ceiling_ms(attempt).saturating_add(1);
+        // `span` is at least 1, so the remainder always exists.
+        random.checked_rem(span).unwrap_or(0)
     }
 }
 
@@ -74,7 +81,11 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// reached CONNACK is retried at the same endpoint; a failed attempt moves to the next.
     pub(super) fn schedule_reconnect(&mut self, now: Instant) {
         self.close_if_engine_disconnected();
-        if !self.want_connection || !self.reconnect.enabled || self.phase != Phase::Idle {
+        if !self.want_connection
+            || !self.reconnect.enabled
+            || self.phase != Phase::Idle
+            || self.link_blocks_attempt()
+        {
             return;
         }
         if !self.connected_on_attempt {

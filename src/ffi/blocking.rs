@@ -124,6 +124,9 @@ pub unsafe extern "C" fn mqe_connect_wait(c: *mut mqe_client_t, timeout_ms: u32)
             _ if polled != MQE_OK => Wait::Done(polled),
             ClientState::Disconnected | ClientState::Disconnecting => Wait::Done(MQE_ERR_STATE),
             ClientState::Connecting | ClientState::Reconnecting => Wait::Continue,
+            // Waits for link-up within the timeout.
+            #[cfg(feature = "link")]
+            ClientState::LinkDown => Wait::Continue,
         })
     }
 }

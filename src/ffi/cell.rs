@@ -62,6 +62,12 @@ pub(crate) struct ClientCell {
     /// Messages dispatched and PINGRESPs seen since mqe_init (the blocking helpers wait on them).
     pub(crate) messages_seen: u32,
     pub(crate) ping_responses: u32,
+    /// The cloud profile (`MQE_CLOUD_*`) publish and subscribe are checked against.
+    #[cfg(feature = "cloud-profiles")]
+    pub(crate) cloud: u8,
+    /// The credentials callback and its buffers (`mqe_set_credentials_handler`).
+    #[cfg(feature = "credentials-cb")]
+    pub(crate) credentials: Option<super::cloud::Credentials>,
     pub(crate) client: Client<'static, CTransport>,
 }
 
@@ -115,6 +121,10 @@ pub(crate) unsafe fn init_storage(
         }
         ptr::addr_of_mut!((*cell).messages_seen).write(0);
         ptr::addr_of_mut!((*cell).ping_responses).write(0);
+        #[cfg(feature = "cloud-profiles")]
+        ptr::addr_of_mut!((*cell).cloud).write(setup.cloud);
+        #[cfg(feature = "credentials-cb")]
+        ptr::addr_of_mut!((*cell).credentials).write(None);
         let client = &mut *ptr::addr_of_mut!((*cell).client).cast::<MaybeUninit<_>>();
         setup.build_in(client, jitter_seed);
         let ClientCell {
@@ -129,6 +139,10 @@ pub(crate) unsafe fn init_storage(
             topic_handlers: _,
             messages_seen: _,
             ping_responses: _,
+            #[cfg(feature = "cloud-profiles")]
+                cloud: _,
+            #[cfg(feature = "credentials-cb")]
+                credentials: _,
             client: _,
         } = &*cell;
         outbox::reset(ptr::addr_of_mut!((*storage).outbox));
@@ -162,6 +176,8 @@ impl ClientCell {
             ClientState::Connecting | ClientState::Reconnecting => 1,
             ClientState::Disconnected if self.last_reason == Some(Error::PeerClosed) => 2,
             ClientState::Disconnected | ClientState::Disconnecting => -1,
+            #[cfg(feature = "link")]
+            ClientState::LinkDown => -1,
         }
     }
 
@@ -232,6 +248,22 @@ impl ClientCell {
                 event.endpoint = endpoint;
                 self.event_callback(event)
             }
+            Dispatch::CredentialsNeeded { refused } => {
+                #[cfg(feature = "credentials-cb")]
+                if let Some(hook) = self.credentials {
+                    // C is about to write the buffers the client's credentials point into.
+                    self.client.set_credentials(None, None);
+                    return Some((Callback::Credentials(hook, refused), None));
+                }
+                let _ = refused;
+                Callback::None
+            }
+            #[cfg(feature = "link")]
+            Dispatch::Link { up } => self.link_event(up),
+            #[cfg(feature = "link")]
+            Dispatch::ReconnectStopped { code } => self.reconnect_stopped_event(code),
+            #[cfg(feature = "pending")]
+            Dispatch::Idle => self.event_callback(blank_event(super::MQE_EVENT_IDLE)),
             Dispatch::Oversized {
                 topic,
                 size,
@@ -280,6 +312,10 @@ pub(crate) enum Callback {
         *mut c_void,
         mqe_event_t,
     ),
+    /// Ask the credentials callback (`refused`: the last CONNACK refusal); run by `mqe_poll`
+    /// through `cloud::run_credentials`, which needs the cell afterwards.
+    #[cfg(feature = "credentials-cb")]
+    Credentials(super::cloud::Credentials, u8),
 }
 
 impl Callback {
@@ -299,6 +335,9 @@ impl Callback {
             }
             // SAFETY: as above, for the event and its granted codes.
             Callback::Event(handler, user, event) => unsafe { handler(*user, event) },
+            // Needs the cell: mqe_poll runs it (cloud::run_credentials).
+            #[cfg(feature = "credentials-cb")]
+            Callback::Credentials(..) => {}
         }
     }
 }

@@ -146,6 +146,7 @@ unsafe fn publish_str(
     // SAFETY: forwarded contract.
     let payload = unsafe { c_slice(payload.cast::<u8>(), len) }?;
     let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+    super::cloud::check_publish(cell, topic, len, qos as u8, retain)?;
     let now = cell.now();
     // The topic's MQTT rules are checked once, by the engine.
     let id = cell
@@ -182,6 +183,7 @@ pub unsafe extern "C" fn mqe_subscribe_n(
             let filter = c_str_n(filter, filter_len)?;
             wire::validate_topic_filter(filter).map_err(status_of)?;
             let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+            super::cloud::check_subscribe(cell, filter, qos as u8, 1)?;
             let now = cell.now();
             let id = cell
                 .client
@@ -246,6 +248,7 @@ pub unsafe extern "C" fn mqe_subscribe_many(
                 let filter = c_str(sub.filter)?;
                 wire::validate_topic_filter(filter).map_err(status_of)?;
                 QoS::from_u8(sub.qos).map_err(|_| MQE_ERR_QOS)?;
+                super::cloud::check_subscribe(cell, filter, sub.qos, count)?;
             }
             // Every element was checked above, so none is dropped here.
             let filters = subs.iter().filter_map(|sub| {
@@ -428,6 +431,7 @@ unsafe fn subscribe_cb_str(
 ) -> Result<(), mqe_status_t> {
     wire::validate_topic_filter(filter).map_err(status_of)?;
     let qos = QoS::from_u8(qos).map_err(|_| MQE_ERR_QOS)?;
+    super::cloud::check_subscribe(cell, filter, qos as u8, 1)?;
     // Take a handler slot first, so a full table sends nothing.
     let undo = cell.add_topic_handler(filter, handler, user)?;
     let now = cell.now();

@@ -52,8 +52,17 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         reconnect_max_ms: 60_000,
         inflight_window: 0,
         qos0_policy: MQE_QOS0_REJECT_WHEN_FULL,
+        #[cfg(feature = "link")]
+        nat_timeout_s: 0,
+        #[cfg(feature = "link")]
+        reconnect_stable_ms: 10_000,
+        #[cfg(feature = "link")]
+        auth_retry_limit: 3,
+        #[cfg(feature = "pending")]
+        idle_event: false,
         pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
         oversized_limit: DEFAULT_OVERSIZED_LIMIT as u32,
+        cloud: 0,
     }
 }
 
@@ -181,6 +190,13 @@ pub(crate) struct ClientSetup {
     engine_config: Config,
     reconnect: ReconnectPolicy,
     qos0_policy: Qos0Policy,
+    /// The cloud profile (`MQE_CLOUD_*`), checked.
+    #[cfg_attr(not(feature = "cloud-profiles"), allow(dead_code))]
+    pub(crate) cloud: u8,
+    #[cfg(feature = "link")]
+    link: crate::client::LinkPolicy,
+    #[cfg(feature = "pending")]
+    idle_event: bool,
 }
 
 impl ClientSetup {
@@ -211,6 +227,10 @@ impl ClientSetup {
         let _ = client.set_endpoints(&self.endpoints);
         client.set_reconnect(self.reconnect);
         client.set_qos0_policy(self.qos0_policy);
+        #[cfg(feature = "link")]
+        client.set_link_policy(self.link);
+        #[cfg(feature = "pending")]
+        client.set_idle_events(self.idle_event);
         client.mix_entropy(jitter_seed);
     }
 }
@@ -241,15 +261,20 @@ unsafe fn check_options(
             retain: opts.will_retain,
         }),
     };
+    #[cfg(feature = "link")]
+    let keep_alive_s = crate::client::nat_keep_alive(opts.keep_alive_s, opts.nat_timeout_s);
+    #[cfg(not(feature = "link"))]
+    let keep_alive_s = opts.keep_alive_s;
     let connect = ConnectOptions {
         client_id,
-        keep_alive_s: opts.keep_alive_s,
+        keep_alive_s,
         clean_session: opts.clean_session,
         username,
         password,
         will,
     };
     let connect_len = wire::connect_len(&connect).map_err(status_of)?;
+    check_cloud(&connect, opts.cloud)?;
 
     if opts.rx_buf.is_null() || opts.rx_buf_len < MQE_MIN_BUFFER {
         return Err(MQE_ERR_BUFFER);
@@ -325,7 +350,38 @@ unsafe fn check_options(
             max_ms: opts.reconnect_max_ms,
         },
         qos0_policy,
+        cloud: opts.cloud,
+        #[cfg(feature = "link")]
+        link: crate::client::LinkPolicy {
+            stable_ms: opts.reconnect_stable_ms,
+            auth_retry_limit: opts.auth_retry_limit,
+        },
+        #[cfg(feature = "pending")]
+        idle_event: opts.idle_event,
     })
+}
+
+/// The CONNECT options against the cloud profile: `MQE_ERR_UNSUPPORTED` for what the cloud
+/// refuses, or any profile in a build without `cloud-profiles`.
+fn check_cloud(connect: &ConnectOptions, cloud: u8) -> Result<(), mqe_status_t> {
+    #[cfg(feature = "cloud-profiles")]
+    {
+        let will = connect
+            .will
+            .as_ref()
+            .map(|w| (w.topic, w.payload.len(), w.qos as u8, w.retain));
+        let limits = super::cloud::limits_of(cloud)?;
+        super::cloud::allowed(limits.check_connect(connect.keep_alive_s, connect.client_id, will))
+    }
+    #[cfg(not(feature = "cloud-profiles"))]
+    {
+        let _ = connect;
+        if cloud == 0 {
+            Ok(())
+        } else {
+            Err(MQE_ERR_UNSUPPORTED)
+        }
+    }
 }
 
 /// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).

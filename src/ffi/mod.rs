@@ -14,16 +14,25 @@
 mod args;
 mod blocking;
 mod cell;
+mod cloud;
 mod commands;
 mod events;
 mod handlers;
 mod init;
+#[cfg(feature = "link")]
+mod link;
 mod log;
 mod outbox;
 mod panic;
+#[cfg(feature = "pending")]
+mod pending;
 mod poll;
 mod query;
+#[cfg(feature = "stats")]
+mod stats;
 mod status;
+#[cfg(feature = "store")]
+mod store;
 mod topic_handlers;
 mod transport;
 mod types;
@@ -32,17 +41,26 @@ pub use blocking::*;
 #[cfg(feature = "std")]
 pub use cell::client_bytes_used;
 use cell::{cell_ptr, ClientCell};
+pub use cloud::*;
 pub use commands::*;
 pub use handlers::*;
 pub use init::*;
+#[cfg(feature = "link")]
+pub use link::*;
 pub use log::{
     mqe_log_level_t, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO, MQE_LOG_OFF, MQE_LOG_WARN,
 };
 pub use outbox::{mqe_critical_enter_t, mqe_critical_exit_t, mqe_set_critical_section};
 pub use panic::*;
+#[cfg(feature = "pending")]
+pub use pending::*;
 pub use poll::*;
 pub use query::*;
+#[cfg(feature = "stats")]
+pub use stats::*;
 pub use status::*;
+#[cfg(feature = "store")]
+pub use store::*;
 pub use types::*;
 
 /// Runs `f` on an initialised client.

@@ -56,6 +56,12 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
         if let Some(reason) = ended {
             result = reason;
         }
+        #[cfg(feature = "credentials-cb")]
+        if let Callback::Credentials(hook, refused) = callback {
+            // SAFETY: no borrow of the cell is alive; the client is initialised.
+            unsafe { super::cloud::run_credentials(cell, hook, refused) };
+            continue;
+        }
         // SAFETY: no borrow of the cell is alive, and nothing touched the rx window since
         // `step` took the pointers.
         unsafe { callback.invoke() };
@@ -93,6 +99,14 @@ unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Ca
         let result = wire::validate_utf8(posted.topic)
             .and_then(|topic| QoS::from_u8(posted.qos).map(|qos| (topic, qos)))
             .and_then(|(topic, qos)| {
+                super::cloud::check_publish(
+                    cell,
+                    topic,
+                    posted.payload.len(),
+                    posted.qos,
+                    posted.retain,
+                )
+                .map_err(|_| crate::Error::Unsupported)?;
                 cell.client
                     .publish(now, topic, posted.payload, qos, posted.retain)
             });

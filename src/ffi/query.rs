@@ -27,6 +27,8 @@ pub unsafe extern "C" fn mqe_state(c: *const mqe_client_t) -> mqe_state_t {
         ClientState::Connected => MQE_STATE_CONNECTED,
         ClientState::Disconnecting => MQE_STATE_DISCONNECTING,
         ClientState::Reconnecting => MQE_STATE_RECONNECTING,
+        #[cfg(feature = "link")]
+        ClientState::LinkDown => super::MQE_STATE_LINK_DOWN,
     }
 }
 

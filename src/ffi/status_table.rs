@@ -33,6 +33,18 @@ status_table! {
         c"header and library were built with different capacities or features";
     /// The client storage is not aligned to `MQE_CLIENT_ALIGN` (nothing is written).
     MQE_ERR_ALIGNMENT = -10, c"client storage not aligned to MQE_CLIENT_ALIGN";
+    /// The cloud profile set with `mqe_options_for_cloud` does not allow this: QoS above its
+    /// cap, retain, a will, or a topic, filter count, payload, client id or keep-alive beyond
+    /// its limits (docs/CLOUDS.md). Nothing was sent; the cloud would have dropped the
+    /// connection. A signer: a sign method this build or cloud does not have.
+    MQE_ERR_UNSUPPORTED = -11, c"not supported by the cloud profile";
+    /// A signer was given a wall-clock time before 2017-07-14 (`MQE_MIN_WALL_CLOCK_S`): the
+    /// clock was never set (no NITZ or AT+CCLK yet), and a credential signed with it would be
+    /// refused.
+    MQE_ERR_CLOCK_UNSET = -12, c"wall clock not set";
+    /// The credentials callback failed (returned an error, or wrote more than its buffers or
+    /// a username that is not UTF-8): this connect attempt ends before CONNECT is sent.
+    MQE_ERR_NO_CREDENTIALS = -13, c"credentials callback gave no credentials";
 
     // --- state ---
     /// The client storage was never set up by `mqe_init`.
@@ -72,6 +84,9 @@ status_table! {
     MQE_ERR_ACK_TIMEOUT = -45, c"no acknowledgement in time";
     /// A blocking helper's timeout passed before what it waits for happened.
     MQE_ERR_TIMEOUT = -46, c"timed out waiting";
+    /// The firmware reported the data link down (`mqe_link_down`): the connection was closed,
+    /// and no attempt is made until `mqe_link_up`.
+    MQE_ERR_LINK_DOWN = -47, c"data link down (mqe_link_down)";
 
     // --- protocol ---
     /// The broker sent bytes that are not a valid MQTT 3.1.1 packet.
@@ -113,4 +128,16 @@ status_table! {
     MQE_ERR_NET_DOWN = -74, c"network down";
     /// The TLS layer failed: handshake, certificate or alert (`MQE_IO_ERR_TLS`).
     MQE_ERR_TLS = -75, c"TLS handshake or certificate failed";
+
+    // --- the session store in flash (feature `store`, docs/STORE.md) ---
+    /// A flash function (`mqe_flash_t` read, program or erase) returned an error.
+    MQE_ERR_STORE_FLASH = -80, c"flash read, program or erase failed";
+    /// The flash region holds no valid session log (foreign or random bytes, a cut during
+    /// the very first format). Refused, never read: `mqe_store_erase` makes it usable.
+    MQE_ERR_STORE_CORRUPT = -81, c"flash region holds no valid session log";
+    /// The flash region was written by another layout version of the store. Refused.
+    MQE_ERR_STORE_VERSION = -82, c"flash region written by another store layout version";
+    /// The flash geometry cannot hold the store: fewer than 3 sectors, sectors too small, a
+    /// write size that is not a power of two up to 32.
+    MQE_ERR_STORE_GEOMETRY = -83, c"flash geometry unusable for the session store";
 }

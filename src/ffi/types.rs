@@ -96,6 +96,10 @@ pub const MQE_EVENT_MESSAGE_TOO_LARGE: mqe_event_kind_t = 12;
 /// docs/DELIVERY.md). Should the broker re-send one of those PUBLISH packets, it is
 /// delivered again. A warning is logged too.
 pub const MQE_EVENT_RX_QOS2_EVICTED: mqe_event_kind_t = 13;
+/// `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
+/// QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
+/// `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+pub const MQE_EVENT_RESTORED: mqe_event_kind_t = 14;
 
 /// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with
 /// `MQE_ERR_FULL` (default).
@@ -256,9 +260,9 @@ pub struct mqe_options_t {
     /// PINGRESP must arrive within this; 0 (default): half the keep-alive.
     pub ping_timeout_ms: u32,
     /// Automatic reconnect (default on): after a connection started by `mqe_connect` ends for
-    /// any reason but `mqe_disconnect`, `mqe_poll` waits `reconnect_min_ms * 2^(attempt-1)`,
-    /// capped at `reconnect_max_ms`, less up to 25 % jitter from `platform.random`, never
-    /// below `reconnect_min_ms` (defaults 1000 and 60000), and connects again.
+    /// any reason but `mqe_disconnect`, `mqe_poll` waits a delay drawn uniformly (from
+    /// `platform.random`) from [0, min(`reconnect_max_ms`, `reconnect_min_ms` * 2^(attempt-1))]
+    /// ("full jitter"; defaults 1000 and 60000), and connects again.
     pub reconnect: bool,
     pub reconnect_min_ms: u32,
     pub reconnect_max_ms: u32,
@@ -268,6 +272,29 @@ pub struct mqe_options_t {
     /// `MQE_OFFLINE_QOS0_BYTES` of topic + payload) is full: `MQE_QOS0_REJECT_WHEN_FULL`
     /// (default) or `MQE_QOS0_DROP_OLDEST`.
     pub qos0_policy: u8,
+    /// Cloud profile (`MQE_CLOUD_*`, default `MQE_CLOUD_NONE`); set with
+    /// `mqe_options_for_cloud`. Any other than `MQE_CLOUD_NONE` needs the `cloud-profiles`
+    /// feature (`MQE_FEATURE_CLOUD_PROFILES`), else `mqe_init` returns `MQE_ERR_UNSUPPORTED`.
+    pub cloud: u8,
+    /// Feature `link`. The idle timeout, in seconds, of the NAT between the device and the
+    /// broker, when known (carrier NATs drop idle TCP after 2-5 minutes: docs/CELLULAR.md); 0
+    /// (default): unknown. The keep-alive is clamped below two thirds of it (and turned on if
+    /// 0), so that a PINGREQ crosses the NAT before its entry expires.
+    #[cfg(feature = "link")]
+    pub nat_timeout_s: u32,
+    /// Feature `link`. A connection lost within this many ms of its CONNACK counts as a failed
+    /// attempt: the backoff keeps growing (default 10000; 0: off).
+    #[cfg(feature = "link")]
+    pub reconnect_stable_ms: u32,
+    /// Feature `link`. After this many CONNACK 4 or 5 (bad credentials, not authorised) in a
+    /// row, automatic reconnect stops with `MQE_EVENT_RECONNECT_STOPPED` (default 3; 0: never),
+    /// unless the credentials are renewed before every CONNECT.
+    #[cfg(feature = "link")]
+    pub auth_retry_limit: u8,
+    /// Feature `pending`. Report `MQE_EVENT_IDLE` each time the client becomes idle (default
+    /// false).
+    #[cfg(feature = "pending")]
+    pub idle_event: bool,
     /// Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
     /// without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
     /// 0: wait for ever.
@@ -310,6 +337,9 @@ pub struct mqe_event_t {
     pub topic: *const c_char,
     pub topic_len: usize,
     pub size: u32,
+    /// `MQE_EVENT_RESTORED`: outgoing messages and incoming QoS 2 ids restored from flash.
+    pub restored_outgoing: u32,
+    pub restored_rx_qos2: u32,
 }
 
 /// An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only

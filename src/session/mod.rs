@@ -3,6 +3,8 @@
 //! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
 //! subscriptions to renew when the broker kept no session.
 
+#[cfg(feature = "store")]
+mod durable;
 mod rx_qos2;
 mod subscriptions;
 
@@ -455,6 +457,10 @@ impl<'b> Session<'b> {
     /// earlier one are forgotten (the user saw that connection end).
     pub(crate) fn clear_pending_subs(&mut self) {
         self.pending_subs.clear();
+    }
+
+    pub(crate) fn pending_sub_count(&self) -> usize {
+        self.pending_subs.len()
     }
 
     pub(crate) fn pending_subs_full(&self) -> bool {

@@ -5,7 +5,7 @@
 
 #include "semihost.h"
 
-#define MAX_ROWS 32 /* the header has 26 functions */
+#define MAX_ROWS 64 /* the header has 26 functions, and the optional ones */
 
 static stack_row_t rows[MAX_ROWS];
 static size_t row_count;

@@ -1,0 +1,192 @@
+//! What went over the wire (feature `stats`), so that an application on a metered cellular
+//! link sees its own data bill: bytes as the socket moved them (fixed headers, pings and
+//! re-sends included), packets per MQTT type in each direction, connects and reconnects.
+//!
+//! Packets are counted by following the byte streams themselves (first byte, remaining
+//! length, body), so the counts match what a capture of the link would show, whatever the
+//! engine did. Without the feature every hook is empty.
+
+/// The counters since the client was made (feature `stats`). Packet arrays are indexed by the
+/// MQTT control packet type (1 CONNECT ... 14 DISCONNECT; 0 and 15 stay 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WireStats {
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub packets_sent: [u32; 16],
+    pub packets_received: [u32; 16],
+    /// PUBLISH packets sent with DUP set: re-sends after a reconnect.
+    pub publish_resends: u32,
+    /// CONNACKs that accepted the connection.
+    pub connects: u32,
+    /// Connection attempts started by automatic reconnect or by link-up (not by `connect`).
+    pub reconnects: u32,
+}
+
+/// Follows one direction's byte stream packet by packet.
+#[cfg(feature = "stats")]
+#[derive(Clone, Copy, Debug, Default)]
+struct Scanner {
+    /// Bytes of the current packet's body still to pass.
+    body_left: u32,
+    /// Inside the remaining-length field: its value so far and the next digit's shift.
+    length: Option<(u32, u32)>,
+}
+
+#[cfg(feature = "stats")]
+impl Scanner {
+    /// Counts the packets that start in `bytes`; calls `first` with each first byte.
+    fn scan(&mut self, bytes: &[u8], mut first: impl FnMut(u8)) {
+        let mut at = 0;
+        // Each round consumes at least one byte.
+        while let Some(&byte) = bytes.get(at) {
+            if self.body_left > 0 {
+                let rest = bytes.len().saturating_sub(at);
+                let skip = rest.min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
+                self.body_left = self
+                    .body_left
+                    .saturating_sub(u32::try_from(skip).unwrap_or(u32::MAX));
+                at = at.saturating_add(skip.max(1));
+                continue;
+            }
+            at = at.saturating_add(1);
+            match self.length {
+                None => {
+                    first(byte);
+                    self.length = Some((0, 0));
+                }
+                Some((value, shift)) => {
+                    let value = value | (u32::from(byte & 0x7F) << shift);
+                    if byte & 0x80 != 0 && shift < 21 {
+                        self.length = Some((value, shift + 7));
+                    } else {
+                        // A fifth length byte would be malformed: the scan starts over.
+                        self.length = None;
+                        self.body_left = if byte & 0x80 != 0 { 0 } else { value };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The counters as the client holds them: the byte counts as 32-bit halves, so that the
+/// client's alignment (and size) is the same on every 32-bit target, whatever its u64 alignment.
+#[cfg(feature = "stats")]
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stats {
+    bytes_sent: [u32; 2],
+    bytes_received: [u32; 2],
+    packets_sent: [u32; 16],
+    packets_received: [u32; 16],
+    publish_resends: u32,
+    connects: u32,
+    reconnects: u32,
+    tx: Scanner,
+    rx: Scanner,
+}
+
+/// Adds `n` to the 64-bit count held as [low, high].
+#[cfg(feature = "stats")]
+fn add64(count: &mut [u32; 2], n: usize) {
+    let total = value64(*count).saturating_add(n as u64);
+    *count = [total as u32, (total >> 32) as u32];
+}
+
+#[cfg(feature = "stats")]
+fn value64([low, high]: [u32; 2]) -> u64 {
+    u64::from(high) << 32 | u64::from(low)
+}
+
+#[cfg(not(feature = "stats"))]
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stats;
+
+#[cfg(feature = "stats")]
+impl Stats {
+    pub(super) const NEW: Stats = Stats {
+        bytes_sent: [0; 2],
+        bytes_received: [0; 2],
+        packets_sent: [0; 16],
+        packets_received: [0; 16],
+        publish_resends: 0,
+        connects: 0,
+        reconnects: 0,
+        tx: Scanner {
+            body_left: 0,
+            length: None,
+        },
+        rx: Scanner {
+            body_left: 0,
+            length: None,
+        },
+    };
+
+    /// A new connection: half packets of the old one were abandoned.
+    pub(super) fn new_connection(&mut self) {
+        self.tx = Scanner::default();
+        self.rx = Scanner::default();
+    }
+
+    pub(super) fn sent(&mut self, bytes: &[u8]) {
+        add64(&mut self.bytes_sent, bytes.len());
+        let (per_type, resends) = (&mut self.packets_sent, &mut self.publish_resends);
+        self.tx.scan(bytes, |first| {
+            count(per_type, first);
+            // PUBLISH (type 3) with DUP (0x08).
+            if first & 0xF8 == 0x38 {
+                *resends = resends.saturating_add(1);
+            }
+        });
+    }
+
+    pub(super) fn received(&mut self, bytes: &[u8]) {
+        add64(&mut self.bytes_received, bytes.len());
+        let per_type = &mut self.packets_received;
+        self.rx.scan(bytes, |first| count(per_type, first));
+    }
+
+    pub(super) fn connected(&mut self) {
+        self.connects = self.connects.saturating_add(1);
+    }
+
+    pub(super) fn reconnect(&mut self) {
+        self.reconnects = self.reconnects.saturating_add(1);
+    }
+
+    fn wire(&self) -> WireStats {
+        WireStats {
+            bytes_sent: value64(self.bytes_sent),
+            bytes_received: value64(self.bytes_received),
+            packets_sent: self.packets_sent,
+            packets_received: self.packets_received,
+            publish_resends: self.publish_resends,
+            connects: self.connects,
+            reconnects: self.reconnects,
+        }
+    }
+}
+
+#[cfg(feature = "stats")]
+fn count(per_type: &mut [u32; 16], first: u8) {
+    if let Some(slot) = per_type.get_mut(usize::from(first >> 4)) {
+        *slot = slot.saturating_add(1);
+    }
+}
+
+#[cfg(not(feature = "stats"))]
+impl Stats {
+    pub(super) const NEW: Stats = Stats;
+    pub(super) fn new_connection(&mut self) {}
+    pub(super) fn sent(&mut self, _bytes: &[u8]) {}
+    pub(super) fn received(&mut self, _bytes: &[u8]) {}
+    pub(super) fn connected(&mut self) {}
+    pub(super) fn reconnect(&mut self) {}
+}
+
+#[cfg(feature = "stats")]
+impl<'b, S: embedded_nal::TcpClientStack + embedded_nal::Dns> super::Client<'b, S> {
+    /// The wire counters since the client was made.
+    pub fn wire_stats(&self) -> WireStats {
+        self.stats.wire()
+    }
+}

@@ -29,11 +29,12 @@
 #   make check-c every host C file compiles with exactly -std=c99 -Wall -Wextra -Werror -pedantic
 #   make check-help  every target of .PHONY is listed by `make help`
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
-#                file and CMake package (README "Installing and cross-building")
+#                file and CMake package (docs/BUILDING.md)
 #   make uninstall PREFIX=/usr/local [DESTDIR=]  remove what `make install` put there
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make check-links  every relative link and #anchor in README.md, PORTING.md and docs/*.md resolves
 #   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
 #                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
 #                into build/interop/; fails on any result tests/interop/expected.toml does not
@@ -59,7 +60,7 @@
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
-#   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images (docs/FOOTPRINT.md)
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
 #                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
@@ -148,7 +149,7 @@ BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind st
 
 .DEFAULT_GOAL := lib
 .PHONY: soak-reboot soak-reboot-short store-test qemu-store store-header
-.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
+.PHONY: check-links cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -537,6 +538,7 @@ test: deps
 	$(MAKE) --no-print-directory check-help
 	$(MAKE) --no-print-directory check-c
 	$(MAKE) --no-print-directory check-notice
+	$(MAKE) --no-print-directory check-links
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory abi-test
@@ -617,7 +619,7 @@ M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g
   -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
 M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
-# As README "Building into your firmware" says: the C library's memory functions, not the
+# As docs/BUILDING.md says: the C library's memory functions, not the
 # archive's. LLVM calls the ARM EABI names (__aeabi_memcpy...), which C code never does, so a
 # plain `-lc` ahead of the archive would not pull them and the archive's weak copies (2.7 KB)
 # would be linked; `-u` asks for newlib's first.
@@ -668,7 +670,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -726,7 +728,7 @@ test32:
 # The bench links its own build of the library (own target dir, so the default build stays
 # as it is) with the `speed` profile (opt-level 3; Debian builds libmosquitto with -O2). The
 # window goes to 20, and a QoS 2 subscriber behind mosquitto at full rate needs far more
-# remembered ids than the default (see README, Build-time capacities).
+# remembered ids than the default (see docs/CAPACITIES.md).
 BENCH_DIR := $(BUILD)/bench
 BENCH_TARGET := target/bench
 BENCH_CAPS := MQE_MAX_INFLIGHT=20 MQE_MAX_RX_QOS2=1024
@@ -791,8 +793,7 @@ interop: interop-deps $(INTEROP_BINS)
 interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
 	$(INTEROP_RUN) --brokers aedes
 
-# --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
-# cross-building") ---
+# --- make install: what SDK builds consume (pkg/*.in filled in; docs/BUILDING.md) ---
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_BUILD := $(BUILD)/pkg
@@ -913,19 +914,23 @@ $(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
 	$(AT_LINK)
 $(AT_BUILD)/at_cpu: tests/at/at_cpu.c $(AT_SRC) $(AT_HDR) $(HEADER) $(LIB) | $(AT_BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -I$(AT_DIR) $(filter %.c,$^) $(LIB) $(LDFLAGS) -o $@
+$(AT_BUILD)/qat_script_test: tests/at/qat_script_test.c tests/c/harness.c $(AT_SRC) $(AT_HDR) \
+  tests/c/harness.h $(HEADER) | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 $(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
   $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
 	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 
-# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
-# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), the transport on
+# a scripted modem (exact command sequences), then through the emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
 # refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
 # +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
 # the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
-at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/qat_script_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
   $(AT_BUILD)/soak
 	$(call apt_install,$(APT_BROKER))
 	$(AT_BUILD)/at_engine_test
+	$(AT_BUILD)/qat_script_test
 	for q in 0 1 2; do $(AT_BUILD)/at_cpu $$q 100 || exit 1; done
 	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
 	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'
@@ -996,3 +1001,6 @@ qemu-store: $(M4_BUILD)/full_store.elf $(M4_BUILD)/full.elf
 	  echo "qemu-store: full_store.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
 	fi
 	@arm-none-eabi-size $(M4_BUILD)/full.elf $(M4_BUILD)/full_store.elf
+
+check-links:
+	$(PYTHON) scripts/check_links.py

@@ -93,11 +93,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3736
-#define MQE_ABI_TAG 0xa14b6ee5u
+#define MQE_CLIENT_SIZE 3720
+#define MQE_ABI_TAG 0x7850a96cu
 #else
-#define MQE_CLIENT_SIZE 3008
-#define MQE_ABI_TAG 0x4cc642f4u
+#define MQE_CLIENT_SIZE 2992
+#define MQE_ABI_TAG 0x817fb0f7u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

@@ -14,6 +14,7 @@
 
 #include "board.h"
 #include "broker.h"
+#include "cell_calls.h"
 #include "cloud_calls.h"
 #include "mqtt_engine.h"
 #include "semihost.h"
@@ -521,6 +522,7 @@ int main(void) {
   reset_resumes_from_flash();
 #endif
   cloud_calls();
+  cell_calls();
   CHECK(!broker.protocol_violation && !panic_hook_called);
   CHECK(board_critical_entries == board_critical_exits && !board_critical_misuse);
   stack_report();

@@ -2,7 +2,7 @@
 //! `NorFlash`, the caller-allocated `mqe_store_t`, `mqe_set_store` and `mqe_store_erase`.
 
 use core::ffi::c_void;
-use core::mem::{align_of, size_of};
+use core::mem::{align_of, size_of, MaybeUninit};
 
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
@@ -214,13 +214,14 @@ pub unsafe extern "C" fn mqe_set_store(
             }
             let geo = geometry(&flash);
             let batch = usize::try_from(flash.table.batch).unwrap_or(usize::MAX);
-            let (mut opened, _) = Store::open(flash, geo).map_err(store_status)?;
-            opened.set_batch(batch);
-            let slot = store.cast::<Store<CFlash>>();
             // SAFETY: `store` is writable, large and aligned enough (static asserts above),
-            // and the caller's for as long as the client lives; nothing else refers to it.
-            slot.write(opened);
-            let journal: &'static mut Store<CFlash> = &mut *slot;
+            // and the caller's for as long as the client lives; nothing else refers to it (a
+            // client with a store refuses a second one above). MaybeUninit<T> has T's layout.
+            let slot = &mut *store.cast::<MaybeUninit<Store<CFlash>>>();
+            Store::open_in(slot, flash, geo).map_err(store_status)?;
+            // SAFETY: `open_in` returned Ok, so the slot holds the store.
+            let journal: &'static mut Store<CFlash> = slot.assume_init_mut();
+            journal.set_batch(batch);
             cell.client
                 .engine_mut()
                 .attach_store(journal)

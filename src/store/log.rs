@@ -1,6 +1,8 @@
 //! The record log over a `NorFlash` region: open (scan, finish what a cut interrupted),
 //! append, snapshot and erase, replay.
 
+use core::mem::MaybeUninit;
+
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::bytes::{copy_into, move_within};
@@ -60,7 +62,20 @@ impl<F: NorFlash> Store<F> {
     /// scanned, and what a cut interrupted (a snapshot, an erase) is finished; anything else
     /// is refused.
     pub fn open(flash: F, geo: Geometry) -> Result<(Store<F>, Opened), StoreError> {
-        let mut store = Store::new(flash, geo)?;
+        let mut slot = MaybeUninit::uninit();
+        let opened = Store::open_in(&mut slot, flash, geo)?;
+        // SAFETY: `open_in` returned Ok, so it wrote the store into the slot.
+        Ok((unsafe { slot.assume_init() }, opened))
+    }
+
+    /// `open`, building the store in `slot` (no copy of it on the stack: `mqe_set_store`
+    /// opens it straight into the caller's `mqe_store_t`). On Ok the slot holds the store.
+    pub fn open_in(
+        slot: &mut MaybeUninit<Store<F>>,
+        flash: F,
+        geo: Geometry,
+    ) -> Result<Opened, StoreError> {
+        let store = slot.write(Store::new(flash, geo)?);
         let mut opened = Opened::default();
         let mut head: Option<(u32, u32)> = None;
         let mut blank = true;
@@ -87,7 +102,7 @@ impl<F: NorFlash> Store<F> {
             }
             store.format()?;
             opened.formatted = true;
-            return Ok((store, opened));
+            return Ok(opened);
         };
         // The sectors in use run back from the newest while the sequence counts down by one.
         let mut tail = head;
@@ -175,7 +190,7 @@ impl<F: NorFlash> Store<F> {
             }
             s = store.next(s);
         }
-        Ok((store, opened))
+        Ok(opened)
     }
 
     fn new(flash: F, geo: Geometry) -> Result<Store<F>, StoreError> {

@@ -95,6 +95,8 @@ struct BrokerModel {
     /// QoS 2 messages to the client: id -> (message number, PUBREC received).
     out: BTreeMap<u16, (u32, bool)>,
     next_out: u32,
+    /// SUBSCRIBE packets received (the first, then the renewals after resets).
+    subscribes: u32,
 }
 
 fn ack(kind: u8, id: u16) -> [u8; 4] {
@@ -162,6 +164,20 @@ impl BrokerModel {
                 7 => {
                     self.out.remove(&id());
                 }
+                8 => {
+                    // SUBSCRIBE: grant each filter its QoS.
+                    let mut granted = Vec::new();
+                    let mut at = 2;
+                    while at + 2 < body.len() {
+                        let len = u16::from_be_bytes([body[at], body[at + 1]]) as usize;
+                        granted.push(body[at + 2 + len]);
+                        at += 3 + len;
+                    }
+                    self.subscribes += 1;
+                    self.to_client
+                        .extend_from_slice(&[0x90, 2 + granted.len() as u8, body[0], body[1]]);
+                    self.to_client.extend(granted);
+                }
                 _ => {}
             }
         }
@@ -197,6 +213,8 @@ struct World {
     reboots: u32,
     /// The store's durability mode (`Store::set_batch`).
     batch: usize,
+    /// The app's record: its subscribe call returned Ok.
+    subscribed: bool,
 }
 
 impl World {
@@ -225,6 +243,7 @@ impl World {
             lost_in_window: BTreeSet::new(),
             reboots: 0,
             batch,
+            subscribed: false,
         };
         world.boot();
         world
@@ -355,6 +374,15 @@ impl World {
                 self.broker.to_client.clear();
                 self.engine().connect(now, &opts()).unwrap();
             }
+            if !self.subscribed && step >= 4 && step % 3 == 1 {
+                let now = self.now;
+                let filters = [("s/#", QoS::AtLeastOnce)];
+                let result = self.engine().subscribe(now, filters.iter().copied());
+                // Ok with the power gone after it: its record is on flash all the same.
+                self.subscribed = result.is_ok();
+                self.after_call();
+                continue;
+            }
             if step % 3 == 0 && self.next_msg < MESSAGES {
                 self.publish();
                 continue;
@@ -367,7 +395,16 @@ impl World {
         panic!("the script did not finish");
     }
 
-    fn check(&self, cut: Option<u64>) {
+    fn check(&mut self, cut: Option<u64>) {
+        // A subscription whose call returned Ok is remembered, across every reset.
+        assert!(self.subscribed, "cut {cut:?}: never subscribed");
+        let subs: Vec<(String, QoS)> = self
+            .engine()
+            .subscriptions()
+            .map(|(f, q)| (f.to_owned(), q))
+            .collect();
+        assert_eq!(subs, [("s/#".to_owned(), QoS::AtLeastOnce)], "cut {cut:?}");
+        assert!(self.broker.subscribes >= 1);
         for n in &self.accepted {
             let count = self.broker.delivered.get(n).copied().unwrap_or(0);
             assert!(count >= 1, "cut {cut:?}: accepted message {n} lost");

@@ -102,13 +102,14 @@ impl<'b> Engine<'b> {
         // Remembered for renewal after a lost session; refused up front if it cannot be.
         self.session.subscriptions_have_room(filters.clone())?;
         self.durable_subscriptions_fit(filters.clone())?;
+        // On flash before the SUBSCRIBE goes out: a subscription the broker may hold is one
+        // the client renews after a reset.
+        self.durable_subscribe(filters.clone())?;
         let remembered = filters.clone();
-        let journaled = filters.clone();
         let packet_id = self.send_sub_request(now, SubKind::Subscribe, len, count, |out, id| {
             wire::encode_subscribe(out, id, filters)
         })?;
         self.session.remember_subscriptions(packet_id, remembered);
-        self.durable_subscribe(journaled);
         Ok(packet_id)
     }
 

@@ -175,10 +175,13 @@ mod enabled {
             }
         }
 
-        /// The filters of a SUBSCRIBE, remembered for renewal. A failed write is not fatal:
-        /// after a reset the subscription is then not renewed by the client (as before the
-        /// store); the application subscribes again at start-up anyway.
-        pub(in crate::engine) fn durable_subscribe<'f, I>(&mut self, filters: I)
+        /// The filters of a SUBSCRIBE, remembered for renewal, before it is sent; `Full`
+        /// when they cannot be written (nothing is sent then). Records written for a
+        /// SUBSCRIBE that is then not sent only renew it after a reset.
+        pub(in crate::engine) fn durable_subscribe<'f, I>(
+            &mut self,
+            filters: I,
+        ) -> Result<(), Error>
         where
             I: Iterator<Item = (&'f str, crate::wire::QoS)>,
         {
@@ -187,10 +190,9 @@ mod enabled {
                     qos: qos as u8,
                     filter: filter.as_bytes(),
                 };
-                if self.journal(record).is_err() {
-                    return;
-                }
+                self.journal(record)?;
             }
+            Ok(())
         }
 
         /// The filters of an UNSUBSCRIBE, no longer renewed.
@@ -238,10 +240,11 @@ impl Engine<'_> {
         Ok(())
     }
     #[inline(always)]
-    pub(in crate::engine) fn durable_subscribe<'f, I>(&mut self, _filters: I)
+    pub(in crate::engine) fn durable_subscribe<'f, I>(&mut self, _filters: I) -> Result<(), Error>
     where
         I: Iterator<Item = (&'f str, crate::wire::QoS)>,
     {
+        Ok(())
     }
     #[inline(always)]
     pub(in crate::engine) fn durable_unsubscribe<'f, I>(&mut self, _filters: I)

@@ -1283,7 +1283,9 @@ typedef struct mqe_flash_t {
 /**
  * `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
  * QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
- * `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+ * `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL; `dropped`: records that failed
+ * their check (torn by a power cut, or damaged), skipped and never trusted (a warning is
+ * logged). Delivered by the next `mqe_poll`.
  */
 #define MQE_EVENT_RESTORED 14
 

@@ -12,7 +12,7 @@ const SECTORS: usize = 4;
 
 thread_local! {
     static FLASH: RefCell<Vec<u8>> = RefCell::new(vec![0xFF; SECTOR * SECTORS]);
-    static EVENTS: RefCell<Vec<(mqe_event_kind_t, u32)>> = const { RefCell::new(Vec::new()) };
+    static EVENTS: RefCell<Vec<(mqe_event_kind_t, u32, u32)>> = const { RefCell::new(Vec::new()) };
 }
 
 unsafe extern "C" fn f_read(_: *mut c_void, offset: u32, buf: *mut u8, len: u32) -> i32 {
@@ -88,7 +88,10 @@ unsafe extern "C" fn p_now(_: *mut c_void) -> u32 {
 unsafe extern "C" fn on_event(_: *mut c_void, e: *const mqe_event_t) {
     // SAFETY: valid during the callback.
     let e = unsafe { &*e };
-    EVENTS.with(|v| v.borrow_mut().push((e.kind, e.restored_outgoing)));
+    EVENTS.with(|v| {
+        v.borrow_mut()
+            .push((e.kind, e.restored_outgoing, e.dropped))
+    });
 }
 
 /// A client (leaked: it lives for the test) with a store buffer for QoS 1/2.
@@ -207,6 +210,41 @@ fn a_new_client_over_the_same_region_restores_what_was_accepted() {
         assert_eq!(mqe_set_store(c, store(), &flash), MQE_OK);
         mqe_poll(c);
         let events = EVENTS.with(|v| v.borrow().clone());
-        assert!(events.contains(&(MQE_EVENT_RESTORED, 2)), "{events:?}");
+        assert!(events.contains(&(MQE_EVENT_RESTORED, 2, 0)), "{events:?}");
+    }
+}
+
+/// A torn record (the last one, as a power cut leaves it) is skipped and reported.
+#[test]
+fn a_torn_record_is_skipped_and_reported() {
+    let flash = table();
+    // SAFETY: valid pointers.
+    unsafe {
+        let c = client();
+        assert_eq!(mqe_set_store(c, store(), &flash), MQE_OK);
+        let topic = c"t".as_ptr();
+        let mut id = 0u16;
+        assert_eq!(
+            mqe_publish(c, topic, b"a".as_ptr().cast(), 1, 1, false, &mut id),
+            MQE_OK
+        );
+        assert_eq!(
+            mqe_publish(c, topic, b"b".as_ptr().cast(), 1, 1, false, &mut id),
+            MQE_OK
+        );
+        // Tear the newest record: clear a bit of its CRC, as a half-programmed word would.
+        FLASH.with(|f| {
+            let mut f = f.borrow_mut();
+            let last = f[..SECTOR].iter().rposition(|&b| b != 0xFF).unwrap();
+            let bit = (0..8).find(|b| f[last] & (1 << b) != 0).unwrap();
+            f[last] &= !(1 << bit);
+        });
+        let c = client();
+        EVENTS.with(|v| v.borrow_mut().clear());
+        assert_eq!(mqe_set_store(c, store(), &flash), MQE_OK);
+        mqe_poll(c);
+        let events = EVENTS.with(|v| v.borrow().clone());
+        // The first message is back; the torn one is not trusted.
+        assert!(events.contains(&(MQE_EVENT_RESTORED, 1, 1)), "{events:?}");
     }
 }

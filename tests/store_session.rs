@@ -174,8 +174,12 @@ impl BrokerModel {
                         at += 3 + len;
                     }
                     self.subscribes += 1;
-                    self.to_client
-                        .extend_from_slice(&[0x90, 2 + granted.len() as u8, body[0], body[1]]);
+                    self.to_client.extend_from_slice(&[
+                        0x90,
+                        2 + granted.len() as u8,
+                        body[0],
+                        body[1],
+                    ]);
                     self.to_client.extend(granted);
                 }
                 _ => {}

@@ -43,6 +43,8 @@ mod enabled {
         pub records: u32,
         /// Records that did not fit this build's capacities or were malformed: dropped.
         pub dropped: u32,
+        /// Records that failed their CRC (torn by a cut, or damaged): skipped, never trusted.
+        pub corrupt: u32,
     }
 
     impl<'b> Engine<'b> {
@@ -66,6 +68,7 @@ mod enabled {
                 }
             });
             replayed.map_err(|_| Error::InvalidState)?;
+            restored.corrupt = journal.stats().corrupt_records;
             restored.outgoing = self.session.inflight();
             restored.rx_qos2 = self.session.rx_qos2_count();
             // A broker that lost the session while we were down is reported as SessionLost.
@@ -74,6 +77,7 @@ mod enabled {
             self.push_event(super::super::Event::Restored {
                 outgoing: u16::try_from(restored.outgoing).unwrap_or(u16::MAX),
                 rx_qos2: u16::try_from(restored.rx_qos2).unwrap_or(u16::MAX),
+                corrupt: u16::try_from(restored.corrupt).unwrap_or(u16::MAX),
             });
             Ok(restored)
         }

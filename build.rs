@@ -174,10 +174,11 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes) + store).div_ceil(8) * 8
 }
 
-/// Feature `store`: the engine's reference to the session store (a fat pointer).
+/// Feature `store`: the engine's reference to the session store (a fat pointer), and the
+/// ids awaiting `mqe_rx_done` (src/engine/manual_ack.rs: 8 of 4 bytes, a flag, a count).
 fn store_feature_bytes(pointer_bytes: usize) -> usize {
     if env::var_os("CARGO_FEATURE_STORE").is_some() {
-        2 * pointer_bytes
+        2 * pointer_bytes + 4 * 8 + 2
     } else {
         0
     }
@@ -240,7 +241,8 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// version is bumped.
 /// 4: `link`'s and `cloud`'s `mqe_options_t` fields together.
 /// 5: `mqe_event_t` gains `restored_outgoing` and `restored_rx_qos2` (the session store).
-const ABI_LAYOUT_VERSION: u32 = 5;
+/// 6: `mqe_options_t` gains `rx_qos2_manual_ack` (the session store).
+const ABI_LAYOUT_VERSION: u32 = 6;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;

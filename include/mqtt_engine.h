@@ -94,10 +94,10 @@
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3720
-#define MQE_ABI_TAG 0x7850a96cu
+#define MQE_ABI_TAG 0x6ea9f169u
 #else
 #define MQE_CLIENT_SIZE 2992
-#define MQE_ABI_TAG 0x817fb0f7u
+#define MQE_ABI_TAG 0xeba40e42u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -756,6 +756,14 @@ typedef struct mqe_options_t {
    * 0: wait for ever.
    */
   uint8_t pubrel_max_connections;
+  /**
+   * Exactly once to the application (feature `store`, docs/STORE.md): a new incoming QoS 2
+   * message is delivered without its record and without PUBREC, both deferred until the
+   * application, having stored its effect with the packet id, calls `mqe_rx_done`. A reset
+   * before that makes the broker re-send it (DUP=1), delivered again. Default false; true
+   * in a build without `MQE_FEATURE_STORE`: `mqe_init` returns `MQE_ERR_UNSUPPORTED`.
+   */
+  bool rx_qos2_manual_ack;
   /**
    * An incoming PUBLISH larger than `rx_buf` but at most this many bytes is read past,
    * acknowledged and reported (`MQE_EVENT_MESSAGE_TOO_LARGE`); a larger one closes the
@@ -2000,6 +2008,25 @@ mqe_status_t mqe_set_store(struct mqe_client_t *c,
  * `flash` is NULL or a readable `mqe_flash_t` whose functions are valid.
  */
 mqe_status_t mqe_store_erase(const struct mqe_flash_t *flash);
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * The application has handled incoming QoS 2 message `packet_id` and made its effect durable
+ * together with the id (needs `rx_qos2_manual_ack`): the id's record is written, then PUBREC
+ * is sent. Until this call the message has neither, so after a reset the broker re-sends it
+ * (DUP=1) and it is delivered again: the application recognises it by its own record of the
+ * id. Allowed from the message handler or later from the owner task. When disconnected, the
+ * record is written and the broker's re-send after the next CONNACK is answered PUBREC.
+ *
+ * Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_STATE` (option off), `MQE_ERR_ARG`
+ * (`packet_id` is not awaiting this call), `MQE_ERR_FULL` (no room in tx, or the store is
+ * full: nothing changed, call again after `mqe_poll`), `MQE_ERR_RX_QOS2_FULL`.
+ *
+ * # Safety
+ * `c` is NULL or client storage.
+ */
+mqe_status_t mqe_rx_done(struct mqe_client_t *c, uint16_t packet_id);
 #endif
 
 #ifdef __cplusplus

@@ -2658,3 +2658,22 @@ fn nothing_wedges_the_client_through_the_c_api() {
         ]
     );
 }
+
+/// `rx_qos2_manual_ack` defers a record of the session store: a build without it refuses.
+#[test]
+fn manual_ack_needs_the_store_feature() {
+    let mut h = Harness::new("127.0.0.1");
+    let c = h.c();
+    let (o, t, p) = (h.options(), h.transport(), h.platform());
+    assert!(!o.rx_qos2_manual_ack);
+    let o = mqe_options_t {
+        rx_qos2_manual_ack: true,
+        ..o
+    };
+    let expected = if cfg!(feature = "store") {
+        MQE_OK
+    } else {
+        MQE_ERR_UNSUPPORTED
+    };
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, expected);
+}

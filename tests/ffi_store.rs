@@ -1,5 +1,6 @@
 //! The session store's C face: `mqe_set_store` and `mqe_store_erase` over a flash table in
-//! RAM (NOR semantics): arguments, state, refused regions left untouched, the restore event.
+//! RAM (NOR semantics): arguments, state, refused regions left untouched, the restore event;
+//! `mqe_rx_done`'s statuses (its behaviour on the wire: tests/store_rx_done.rs).
 
 use std::cell::RefCell;
 use std::ffi::c_void;
@@ -96,6 +97,11 @@ unsafe extern "C" fn on_event(_: *mut c_void, e: *const mqe_event_t) {
 
 /// A client (leaked: it lives for the test) with a store buffer for QoS 1/2.
 fn client() -> *mut mqe_client_t {
+    client_with(false)
+}
+
+/// `client()`, with `rx_qos2_manual_ack` as given.
+fn client_with(manual_ack: bool) -> *mut mqe_client_t {
     let bufs: &'static mut [u8] = Box::leak(vec![0u8; 3 * 1024].into_boxed_slice());
     let mut o = mqe_options_default();
     o.host = c"127.0.0.1".as_ptr();
@@ -110,6 +116,7 @@ fn client() -> *mut mqe_client_t {
     }
     o.tx_buf_len = 1024;
     o.store_buf_len = 1024;
+    o.rx_qos2_manual_ack = manual_ack;
     let t = mqe_transport_t {
         ctx: ptr::null_mut(),
         open: Some(t_open),
@@ -246,5 +253,19 @@ fn a_torn_record_is_skipped_and_reported() {
         let events = EVENTS.with(|v| v.borrow().clone());
         // The first message is back; the torn one is not trusted.
         assert!(events.contains(&(MQE_EVENT_RESTORED, 1, 1)), "{events:?}");
+    }
+}
+
+#[test]
+fn rx_done_needs_the_option_and_an_awaiting_id() {
+    assert!(!mqe_options_default().rx_qos2_manual_ack);
+    // SAFETY: valid or NULL pointers.
+    unsafe {
+        assert_eq!(mqe_rx_done(ptr::null_mut(), 1), MQE_ERR_NULL);
+        let off = client();
+        assert_eq!(mqe_rx_done(off, 1), MQE_ERR_STATE);
+        let on = client_with(true);
+        assert_eq!(mqe_set_store(on, store(), &table()), MQE_OK);
+        assert_eq!(mqe_rx_done(on, 1), MQE_ERR_ARG);
     }
 }

@@ -282,4 +282,14 @@ impl Engine<'_> {
     pub(in crate::engine) fn rx_qos2_any(&self) -> bool {
         false
     }
+    #[inline(always)]
+    pub(in crate::engine) fn rx_manual(
+        &mut self,
+        _id: u16,
+        _hash: u16,
+    ) -> Result<Option<bool>, Error> {
+        Ok(None)
+    }
+    #[inline(always)]
+    pub(in crate::engine) fn rx_manual_resume(&mut self, _session_present: bool) {}
 }

@@ -203,6 +203,7 @@ impl<'b> Engine<'b> {
         let had_ids = self.rx_qos2_any();
         self.session.rx_qos2_resume(session_present);
         self.durable_rx_clear(had_ids && !session_present);
+        self.rx_manual_resume(session_present);
         // A new session has no subscriptions, and a kept one may lack those never
         // acknowledged: renew them before anything else is sent.
         self.session.plan_resubscribe(session_present);
@@ -229,6 +230,10 @@ impl<'b> Engine<'b> {
             }
             QoS::ExactlyOnce => {
                 let hash = content_hash(message.topic, message.payload);
+                // Manual acknowledgement (feature `store`): held, without record or PUBREC.
+                if let Some(deliver) = self.rx_manual(message.packet_id, hash)? {
+                    return Ok(deliver.then_some(message));
+                }
                 let new = self.receive_qos2(message.packet_id, hash, message.dup)?;
                 if new {
                     // On flash before the application sees it (docs/STORE.md, crash points).
@@ -256,7 +261,7 @@ impl<'b> Engine<'b> {
         Ok(matches!(verdict, Verdict::New { .. }))
     }
 
-    fn report_evicted(&mut self, evicted: Evicted) {
+    pub(super) fn report_evicted(&mut self, evicted: Evicted) {
         if evicted.count > 0 {
             self.push_event(Event::RxQos2Evicted {
                 first: evicted.first,

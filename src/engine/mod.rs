@@ -9,6 +9,8 @@
 mod commands;
 mod durable;
 mod inbound;
+#[cfg(feature = "store")]
+mod manual_ack;
 mod outbound;
 mod oversized;
 mod timers;
@@ -26,6 +28,8 @@ use crate::wire::{self, QoS};
 
 #[cfg(feature = "store")]
 pub use durable::Restored;
+#[cfg(feature = "store")]
+pub use manual_ack::MAX_RX_AWAITING;
 use oversized::Skip;
 
 /// Timeouts and limits of one engine.
@@ -218,6 +222,9 @@ pub struct Engine<'b> {
     /// The session store, once attached (`attach_store`): every durable change goes there.
     #[cfg(feature = "store")]
     journal: Option<&'b mut (dyn crate::store::Journal + 'static)>,
+    /// Incoming QoS 2 messages delivered and awaiting `rx_done` (manual acknowledgement).
+    #[cfg(feature = "store")]
+    awaiting: manual_ack::Awaiting,
     /// An oversized PUBLISH being read past.
     skip: Skip,
     /// Oversized PUBLISH packets read past and reported, since init.
@@ -271,6 +278,8 @@ impl<'b> Engine<'b> {
             addr_of_mut!((*engine).disconnect_deadline).write(None);
             #[cfg(feature = "store")]
             addr_of_mut!((*engine).journal).write(None);
+            #[cfg(feature = "store")]
+            addr_of_mut!((*engine).awaiting).write(manual_ack::Awaiting::new());
             addr_of_mut!((*engine).skip).write(Skip::Idle);
             addr_of_mut!((*engine).oversized_count).write(0);
             slot.assume_init_mut()
@@ -296,6 +305,8 @@ impl<'b> Engine<'b> {
             disconnect_deadline: _,
             #[cfg(feature = "store")]
                 journal: _,
+            #[cfg(feature = "store")]
+                awaiting: _,
             skip: _,
             oversized_count: _,
         } = &*engine;

@@ -63,6 +63,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
         oversized_limit: DEFAULT_OVERSIZED_LIMIT as u32,
         cloud: 0,
+        rx_qos2_manual_ack: false,
     }
 }
 
@@ -197,6 +198,8 @@ pub(crate) struct ClientSetup {
     link: crate::client::LinkPolicy,
     #[cfg(feature = "pending")]
     idle_event: bool,
+    #[cfg(feature = "store")]
+    rx_qos2_manual_ack: bool,
 }
 
 impl ClientSetup {
@@ -231,6 +234,10 @@ impl ClientSetup {
         client.set_link_policy(self.link);
         #[cfg(feature = "pending")]
         client.set_idle_events(self.idle_event);
+        #[cfg(feature = "store")]
+        client
+            .engine_mut()
+            .set_rx_manual_ack(self.rx_qos2_manual_ack);
         client.mix_entropy(jitter_seed);
     }
 }
@@ -336,6 +343,10 @@ unsafe fn check_options(
     if endpoints.is_empty() {
         return Err(MQE_ERR_ARG);
     }
+    // Manual acknowledgement defers a record to the session store: nothing to defer without it.
+    if cfg!(not(feature = "store")) && opts.rx_qos2_manual_ack {
+        return Err(MQE_ERR_UNSUPPORTED);
+    }
     Ok(ClientSetup {
         transport,
         endpoints,
@@ -358,6 +369,8 @@ unsafe fn check_options(
         },
         #[cfg(feature = "pending")]
         idle_event: opts.idle_event,
+        #[cfg(feature = "store")]
+        rx_qos2_manual_ack: opts.rx_qos2_manual_ack,
     })
 }
 

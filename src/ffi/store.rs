@@ -1,5 +1,6 @@
 //! The session store's C face (feature `store`): the flash table `mqe_flash_t` as a
-//! `NorFlash`, the caller-allocated `mqe_store_t`, `mqe_set_store` and `mqe_store_erase`.
+//! `NorFlash`, the caller-allocated `mqe_store_t`, `mqe_set_store`, `mqe_store_erase` and
+//! `mqe_rx_done`.
 
 use core::ffi::c_void;
 use core::mem::{align_of, size_of, MaybeUninit};
@@ -252,4 +253,30 @@ pub unsafe extern "C" fn mqe_store_erase(flash: *const mqe_flash_t) -> mqe_statu
         Ok(()) => MQE_OK,
         Err(_) => MQE_ERR_STORE_FLASH,
     }
+}
+
+/// The application has handled incoming QoS 2 message `packet_id` and made its effect durable
+/// together with the id (needs `rx_qos2_manual_ack`): the id's record is written, then PUBREC
+/// is sent. Until this call the message has neither, so after a reset the broker re-sends it
+/// (DUP=1) and it is delivered again: the application recognises it by its own record of the
+/// id. Allowed from the message handler or later from the owner task. When disconnected, the
+/// record is written and the broker's re-send after the next CONNACK is answered PUBREC.
+///
+/// Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_STATE` (option off), `MQE_ERR_ARG`
+/// (`packet_id` is not awaiting this call), `MQE_ERR_FULL` (no room in tx, or the store is
+/// full: nothing changed, call again after `mqe_poll`), `MQE_ERR_RX_QOS2_FULL`.
+///
+/// # Safety
+/// `c` is NULL or client storage.
+#[no_mangle]
+pub unsafe extern "C" fn mqe_rx_done(c: *mut mqe_client_t, packet_id: u16) -> mqe_status_t {
+    // SAFETY: forwarded contract.
+    into_status(unsafe {
+        with_cell(c, |cell| {
+            cell.client
+                .engine_mut()
+                .rx_done(packet_id)
+                .map_err(status_of)
+        })
+    })
 }

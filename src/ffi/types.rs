@@ -301,6 +301,12 @@ pub struct mqe_options_t {
     /// without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
     /// 0: wait for ever.
     pub pubrel_max_connections: u8,
+    /// Exactly once to the application (feature `store`, docs/STORE.md): a new incoming QoS 2
+    /// message is delivered without its record and without PUBREC, both deferred until the
+    /// application, having stored its effect with the packet id, calls `mqe_rx_done`. A reset
+    /// before that makes the broker re-send it (DUP=1), delivered again. Default false; true
+    /// in a build without `MQE_FEATURE_STORE`: `mqe_init` returns `MQE_ERR_UNSUPPORTED`.
+    pub rx_qos2_manual_ack: bool,
     /// An incoming PUBLISH larger than `rx_buf` but at most this many bytes is read past,
     /// acknowledged and reported (`MQE_EVENT_MESSAGE_TOO_LARGE`); a larger one closes the
     /// connection with `MQE_ERR_PACKET_TOO_LARGE`. Default 65536; 0: close on any.

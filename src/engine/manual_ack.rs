@@ -122,3 +122,29 @@ impl<'b> Engine<'b> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_awaiting_ids_cost_4_bytes_each_plus_2() {
+        // build.rs counts this much in MQE_CLIENT_SIZE; docs/STORE.md states it.
+        assert_eq!(core::mem::size_of::<Awaiting>(), 4 * MAX_RX_AWAITING + 2);
+    }
+
+    #[test]
+    fn remove_keeps_the_order_of_the_others() {
+        let mut a = Awaiting::new();
+        for id in 1..=MAX_RX_AWAITING as u16 {
+            a.push(id, id).unwrap();
+        }
+        assert_eq!(a.push(99, 0), Err(Error::RxQos2Full));
+        a.remove(0);
+        a.remove(a.position(5).unwrap());
+        a.remove(usize::from(a.len));
+        let ids: [u16; 6] = core::array::from_fn(|i| a.used()[i].0);
+        assert_eq!(ids, [2, 3, 4, 6, 7, 8]);
+        assert_eq!(a.len, 6);
+    }
+}

@@ -49,7 +49,12 @@
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
-#   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images, both profiles, beside
+#                tests/cortex_m/size_budget.json (docs/FOOTPRINT.md)
+#   make size-check  fail when a row of the size table grew > 2 % over size_budget.json
+#                (part of make test)
+#   make lib MQE_FEATURES=lite  (or any feature list) the library without the default `full`
+#                profile; make header MQE_FEATURES=... the header that declares only what it has
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
 #                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
@@ -92,6 +97,10 @@ HEADER  := include/mqtt_engine.h
 # Rust target triple of `make lib` and `make install` (empty: the host).
 TARGET  ?=
 TARGET_LIB := $(if $(TARGET),target/$(TARGET)/release/libmqtt_engine.a,$(LIB))
+# Build-time features (docs/FOOTPRINT.md): empty is the `full` profile; `lite`, or a list such as
+# `log,qos2`, builds only those (cargo --no-default-features --features ...).
+MQE_FEATURES ?=
+FEATURE_ARGS := $(if $(MQE_FEATURES),--no-default-features --features $(MQE_FEATURES))
 
 # Strict C: the header and the examples must stay warning-free C99. No -D: each POSIX file
 # defines the feature macro it needs, so a copied file builds with these flags alone.
@@ -179,14 +188,14 @@ bench-deps:
 # cargo decides what is stale; FORCE makes make ask it every time.
 lib: $(TARGET_LIB)
 $(LIB): FORCE
-	$(CARGO) build --release
+	$(CARGO) build --release $(FEATURE_ARGS)
 # Any other Rust target: make lib TARGET=<triple>.
 target/%/release/libmqtt_engine.a: FORCE
 	$(RUST_DEPS) --if-declared --targets $*
-	$(CARGO) build --release --target $*
+	$(CARGO) build --release --target $* $(FEATURE_ARGS)
 
 header:
-	MQE_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --features header
+	MQE_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --features header $(FEATURE_ARGS)
 
 # Fails when the committed header differs from what the sources generate.
 check-header:
@@ -544,6 +553,7 @@ test: deps
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
+	$(MAKE) --no-print-directory size-check
 	$(MAKE) --no-print-directory test32
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
@@ -618,7 +628,7 @@ $(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/bro
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
-$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -627,9 +637,9 @@ $(M4_BUILD)/panic.elf: $(M4_DIR)/app_panic.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DE
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_PANIC_LIB) -o $@
 
 # Each image must exit 0 through semihosting and print its PASS line.
-qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
+qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf $(M4_BUILD)/panic.elf
 	$(call apt_install,$(APT_QEMU))
-	@for image in full minimal panic; do \
+	@for image in full minimal minimal-lite panic; do \
 	  echo "qemu: $$image.elf"; \
 	  $(QEMU_M4) $(M4_BUILD)/$$image.elf </dev/null >$(M4_BUILD)/$$image.log 2>&1; status=$$?; \
 	  cat $(M4_BUILD)/$$image.log; \
@@ -644,9 +654,9 @@ qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
 # A new `copy_from_slice`, slice index or unwrap in library code makes this fail; use the
 # helpers in src/bytes.rs or `get`.
 PANIC_SYMBOLS := core::panicking::|core::fmt::|core::result::unwrap_failed|core::option::expect_failed
-check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
 	$(call apt_install,$(APT_ARM))
-	@for image in full minimal; do \
+	@for image in full minimal minimal-lite; do \
 	  symbols=$$(arm-none-eabi-nm -C $(M4_BUILD)/$$image.elf) || exit 1; \
 	  if ! printf '%s\n' "$$symbols" | grep -q ' T mqe_poll$$'; then \
 	    echo "check-no-panic: no mqe_poll in $$image.elf: the listing is broken" >&2; exit 1; \
@@ -654,13 +664,43 @@ check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
 	  if printf '%s\n' "$$symbols" | grep -E '$(PANIC_SYMBOLS)'; then \
 	    echo "check-no-panic: $$image.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
 	  fi; \
-	done; echo "check-no-panic: full.elf and minimal.elf: no panic path, no core::fmt"
+	done; echo "check-no-panic: full.elf, minimal.elf, minimal-lite.elf: no panic path, no core::fmt"
 
-size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+# --- the size table (docs/FOOTPRINT.md): both profiles, guarded by size_budget.json ---
+# The lite profile's library and header have their own target dir, so the default build stays.
+.PHONY: size-check
+M4_LITE_TARGET := target/lite
+M4_LITE_LIB := $(M4_LITE_TARGET)/$(M4_TARGET)/release/libmqtt_engine.a
+M4_LITE_HDR := $(M4_BUILD)/lite/mqtt_engine.h
+M4_LITE_ARGS := --no-default-features --features lite --target-dir $(M4_LITE_TARGET)
+SIZE_BUDGET := $(M4_DIR)/size_budget.json
+
+$(M4_LITE_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
+	$(CARGO) build --release --target $(M4_TARGET) $(M4_LITE_ARGS)
+$(M4_LITE_HDR): FORCE
+	MQE_HEADER_OUT=$(CURDIR)/$@ $(CARGO) build $(M4_LITE_ARGS) --features header
+
+$(M4_BUILD)/minimal-lite.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LITE_HDR) $(M4_LITE_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
+	$(M4_CC) -I$(M4_BUILD)/lite $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LITE_LIB) -o $@
+
+SIZE_IMAGES := full minimal-lite
+SIZE_RUN = for image in $(SIZE_IMAGES); do \
+	  $(QEMU_M4) $(M4_BUILD)/$$image.elf </dev/null >$(M4_BUILD)/$$image.log 2>&1 || { cat $(M4_BUILD)/$$image.log; exit 1; }; \
+	done; \
+	$(PYTHON) $(M4_DIR)/footprint.py --map lite-minimal=$(M4_BUILD)/minimal-lite.map \
+	  --map minimal=$(M4_BUILD)/minimal.map --map full=$(M4_BUILD)/full.map \
+	  --run full=$(M4_BUILD)/full.log --run lite-minimal=$(M4_BUILD)/minimal-lite.log \
+	  --budget $(SIZE_BUDGET)
+size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
 	$(call apt_install,$(APT_QEMU))
-	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }
-	@$(PYTHON) $(M4_DIR)/footprint.py --map minimal=$(M4_BUILD)/minimal.map \
-	  --map full=$(M4_BUILD)/full.map --run $(M4_BUILD)/full.log --top $(or $(TOP),15)
+	@$(SIZE_RUN) --top $(or $(TOP),15)
+
+# Same toolchain, same bytes: the figures are deterministic, so 2 % is growth, not noise.
+size-check: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
+	$(call apt_install,$(APT_QEMU))
+	@$(SIZE_RUN) --check
 
 TEST32_TARGETS := armv7-unknown-linux-gnueabihf i686-unknown-linux-gnu
 test32:

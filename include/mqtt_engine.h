@@ -80,13 +80,22 @@
 #define MQE_FEATURE_CREDENTIALS_CB 1
 #define MQE_FEATURE_HMAC_SHA1 1
 #define MQE_FEATURE_HMAC_SHA256 1
+#define MQE_FEATURE_IP_LITERAL 1
 #define MQE_FEATURE_LINK 1
+#define MQE_FEATURE_LOG 1
+#define MQE_FEATURE_OFFLINE_QUEUE 1
+#define MQE_FEATURE_OUTBOX 1
 #define MQE_FEATURE_PENDING 1
+#define MQE_FEATURE_QOS2 1
+#define MQE_FEATURE_RECONNECT 1
+#define MQE_FEATURE_RESUBSCRIBE 1
 #define MQE_FEATURE_SIGN_ALIYUN 1
 #define MQE_FEATURE_SIGN_AZURE 1
 #define MQE_FEATURE_SIGN_ONENET 1
 #define MQE_FEATURE_SIGN_TENCENT 1
 #define MQE_FEATURE_STATS 1
+#define MQE_FEATURE_TOPIC_HANDLERS 1
+#define MQE_FEATURE_WILL 1
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width).
     MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width
@@ -94,10 +103,10 @@
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3736
-#define MQE_ABI_TAG 0xc07937cau
+#define MQE_ABI_TAG 0xe6ba11e7u
 #else
 #define MQE_CLIENT_SIZE 3008
-#define MQE_ABI_TAG 0xff1ab04fu
+#define MQE_ABI_TAG 0x76e1f800u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

@@ -313,6 +313,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     pub fn set_credentials_hook(&mut self, on: bool) {
         self.ask_credentials = on;
         // Fresh credentials each attempt: a CONNACK 4/5 does not stop reconnecting (`link`).
+        #[cfg(feature = "link")]
         self.set_credentials_refreshable(on);
     }
 

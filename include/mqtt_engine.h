@@ -1659,8 +1659,10 @@ mqe_status_t mqe_set_message_handler(struct mqe_client_t *c,
  */
 mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t handler, void *user);
 
+#if defined(MQE_FEATURE_LOG)
 /**
- * Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
+ * Sets the most verbose level passed to the platform's `log` hook (feature `log`; without it
+ * the hook is never called): `MQE_LOG_ERROR` ..
  * `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
  * (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
  * level passes. Any state, also from a callback.
@@ -1670,6 +1672,7 @@ mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t h
  * `c` is NULL or client storage.
  */
 mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level);
+#endif
 
 /**
  * Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,

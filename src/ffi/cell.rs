@@ -11,9 +11,9 @@ use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
 use super::init::ClientSetup;
-use super::log::{
-    self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN,
-};
+#[cfg(feature = "log")]
+use super::log::{self, LogFilter};
+use super::log::{mqe_log_level_t, Args, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN};
 use super::outbox::{self, Outbox};
 use super::status::{MQE_ERR_NOT_INIT, MQE_ERR_NULL};
 use super::topic_handlers::{free_refused_handlers, Targets, TopicHandler};
@@ -52,6 +52,7 @@ pub(crate) struct ClientCell {
     /// Why the last connection ended (`None`: clean disconnect or never connected).
     pub(crate) last_reason: Option<Error>,
     pub(crate) platform: mqe_platform_t,
+    #[cfg(feature = "log")]
     pub(crate) log_filter: LogFilter,
     pub(crate) message_handler: mqe_message_handler_t,
     pub(crate) message_user: *mut c_void,
@@ -110,6 +111,7 @@ pub(crate) unsafe fn init_storage(
         ptr::addr_of_mut!((*cell).dispatching).write(false);
         ptr::addr_of_mut!((*cell).last_reason).write(None);
         ptr::addr_of_mut!((*cell).platform).write(platform);
+        #[cfg(feature = "log")]
         ptr::addr_of_mut!((*cell).log_filter).write(LogFilter::DEFAULT);
         ptr::addr_of_mut!((*cell).message_handler).write(None);
         ptr::addr_of_mut!((*cell).message_user).write(ptr::null_mut());
@@ -131,7 +133,8 @@ pub(crate) unsafe fn init_storage(
             dispatching: _,
             last_reason: _,
             platform: _,
-            log_filter: _,
+            #[cfg(feature = "log")]
+                log_filter: _,
             message_handler: _,
             message_user: _,
             event_handler: _,
@@ -154,11 +157,16 @@ impl ClientCell {
     /// Logs `template` (see `log::ARG`) with `args` through the platform's hook, formatted
     /// only when the line will be delivered. The hook runs while the client is borrowed: like
     /// the transport, it must not call the library.
+    /// Without the `log` feature nothing is formatted: the templates and the strerror texts
+    /// drop out of the image.
     #[inline]
     pub(crate) fn log(&self, level: mqe_log_level_t, template: &'static [u8], args: Args) {
+        #[cfg(feature = "log")]
         if self.log_filter.enabled(&self.platform, level) {
             log::emit(&self.platform, level, template, &args);
         }
+        #[cfg(not(feature = "log"))]
+        let _ = (level, template, args);
     }
 
     pub(crate) fn now(&self) -> Instant {

@@ -171,6 +171,17 @@ def check_budget(path, rows, check):
     return ok or not check
 
 
+def record_budget(path, rows):
+    with open(path, encoding="utf-8") as f:
+        budget = json.load(f)
+    for key, entry in budget["rows"].items():
+        if key in rows:
+            entry["bytes"] = rows[key]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(budget, f, indent=2)
+        f.write("\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--map", action="append", required=True, metavar="NAME=FILE")
@@ -179,6 +190,8 @@ def main():
     parser.add_argument("--top", type=int, default=0, help="also list the N biggest symbols")
     parser.add_argument("--budget", help="size_budget.json: print the rows beside it")
     parser.add_argument("--check", action="store_true", help="fail when a row grew (--budget)")
+    parser.add_argument("--record", action="store_true",
+                        help="write the measured figures into --budget (a deliberate change)")
     args = parser.parse_args()
 
     runs = {}
@@ -216,6 +229,8 @@ def main():
             print(f"\nPeak stack of the ({name}) image: {worst[1]} B ({worst[0]})")
 
     ok = True
+    if args.budget and args.record:
+        record_budget(args.budget, budget_rows(dict(maps), runs))
     if args.budget:
         ok = check_budget(args.budget, budget_rows(dict(maps), runs), args.check)
 

@@ -37,7 +37,9 @@
 #   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
 #                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
 #                into build/interop/; fails on any result tests/interop/expected.toml does not
-#                list (docs/BROKERS.md). make interop-aedes: only aedes (part of make test)
+#                list (docs/BROKERS.md)
+#   make interop-aedes  the aedes row only (part of make test)
+#   make interop-deps  install the matrix's brokers into build/interop/ (rumqttd builds for minutes)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)

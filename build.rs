@@ -164,12 +164,19 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     // (src/ffi/outbox.rs and src/ffi/cell.rs), so they are computed, not measured.
     let round = |n: usize, to: usize| n.div_ceil(to) * to;
     let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
-    let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let outbox = match on("OUTBOX") {
+        true => round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8),
+        false => 0,
+    };
     let handler = round(
         2 * pointer_bytes + 4 + cap("HANDLER_FILTER_BYTES"),
         pointer_bytes,
     );
-    let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
+    let handlers = match on("TOPIC_HANDLERS") {
+        true => cap("MAX_TOPIC_HANDLERS") * handler,
+        false => 0,
+    };
     (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes)).div_ceil(8) * 8
 }
 

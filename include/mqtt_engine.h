@@ -951,15 +951,19 @@ typedef struct mqe_platform_t {
   void (*log)(void *ctx, int32_t level, const char *msg);
 } mqe_platform_t;
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
  * Enters the firmware's critical section; returns the state `exit` restores (e.g. PRIMASK).
  */
 typedef uint32_t (*mqe_critical_enter_t)(void);
+#endif
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
  * Leaves the critical section, restoring what `enter` returned.
  */
 typedef void (*mqe_critical_exit_t)(uint32_t state);
+#endif
 
 /**
  * Called by the panic handler of the static library; it should reset the device.
@@ -1575,8 +1579,9 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
  */
 mqe_status_t mqe_unsubscribe(struct mqe_client_t *c, const char *filter, uint16_t *packet_id);
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
- * Queues a publish from any task or ISR (every other call belongs to the owner task): topic
+ * Queues a publish from any task or ISR (feature `outbox`) (every other call belongs to the owner task): topic
  * and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
  * the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
  * `mqe_publish` would, without a packet id; failures it cannot retry are reported as
@@ -1597,7 +1602,9 @@ mqe_status_t mqe_post_publish(struct mqe_client_t *c,
                               size_t len,
                               uint8_t qos,
                               bool retain);
+#endif
 
+#if defined(MQE_FEATURE_TOPIC_HANDLERS)
 /**
  * Subscribes to `filter` at `qos` like `mqe_subscribe`, and registers `handler` (with `user`)
  * for the messages whose topic matches it. A message goes to every matching handler, in
@@ -1622,7 +1629,9 @@ mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
                               mqe_message_handler_t handler,
                               void *user,
                               uint16_t *packet_id);
+#endif
 
+#if defined(MQE_FEATURE_TOPIC_HANDLERS)
 /**
  * `mqe_subscribe_cb` with the filter given as `filter_len` bytes at `filter`, not
  * NUL-terminated; the filter is checked as in `mqe_subscribe_n`.
@@ -1637,6 +1646,7 @@ mqe_status_t mqe_subscribe_cb_n(struct mqe_client_t *c,
                                 mqe_message_handler_t handler,
                                 void *user,
                                 uint16_t *packet_id);
+#endif
 
 /**
  * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
@@ -1762,6 +1772,7 @@ mqe_status_t mqe_link_down(struct mqe_client_t *c);
 mqe_status_t mqe_link_up(struct mqe_client_t *c);
 #endif
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
  * Registers the critical section that guards the outbox of every client: between `enter` and
  * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
@@ -1773,6 +1784,7 @@ mqe_status_t mqe_link_up(struct mqe_client_t *c);
  */
 mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
                                       mqe_critical_exit_t exit);
+#endif
 
 /**
  * Sets the function the panic handler calls (NULL: none). Nothing in the library is meant to

@@ -14,12 +14,16 @@ use super::init::ClientSetup;
 #[cfg(feature = "log")]
 use super::log::{self, LogFilter};
 use super::log::{mqe_log_level_t, Args, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN};
+#[cfg(feature = "outbox")]
 use super::outbox::{self, Outbox};
 use super::status::{MQE_ERR_NOT_INIT, MQE_ERR_NULL};
-use super::topic_handlers::{free_refused_handlers, Targets, TopicHandler};
+use super::topic_handlers::Targets;
+#[cfg(feature = "topic-handlers")]
+use super::topic_handlers::{free_refused_handlers, TopicHandler};
 use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
+#[cfg(feature = "topic-handlers")]
 use crate::config::MAX_TOPIC_HANDLERS;
 use crate::time::Instant;
 use crate::Error;
@@ -41,6 +45,7 @@ const MAGIC: u64 = 0x6d71_655f_636c_6e74; // "mqe_clnt"
 #[repr(C)]
 pub(crate) struct ClientStorage {
     magic: u64,
+    #[cfg(feature = "outbox")]
     outbox: Outbox,
     cell: ClientCell,
 }
@@ -59,6 +64,7 @@ pub(crate) struct ClientCell {
     pub(crate) event_handler: mqe_event_handler_t,
     pub(crate) event_user: *mut c_void,
     /// Per-topic handlers (`handler: None` = free).
+    #[cfg(feature = "topic-handlers")]
     pub(crate) topic_handlers: [TopicHandler; MAX_TOPIC_HANDLERS],
     /// Messages dispatched and PINGRESPs seen since mqe_init (the blocking helpers wait on them).
     pub(crate) messages_seen: u32,
@@ -117,9 +123,12 @@ pub(crate) unsafe fn init_storage(
         ptr::addr_of_mut!((*cell).message_user).write(ptr::null_mut());
         ptr::addr_of_mut!((*cell).event_handler).write(None);
         ptr::addr_of_mut!((*cell).event_user).write(ptr::null_mut());
-        let handlers = ptr::addr_of_mut!((*cell).topic_handlers).cast::<TopicHandler>();
-        for index in 0..MAX_TOPIC_HANDLERS {
-            handlers.add(index).write(TopicHandler::EMPTY);
+        #[cfg(feature = "topic-handlers")]
+        {
+            let handlers = ptr::addr_of_mut!((*cell).topic_handlers).cast::<TopicHandler>();
+            for index in 0..MAX_TOPIC_HANDLERS {
+                handlers.add(index).write(TopicHandler::EMPTY);
+            }
         }
         ptr::addr_of_mut!((*cell).messages_seen).write(0);
         ptr::addr_of_mut!((*cell).ping_responses).write(0);
@@ -139,7 +148,8 @@ pub(crate) unsafe fn init_storage(
             message_user: _,
             event_handler: _,
             event_user: _,
-            topic_handlers: _,
+            #[cfg(feature = "topic-handlers")]
+                topic_handlers: _,
             messages_seen: _,
             ping_responses: _,
             #[cfg(feature = "cloud-profiles")]
@@ -148,6 +158,7 @@ pub(crate) unsafe fn init_storage(
                 credentials: _,
             client: _,
         } = &*cell;
+        #[cfg(feature = "outbox")]
         outbox::reset(ptr::addr_of_mut!((*storage).outbox));
         ptr::addr_of_mut!((*storage).magic).write(MAGIC);
     }
@@ -219,7 +230,9 @@ impl ClientCell {
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
                 self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
+                #[cfg(feature = "topic-handlers")]
                 let engine = self.client.engine();
+                #[cfg(feature = "topic-handlers")]
                 free_refused_handlers(&mut self.topic_handlers, granted, |filter| {
                     engine.subscriptions().any(|(f, _)| f.as_bytes() == filter)
                 });
@@ -362,6 +375,7 @@ pub(crate) unsafe fn cell_ptr(c: *const mqe_client_t) -> Result<*mut ClientCell,
     Ok(unsafe { ptr::addr_of_mut!((*storage).cell) })
 }
 
+#[cfg(feature = "outbox")]
 /// The outbox behind an initialised `mqe_client_t` (see `cell_ptr`). Any task may use it
 /// through the functions of `outbox`.
 ///

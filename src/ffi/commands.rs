@@ -4,13 +4,16 @@
 use core::ffi::{c_char, c_void};
 
 use super::args::{c_slice, c_str, c_str_n, write_out};
+#[cfg(feature = "outbox")]
 use super::cell::outbox_ptr;
 use super::cell::ClientCell;
 use super::log::MQE_LOG_INFO;
+#[cfg(feature = "outbox")]
 use super::outbox;
 use super::status::*;
 use super::types::*;
 use super::{into_status, with_cell};
+#[cfg(feature = "outbox")]
 use crate::config;
 use crate::wire::{self, QoS};
 
@@ -297,6 +300,7 @@ pub unsafe extern "C" fn mqe_unsubscribe(
                 .engine_mut()
                 .unsubscribe(now, core::iter::once(filter))
                 .map_err(status_of)?;
+            #[cfg(feature = "topic-handlers")]
             cell.remove_topic_handler(filter);
             write_out(packet_id, id);
             Ok(())
@@ -304,7 +308,8 @@ pub unsafe extern "C" fn mqe_unsubscribe(
     })
 }
 
-/// Queues a publish from any task or ISR (every other call belongs to the owner task): topic
+#[cfg(feature = "outbox")]
+/// Queues a publish from any task or ISR (feature `outbox`) (every other call belongs to the owner task): topic
 /// and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
 /// the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
 /// `mqe_publish` would, without a packet id; failures it cannot retry are reported as
@@ -373,6 +378,7 @@ pub unsafe extern "C" fn mqe_post_publish(
 ///
 /// # Safety
 /// As `mqe_subscribe`; `handler` and `user` stay valid while registered.
+#[cfg(feature = "topic-handlers")]
 #[no_mangle]
 pub unsafe extern "C" fn mqe_subscribe_cb(
     c: *mut mqe_client_t,
@@ -397,6 +403,7 @@ pub unsafe extern "C" fn mqe_subscribe_cb(
 ///
 /// # Safety
 /// As `mqe_subscribe_cb`, with `filter` NULL or readable for `filter_len` bytes.
+#[cfg(feature = "topic-handlers")]
 #[no_mangle]
 pub unsafe extern "C" fn mqe_subscribe_cb_n(
     c: *mut mqe_client_t,
@@ -417,6 +424,7 @@ pub unsafe extern "C" fn mqe_subscribe_cb_n(
     })
 }
 
+#[cfg(feature = "topic-handlers")]
 /// The rest of `mqe_subscribe_cb` once the filter is read.
 ///
 /// # Safety

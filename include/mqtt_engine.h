@@ -1840,14 +1840,17 @@ uint32_t mqe_next_deadline_ms(const struct mqe_client_t *c);
  */
 mqe_state_t mqe_state(const struct mqe_client_t *c);
 
+#if defined(MQE_FEATURE_OFFLINE_QUEUE)
 /**
  * QoS 0 messages the offline queue dropped (policy `MQE_QOS0_DROP_OLDEST`) since `mqe_init`;
- * 0 for NULL or an uninitialised client. Any state, also from a callback.
+ * 0 for NULL or an uninitialised client. Any state, also from a callback. Feature
+ * `offline-queue`.
  *
  * # Safety
  * `c` is NULL or client storage.
  */
 uint32_t mqe_qos0_dropped(const struct mqe_client_t *c);
+#endif
 
 /**
  * Incoming messages larger than `rx_buf` that were read past and reported with

@@ -60,6 +60,11 @@ impl<'b> Engine<'b> {
         qos: QoS,
         retain: bool,
     ) -> Result<Option<u16>, Error> {
+        // Without the `qos2` feature QoS 2 is refused, so its exchanges are never started.
+        #[cfg(not(feature = "qos2"))]
+        if qos == QoS::ExactlyOnce {
+            return Err(Error::InvalidQos);
+        }
         let len = wire::publish_len(topic, payload.len(), qos)?;
         if qos == QoS::AtMostOnce {
             if self.state != State::Connected {
@@ -92,6 +97,11 @@ impl<'b> Engine<'b> {
     {
         if self.state != State::Connected {
             return Err(Error::InvalidState);
+        }
+        // Without `qos2` a broker must not send QoS 2 (§3.8.4): ask for at most QoS 1.
+        #[cfg(not(feature = "qos2"))]
+        if filters.clone().any(|(_, qos)| qos == QoS::ExactlyOnce) {
+            return Err(Error::InvalidQos);
         }
         let len = wire::subscribe_len(filters.clone())?;
         let count = filters.clone().count();

@@ -132,6 +132,11 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
                     true => 0,
                     false => value,
                 };
+            // Without `reconnect` there is no failover: one broker endpoint.
+            let value = match cap.env == "MQE_MAX_ENDPOINTS" && !feature_on("RECONNECT") {
+                true => 1,
+                false => value,
+            };
             // Without `qos2` no incoming QoS 2 id is ever remembered: the table's minimum.
             let value = match cap.env == "MQE_MAX_RX_QOS2" && !feature_on("QOS2") {
                 true => 1,

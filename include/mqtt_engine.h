@@ -1687,7 +1687,8 @@ mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level
 /**
  * Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
  * clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
- * keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
+ * keep-alive), reconnect on with 1000..60000 ms backoff (off without the `reconnect` feature),
+ * the default in-flight window.
  * Set at least `host` and the rx and tx buffers before `mqe_init`.
  */
 struct mqe_options_t mqe_options_default(void);

@@ -18,7 +18,8 @@ use crate::wire::{self, QoS};
 
 /// Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
 /// clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
-/// keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
+/// keep-alive), reconnect on with 1000..60000 ms backoff (off without the `reconnect` feature),
+/// the default in-flight window.
 /// Set at least `host` and the rx and tx buffers before `mqe_init`.
 #[no_mangle]
 pub extern "C" fn mqe_options_default() -> mqe_options_t {
@@ -47,7 +48,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         connect_timeout_ms: 10_000,
         ack_timeout_ms: 20_000,
         ping_timeout_ms: 0,
-        reconnect: true,
+        reconnect: cfg!(feature = "reconnect"),
         reconnect_min_ms: 1_000,
         reconnect_max_ms: 60_000,
         inflight_window: 0,
@@ -294,7 +295,9 @@ unsafe fn check_options(
     if !disjoint(&regions) {
         return Err(MQE_ERR_ARG);
     }
+    // Reconnect asked of a library built without it: refused here, not ignored later.
     if opts.connect_timeout_ms == 0
+        || (opts.reconnect && !cfg!(feature = "reconnect"))
         || (opts.reconnect && opts.reconnect_min_ms > opts.reconnect_max_ms)
     {
         return Err(MQE_ERR_ARG);

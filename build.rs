@@ -132,6 +132,12 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
                     true => 0,
                     false => value,
                 };
+            // Without `resubscribe` nothing is remembered: the table's minimum.
+            let value = match (cap.env, feature_on("RESUBSCRIBE")) {
+                ("MQE_MAX_SUBSCRIPTIONS", false) => 1,
+                ("MQE_SUB_FILTER_BYTES", false) => 16,
+                _ => value,
+            };
             // Without `reconnect` there is no failover: one broker endpoint.
             let value = match cap.env == "MQE_MAX_ENDPOINTS" && !feature_on("RECONNECT") {
                 true => 1,

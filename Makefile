@@ -53,6 +53,8 @@
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
 #   make size    print the flash/RAM/stack table of the Cortex-M4 images, both profiles, beside
 #                tests/cortex_m/size_budget.json (docs/FOOTPRINT.md)
+#   make test-lite  clippy and the Rust tests of the lite profile (--no-default-features), and
+#                clippy of each facility feature alone on top of it (part of make test)
 #   make size-check  fail when a row of the size table grew > 2 % over size_budget.json
 #                (part of make test)
 #   make lib MQE_FEATURES=lite  (or any feature list) the library without the default `full`
@@ -556,6 +558,7 @@ test: deps
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
 	$(MAKE) --no-print-directory size-check
+	$(MAKE) --no-print-directory test-lite
 	$(MAKE) --no-print-directory test32
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
@@ -686,6 +689,17 @@ $(M4_LITE_HDR): FORCE
 $(M4_BUILD)/minimal-lite.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LITE_HDR) $(M4_LITE_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) -I$(M4_BUILD)/lite $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LITE_LIB) -o $@
+
+# The lite profile's Rust tests (tests of facilities it lacks are cfg'd out), and every facility
+# feature alone on top of lite builds warning-free (docs/FOOTPRINT.md names these subsets).
+.PHONY: test-lite
+LITE_FEATURES := log resubscribe ip-literal offline-queue topic-handlers outbox qos2 reconnect will
+test-lite:
+	$(CARGO) clippy --all-targets $(M4_LITE_ARGS) --features std -- -D warnings
+	for f in $(LITE_FEATURES); do \
+	  $(CARGO) clippy $(M4_LITE_ARGS) --features $$f -- -D warnings || exit 1; \
+	done
+	$(CARGO) test $(M4_LITE_ARGS) --features std
 
 SIZE_IMAGES := full minimal-lite
 SIZE_RUN = for image in $(SIZE_IMAGES); do \

@@ -694,7 +694,15 @@ $(M4_BUILD)/minimal-lite.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/s
 # feature alone on top of lite builds warning-free (docs/FOOTPRINT.md names these subsets).
 .PHONY: test-lite
 LITE_FEATURES := log resubscribe ip-literal offline-queue topic-handlers outbox qos2 reconnect will
-test-lite:
+LITE_ABSENT := mqe_post_publish mqe_subscribe_cb mqe_set_log_level mqe_qos0_dropped
+test-lite: $(M4_LITE_HDR)
+	@for f in $(LITE_ABSENT); do \
+	  printf '#include "mqtt_engine.h"\nvoid f(void) { (void)%s; }\n' $$f | \
+	    $(CC) $(C_STRICT) -fsyntax-only -I$(M4_BUILD)/lite -x c - 2>/dev/null && \
+	    { echo "test-lite: the lite header declares $$f" >&2; exit 1; }; \
+	done; echo "test-lite: the lite header declares none of $(LITE_ABSENT)"
+	@printf '#include "mqtt_engine.h"\nvoid f(void) { (void)mqe_publish; }\n' | \
+	  $(CC) $(C_STRICT) -fsyntax-only -I$(M4_BUILD)/lite -x c - || { echo "test-lite: the probe is broken" >&2; exit 1; }
 	$(CARGO) clippy --all-targets $(M4_LITE_ARGS) --features std -- -D warnings
 	for f in $(LITE_FEATURES); do \
 	  $(CARGO) clippy $(M4_LITE_ARGS) --features $$f -- -D warnings || exit 1; \

@@ -377,6 +377,7 @@ mod header {
         bindings.write(&mut text);
         let text = parenthesize_negative_defines(&String::from_utf8(text).expect("UTF-8 header"));
         let text = add_abi_guard(&text);
+        let text = cfg_field_semicolons(&text);
         let text = c89_comments(&text);
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).expect("create the header's directory");
@@ -385,6 +386,12 @@ mod header {
         if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
             std::fs::write(&out, text).expect("write the header");
         }
+    }
+
+    /// cbindgen ends a `#[cfg]` struct field as `type name\n#endif\n  ;`: without the feature the
+    /// lone `;` is an empty declaration, which -pedantic refuses. The `;` goes inside.
+    fn cfg_field_semicolons(header: &str) -> String {
+        header.replace("\n#endif\n  ;\n", ";\n#endif\n")
     }
 
     /// `#define X -1` breaks `a -X` (it becomes `a --1`); cbindgen drops Rust's parentheses,

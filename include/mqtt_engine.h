@@ -691,34 +691,30 @@ typedef struct mqe_options_t {
    * (default): unknown. The keep-alive is clamped below two thirds of it (and turned on if
    * 0), so that a PINGREQ crosses the NAT before its entry expires.
    */
-  uint32_t nat_timeout_s
+  uint32_t nat_timeout_s;
 #endif
-  ;
 #if defined(MQE_FEATURE_LINK)
   /**
    * Feature `link`. A connection lost within this many ms of its CONNACK counts as a failed
    * attempt: the backoff keeps growing (default 10000; 0: off).
    */
-  uint32_t reconnect_stable_ms
+  uint32_t reconnect_stable_ms;
 #endif
-  ;
 #if defined(MQE_FEATURE_LINK)
   /**
    * Feature `link`. After this many CONNACK 4 or 5 (bad credentials, not authorised) in a
    * row, automatic reconnect stops with `MQE_EVENT_RECONNECT_STOPPED` (default 3; 0: never),
    * unless the credentials are renewed before every CONNECT.
    */
-  uint8_t auth_retry_limit
+  uint8_t auth_retry_limit;
 #endif
-  ;
 #if defined(MQE_FEATURE_PENDING)
   /**
    * Feature `pending`. Report `MQE_EVENT_IDLE` each time the client becomes idle (default
    * false).
    */
-  bool idle_event
+  bool idle_event;
 #endif
-  ;
   /**
    * Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
    * without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,

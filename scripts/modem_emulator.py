@@ -92,6 +92,10 @@ class Modem:
             self.cut_range = (lo / 1000.0, hi / 1000.0)
             self.next_cut = time.monotonic() + self.rng.uniform(*self.cut_range)
 
+    def log(self, text):
+        if self.args.log is not None:
+            self.args.log.write(f"{time.monotonic():.3f} {text}\n")
+
     # ---- output ------------------------------------------------------------------------
     def emit(self, data, delay_ms=0.0, urc=False):
         """Queues bytes; a response keeps its order, a URC may land between its parts."""
@@ -105,6 +109,8 @@ class Modem:
             t = max(now + delay_ms / 1000.0, self.last_t)
             self.last_t = t
         self.seq += 1
+        if self.args.log is not None and data.strip():
+            self.log("<< " + bytes(data).strip().decode("latin-1")[:80].replace("\r\n", " | "))
         self.out.append((t, self.seq, bytes(data)))
         self.out.sort()
 
@@ -177,6 +183,7 @@ class Modem:
             line = line.strip()
             if line:
                 self.stats["commands"] += 1
+                self.log(">> " + line.decode("latin-1"))
                 self.command(line.decode("latin-1"))
 
     def command(self, line):
@@ -360,6 +367,7 @@ class Modem:
         return None
 
     def cut(self, kind, cid=None):
+        self.log(f"-- cut {kind}")
         if kind == "reset":
             # The modem restarts: sockets, context, echo setting and pending output are gone;
             # it says RDY once it listens again.
@@ -462,6 +470,8 @@ def main():
     ap.add_argument("--cut-every", type=parse_range, default=None, metavar="MIN_MS:MAX_MS",
                     help="cut on its own at random intervals: socket drop, PDP, restart, ...")
     ap.add_argument("--min-cuts", type=int, default=0)
+    ap.add_argument("--log", type=argparse.FileType("w"), default=None,
+                    help="write every command, response and cut here (debugging)")
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
     if args.seed is None:

@@ -58,12 +58,17 @@ void qat_sock_fail(qat_modem_t *m, qat_sock_t *s, int32_t err) {
     }
 }
 
-/* A +CME code of the TCP/IP commands as a transport failure. */
-int32_t qat_map_cme(int32_t cme) {
+/* A +CME code of the TCP/IP commands as a transport failure. A PDP code also means our
+ * idea of the context is stale (a pdpdeact URC can overtake a slow AT+QIACT's OK): ask the
+ * modem again (AT+QIACT?) before the next connect. */
+int32_t qat_map_cme(qat_modem_t *m, int32_t cme) {
     switch (cme) {
     case 561: /* open PDP context failed */
     case 570: /* PDP context broken down */
     case 573: /* APN not configured */
+        if (m->pdp == QP_UP) {
+            m->pdp = QP_UNKNOWN;
+        }
         return QAT_ERR_NET_DOWN;
     case 569: /* operation timeout */
         return QAT_ERR_TIMEOUT;
@@ -126,7 +131,7 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
                 s->since = now(m);
             }
         } else {
-            qat_sock_fail(m, s, res == AT_CME_ERROR ? qat_map_cme(cme) : QAT_ERR);
+            qat_sock_fail(m, s, res == AT_CME_ERROR ? qat_map_cme(m, cme) : QAT_ERR);
         }
         break;
     case C_SEND:

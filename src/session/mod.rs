@@ -20,9 +20,11 @@ use crate::time::Instant;
 use crate::wire::{QoS, PUBLISH_DUP_FLAG};
 
 pub(crate) use rx_qos2::content_hash;
+#[cfg(any(feature = "qos2", feature = "store"))]
+pub(crate) use rx_qos2::Evicted;
 use rx_qos2::RxQos2;
 #[cfg(feature = "qos2")]
-pub(crate) use rx_qos2::{Evicted, Verdict};
+pub(crate) use rx_qos2::Verdict;
 use subscriptions::Subscription;
 
 /// Where an outgoing QoS 1/2 message stands in its handshake.
@@ -385,7 +387,7 @@ impl<'b> Session<'b> {
     }
 
     /// PUBREL: the id is forgotten (and a run split, or its shorter side evicted).
-    #[cfg(feature = "qos2")]
+    #[cfg(any(feature = "qos2", feature = "store"))]
     pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) -> Evicted {
         self.rx_qos2.release(packet_id)
     }

@@ -747,7 +747,8 @@ $(M4_BUILD)/minimal-lite.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/s
 # The lite profile's Rust tests (tests of facilities it lacks are cfg'd out), and every facility
 # feature alone on top of lite builds warning-free (docs/FOOTPRINT.md names these subsets).
 .PHONY: test-lite
-LITE_FEATURES := log resubscribe ip-literal offline-queue topic-handlers outbox qos2 reconnect will
+LITE_FEATURES := log resubscribe ip-literal offline-queue topic-handlers outbox qos2 reconnect will \
+  link stats pending cloud-profiles credentials-cb store
 LITE_ABSENT := mqe_post_publish mqe_subscribe_cb mqe_set_log_level mqe_qos0_dropped
 test-lite: $(M4_LITE_HDR)
 	@for f in $(LITE_ABSENT); do \

@@ -18,7 +18,9 @@ impl<'b> Engine<'b> {
         self.tx.len().saturating_sub(self.tx_len)
     }
 
-    /// Runs an encoder on the free part of tx and keeps what it wrote.
+    /// Runs an encoder on the free part of tx and keeps what it wrote. Always inlined: two
+    /// lines around the encoder, so no monomorphised copy per packet kind is kept (issue 16).
+    #[inline(always)]
     pub(super) fn encode_tx<F>(&mut self, encode: F) -> Result<(), Error>
     where
         F: FnOnce(&mut [u8]) -> Result<usize, Error>,

@@ -15,6 +15,7 @@ use super::types::*;
 use super::{into_status, with_cell};
 #[cfg(feature = "outbox")]
 use crate::config;
+use crate::engine::FilterList;
 use crate::wire::{self, QoS};
 
 /// Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
@@ -215,6 +216,22 @@ pub unsafe extern "C" fn mqe_subscribe(
     unsafe { mqe_subscribe_many(c, &sub, 1, packet_id) }
 }
 
+/// The C API's subscription array as the engine's filter list.
+struct CFilters<'a>(&'a [mqe_subscription_t]);
+
+impl FilterList for CFilters<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, index: usize) -> Option<(&str, QoS)> {
+        let sub = self.0.get(index)?;
+        // SAFETY: the filters were checked NUL-terminated (and valid) by mqe_subscribe_many,
+        // and stay unchanged during its call per its contract; this lives only inside it.
+        let filter = unsafe { c_str(sub.filter) }.ok()?;
+        Some((filter, QoS::from_u8(sub.qos).ok()?))
+    }
+}
+
 /// Sends one SUBSCRIBE for `count` filters; returns at once. The SUBACK arrives as
 /// `MQE_EVENT_SUBSCRIBED` with the same packet id (written to `*packet_id` if not NULL) and one
 /// granted QoS per filter. The filters are copied during the call. Needs `MQE_STATE_CONNECTED`.
@@ -254,16 +271,11 @@ pub unsafe extern "C" fn mqe_subscribe_many(
                 super::cloud::check_subscribe(cell, filter, sub.qos, count)?;
             }
             // Every element was checked above, so none is dropped here.
-            let filters = subs.iter().filter_map(|sub| {
-                // Validated above and unchanged during this call per the contract.
-                let filter = c_str(sub.filter).ok()?;
-                Some((filter, QoS::from_u8(sub.qos).ok()?))
-            });
             let now = cell.now();
             let id = cell
                 .client
                 .engine_mut()
-                .subscribe(now, filters)
+                .subscribe_list(now, &CFilters(subs))
                 .map_err(status_of)?;
             write_out(packet_id, id);
             Ok(())
@@ -446,7 +458,7 @@ unsafe fn subscribe_cb_str(
     match cell
         .client
         .engine_mut()
-        .subscribe(now, core::iter::once((filter, qos)))
+        .subscribe_list(now, &[(filter, qos)])
     {
         Ok(id) => {
             // SAFETY: forwarded contract.

@@ -30,6 +30,12 @@ impl<const N: usize> FilterList for [(&str, QoS); N] {
     }
 }
 
+/// The filters of `list` in order: one iterator type, so the encoders are built once for
+/// every SUBSCRIBE (the app's and the renewals).
+pub(super) fn filters_of(list: &dyn FilterList) -> impl Iterator<Item = (&str, QoS)> + Clone {
+    (0..list.count()).filter_map(move |i| list.get(i))
+}
+
 /// An iterator as a [`FilterList`] (the Rust API's `subscribe`): few filters, so re-walking
 /// it per index costs nothing that matters.
 /// (`'f` in the type, so that a borrow of it cannot outlive the filters.)
@@ -137,7 +143,7 @@ impl<'b> Engine<'b> {
         if self.state != State::Connected {
             return Err(Error::InvalidState);
         }
-        let filters = (0..list.count()).filter_map(|i| list.get(i));
+        let filters = filters_of(list);
         // Without `qos2` a broker must not send QoS 2 (§3.8.4): ask for at most QoS 1.
         #[cfg(not(feature = "qos2"))]
         if filters.clone().any(|(_, qos)| qos == QoS::ExactlyOnce) {

@@ -4,7 +4,9 @@
 use core::mem::{take, MaybeUninit};
 use core::ptr;
 
-use super::args::{c_slice, c_slice_opt, c_str, c_str_opt};
+#[cfg(feature = "will")]
+use super::args::c_slice;
+use super::args::{c_slice_opt, c_str, c_str_opt};
 use super::cell::{cell_ptr, init_storage};
 use super::status::*;
 use super::transport::CTransport;
@@ -14,7 +16,9 @@ use crate::config;
 use crate::engine::{
     Config, ConnectOptions, EngineParts, DEFAULT_OVERSIZED_LIMIT, DEFAULT_PUBREL_MAX_CONNECTIONS,
 };
-use crate::wire::{self, QoS};
+use crate::wire;
+#[cfg(feature = "will")]
+use crate::wire::QoS;
 
 /// Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
 /// clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
@@ -253,6 +257,13 @@ unsafe fn check_options(
     let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
     let username = unsafe { c_str_opt(opts.username) }?;
     let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;
+    // Without the `will` feature a will is refused here, its fields never read.
+    #[cfg(not(feature = "will"))]
+    let will = match opts.will_topic.is_null() {
+        true => None,
+        false => return Err(MQE_ERR_ARG),
+    };
+    #[cfg(feature = "will")]
     let will = match unsafe { c_str_opt(opts.will_topic) }? {
         None => None,
         Some(topic) => Some(wire::Will {

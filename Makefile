@@ -758,6 +758,8 @@ test-lite: $(M4_LITE_HDR)
 	done; echo "test-lite: the lite header declares none of $(LITE_ABSENT)"
 	@printf '#include "mqtt_engine.h"\nvoid f(void) { (void)mqe_publish; }\n' | \
 	  $(CC) $(C_STRICT) -fsyntax-only -I$(M4_BUILD)/lite -x c - || { echo "test-lite: the probe is broken" >&2; exit 1; }
+	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(M4_LITE_HDR)
+	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(M4_LITE_HDR)
 	$(CARGO) clippy --all-targets $(M4_LITE_ARGS) --features std -- -D warnings
 	for f in $(LITE_FEATURES); do \
 	  $(CARGO) clippy $(M4_LITE_ARGS) --features $$f -- -D warnings || exit 1; \

@@ -671,7 +671,9 @@ arm:
 	  fi; \
 	done; echo "arm: $(ARM_TARGETS) built; no allocator symbol in any"
 
-M4_LIB_BUILD := $(CARGO) build --release --target $(M4_TARGET)
+# MQE_FEATURES applies here too (make lib TARGET=thumbv7em-none-eabihf MQE_FEATURES=lite); the
+# images of make qemu and make size expect it empty (the committed header is `full`'s).
+M4_LIB_BUILD := $(CARGO) build --release --target $(M4_TARGET) $(FEATURE_ARGS)
 $(M4_LIB): FORCE
 	$(RUST_DEPS) --targets $(M4_TARGET)
 	$(M4_LIB_BUILD)

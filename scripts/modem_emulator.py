@@ -416,9 +416,12 @@ class Modem:
             self.urc(b'+QIURC: "dnsgip",0,%d,600' % len(addrs))
             for a in addrs:
                 self.urc(b'+QIURC: "dnsgip","%s"' % a.encode())
-        if self.next_cut is not None and now >= self.next_cut:
+        auto_cuts = self.cut_kind
+        if self.next_cut is not None and now >= self.next_cut and (
+                self.args.max_cuts == 0 or auto_cuts < self.args.max_cuts):
             if any(s.state == "up" for s in self.socks.values()):
-                self.cut(("tcp", "pdp", "reset")[self.cut_kind % 3])
+                kinds = self.args.cut_kinds
+                self.cut(kinds[self.cut_kind % len(kinds)])
                 self.cut_kind += 1
             self.next_cut = now + self.rng.uniform(*self.cut_range)
 
@@ -470,6 +473,10 @@ def main():
     ap.add_argument("--cut-every", type=parse_range, default=None, metavar="MIN_MS:MAX_MS",
                     help="cut on its own at random intervals: socket drop, PDP, restart, ...")
     ap.add_argument("--min-cuts", type=int, default=0)
+    ap.add_argument("--cut-kinds", type=lambda s: s.split(","), default=["tcp", "pdp", "reset"],
+                    help="what --cut-every does, in turn (default tcp,pdp,reset)")
+    ap.add_argument("--max-cuts", type=int, default=0,
+                    help="stop cutting on its own after this many (0: never)")
     ap.add_argument("--log", type=argparse.FileType("w"), default=None,
                     help="write every command, response and cut here (debugging)")
     ap.add_argument("command", nargs="+")

@@ -137,7 +137,8 @@ static int32_t connect_until_done(int32_t sock) {
 #define STEPS(a) a, sizeof a / sizeof a[0]
 
 /* The pdpdeact URC overtakes AT+QIACT's OK, so the port believes the context is up; the
- * modem's +QIOPEN: 0,561 must make it ask again (AT+QIACT?) instead of failing forever. */
+ * modem's +QIOPEN: 0,561 must make it ask again (AT+QIACT?) instead of failing forever, and
+ * the link events must say down, up, down, up. */
 static void case_stale_pdp_is_asked_again(void) {
     static const step_t steps[] = {
         {"AT", "\r\nOK\r\n"},
@@ -145,8 +146,8 @@ static void case_stale_pdp_is_asked_again(void) {
         {"AT+QIACT?", "\r\nOK\r\n"},
         {"AT+QIACT=1", "\r\n+QIURC: \"pdpdeact\",1\r\n\r\nOK\r\n"},
         {OPEN_CMD, "\r\nOK\r\n\r\n+QIOPEN: 0,561\r\n"},
+        {"AT+QIACT?", "\r\nOK\r\n"}, /* at once: the port brings the link back itself */
         {"AT+QICLOSE=0,10", "\r\nOK\r\n"},
-        {"AT+QIACT?", "\r\nOK\r\n"},
         {"AT+QIACT=1", "\r\nOK\r\n"},
         {"AT+QIOPEN=1,1,\"TCP\",\"10.0.0.1\",1883,0,0", "\r\nOK\r\n\r\n+QIOPEN: 1,0\r\n"},
     };
@@ -162,8 +163,13 @@ static void case_stale_pdp_is_asked_again(void) {
     CHECK_EQ(s, 1); /* connectID 0 is still being closed */
     CHECK_EQ(connect_until_done(s), 0);
     CHECK_EQ(script_pos, script_len);
-    CHECK_EQ(link_down, 1);
+    CHECK_EQ(link_down, 2); /* the URC, then the 561 that showed the context down */
     CHECK_EQ(link_up, 2);
+    int events[5], n = 0, e;
+    while (n < 5 && (e = qat_take_link_event(&modem)) >= 0) {
+        events[n++] = e;
+    }
+    CHECK(n == 4 && events[0] == 0 && events[1] == 1 && events[2] == 0 && events[3] == 1);
 }
 
 /* SEND FAIL (the modem's buffer is full) repeats the same bytes after 100 ms; recv reads
@@ -232,11 +238,45 @@ static void case_modem_restart(void) {
     CHECK_EQ(script_pos, script_len);
 }
 
+/* The network drops the context while nothing is sent: polling alone deactivates and
+ * re-activates the context (the socket's connectID is closed when the engine closes it),
+ * and the link events say down, then up. */
+static void case_pdpdeact_reactivates_by_itself(void) {
+    static const step_t steps[] = {
+        {"AT", "\r\nOK\r\n"},
+        {"ATE0", "\r\nOK\r\n"},
+        {"AT+QIACT?", "\r\n+QIACT: 1,1,1,\"10.7.0.2\"\r\n\r\nOK\r\n"},
+        {OPEN_CMD, "\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n"},
+        {"AT+QIDEACT=1", "\r\nOK\r\n"},
+        {"AT+QIACT=1", "\r\nOK\r\n"}, /* before the engine has closed its socket */
+        {"AT+QICLOSE=0,10", "\r\nOK\r\n"},
+    };
+    start(STEPS(steps));
+    int32_t s = t.open(t.ctx);
+    REQUIRE_EQ(connect_until_done(s), 0);
+    CHECK_EQ(qat_take_link_event(&modem), -1); /* it was up already: no event */
+    modem_says("\r\n+QIURC: \"pdpdeact\",1\r\n");
+    qat_poll(&modem);
+    CHECK_EQ(qat_take_link_event(&modem), 0);
+    uint8_t buf[4];
+    CHECK_EQ(t.recv(t.ctx, s, buf, sizeof buf), MQE_IO_ERR_NET_DOWN);
+    t.close(t.ctx, s);
+    for (int i = 0; i < 10; i++) {
+        qat_poll(&modem);
+        now_ms += 10;
+    }
+    CHECK_EQ(qat_take_link_event(&modem), 1);
+    CHECK_EQ(qat_take_link_event(&modem), -1);
+    CHECK_EQ(script_pos, script_len);
+    CHECK_EQ(qat_open_sockets(&modem), 0);
+}
+
 int main(int argc, char **argv) {
     static const h_case_t cases[] = {
         {"stale_pdp_is_asked_again", case_stale_pdp_is_asked_again},
         {"send_fail_retry_then_read_until_closed", case_send_fail_retry_then_read_until_closed},
         {"modem_restart", case_modem_restart},
+        {"pdpdeact_reactivates_by_itself", case_pdpdeact_reactivates_by_itself},
     };
     return h_run(cases, (int)(sizeof cases / sizeof cases[0]), argc > 1 ? argv[1] : NULL, NULL);
 }

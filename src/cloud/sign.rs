@@ -6,6 +6,7 @@
 // Each signer uses part of the shared helpers; a build with only some signers leaves the rest.
 #![cfg_attr(not(feature = "full"), allow(dead_code, unused_imports))]
 
+use super::digest::{Hash, Hmac};
 use super::text::{base64_decode, base64_encode, decimal, Out, Overflow};
 use super::MIN_WALL_CLOCK_S;
 
@@ -50,56 +51,16 @@ impl Method {
     }
 }
 
-/// One HMAC computation, for whichever hash this build has.
-enum Mac {
-    #[cfg(feature = "hmac-sha256")]
-    Sha256(hmac::Hmac<sha2::Sha256>),
-    #[cfg(feature = "hmac-sha1")]
-    Sha1(hmac::Hmac<sha1::Sha1>),
-}
-
-impl Mac {
-    fn new(method: Method, key: &[u8]) -> Result<Self, SignError> {
-        use hmac::Mac as _;
-        match method {
-            #[cfg(feature = "hmac-sha256")]
-            Method::HmacSha256 => hmac::Hmac::new_from_slice(key)
-                .map(Mac::Sha256)
-                .map_err(|_| SignError::BadKey),
-            #[cfg(feature = "hmac-sha1")]
-            Method::HmacSha1 => hmac::Hmac::new_from_slice(key)
-                .map(Mac::Sha1)
-                .map_err(|_| SignError::BadKey),
-            #[allow(unreachable_patterns)]
-            _ => Err(SignError::Unsupported),
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        use hmac::Mac as _;
-        match self {
-            #[cfg(feature = "hmac-sha256")]
-            Mac::Sha256(mac) => mac.update(bytes),
-            #[cfg(feature = "hmac-sha1")]
-            Mac::Sha1(mac) => mac.update(bytes),
-        }
-    }
-
-    /// The tag into `out`; its length (32 or 20).
-    fn finish(self, out: &mut [u8; 32]) -> usize {
-        use hmac::Mac as _;
-        let mut put = |tag: &[u8]| {
-            for (slot, byte) in out.iter_mut().zip(tag) {
-                *slot = *byte;
-            }
-            tag.len().min(32)
-        };
-        match self {
-            #[cfg(feature = "hmac-sha256")]
-            Mac::Sha256(mac) => put(&mac.finalize().into_bytes()),
-            #[cfg(feature = "hmac-sha1")]
-            Mac::Sha1(mac) => put(&mac.finalize().into_bytes()),
-        }
+/// Starts `mac` with `method`'s hash under `key`; `Unsupported` when this build lacks it.
+fn start(mac: &mut Hmac, method: Method, key: &[u8]) -> Result<(), SignError> {
+    let hash = match method {
+        Method::HmacSha256 => Hash::Sha256,
+        Method::HmacSha1 => Hash::Sha1,
+    };
+    if mac.init(hash, key) {
+        Ok(())
+    } else {
+        Err(SignError::Unsupported)
     }
 }
 
@@ -110,7 +71,8 @@ fn hmac(
     parts: &[&[u8]],
     tag: &mut [u8; 32],
 ) -> Result<usize, SignError> {
-    let mut mac = Mac::new(method, key)?;
+    let mut mac = Hmac::EMPTY;
+    start(&mut mac, method, key)?;
     for part in parts {
         mac.update(part);
     }
@@ -315,7 +277,8 @@ pub fn onenet(
         b"/devices/",
         device_name.as_bytes(),
     ];
-    let mut mac = Mac::new(method, key)?;
+    let mut mac = Hmac::EMPTY;
+    start(&mut mac, method, key)?;
     for part in [et, b"\n", name, b"\n"]
         .into_iter()
         .chain(res)

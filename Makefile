@@ -15,6 +15,11 @@
 #   make umqtt   the QuecPython umqtt example translated to C (c_examples/umqtt_port.c)
 #   make opencpu the module-app template (c_examples/opencpu_app.c): an MQTT task and a sensor
 #                task (pthreads) against mosquitto; every reading must come back once
+#   make lwip-test  ports/lwip over a real lwIP (liblwip's tapif) on a TAP in a private network
+#                namespace, mosquitto on the kernel end: QoS 0/1/2, wildcards, keep-alive,
+#                refused connect, link cut + resume with DUP (root; otherwise it says it skipped)
+#   make lwip-size  flash/RAM of ports/lwip/port_lwip.c for Cortex-M4 (arm-none-eabi-size)
+#   make lwip-bench  instructions per QoS 1 publish through ports/lwip (callgrind; root)
 #   make tls-test  connect over mbedTLS (ports/posix/port_posix_tls.c) to a TLS mosquitto;
 #                wrong CA and wrong host name must fail
 #   make header  regenerate include/mqtt_engine.h
@@ -29,9 +34,20 @@
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
+#                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
+#                into build/interop/; fails on any result tests/interop/expected.toml does not
+#                list (docs/BROKERS.md)
+#   make interop-aedes  the aedes row only (part of make test)
+#   make interop-deps  install the matrix's brokers into build/interop/ (rumqttd builds for minutes)
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
+#   make at-test the Quectel AT port (ports/quectel_at) through scripts/modem_emulator.py to
+#                mosquitto: the demo, the C tests, a cut and resume with DUP, AT bytes per
+#                message, a soak with >= 20 socket drops, PDP deactivations, modem restarts
+#   make at-size the AT port's flash (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os) and RAM
+#   make at-cpu  the AT port's instructions per published message (callgrind, a scripted modem)
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
@@ -45,6 +61,10 @@
 #   make abi-test  a library built with other capacities than include/mqtt_engine.h: mqe_init
 #                must refuse it and write nothing (canary); misaligned storage likewise; the
 #                matching header works; the header's C11 _Alignas fallback holds on i386
+#   make cell-test  the C client through a cellular link emulator (scripts/cell_link.py:
+#                network namespaces, 0.3-2 s RTT, 16 kbit/s, silent drops, link down/up) to
+#                mosquitto; docs/CELLULAR.md
+#   make cell-test-short  the same at 0.6-1 s RTT and 32 kbit/s (part of make test)
 #   make cloud-test  expiring credentials against mosquitto behind an authenticating proxy
 #                (tests/cloud/auth_proxy.py): CONNACK 4 for a stale password, the callback's
 #                new one connects, no QoS 1 message lost
@@ -112,13 +132,14 @@ APT_TLS := libmbedtls-dev:/usr/include/mbedtls/ssl.h openssl:openssl
 APT_VALGRIND := valgrind:valgrind
 APT_TSAN := libtsan2:/usr/lib/x86_64-linux-gnu/libtsan.so.2
 APT_INSTALL_TEST := cmake:cmake pkg-config:pkg-config
+APT_LWIP := liblwip-dev:/usr/include/lwip/lwip/sockets.h iproute2:ip
 APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_VALGRIND) \
-  $(APT_TSAN) $(APT_INSTALL_TEST)
+  $(APT_TSAN) $(APT_INSTALL_TEST) $(APT_LWIP)
 # Only for `make bench`.
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: cloud-test abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly
+.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -239,6 +260,87 @@ opencpu: $(BUILD)/opencpu_app
 	@$(WITH_BROKER) --timeout $(DEMO_TIMEOUT_S) -- $(BUILD)/opencpu_app >$(BUILD)/opencpu_app.log; \
 	  status=$$?; cat $(BUILD)/opencpu_app.log; exit $$status
 	grep -q '^\[mqe\] I connected, session present 0, endpoint 0$$' $(BUILD)/opencpu_app.log
+
+# --- lwIP: ports/lwip over Debian's liblwip (lwIP 2.1.3, the unix port: tapif, tcpip_init) on
+# a TAP device in a private network namespace; mosquitto on the TAP's kernel end
+# (scripts/lwip_netns.sh). Creating them needs root: without it the test says it skipped. ---
+.PHONY: lwip-test lwip-size lwip-bench
+LWIP_PORT := ports/lwip/port_lwip.c ports/lwip/port_lwip.h
+# lwIP's headers are not ours to keep -pedantic clean: -isystem. The port itself is C_STRICT.
+LWIP_CFLAGS = $(patsubst -I%,-isystem %,$(or $(shell pkg-config --cflags lwip 2>/dev/null),-I/usr/include/lwip))
+LWIP_LIBS = $(or $(shell pkg-config --libs lwip 2>/dev/null),-llwip) -lpthread
+LWIP_NETNS := scripts/lwip_netns.sh
+LWIP_SKIP := 77
+LWIP_BENCH_N := 1000
+
+$(BUILD)/lwip_test: tests/lwip/lwip_test.c tests/c/harness.c $(LWIP_PORT) $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(call apt_install,$(APT_LWIP))
+	$(CC) $(C_STRICT) -fsyntax-only -DLWIP_DNS=1 -Iinclude -Iports/lwip $(LWIP_CFLAGS) ports/lwip/port_lwip.c
+	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -Iports/lwip -Iports/posix -Itests/c $(LWIP_CFLAGS) \
+	  tests/lwip/lwip_test.c ports/lwip/port_lwip.c $(PORT_SRC) tests/c/harness.c $(LIB) $(LWIP_LIBS) $(LDFLAGS) -o $@
+
+# $(call lwip_run,COMMAND): COMMAND under scripts/lwip_netns.sh, or a clear SKIPPED line.
+define lwip_run
+@if [ "$$(id -u)" != 0 ]; then \
+  echo "$@: SKIPPED: it creates a network namespace and a TAP device, which needs root (uid $$(id -u))"; \
+  exit 0; fi; \
+$(MAKE) --no-print-directory $(BUILD)/lwip_test || exit 1; \
+$(LWIP_NETNS) --timeout 180 -- $(1); status=$$?; \
+if [ $$status = $(LWIP_SKIP) ]; then echo "$@: SKIPPED (the reason is above)"; exit 0; fi; exit $$status
+endef
+
+# Twice: plain, then under valgrind memcheck (the port, the test and lwIP's threads).
+lwip-test:
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND))
+	$(call lwip_run,$(BUILD)/lwip_test)
+	$(call lwip_run,$(VALGRIND) $(BUILD)/lwip_test)
+
+# Callgrind counts only inside mqe_publish and mqe_poll (engine, port, lwIP's socket layer
+# and the TCP work lwIP does in the caller); the tapif and tcpip threads are not counted.
+lwip-bench:
+	$(call apt_install,$(APT_BROKER) $(APT_VALGRIND))
+	@rm -f $(BUILD)/lwip_bench.callgrind
+	$(call lwip_run,valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/lwip_bench.callgrind \
+	  --toggle-collect=mqe_publish --toggle-collect=mqe_poll $(BUILD)/lwip_test --bench $(LWIP_BENCH_N))
+	@[ -f $(BUILD)/lwip_bench.callgrind ] || exit 0; \
+	callgrind_annotate --inclusive=yes $(BUILD)/lwip_bench.callgrind | awk -v n=$(LWIP_BENCH_N) ' \
+	  function num(s) { gsub(",", "", s); return s + 0 } \
+	  /PROGRAM TOTALS/ { total = num($$1) } \
+	  / [^ ]*:(port_send|port_recv) \[/ { port += num($$1) } \
+	  / [^ ]*:(lwip_send|lwip_recv) \[/ { lwip += num($$1) } \
+	  END { if (total == 0) { print "lwip-bench: no callgrind totals" > "/dev/stderr"; exit 1 } \
+	    printf "lwip-bench: per QoS 1 publish (%d, each polled to its PUBACK), instructions (x86-64):\n", n; \
+	    printf "  mqe_publish + mqe_poll, all included  %d\n", total / n; \
+	    printf "  of which the port (send + recv)       %d\n", port / n; \
+	    printf "  of which lwIP (lwip_send + lwip_recv) %d\n", lwip / n; \
+	    printf "  the engine alone                      %d\n", (total - port) / n }'
+
+# The port's flash and RAM on Cortex-M4, against lwIP's headers with tests/lwip/m4's
+# lwipopts.h (NO_SYS 0, sockets, TCP, IPv4), with and without LWIP_DNS (resolve).
+LWIP_M4_FLAGS := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -ffunction-sections \
+  -fdata-sections $(C_STRICT) -Iinclude -Iports/lwip -Itests/lwip/m4
+lwip-size:
+	$(call apt_install,$(APT_ARM) $(APT_LWIP))
+	@mkdir -p $(M4_BUILD)
+	@for dns in 1 0; do \
+	  $(M4_CC) $(LWIP_M4_FLAGS) $(LWIP_CFLAGS) -DLWIP_DNS=$$dns -c ports/lwip/port_lwip.c \
+	    -o $(M4_BUILD)/port_lwip_dns$$dns.o || exit 1; \
+	  echo "LWIP_DNS=$$dns:"; arm-none-eabi-size $(M4_BUILD)/port_lwip_dns$$dns.o; \
+	done
+
+# --- Cellular link: the C client through scripts/cell_link.py (its own network namespaces
+# as root, else 127.0.0.1), checking drop detection, link down/up, no loss and mqe_stats ---
+CELL_RUN := $(PYTHON) scripts/cell_link.py
+$(BUILD)/cell_client: tests/cell/cell_client.c $(PORT_SRC) $(PORT_HDR) $(HEADER) $(LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) $(C_INCLUDES) tests/cell/cell_client.c $(PORT_SRC) $(LIB) $(LDFLAGS) -o $@
+
+cell-test: $(BUILD)/cell_client
+	$(call apt_install,$(APT_BROKER))
+	$(CELL_RUN) --rtt-ms 300 2000 --kbps 16 --nat-timeout 15 --timeout 240 -- $(BUILD)/cell_client
+
+cell-test-short: $(BUILD)/cell_client
+	$(call apt_install,$(APT_BROKER))
+	$(CELL_RUN) --rtt-ms 600 1000 --kbps 32 --nat-timeout 9 --timeout 120 -- $(BUILD)/cell_client
 
 # --- TLS: the POSIX port wrapped in mbedTLS, against mosquitto's TLS listener ---
 TLS_PORT := ports/posix/port_posix_tls.c ports/posix/port_posix_tls.h
@@ -432,10 +534,13 @@ test: deps
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory interop-aedes
+	$(MAKE) --no-print-directory cell-test-short
 	$(MAKE) --no-print-directory outbox-test
 	$(MAKE) --no-print-directory umqtt
 	$(MAKE) --no-print-directory opencpu
 	$(MAKE) --no-print-directory tls-test
+	$(MAKE) --no-print-directory lwip-test
 	$(MAKE) --no-print-directory cbad
 	$(MAKE) --no-print-directory cloud-test
 	$(MAKE) --no-print-directory sanitize
@@ -445,6 +550,7 @@ test: deps
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
 	$(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory at-test
 
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
@@ -587,6 +693,52 @@ bench: bench-deps
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
 	  --mosq $(BENCH_DIR)/mosq_bench --runs $(BENCH_RUNS) --out bench/results.md
 
+# --- make interop: the broker matrix (scripts/interop.py; docs/BROKERS.md) ---
+# Each broker is installed from its package registry into build/interop/ (ejabberd and
+# mosquitto from Debian). tests/interop/expected.toml lists the failures each broker's
+# deviations from MQTT 3.1.1 cause; anything else, or an expected failure that passes, fails.
+INTEROP_DIR     := $(BUILD)/interop
+AEDES_STAMP     := $(INTEROP_DIR)/aedes/node_modules/.package-lock.json
+RUMQTTD_VERSION := 0.20.0
+RUMQTTD_STAMP   := $(INTEROP_DIR)/rumqttd/.v$(RUMQTTD_VERSION)
+AMQTT_VERSION   := 0.12.1
+AMQTT_STAMP     := $(INTEROP_DIR)/amqtt/.v$(AMQTT_VERSION)
+INTEROP_APT_DEPS := ejabberd:/usr/sbin/ejabberdctl
+INTEROP_BINS    := $(BUILD)/test_c $(BUILD)/pubsub $(BUILD)/soak
+INTEROP_RUN     := $(PYTHON) scripts/interop.py
+
+.PHONY: interop interop-deps interop-aedes
+
+# npm ci installs exactly the committed lock file (aedes pinned in package.json); no install
+# scripts run.
+$(AEDES_STAMP): tests/interop/aedes/package.json tests/interop/aedes/package-lock.json
+	mkdir -p $(INTEROP_DIR)/aedes
+	cp tests/interop/aedes/package.json tests/interop/aedes/package-lock.json $(INTEROP_DIR)/aedes/
+	cd $(INTEROP_DIR)/aedes && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# Only its MQTT listener is used: no TLS or websocket features. No --locked: the crate's lock
+# file predates our rustc. A few minutes of compiling, once.
+$(RUMQTTD_STAMP):
+	$(CARGO) install rumqttd --version $(RUMQTTD_VERSION) --no-default-features \
+	  --root $(INTEROP_DIR)/rumqttd --target-dir $(INTEROP_DIR)/rumqttd-target
+	touch $@
+
+$(AMQTT_STAMP):
+	$(PYTHON) -m venv $(INTEROP_DIR)/amqtt/venv
+	$(INTEROP_DIR)/amqtt/venv/bin/pip install --quiet amqtt==$(AMQTT_VERSION)
+	touch $@
+
+interop-deps: deps $(AEDES_STAMP) $(RUMQTTD_STAMP) $(AMQTT_STAMP)
+	$(call apt_install,$(INTEROP_APT_DEPS))
+
+interop: interop-deps $(INTEROP_BINS)
+	$(INTEROP_RUN)
+
+# The row `make test` runs: aedes installs in seconds.
+interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
+	$(INTEROP_RUN) --brokers aedes
+
 # --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
 # cross-building") ---
 PREFIX  ?= /usr/local
@@ -655,7 +807,7 @@ check-help:
 
 # Every host C file, with exactly C_STRICT and the include paths: a file copied out of the repo
 # builds without extra flags. bench/mosq_bench.c needs libmosquitto-dev (make bench only).
-HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c \
+HOST_C_SRC := $(sort $(wildcard c_examples/*.c ports/posix/*.c tests/c/*.c tests/c/*/*.c tests/cell/*.c \
   tests/soak/*.c) tests/install/consumer.c bench/mqe_bench.c)
 check-c:
 	$(call apt_install,$(APT_TLS))
@@ -674,5 +826,94 @@ notice:
 	$(PYTHON) scripts/notice.py
 check-notice:
 	$(PYTHON) scripts/notice.py --check
+
+# --- the Quectel AT port: ports/quectel_at over the modem emulator (PORTING.md) ---
+# The programs written for the POSIX port run unchanged over the modem: tests/at/posix_glue.c
+# provides port_posix_transport/_abort/_open_sockets, port_posix.c's own are renamed away.
+.PHONY: at-test at-size at-cpu
+AT_DIR := ports/quectel_at
+AT_SRC := $(AT_DIR)/at_engine.c $(AT_DIR)/quectel_at.c $(AT_DIR)/quectel_at_urc.c
+AT_HDR := $(AT_DIR)/at_engine.h $(AT_DIR)/quectel_at.h $(AT_DIR)/quectel_at_internal.h
+AT_HOST := tests/at/at_host.c tests/at/posix_glue.c
+AT_BUILD := $(BUILD)/at
+AT_CFLAGS = $(C_STRICT) $(CFLAGS) -Iinclude -Iports/posix -I$(AT_DIR) -Itests/at -Itests/c \
+  -DQAT_MAX_SOCKETS=4
+AT_RENAME := -Dport_posix_transport=port_posix_bsd_transport \
+  -Dport_posix_open_sockets=port_posix_bsd_open_sockets -Dport_posix_abort=port_posix_bsd_abort
+AT_OBJ := $(AT_BUILD)/port_posix_renamed.o
+AT_DEPS := $(AT_SRC) $(AT_HDR) $(AT_HOST) tests/at/at_host.h $(AT_OBJ) $(HEADER) $(LIB)
+AT_LINK = $(CC) $(AT_CFLAGS) $(filter %.c,$^) $(AT_OBJ) $(LIB) $(LDFLAGS) -o $@
+MODEM := $(PYTHON) scripts/modem_emulator.py
+HOST_C_SRC += $(AT_SRC) $(wildcard tests/at/*.c)
+C_INCLUDES += -I$(AT_DIR) -Itests/at
+
+$(AT_BUILD):
+	mkdir -p $@
+$(AT_OBJ): $(PORT_SRC) $(PORT_HDR) $(HEADER) | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(AT_RENAME) -c $(PORT_SRC) -o $@
+$(AT_BUILD)/pubsub: c_examples/pubsub.c $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/test_c: $(CTEST_SRC) $(CTEST_HDR) $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/at_cases: tests/at/at_cases.c tests/c/fixture.c tests/c/harness.c $(CTEST_HDR) $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
+	$(AT_LINK)
+$(AT_BUILD)/at_cpu: tests/at/at_cpu.c $(AT_SRC) $(AT_HDR) $(HEADER) $(LIB) | $(AT_BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -I$(AT_DIR) $(filter %.c,$^) $(LIB) $(LDFLAGS) -o $@
+$(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
+  $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
+
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
+# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
+# +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
+# the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+  $(AT_BUILD)/soak
+	$(call apt_install,$(APT_BROKER))
+	$(AT_BUILD)/at_engine_test
+	for q in 0 1 2; do $(AT_BUILD)/at_cpu $$q 100 || exit 1; done
+	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
+	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'
+	MQE_MODEM_ECHO=1 $(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 --send-fail-every 5 -- \
+	  $(AT_BUILD)/test_c round_trip
+	$(WITH_BROKER) --timeout 120 -- $(MODEM) --timeout 110 --noise 0 -- $(AT_BUILD)/at_cases
+	$(WITH_BROKER) --timeout 300 -- $(MODEM) --timeout 290 --cut-every 300:900 --min-cuts 20 \
+	  --send-fail-every 40 -- $(AT_BUILD)/soak 300 300 240
+
+# Instructions inside the transport calls only (the port, its UART callbacks and libc),
+# marginal over AT_CPU_N messages of 32 bytes, host x86-64 at -O2 (as README's figures).
+AT_CPU_N := 200
+AT_CALLGRIND := valgrind --tool=callgrind --collect-atstart=no $(addprefix --toggle-collect=t_,\
+  open connect send recv close)
+at-cpu: $(AT_BUILD)/at_cpu
+	$(call apt_install,$(APT_VALGRIND))
+	@for q in 0 1 2; do \
+	  for n in 0 $(AT_CPU_N); do \
+	    $(AT_CALLGRIND) --callgrind-out-file=$(AT_BUILD)/at_cpu.$$q.$$n.cg $(AT_BUILD)/at_cpu $$q $$n \
+	      >/dev/null 2>&1 || { echo "at-cpu: at_cpu $$q $$n failed" >&2; exit 1; }; \
+	  done; \
+	  ir0=$$(sed -n 's/^summary: //p' $(AT_BUILD)/at_cpu.$$q.0.cg); \
+	  irn=$$(sed -n 's/^summary: //p' $(AT_BUILD)/at_cpu.$$q.$(AT_CPU_N).cg); \
+	  echo "at-cpu: QoS $$q: $$(( (irn - ir0) / $(AT_CPU_N) )) instructions per message in the port"; \
+	done
+
+# Flash: the port's objects as a Cortex-M4 firmware would build them (every function is
+# reached through the transport table, so --gc-sections keeps them all). RAM: qat_modem_t,
+# the one object the firmware allocates (QAT_MAX_SOCKETS=2, 1,500-byte receive buffers).
+AT_M4_BUILD := $(BUILD)/at_m4
+AT_M4_CFLAGS := -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections $(C_STRICT) \
+  -Iinclude -I$(AT_DIR)
+at-size: $(AT_SRC) $(AT_HDR) tests/at/at_ram.c
+	$(call apt_install,$(APT_ARM))
+	mkdir -p $(AT_M4_BUILD)
+	for f in $(basename $(notdir $(AT_SRC))); do \
+	  $(M4_CC) $(AT_M4_CFLAGS) -c $(AT_DIR)/$$f.c -o $(AT_M4_BUILD)/$$f.o || exit 1; \
+	done
+	$(M4_CC) $(AT_M4_CFLAGS) -c tests/at/at_ram.c -o $(AT_M4_BUILD)/at_ram.o
+	arm-none-eabi-size -t $(addprefix $(AT_M4_BUILD)/,$(notdir $(AT_SRC:.c=.o)))
+	@echo "RAM (qat_modem_t, bss of at_ram.o):"; arm-none-eabi-size $(AT_M4_BUILD)/at_ram.o
 
 FORCE:

@@ -8,7 +8,8 @@
  *   both disconnect cleanly.
  *
  * Exits 0 only when B received all three messages. The broker comes from the environment
- * (MQE_BROKER_HOST, MQE_BROKER_PORT; default 127.0.0.1:1883).
+ * (MQE_BROKER_HOST, MQE_BROKER_PORT; default 127.0.0.1:1883), and so does the login when
+ * the broker wants one (MQE_BROKER_USER, MQE_BROKER_PASS; default none).
  *
  * Everything is static: no malloc. Every wait is bounded in time. A firmware task has the
  * same shape: call mqe_poll(), then sleep for mqe_next_deadline_ms() (capped, so new
@@ -46,6 +47,8 @@ typedef struct {
 static demo_client_t client_a = {.name = "A"};
 static demo_client_t client_b = {.name = "B"};
 static mqe_platform_t platform;
+static const char *login_user; /* NULL: connect without a user name */
+static const char *login_pass;
 
 static void on_event(void *user, const mqe_event_t *ev) {
     demo_client_t *dc = user;
@@ -92,6 +95,11 @@ static bool start_client(demo_client_t *dc, const char *host, uint16_t port) {
     opts.host = host;
     opts.port = port;
     opts.client_id = dc->client_id;
+    opts.username = login_user;
+    if (login_pass != NULL) {
+        opts.password = (const uint8_t *)login_pass;
+        opts.password_len = strlen(login_pass);
+    }
     opts.keep_alive_s = 60;
     opts.clean_session = true;
     opts.reconnect = false; /* a demo should fail loudly, not retry */
@@ -170,6 +178,8 @@ int main(void) {
         host = "127.0.0.1";
     }
     uint16_t port = port_env != NULL ? (uint16_t)strtoul(port_env, NULL, 10) : 1883u;
+    login_user = getenv("MQE_BROKER_USER");
+    login_pass = login_user != NULL ? getenv("MQE_BROKER_PASS") : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("mqtt-engine %s, broker %s:%u\n", mqe_version(), host, port);
     port_posix_platform(&platform);

@@ -2,6 +2,7 @@
 /* The README's quick start, compiled by `make test` so it never goes stale. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "mqtt_engine.h"
 #include "port_posix.h" /* replace with your module's port */
 
@@ -26,6 +27,11 @@ int main(void) {
     o.host = getenv("MQE_BROKER_HOST") ? getenv("MQE_BROKER_HOST") : "127.0.0.1";
     o.port = getenv("MQE_BROKER_PORT") ? (uint16_t)atoi(getenv("MQE_BROKER_PORT")) : 1883;
     o.client_id = "quickstart-42";
+    o.username = getenv("MQE_BROKER_USER"); /* NULL: no login */
+    if (o.username && getenv("MQE_BROKER_PASS")) {
+        o.password = (const uint8_t *)getenv("MQE_BROKER_PASS");
+        o.password_len = strlen(getenv("MQE_BROKER_PASS"));
+    }
     o.rx_buf = rx; o.rx_buf_len = sizeof rx;
     o.tx_buf = tx; o.tx_buf_len = sizeof tx;
     o.store_buf = store; o.store_buf_len = sizeof store;

@@ -819,7 +819,8 @@ typedef struct mqe_event_t {
   uint32_t endpoint;
   /**
    * `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-   * `MQE_EVENT_ERROR`: how many posted messages were dropped.
+   * `MQE_EVENT_ERROR`: how many posted messages were dropped;
+   * `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
    */
   uint32_t dropped;
   /**
@@ -1179,6 +1180,14 @@ typedef struct mqe_stats_t {
  * packet in bytes), `qos` and `packet_id` are set. `mqe_oversized_count` counts them.
  */
 #define MQE_EVENT_MESSAGE_TOO_LARGE 12
+
+/**
+ * The incoming QoS 2 table (`MQE_MAX_RX_QOS2` entries) was full and forgot `dropped` ids,
+ * consecutive from `packet_id`, before their PUBREL (stale ids a broker left open; see
+ * docs/DELIVERY.md). Should the broker re-send one of those PUBLISH packets, it is
+ * delivered again. A warning is logged too.
+ */
+#define MQE_EVENT_RX_QOS2_EVICTED 13
 
 /**
  * No connection and none being set up.
@@ -1586,8 +1595,9 @@ mqe_status_t mqe_post_publish(struct mqe_client_t *c,
  * registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
  * handler gets only the messages no per-topic handler matches. Registering the same filter
  * again replaces its handler; `mqe_unsubscribe` of the filter removes it, and so does a
- * SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`): its slot is free again when
- * that `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
+ * SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`), also the SUBACK of a renewal
+ * the client sends by itself after a lost session: its slot is free again when that
+ * `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
  * `MQE_STATE_CONNECTED`. Allowed from a callback.
  *
  * Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over

@@ -3,7 +3,7 @@
 
     scripts/fault_proxy.py --upstream-port PORT [--listen-port PORT] [--seed N]
                            [--cut-bytes MIN:MAX] [--max-cuts N] [--timeout SECONDS]
-                           [--port-file PATH] [--stats-file PATH]
+                           [--port-file PATH] [--stats-file PATH] [--tap PATH]
 
 Every accepted connection is joined to a new connection to the upstream broker. Each one gets
 a byte budget drawn from MIN..MAX (counting both directions); the chunk that crosses it is
@@ -11,6 +11,9 @@ forwarded only up to the budget, then both sockets are reset (SO_LINGER 0), as a
 radio link would. After --max-cuts cuts the proxy only forwards. It stops by itself after
 --timeout seconds, or on SIGTERM/SIGINT, and then writes {"cuts": N, "connections": N} to
 --stats-file. When the upstream refuses (broker restarting) the client is closed at once.
+--tap appends every forwarded chunk to PATH as a record: direction (b"c" client to broker,
+b"s" broker to client), connection number and length (little-endian u32 each), the bytes
+(tests/interop/tap_qos2.py reads it).
 """
 
 import argparse
@@ -31,10 +34,11 @@ MAX_CONNECTIONS = 64  # the soak uses two clients; anything more is a leak
 
 
 class Pair:
-    def __init__(self, client, upstream, budget):
+    def __init__(self, client, upstream, budget, number):
         self.client = client
         self.upstream = upstream
         self.budget = budget  # bytes still allowed through before the cut
+        self.number = number  # 1, 2, ... in accept order (the tap's connection number)
 
 
 def reset(sock):
@@ -67,6 +71,7 @@ class Proxy:
         self.listener.setblocking(False)
         self.sel.register(self.listener, selectors.EVENT_READ)
         self.port = self.listener.getsockname()[1]
+        self.tap = open(args.tap, "ab") if args.tap else None
 
     def budget(self):
         if self.cuts >= self.args.max_cuts:
@@ -90,7 +95,7 @@ class Proxy:
         for s in (client, upstream):
             s.setblocking(False)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        pair = Pair(client, upstream, self.budget())
+        pair = Pair(client, upstream, self.budget(), self.connections)
         self.pairs[client] = (pair, upstream)
         self.pairs[upstream] = (pair, client)
         self.sel.register(client, selectors.EVENT_READ)
@@ -128,6 +133,9 @@ class Proxy:
                 data = data[: pair.budget]  # the rest never arrives: mid-packet
                 cut = True
             pair.budget -= len(data)
+        if self.tap is not None:
+            direction = b"c" if src is pair.client else b"s"
+            self.tap.write(direction + struct.pack("<II", pair.number, len(data)) + data)
         try:
             # Small local writes; a full socket buffer is treated as a drop, which it is.
             dst.setblocking(True)
@@ -153,6 +161,8 @@ class Proxy:
         for pair, _ in list(self.pairs.values()):
             self.close_pair(pair, cut=False)
         self.listener.close()
+        if self.tap is not None:
+            self.tap.close()
 
     def stop(self, *_):
         self.running = False
@@ -168,6 +178,7 @@ def main():
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--port-file", help="write the listening port here once ready")
     p.add_argument("--stats-file", help="write the JSON stats here on exit")
+    p.add_argument("--tap", help="append every forwarded chunk here (see above)")
     args = p.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 31)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Soak under faults: mosquitto (persistence on) <- fault_proxy.py <- the C soak clients.
+"""Soak under faults: a broker (mosquitto, persistence on) <- fault_proxy.py <- the C soak clients.
 
-    scripts/soak.py --q1 N --q2 N --min-cuts N [--restart] [--timeout S] -- build/soak
+    scripts/soak.py --q1 N --q2 N --min-cuts N [--restart] [--broker NAME] [--timeout S] -- build/soak
 
-Starts a private mosquitto with persistence on a free 127.0.0.1 port and two
+Starts a private broker (--broker, default mosquitto with persistence; the others are in
+scripts/brokers.py) on a free 127.0.0.1 port and two
 scripts/fault_proxy.py in front of it: one for the publisher (--cut-bytes) and one for the
 subscriber (--sub-cut-bytes, fewer cuts: on every reconnect mosquitto replays its whole
 backlog to a subscriber, so cutting it as often as the publisher only replays). Runs the soak
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,41 +28,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import with_broker  # noqa: E402  (shared helpers: find_mosquitto, free_port, stop, port_accepts)
+import brokers  # noqa: E402  (the broker launchers of `make interop`)
+import with_broker  # noqa: E402  (shared helpers: free_port, stop, print_log)
 
 HOST = with_broker.HOST
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def write_conf(workdir, port):
-    path = os.path.join(workdir, "mosquitto.conf")
-    with open(path, "w") as f:
-        f.write(
-            f"listener {port} {HOST}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {workdir}/\n"
-            "autosave_interval 0\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 20\n"
-            "log_dest stderr\n"
-            "log_type error\n"
-            "log_type warning\n"
-            "log_timestamp true\n"
-        )
-    return path
-
-
-def start_mosquitto(mosquitto, conf, port, log_file, wait_s=5.0):
-    proc = subprocess.Popen([mosquitto, "-c", conf], stdin=subprocess.DEVNULL,
-                            stdout=log_file, stderr=log_file)
-    ready_by = time.monotonic() + wait_s
-    while time.monotonic() < ready_by and proc.poll() is None:
-        if with_broker.port_accepts(port):
-            return proc
-        time.sleep(0.05)
-    with_broker.stop(proc)
-    return None
 
 
 def main():
@@ -71,28 +43,37 @@ def main():
     ap.add_argument("--cut-bytes", default="1:2000")
     ap.add_argument("--sub-cut-bytes", default="20000:200000")
     ap.add_argument("--restart", action="store_true", help="restart the broker mid-stream")
+    ap.add_argument("--broker", default="mosquitto", choices=sorted(brokers.BROKERS),
+                    help="which broker (scripts/brokers.py); only a persistent one keeps its "
+                         "sessions across --restart")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--broker-log", help="keep the whole broker log at this path")
+    ap.add_argument("--tap-dir", help="record both proxies' traffic as DIR/pub.tap and DIR/sub.tap "
+                                      "(tests/interop/tap_qos2.py reads them)")
     ap.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         ap.error("no soak program given")
-    mosquitto = with_broker.find_mosquitto()
-    if mosquitto is None:
-        sys.stderr.write("soak: mosquitto not found; run `make deps`\n")
-        return 127
-
+    if args.tap_dir:
+        os.makedirs(args.tap_dir, exist_ok=True)
+        for name in ("pub", "sub"):
+            if os.path.exists(os.path.join(args.tap_dir, f"{name}.tap")):
+                os.remove(os.path.join(args.tap_dir, f"{name}.tap"))
     deadline = time.monotonic() + args.timeout
     with tempfile.TemporaryDirectory(prefix="mqe-soak-") as workdir:
-        # mosquitto may drop root to its own user and must write its persistence file here.
-        os.chmod(workdir, 0o777)
-        log_path = os.path.join(workdir, "mosquitto.log")
+        log_path = os.path.join(workdir, "broker.log")
         log_file = open(log_path, "a")
+        broker = brokers.make(args.broker, workdir, log_file, persistence=True)
+        why = broker.missing()
+        if why is not None:
+            sys.stderr.write(f"soak: {why}\n")
+            log_file.close()
+            return 127
         broker_port = with_broker.free_port()
-        conf = write_conf(workdir, broker_port)
-        broker = start_mosquitto(mosquitto, conf, broker_port, log_file)
-        if broker is None:
-            sys.stderr.write("soak: mosquitto did not start\n")
+        if not broker.start(broker_port):
+            sys.stderr.write(f"soak: {args.broker} did not start\n")
+            log_file.close()
             with_broker.print_log(log_path)
             return 1
         proxies = []
@@ -102,7 +83,8 @@ def main():
             proc = subprocess.Popen(
                 [sys.executable, os.path.join(HERE, "fault_proxy.py"), "--upstream-port", str(broker_port),
                  "--cut-bytes", cut_bytes, "--timeout", str(args.timeout),
-                 "--port-file", port_file, "--stats-file", stats_file],
+                 "--port-file", port_file, "--stats-file", stats_file]
+                + (["--tap", os.path.join(args.tap_dir, f"{name}.tap")] if args.tap_dir else []),
                 stdin=subprocess.DEVNULL)
             proxies.append((proc, port_file, stats_file))
         soak = None
@@ -134,12 +116,9 @@ def main():
                     m = re.match(r"soak: progress (\d+)", line)
                     if args.restart and restarts == 0 and m and int(m.group(1)) >= half:
                         # Graceful stop: mosquitto writes its persistence file, then comes back.
-                        with_broker.stop(broker)
-                        time.sleep(0.5)
-                        broker = start_mosquitto(mosquitto, conf, broker_port, log_file)
                         restarts += 1
-                        if broker is None:
-                            sys.stderr.write("soak: mosquitto did not restart\n")
+                        if not broker.restart():
+                            sys.stderr.write(f"soak: {args.broker} did not restart\n")
                             raise RuntimeError("restart failed")
             if soak.poll() is None:
                 sys.stderr.write(f"soak: timed out after {args.timeout:g} s\n")
@@ -160,9 +139,10 @@ def main():
                 with_broker.stop_group(soak)
             for proc, _, _ in proxies:
                 with_broker.stop(proc)
-            if broker is not None:
-                with_broker.stop(broker)
+            broker.stop()
             log_file.close()
+            if args.broker_log:
+                shutil.copyfile(log_path, args.broker_log)
         cuts = 0
         for _, _, stats_file in proxies:
             try:
@@ -173,7 +153,7 @@ def main():
         if cuts < args.min_cuts:
             sys.stderr.write(f"soak: only {cuts} cuts, fewer than {args.min_cuts}\n")
             status = status or 1
-        print(f"soak: {args.q1} QoS 1 + {args.q2} QoS 2, {cuts} cuts, {restarts} broker restart(s), "
+        print(f"soak: {args.broker}, {args.q1} QoS 1 + {args.q2} QoS 2, {cuts} cuts, {restarts} broker restart(s), "
               f"wall {summary.get('wall_s', '?')} s, {summary.get('msgs_per_s', '?')} msgs/s: "
               f"{'PASS' if status == 0 else 'FAIL'}")
         if status != 0:

@@ -2177,6 +2177,104 @@ fn a_full_incoming_qos2_table_closes_with_its_own_status() {
     assert_eq!(text, c"incoming QoS 2 table full (MQE_MAX_RX_QOS2)");
 }
 
+/// CONNECT of client "c1" with clean_session 0 and keep-alive 60.
+const CONNECT_C1_KEEP: &[u8] = &[
+    0x10, 0x0E, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x00, 0x00, 0x3C, 0x00, 0x02, b'c', b'1',
+];
+
+impl Harness {
+    /// Re-inits the client with clean_session 0 (handlers set again).
+    fn keep_session(&mut self) {
+        let mut o = self.options();
+        o.clean_session = false;
+        let (t, p, c) = (self.transport(), self.platform(), self.c());
+        assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+        self.handlers();
+    }
+
+    /// Connects (clean_session 0) to a broker whose CONNACK says `session_present`; returns
+    /// what the client sent after the CONNACK.
+    fn connect_keeping(&mut self, session_present: bool) -> Vec<u8> {
+        let c = self.c();
+        self.net.peer_closed = false;
+        assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+        self.poll_n(4);
+        assert_eq!(std::mem::take(&mut self.net.sent), CONNECT_C1_KEEP);
+        self.net
+            .inbound
+            .extend([0x20, 0x02, u8::from(session_present), 0x00]);
+        self.poll_n(8);
+        assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_CONNECTED);
+        std::mem::take(&mut self.net.sent)
+    }
+
+    /// The broker closes the connection.
+    fn peer_closes(&mut self) {
+        self.net.peer_closed = true;
+        assert_eq!(self.poll(), MQE_ERR_CLOSED);
+        self.net.peer_closed = false;
+        assert!(self.net.inbound.is_empty());
+    }
+}
+
+#[test]
+fn an_evicted_incoming_qos2_id_is_its_own_event() {
+    let mut h = Harness::new("127.0.0.1");
+    h.keep_session();
+    assert!(h.connect_keeping(false).is_empty());
+    // Ids at random, none next to another (neighbours would share a run): each takes an entry.
+    let max = mqtt_engine::config::MAX_RX_QOS2;
+    let mut ids: Vec<u16> = Vec::new();
+    let mut seed = 0x2545_f491_u32;
+    while ids.len() < max + 1 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let id = (seed >> 16) as u16;
+        if id > 1 && id < u16::MAX && ids.iter().all(|&k| k.abs_diff(id) > 1) {
+            ids.push(id);
+        }
+    }
+    let publish = |h: &mut Harness, id: u16| {
+        let [hi, lo] = id.to_be_bytes();
+        h.net
+            .inbound
+            .extend([0x34, 0x06, 0x00, 0x01, b'q', hi, lo, lo]);
+        assert_eq!(h.poll_n(2), MQE_OK);
+        assert_eq!(std::mem::take(&mut h.net.sent), [0x50, 0x02, hi, lo]);
+    };
+    // The table full of ids whose PUBREL never comes.
+    for &id in &ids[..max] {
+        publish(&mut h, id);
+    }
+    assert_eq!(h.recorder.messages.len(), max);
+    // The broker kept the session but never mentions those ids again: they are stale.
+    h.peer_closes();
+    assert!(h.connect_keeping(true).is_empty());
+    h.recorder.events.clear();
+    h.recorder.details.clear();
+    // A new message evicts the oldest stale id, reported with its own event, and is delivered.
+    publish(&mut h, ids[max]);
+    assert_eq!(h.recorder.messages.len(), max + 1);
+    assert_eq!(
+        h.recorder.events,
+        [(MQE_EVENT_RX_QOS2_EVICTED, MQE_OK, ids[0], vec![], false)]
+    );
+    assert_eq!(
+        h.recorder.details,
+        [(MQE_EVENT_RX_QOS2_EVICTED, 0, 0, 0, 1)]
+    );
+    // Forgotten indeed: a re-send of the evicted id is delivered again, one of a held id not.
+    h.recorder.events.clear();
+    for (id, delivered) in [(ids[1], max + 1), (ids[0], max + 2)] {
+        let [hi, lo] = id.to_be_bytes();
+        h.net
+            .inbound
+            .extend([0x3C, 0x06, 0x00, 0x01, b'q', hi, lo, lo]);
+        assert_eq!(h.poll_n(2), MQE_OK);
+        assert_eq!(std::mem::take(&mut h.net.sent), [0x50, 0x02, hi, lo]);
+        assert_eq!(h.recorder.messages.len(), delivered);
+    }
+}
+
 #[test]
 fn a_filter_the_broker_refuses_frees_its_handler_slot() {
     let mut h = Harness::new("127.0.0.1");
@@ -2233,6 +2331,81 @@ fn a_filter_the_broker_refuses_frees_its_handler_slot() {
         .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', b'0']);
     assert_eq!(h.poll(), MQE_OK);
     assert_eq!(log, [(1, "r/0".to_owned())]);
+}
+
+#[test]
+fn a_renewed_filter_the_broker_refuses_frees_its_handler_slot() {
+    let mut h = Harness::new("127.0.0.1");
+    h.keep_session();
+    assert!(h.connect_keeping(false).is_empty());
+    let c = h.c();
+    let mut log: Vec<(usize, String)> = Vec::new();
+    let user = (&mut log as *mut Vec<(usize, String)>).cast();
+    let slots = mqtt_engine::config::MAX_TOPIC_HANDLERS;
+    let subscribe = |h: &mut Harness, filter: &CStr| -> mqe_status_t {
+        let mut id = 0;
+        let status = unsafe {
+            mqe_subscribe_cb(
+                c,
+                filter.as_ptr(),
+                MQE_QOS_1,
+                Some(tagged_handler),
+                user,
+                &mut id,
+            )
+        };
+        if status == MQE_OK {
+            h.poll_n(4);
+            let [hi, lo] = id.to_be_bytes();
+            h.net.inbound.extend([0x90, 0x03, hi, lo, 0x01]);
+            assert_eq!(h.poll(), MQE_OK);
+        }
+        status
+    };
+    assert_eq!(subscribe(&mut h, c"r/a"), MQE_OK);
+    assert_eq!(subscribe(&mut h, c"r/b"), MQE_OK);
+    h.net.sent.clear();
+    // The broker lost the session: the client renews both in one SUBSCRIBE, ids its own.
+    h.peer_closes();
+    let sent = h.connect_keeping(false);
+    assert_eq!(sent.len(), 16);
+    let (hi, lo) = (sent[2], sent[3]);
+    assert_eq!(
+        sent,
+        [
+            0x82, 0x0E, hi, lo, 0x00, 0x03, b'r', b'/', b'a', 0x01, 0x00, 0x03, b'r', b'/', b'b',
+            0x01
+        ]
+    );
+    h.recorder.events.clear();
+    // It refuses r/a and grants r/b.
+    h.net.inbound.extend([0x90, 0x04, hi, lo, 0x80, 0x01]);
+    assert_eq!(h.poll(), MQE_OK);
+    let id = u16::from_be_bytes([hi, lo]);
+    assert_eq!(
+        h.recorder.events,
+        [(MQE_EVENT_SUBSCRIBED, MQE_OK, id, vec![0x80, 0x01], false)]
+    );
+    // r/a's handler is gone (its message reaches the default handler), r/b's is kept.
+    for topic in [b'a', b'b'] {
+        h.net
+            .inbound
+            .extend([0x30, 0x05, 0x00, 0x03, b'r', b'/', topic]);
+        assert_eq!(h.poll(), MQE_OK);
+    }
+    assert_eq!(log, [(1, "r/b".to_owned())]);
+    assert_eq!(h.recorder.messages.len(), 1);
+    assert_eq!(h.recorder.messages[0].0, "r/a");
+    // Its slot is free: every slot but r/b's can be taken again, and no more (the handler
+    // table is what fills: the client remembers more subscriptions than it has handlers).
+    assert!(mqtt_engine::config::MAX_SUBSCRIPTIONS > slots);
+    let filters: Vec<CString> = (0..slots)
+        .map(|i| CString::new(format!("s/{i}")).unwrap())
+        .collect();
+    for filter in &filters[..slots - 1] {
+        assert_eq!(subscribe(&mut h, filter), MQE_OK);
+    }
+    assert_eq!(subscribe(&mut h, &filters[slots - 1]), MQE_ERR_FULL);
 }
 
 // --- topics and filters as pointer + length ---

@@ -1,5 +1,6 @@
 //! What lives inside `mqe_client_t`, how a C pointer becomes access to it, and how one dispatch
-//! becomes one C callback.
+//! becomes one C callback (engine events are translated in `events`, the per-topic handlers
+//! kept in `topic_handlers`).
 //!
 //! Callbacks may call back into the library (publish, subscribe, ...), so no `&mut ClientCell`
 //! is ever alive while C code runs: each step borrows, prepares a [`Callback`], and ends the
@@ -11,23 +12,19 @@ use core::ptr;
 
 use super::init::ClientSetup;
 use super::log::{
-    self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO,
-    MQE_LOG_WARN,
+    self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN,
 };
 use super::outbox::{self, Outbox};
-use super::status::{
-    io_error_status, is_protocol_error, refused_status, status_of, MQE_ERR_NOT_INIT, MQE_ERR_NULL,
-    MQE_OK,
-};
+use super::status::{MQE_ERR_NOT_INIT, MQE_ERR_NULL};
+use super::topic_handlers::{free_refused_handlers, Targets, TopicHandler};
 use super::transport::CTransport;
 use super::types::*;
-use crate::bytes::copy_into;
 use crate::client::{Client, ClientState, Dispatch};
-use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
-use crate::engine::Event;
+use crate::config::MAX_TOPIC_HANDLERS;
 use crate::time::Instant;
-use crate::wire;
 use crate::Error;
+
+pub(crate) use super::events::blank_event;
 
 /// Marks initialised storage; zeroed storage (a C `static`) never matches.
 const MAGIC: u64 = 0x6d71_655f_636c_6e74; // "mqe_clnt"
@@ -47,38 +44,6 @@ pub(crate) struct ClientStorage {
     outbox: Outbox,
     cell: ClientCell,
 }
-
-/// A message handler registered with `mqe_subscribe_cb` for one topic filter.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct TopicHandler {
-    handler: mqe_message_handler_t,
-    user: *mut c_void,
-    filter_len: u16,
-    /// The SUBSCRIBE whose SUBACK is awaited (0: none): a refusal (0x80) frees the slot.
-    suback_id: u16,
-    filter: [u8; HANDLER_FILTER_BYTES],
-}
-
-impl TopicHandler {
-    const EMPTY: TopicHandler = TopicHandler {
-        handler: None,
-        user: ptr::null_mut(),
-        filter_len: 0,
-        suback_id: 0,
-        filter: [0; HANDLER_FILTER_BYTES],
-    };
-
-    fn filter(&self) -> &[u8] {
-        self.filter
-            .get(..usize::from(self.filter_len))
-            .unwrap_or(&[])
-    }
-}
-
-/// The handlers one message goes to.
-pub(crate) type Targets = heapless::Vec<(MessageFn, *mut c_void), MAX_TOPIC_HANDLERS>;
-pub(crate) type MessageFn = unsafe extern "C" fn(*mut c_void, *const mqe_message_t);
 
 /// The owner task's part of the client (see `ClientStorage`).
 pub(crate) struct ClientCell {
@@ -186,88 +151,6 @@ pub(crate) unsafe fn init_storage(
 }
 
 impl ClientCell {
-    /// Registers `handler` for `filter` (already validated); the same filter replaces its
-    /// handler. Returns the slot and what it held, for `restore_topic_handler`.
-    /// `Err(MQE_ERR_TOO_LARGE)` for a filter over `MQE_HANDLER_FILTER_BYTES`,
-    /// `Err(MQE_ERR_FULL)` when every slot is taken.
-    pub(crate) fn add_topic_handler(
-        &mut self,
-        filter: &str,
-        handler: MessageFn,
-        user: *mut c_void,
-    ) -> Result<(usize, TopicHandler), mqe_status_t> {
-        let bytes = filter.as_bytes();
-        let filter_len = u16::try_from(bytes.len()).map_err(|_| super::MQE_ERR_TOO_LARGE)?;
-        if bytes.len() > HANDLER_FILTER_BYTES {
-            return Err(super::MQE_ERR_TOO_LARGE);
-        }
-        let index = self
-            .topic_handlers
-            .iter()
-            .position(|h| h.handler.is_some() && h.filter() == bytes)
-            .or_else(|| self.topic_handlers.iter().position(|h| h.handler.is_none()))
-            .ok_or(super::MQE_ERR_FULL)?;
-        let slot = self
-            .topic_handlers
-            .get_mut(index)
-            .ok_or(super::MQE_ERR_FULL)?;
-        let previous = *slot;
-        let mut entry = TopicHandler::EMPTY;
-        if !copy_into(&mut entry.filter, bytes) {
-            return Err(super::MQE_ERR_TOO_LARGE);
-        }
-        entry.filter_len = filter_len;
-        entry.handler = Some(handler);
-        entry.user = user;
-        *slot = entry;
-        Ok((index, previous))
-    }
-
-    /// Notes that the handler in `index` awaits the SUBACK of SUBSCRIBE `packet_id`.
-    pub(crate) fn topic_handler_awaits(&mut self, index: usize, packet_id: u16) {
-        if let Some(slot) = self.topic_handlers.get_mut(index) {
-            slot.suback_id = packet_id;
-        }
-    }
-
-    /// Undoes `add_topic_handler`.
-    pub(crate) fn restore_topic_handler(&mut self, (index, previous): (usize, TopicHandler)) {
-        if let Some(slot) = self.topic_handlers.get_mut(index) {
-            *slot = previous;
-        }
-    }
-
-    /// Removes the handler of exactly `filter`, if any.
-    pub(crate) fn remove_topic_handler(&mut self, filter: &str) {
-        for slot in self.topic_handlers.iter_mut() {
-            if slot.handler.is_some() && slot.filter() == filter.as_bytes() {
-                *slot = TopicHandler::EMPTY;
-            }
-        }
-    }
-
-    /// Every handler whose filter matches `topic`, else the default handler.
-    fn targets_for(&self, topic: &[u8]) -> Targets {
-        let mut targets = Targets::new();
-        let topic = wire::validate_utf8(topic).unwrap_or("");
-        for entry in &self.topic_handlers {
-            let Some(handler) = entry.handler else {
-                continue;
-            };
-            let filter = wire::validate_utf8(entry.filter()).unwrap_or("");
-            if !filter.is_empty() && wire::topic_matches(filter, topic) {
-                // At most MAX_TOPIC_HANDLERS entries exist, so this never fails.
-                let _ = targets.push((handler, entry.user));
-            }
-        }
-        if targets.is_empty() {
-            if let Some(handler) = self.message_handler {
-                let _ = targets.push((handler, self.message_user));
-            }
-        }
-        targets
-    }
-
     /// Logs `template` (see `log::ARG`) with `args` through the platform's hook, formatted
     /// only when the line will be delivered. The hook runs while the client is borrowed: like
     /// the transport, it must not call the library.
@@ -328,7 +211,10 @@ impl ClientCell {
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
                 self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
-                settle_topic_handlers(&mut self.topic_handlers, packet_id, granted);
+                let engine = self.client.engine();
+                free_refused_handlers(&mut self.topic_handlers, granted, |filter| {
+                    engine.subscriptions().any(|(f, _)| f.as_bytes() == filter)
+                });
                 let mut event = blank_event(MQE_EVENT_SUBSCRIBED);
                 event.packet_id = packet_id;
                 event.granted = granted.as_ptr();
@@ -413,164 +299,6 @@ impl ClientCell {
             }
         };
         Some((callback, ended))
-    }
-
-    pub(crate) fn event_callback(&self, event: mqe_event_t) -> Callback {
-        match self.event_handler {
-            Some(handler) => Callback::Event(handler, self.event_user, event),
-            None => Callback::None,
-        }
-    }
-
-    /// Converts an engine event, noting why a connection ended.
-    fn c_event_for(
-        &mut self,
-        engine_event: Event,
-        ended: &mut Option<mqe_status_t>,
-    ) -> mqe_event_t {
-        match engine_event {
-            Event::Connected { session_present } => {
-                self.last_reason = None;
-                let mut event = blank_event(MQE_EVENT_CONNECTED);
-                event.session_present = session_present;
-                event.endpoint = u32::try_from(self.client.endpoint_index()).unwrap_or(u32::MAX);
-                self.log(
-                    MQE_LOG_INFO,
-                    b"connected, session present \x01, endpoint \x02",
-                    [session_present.into(), event.endpoint, 0],
-                );
-                event
-            }
-            Event::ConnectRefused { code } => {
-                self.last_reason = Some(Error::Refused(code));
-                let mut event = blank_event(MQE_EVENT_CONNECT_REFUSED);
-                event.return_code = code;
-                event.reason = refused_status(code);
-                self.log(
-                    MQE_LOG_ERROR,
-                    b"CONNACK \x01: \x12",
-                    [code.into(), event.reason as u32, 0],
-                );
-                *ended = Some(event.reason);
-                event
-            }
-            Event::Disconnected { reason } => {
-                // A refusal already recorded its reason; the engine may follow it with this.
-                if reason.is_some() || !matches!(self.last_reason, Some(Error::Refused(_))) {
-                    self.last_reason = reason;
-                }
-                let mut event = blank_event(MQE_EVENT_DISCONNECTED);
-                event.reason = reason.map_or(MQE_OK, |error| self.status_of_end(error));
-                self.log_disconnected(event.reason);
-                *ended = Some(event.reason);
-                event
-            }
-            Event::PublishComplete { packet_id } => {
-                let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
-                event.packet_id = packet_id;
-                event
-            }
-            Event::PublishAbandoned { packet_id } => {
-                self.log(
-                    MQE_LOG_WARN,
-                    b"PUBREL id \x01 unanswered on \x02 connections: completed without PUBCOMP",
-                    [
-                        packet_id.into(),
-                        self.client.engine().config().pubrel_max_connections.into(),
-                        0,
-                    ],
-                );
-                let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
-                event.packet_id = packet_id;
-                event.abandoned = true;
-                event
-            }
-            Event::Unsubscribed { packet_id } => {
-                self.log(MQE_LOG_DEBUG, b"UNSUBACK id \x01", [packet_id.into(), 0, 0]);
-                let mut event = blank_event(MQE_EVENT_UNSUBSCRIBED);
-                event.packet_id = packet_id;
-                event
-            }
-            Event::SessionLost => {
-                self.log(MQE_LOG_WARN, b"session lost", [0; 3]);
-                blank_event(MQE_EVENT_SESSION_LOST)
-            }
-            // Until helper ffiapi gives it an event kind of its own.
-            Event::RxQos2Evicted { first, count } => {
-                self.log(
-                    MQE_LOG_WARN,
-                    b"incoming QoS 2 table full: forgot \x01 ids from id \x02",
-                    [count.into(), first.into(), 0],
-                );
-                let mut event = blank_event(MQE_EVENT_ERROR);
-                event.packet_id = first;
-                event.dropped = count.into();
-                event.reason = status_of(Error::RxQos2Full);
-                event
-            }
-            Event::PingResponse => {
-                self.log(MQE_LOG_DEBUG, b"PINGRESP", [0; 3]);
-                self.ping_responses = self.ping_responses.wrapping_add(1);
-                blank_event(MQE_EVENT_PING_RESPONSE)
-            }
-        }
-    }
-
-    /// The status for why a connection ended: a transport or DNS failure is named by the
-    /// `MQE_IO_ERR_*` code the transport returned, when it gave one.
-    fn status_of_end(&self, error: Error) -> mqe_status_t {
-        let named = match error {
-            Error::Transport | Error::Dns => io_error_status(self.client.stack().last_error()),
-            _ => None,
-        };
-        named.unwrap_or_else(|| status_of(error))
-    }
-
-    /// A clean disconnect is news; a lost connection a warning; a broker breaking the
-    /// protocol an error.
-    fn log_disconnected(&self, reason: mqe_status_t) {
-        let (level, template): (_, &'static [u8]) = match reason {
-            MQE_OK => (MQE_LOG_INFO, b"disconnected"),
-            r if is_protocol_error(r) => (MQE_LOG_ERROR, b"protocol error: \x11"),
-            _ => (MQE_LOG_WARN, b"disconnected: \x11"),
-        };
-        self.log(level, template, [reason as u32, 0, 0]);
-    }
-}
-
-/// A SUBACK arrived: the handlers that awaited it are kept when the broker granted their
-/// filter, and freed when it refused it (one filter per `mqe_subscribe_cb`).
-fn settle_topic_handlers(handlers: &mut [TopicHandler], packet_id: u16, granted: &[u8]) {
-    let refused = granted.first() == Some(&MQE_SUBACK_FAILURE);
-    for slot in handlers.iter_mut() {
-        if slot.handler.is_some() && slot.suback_id == packet_id && packet_id != 0 {
-            if refused {
-                *slot = TopicHandler::EMPTY;
-            } else {
-                slot.suback_id = 0;
-            }
-        }
-    }
-}
-
-pub(crate) fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
-    mqe_event_t {
-        kind,
-        session_present: false,
-        return_code: 0,
-        packet_id: 0,
-        reason: MQE_OK,
-        granted: ptr::null(),
-        granted_count: 0,
-        attempt: 0,
-        delay_ms: 0,
-        endpoint: 0,
-        dropped: 0,
-        abandoned: false,
-        qos: 0,
-        topic: ptr::null(),
-        topic_len: 0,
-        size: 0,
     }
 }
 

@@ -362,8 +362,9 @@ pub unsafe extern "C" fn mqe_post_publish(
 /// registration order, as with overlapping subscriptions; the `mqe_set_message_handler`
 /// handler gets only the messages no per-topic handler matches. Registering the same filter
 /// again replaces its handler; `mqe_unsubscribe` of the filter removes it, and so does a
-/// SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`): its slot is free again when
-/// that `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
+/// SUBACK that refuses the filter (0x80, `MQE_SUBACK_FAILURE`), also the SUBACK of a renewal
+/// the client sends by itself after a lost session: its slot is free again when that
+/// `MQE_EVENT_SUBSCRIBED` is dispatched. The filter is copied. Needs
 /// `MQE_STATE_CONNECTED`. Allowed from a callback.
 ///
 /// Errors: as `mqe_subscribe`, plus `MQE_ERR_NULL` (handler), `MQE_ERR_TOO_LARGE` (filter over
@@ -440,7 +441,6 @@ unsafe fn subscribe_cb_str(
         .subscribe(now, core::iter::once((filter, qos)))
     {
         Ok(id) => {
-            cell.topic_handler_awaits(undo.0, id);
             // SAFETY: forwarded contract.
             unsafe { write_out(packet_id, id) };
             Ok(())

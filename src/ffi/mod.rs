@@ -16,6 +16,7 @@ mod blocking;
 mod cell;
 mod cloud;
 mod commands;
+mod events;
 mod handlers;
 mod init;
 #[cfg(feature = "link")]
@@ -30,6 +31,7 @@ mod query;
 #[cfg(feature = "stats")]
 mod stats;
 mod status;
+mod topic_handlers;
 mod transport;
 mod types;
 

@@ -91,6 +91,11 @@ pub const MQE_EVENT_QOS0_DROPPED: mqe_event_kind_t = 11;
 /// topic itself did not fit `rx_buf`; valid only during the callback), `size` (the whole
 /// packet in bytes), `qos` and `packet_id` are set. `mqe_oversized_count` counts them.
 pub const MQE_EVENT_MESSAGE_TOO_LARGE: mqe_event_kind_t = 12;
+/// The incoming QoS 2 table (`MQE_MAX_RX_QOS2` entries) was full and forgot `dropped` ids,
+/// consecutive from `packet_id`, before their PUBREL (stale ids a broker left open; see
+/// docs/DELIVERY.md). Should the broker re-send one of those PUBLISH packets, it is
+/// delivered again. A warning is logged too.
+pub const MQE_EVENT_RX_QOS2_EVICTED: mqe_event_kind_t = 13;
 
 /// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with
 /// `MQE_ERR_FULL` (default).
@@ -317,7 +322,8 @@ pub struct mqe_event_t {
     /// `MQE_EVENT_CONNECTED` and `MQE_EVENT_RECONNECTING`: index of the endpoint (0 for `host`).
     pub endpoint: u32,
     /// `MQE_EVENT_QOS0_DROPPED`: how many queued QoS 0 messages were dropped;
-    /// `MQE_EVENT_ERROR`: how many posted messages were dropped.
+    /// `MQE_EVENT_ERROR`: how many posted messages were dropped;
+    /// `MQE_EVENT_RX_QOS2_EVICTED`: how many incoming QoS 2 ids were forgotten.
     pub dropped: u32,
     /// `MQE_EVENT_PUBLISH_COMPLETE`: the PUBCOMP never came (see the event).
     pub abandoned: bool,

@@ -17,6 +17,8 @@ static tc_t pool[TC_POOL];
 static char run_id[9];
 static const char *broker_host = "127.0.0.1";
 static uint16_t broker_port = 1883;
+static const char *broker_user; /* MQE_BROKER_USER / MQE_BROKER_PASS: NULL, no login */
+static const char *broker_pass;
 
 void tc_setup(void) {
     uint32_t seed = 0;
@@ -36,8 +38,11 @@ void tc_setup(void) {
     if (port != NULL) {
         broker_port = (uint16_t)strtoul(port, NULL, 10);
     }
+    broker_user = getenv("MQE_BROKER_USER");
+    broker_pass = broker_user != NULL ? getenv("MQE_BROKER_PASS") : NULL;
     port_posix_platform(&tc_platform);
-    printf("# broker %s:%u, run %s, tick %u\n", broker_host, broker_port, run_id,
+    printf("# broker %s:%u%s%s, run %s, tick %u\n", broker_host, broker_port,
+           broker_user != NULL ? ", user " : "", broker_user != NULL ? broker_user : "", run_id,
            (unsigned)port_posix_now_ms());
 }
 
@@ -129,6 +134,11 @@ tc_t *tc_alloc(const char *role, mqe_options_t *opts) {
         opts->host = broker_host;
         opts->port = broker_port;
         opts->client_id = tc->id;
+        opts->username = broker_user;
+        if (broker_pass != NULL) {
+            opts->password = (const uint8_t *)broker_pass;
+            opts->password_len = strlen(broker_pass);
+        }
         opts->reconnect = false; /* a test decides itself when to reconnect */
         opts->rx_buf = tc->rx;
         opts->rx_buf_len = sizeof tc->rx;

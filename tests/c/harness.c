@@ -28,7 +28,9 @@ int h_run(const h_case_t *cases, int count, const char *filter, void (*teardown)
     int passed = 0;
     int failed = 0;
     for (int i = 0; i < count; i++) {
-        if (filter != NULL && strstr(cases[i].name, filter) == NULL) {
+        /* "!text" runs the cases whose name does not contain text. */
+        bool exclude = filter != NULL && filter[0] == '!';
+        if (filter != NULL && (strstr(cases[i].name, filter + exclude) == NULL) != exclude) {
             continue;
         }
         h_failures = 0;

@@ -21,7 +21,8 @@ void h_fail(const char *file, int line, const char *fmt, ...);
  * offset the engine may be given. */
 uint64_t h_real_ms(void);
 
-/* Runs the cases whose name contains filter (all when NULL), prints a line per case and
+/* Runs the cases whose name contains filter (all when NULL; "!text": all but those
+ * containing text), prints a line per case and
  * then exactly "N passed, N failed". Returns the process exit status. */
 int h_run(const h_case_t *cases, int count, const char *filter, void (*teardown)(void));
 

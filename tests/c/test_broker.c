@@ -619,12 +619,16 @@ static void case_init_checks(void) {
     CHECK_EQ(init_then_connect(tc, &bad), MQE_ERR_QOS);
     /* A password needs a username (§3.1.2.9). */
     bad = opts;
+    bad.username = NULL; /* the fixture's login (MQE_BROKER_USER) when set */
     bad.password = (const uint8_t *)"secret";
     bad.password_len = 6;
     CHECK_EQ(init_then_connect(tc, &bad), MQE_ERR_PASSWORD_WITHOUT_USER);
 
-    /* The minimum is enough. */
+    /* The minimum is enough (for a CONNECT without a login: a login adds its bytes). */
     mqe_options_t small = opts;
+    small.username = NULL;
+    small.password = NULL;
+    small.password_len = 0;
     small.rx_buf_len = MQE_MIN_BUFFER;
     small.tx_buf_len = MQE_MIN_BUFFER;
     CHECK_EQ(mqe_init(c, &small, &tc->transport, &tc_platform), MQE_OK);

@@ -7,7 +7,8 @@
  *   soak Q1 Q2 TIMEOUT_S
  *
  * The publisher connects to MQE_BROKER_HOST:MQE_BROKER_PORT, the subscriber to
- * MQE_BROKER_HOST:MQE_SUB_PORT when set (its own proxy, with its own cut rate), else the same.
+ * MQE_BROKER_HOST:MQE_SUB_PORT when set (its own proxy, with its own cut rate), else the same;
+ * both log in as MQE_BROKER_USER / MQE_BROKER_PASS when set.
  *
  * Prints "soak: progress N" lines (scripts/soak.py restarts the broker mid-stream on them) and
  * a final "soak: result ..." line. Exits 0 only if no QoS 1 or QoS 2 message was lost and no
@@ -141,6 +142,12 @@ static bool start(soak_client_t *c, const char *host, uint16_t port, const char 
     o.host = host;
     o.port = port;
     o.client_id = c->id;
+    o.username = getenv("MQE_BROKER_USER");
+    const char *pass = o.username != NULL ? getenv("MQE_BROKER_PASS") : NULL;
+    if (pass != NULL) {
+        o.password = (const uint8_t *)pass;
+        o.password_len = strlen(pass);
+    }
     o.clean_session = false;
     o.keep_alive_s = 10;
     o.connect_timeout_ms = 3000;

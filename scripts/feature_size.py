@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""The flash each optional cargo feature costs on the Cortex-M4 image (`make size-features`).
+
+Builds the library for thumbv7em-none-eabihf with no optional feature, with each one alone,
+and with all (`full`, the default), each in its own target dir; links tests/cortex_m/app_full.c
+against each (as `make size` does), once as it is (the feature's functions unused: only its
+hooks inside the client remain) and once with the feature's functions kept (`-u`, as a firmware
+that calls them); and prints the library's flash (text + rodata + data, from the linker map).
+"""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "cortex_m"))
+import footprint  # noqa: E402
+
+TARGET = "thumbv7em-none-eabihf"
+FUNCTIONS = {
+    "link": ["mqe_link_up", "mqe_link_down"],
+    "stats": ["mqe_stats"],
+    "pending": ["mqe_pending"],
+}
+VARIANTS = [("none", []), ("link", ["link"]), ("stats", ["stats"]), ("pending", ["pending"]),
+            ("full", ["link", "stats", "pending"])]
+CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-g",
+          "-std=gnu11", "-ffunction-sections", "-fdata-sections", "-Iinclude",
+          "-Itests/cortex_m"]
+M4 = "tests/cortex_m"
+SOURCES = [f"{M4}/{f}" for f in ("app_full.c", "broker.c", "stack_meter.c", "startup.c",
+                                 "semihost.c", "board.c")]
+AEABI = ["__aeabi_memcpy", "__aeabi_memcpy4", "__aeabi_memcpy8", "__aeabi_memmove",
+         "__aeabi_memmove4", "__aeabi_memmove8", "__aeabi_memset", "__aeabi_memset4",
+         "__aeabi_memset8", "__aeabi_memclr", "__aeabi_memclr4", "__aeabi_memclr8", "memcmp"]
+LDFLAGS = ["--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles", "-T",
+           f"{M4}/mps2_an386.ld", "-Wl,--gc-sections", "-Wl,--no-warn-execstack"]
+
+
+def library_flash(map_path):
+    return footprint.totals(map_path)[1]
+
+
+def build(name, features):
+    target_dir = os.path.join("target", "feature-size", name)
+    cmd = ["cargo", "build", "--release", "--target", TARGET, "--no-default-features",
+           "--target-dir", target_dir]
+    if features:
+        cmd += ["--features", ",".join(features)]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return os.path.join(target_dir, TARGET, "release", "libmqtt_engine.a")
+
+
+def link(lib, out, keep):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    cmd = (["arm-none-eabi-gcc"] + CFLAGS + LDFLAGS + [f"-Wl,-Map={out}.map"] + SOURCES
+           + [f"-Wl,-u,{s}" for s in AEABI + keep] + ["-lc", lib, "-o", out])
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return library_flash(os.path.join(ROOT, out + ".map"))
+
+
+def main():
+    rows = []
+    for name, features in VARIANTS:
+        lib = build(name, features)
+        keep = [f for feature in features for f in FUNCTIONS[feature]]
+        unused = link(lib, f"build/feature-size/{name}.elf", [])
+        used = link(lib, f"build/feature-size/{name}-used.elf", keep)
+        rows.append((name, unused, used))
+    base = rows[0][1]
+    print("| features | library flash, app_full.c | + vs none | with the feature's calls "
+          "| + vs none |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, unused, used in rows:
+        print(f"| {name} | {unused:,} B | {unused - base:+,} B | {used:,} B | {used - base:+,} B |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

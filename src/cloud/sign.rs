@@ -118,7 +118,7 @@ pub fn aliyun(
     securemode: u8,
     out: Outputs,
 ) -> Result<(), SignError> {
-    if timestamp_ms / 1000 < MIN_WALL_CLOCK_S {
+    if timestamp_ms < MIN_WALL_CLOCK_S * 1000 {
         return Err(SignError::ClockUnset);
     }
     if client_id.len() > 64 || !(securemode == 2 || securemode == 3) {

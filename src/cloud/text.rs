@@ -95,14 +95,30 @@ fn digit(table: &[u8; 16], nibble: u8) -> u8 {
 pub fn decimal(mut value: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
     for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
+        let (quotient, digit) = div10(value);
+        *slot = b'0' + digit;
+        value = quotient;
         at -= 1;
         if value == 0 {
             break;
         }
     }
     digits.get(at..).unwrap_or(&[])
+}
+
+/// `value / 10` and `value % 10` by shift and subtract: a u64 `/` on a 32-bit core links the
+/// compiler's 64-bit division (864 B on the Cortex-M4), and this runs once per connect.
+fn div10(value: u64) -> (u64, u8) {
+    let (mut quotient, mut rest) = (0u64, 0u8);
+    for bit in (0..64).rev() {
+        rest = (rest << 1) | ((value >> bit) & 1) as u8;
+        quotient <<= 1;
+        if rest >= 10 {
+            rest -= 10;
+            quotient |= 1;
+        }
+    }
+    (quotient, rest)
 }
 
 /// Base64 of `bytes` into `out`; the length written.
@@ -160,4 +176,28 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
         w.push(bytes.get(..chunk.len().saturating_sub(1))?).ok()?;
     }
     Some(w.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_and_base64_edges() {
+        let mut d = [0u8; 20];
+        for v in [0u64, 9, 10, 99, 1_000_000_007, u64::MAX] {
+            assert_eq!(decimal(v, &mut d), std::format!("{v}").as_bytes());
+        }
+        let mut out = [0u8; 8];
+        assert_eq!(base64_encode(b"", &mut out), Ok(0));
+        assert_eq!(base64_encode(b"ab", &mut out), Ok(4));
+        assert_eq!(&out[..4], b"YWI=");
+        assert_eq!(base64_encode(b"abcdef", &mut out[..7]), Err(Overflow));
+        assert_eq!(base64_decode(b"YWI=", &mut out), Some(2));
+        assert_eq!(base64_decode(b"YWI", &mut out), Some(2));
+        assert_eq!(&out[..2], b"ab");
+        for bad in [&b"Y"[..], b"Y===", b"YW=I", b"YW I", b"=AAA"] {
+            assert_eq!(base64_decode(bad, &mut out), None, "{bad:?}");
+        }
+    }
 }

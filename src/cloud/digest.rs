@@ -6,13 +6,24 @@
 
 use crate::bytes::copy_into;
 
-const BLOCK: usize = 64;
+/// Bytes of a SHA-256 or SHA-1 block, and of an HMAC key block.
+pub const BLOCK: usize = 64;
 
 /// Which hash; each is built only with its feature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hash {
     Sha256,
     Sha1,
+}
+
+impl Hash {
+    /// Whether this build has the hash (its feature).
+    pub const fn available(self) -> bool {
+        match self {
+            Hash::Sha256 => cfg!(feature = "hmac-sha256"),
+            Hash::Sha1 => cfg!(feature = "hmac-sha1"),
+        }
+    }
 }
 
 /// A running hash: chaining words, the partial block, the bytes hashed so far.
@@ -26,7 +37,7 @@ pub struct Digest {
 }
 
 impl Digest {
-    const EMPTY: Digest = Digest {
+    pub const EMPTY: Digest = Digest {
         hash: Hash::Sha256,
         h: [0; 8],
         buf: [0; BLOCK],
@@ -235,14 +246,29 @@ impl Hmac {
 
     /// Starts a MAC under `key` in place; false for a hash this build does not have.
     pub fn init(&mut self, hash: Hash, key: &[u8]) -> bool {
+        self.init_with(hash, |k0| {
+            if key.len() > BLOCK {
+                hash_long_key(hash, |digest| digest.update(key), k0);
+            } else {
+                copy_into(k0, key);
+            }
+            true
+        })
+    }
+
+    /// Starts a MAC whose block-sized key `fill_key` writes into the zeroed block (a key longer
+    /// than a block hashed first, RFC 2104); false when `fill_key` or the hash fails.
+    pub fn init_with(
+        &mut self,
+        hash: Hash,
+        fill_key: impl FnOnce(&mut [u8; BLOCK]) -> bool,
+    ) -> bool {
         if !(self.inner.reset(hash) && self.outer.reset(hash)) {
             return false;
         }
         let mut k0 = [0u8; BLOCK];
-        if key.len() > BLOCK {
-            hash_into(hash, key, &mut k0);
-        } else {
-            copy_into(&mut k0, key);
+        if !fill_key(&mut k0) {
+            return false;
         }
         // One pad buffer, flipped from the inner pad to the outer in place.
         for b in k0.iter_mut() {
@@ -268,17 +294,21 @@ impl Hmac {
     }
 }
 
-/// A key longer than a block is hashed first (RFC 2104). Out of line: its digest's stack is
-/// needed only for such keys.
+/// Writes into `k0` the hash of the key `feed` gives: a key longer than a block stands for its
+/// hash (RFC 2104). Out of line, so its digest takes stack only for such keys. `feed`'s answer.
 #[inline(never)]
-fn hash_into(hash: Hash, key: &[u8], k0: &mut [u8; BLOCK]) {
+pub fn hash_long_key<T>(
+    hash: Hash,
+    feed: impl FnOnce(&mut Digest) -> T,
+    k0: &mut [u8; BLOCK],
+) -> T {
     let mut long = Digest::EMPTY;
-    if long.reset(hash) {
-        long.update(key);
-        let mut sum = [0u8; 32];
-        let len = long.finish(&mut sum);
-        copy_into(k0, sum.get(..len).unwrap_or(&[]));
-    }
+    long.reset(hash);
+    let fed = feed(&mut long);
+    let mut sum = [0u8; 32];
+    let len = long.finish(&mut sum);
+    copy_into(k0, sum.get(..len).unwrap_or(&[]));
+    fed
 }
 
 #[cfg(all(test, feature = "hmac-sha256", feature = "hmac-sha1"))]

@@ -158,6 +158,14 @@ fn sextet_of(c: u8) -> Option<u32> {
 /// Decodes padded or unpadded base64 into `out`; the length written. `None` for a character
 /// outside the alphabet, a misplaced `=`, a length that is not base64, or no room.
 pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut w = Out::new(out);
+    base64_decode_each(text, |bytes| w.push(bytes).ok())?;
+    Some(w.len())
+}
+
+/// Decodes base64 a group at a time into `emit` (1 to 3 bytes each); the decoded length.
+/// `None` as `base64_decode`, or when `emit` refuses.
+pub fn base64_decode_each(text: &[u8], mut emit: impl FnMut(&[u8]) -> Option<()>) -> Option<usize> {
     let body = match text {
         [rest @ .., b'=', b'='] | [rest @ .., b'='] if text.len().is_multiple_of(4) => rest,
         _ => text,
@@ -165,7 +173,7 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
     if body.len() % 4 == 1 {
         return None;
     }
-    let mut w = Out::new(out);
+    let mut len = 0;
     for chunk in body.chunks(4) {
         let mut n = 0u32;
         for &c in chunk {
@@ -173,9 +181,16 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
         }
         n <<= 6 * (4 - chunk.len() as u32);
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        w.push(bytes.get(..chunk.len().saturating_sub(1))?).ok()?;
+        let group = bytes.get(..chunk.len().saturating_sub(1))?;
+        emit(group)?;
+        len += group.len();
     }
-    Some(w.len())
+    Some(len)
+}
+
+/// The length base64 `text` decodes to, when it is valid base64.
+pub fn base64_decoded_len(text: &[u8]) -> Option<usize> {
+    base64_decode_each(text, |_| Some(()))
 }
 
 #[cfg(test)]

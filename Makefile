@@ -29,11 +29,12 @@
 #   make check-c every host C file compiles with exactly -std=c99 -Wall -Wextra -Werror -pedantic
 #   make check-help  every target of .PHONY is listed by `make help`
 #   make install PREFIX=/usr/local [DESTDIR=] [TARGET=triple]  the archive, header, pkg-config
-#                file and CMake package (README "Installing and cross-building")
+#                file and CMake package (docs/BUILDING.md)
 #   make uninstall PREFIX=/usr/local [DESTDIR=]  remove what `make install` put there
 #   make install-test  install into temp prefixes; build a consumer with pkg-config and with
 #                CMake and run it against mosquitto; link a TARGET=thumbv7em-none-eabihf install
 #   make lib TARGET=thumbv7em-none-eabihf  the library for that Rust target (default: host)
+#   make check-links  every relative link and #anchor in README.md, PORTING.md and docs/*.md resolves
 #   make interop the broker matrix: the C tests, the demo and the short soak against mosquitto,
 #                aedes, rumqttd, amqtt and ejabberd, each installed from its package registry
 #                into build/interop/; fails on any result tests/interop/expected.toml does not
@@ -43,6 +44,14 @@
 #   make soak    10,000 QoS 1 + 10,000 QoS 2 through a connection-cutting proxy and a
 #                broker restart; fails on any loss or QoS 2 duplicate
 #   make soak-short  the same with 1,000 each (part of make test)
+#   make soak-reboot  a publisher with its session store in a file-backed flash region is
+#                SIGKILLed 200 times while it publishes 10,000 QoS 1 + 10,000 QoS 2
+#   make soak-reboot-short  the same with 1,000 each and 20 kills
+#   make store-test  the session store's Rust tests and clippy (feature store), then
+#                soak-reboot-short (part of make test)
+#   make store-header  the header of a library built with the store (build/store/include)
+#   make qemu-store  the full Cortex-M4 image with the store (a RAM region as flash, a
+#                simulated reset); no panic path; prints the flash the store adds
 #   make at-test the Quectel AT port (ports/quectel_at) through scripts/modem_emulator.py to
 #                mosquitto: the demo, the C tests, a cut and resume with DUP, AT bytes per
 #                message, a soak with >= 20 socket drops, PDP deactivations, modem restarts
@@ -51,7 +60,7 @@
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
-#   make size    print the flash/RAM/stack table of the Cortex-M4 images (README "On the MCU")
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images (docs/FOOTPRINT.md)
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
 #                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
@@ -139,7 +148,8 @@ APT_DEPS := $(APT_BROKER) $(APT_ARM) $(APT_QEMU) $(APT_TEST32) $(APT_TLS) $(APT_
 BENCH_APT_DEPS := libmosquitto-dev:/usr/include/mosquitto.h valgrind:valgrind strace:strace
 
 .DEFAULT_GOAL := lib
-.PHONY: cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
+.PHONY: soak-reboot soak-reboot-short store-test qemu-store store-header
+.PHONY: check-links cell-test cell-test-short abi-test lib header check-header check-header-c89 deps rust-deps bench-deps demo quickstart ctest outbox-test umqtt opencpu tls-test soak soak-short arm qemu size check-no-panic test32 test bench clean help FORCE cbad sanitize fuzz fuzz-deps nightly cloud-test
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -446,7 +456,7 @@ cloud-test: $(BUILD)/expiring_creds
 # ---- hardening: the C bad-input table, sanitizers, fuzzing ----
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame_decoder engine c_api
+FUZZ_TARGETS := frame_decoder engine c_api restore
 FUZZ_TOOLCHAIN := nightly
 CARGO_FUZZ_VERSION := 0.13.2
 # -O -a: optimised, with debug assertions (integer overflow panics); ASan is cargo-fuzz's default.
@@ -528,12 +538,14 @@ test: deps
 	$(MAKE) --no-print-directory check-help
 	$(MAKE) --no-print-directory check-c
 	$(MAKE) --no-print-directory check-notice
+	$(MAKE) --no-print-directory check-links
 	$(CARGO) test
 	$(MAKE) --no-print-directory check-header
 	$(MAKE) --no-print-directory abi-test
 	$(MAKE) --no-print-directory install-test
 	$(MAKE) --no-print-directory ctest
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory store-test
 	$(MAKE) --no-print-directory interop-aedes
 	$(MAKE) --no-print-directory cell-test-short
 	$(MAKE) --no-print-directory outbox-test
@@ -552,6 +564,48 @@ test: deps
 	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory at-test
 
+# --- The session store (feature `store`, docs/STORE.md): its own library build, so the
+# default library stays without it ---
+STORE_TARGET_DIR := target/store
+STORE_LIB := $(STORE_TARGET_DIR)/release/libmqtt_engine.a
+STORE_PORT := ports/posix/flash_file.c
+# The header of a library built with the store (MQE_FEATURE_STORE, its size and ABI tag);
+# searched before include/ by the programs that use the store.
+STORE_INCLUDE := $(BUILD)/store/include
+STORE_HEADER := $(STORE_INCLUDE)/mqtt_engine.h
+$(STORE_LIB): FORCE
+	$(CARGO) build --release --features store --target-dir $(STORE_TARGET_DIR)
+
+store-header: $(STORE_HEADER)
+$(STORE_HEADER): FORCE
+	mkdir -p $(STORE_INCLUDE)
+	MQE_HEADER_OUT=$(CURDIR)/$@ $(CARGO) build --features header,store
+
+$(BUILD)/soak_reboot: tests/soak/reboot.c $(STORE_PORT) ports/posix/flash_file.h $(PORT_SRC) $(PORT_HDR) $(STORE_HEADER) $(STORE_LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -I$(STORE_INCLUDE) $(C_INCLUDES) tests/soak/reboot.c $(STORE_PORT) $(PORT_SRC) $(STORE_LIB) $(LDFLAGS) -o $@
+
+# Restore cost (docs/STORE.md): run under valgrind --tool=callgrind --toggle-collect=mqe_set_store.
+$(BUILD)/store_restore: bench/store_restore.c $(STORE_PORT) ports/posix/flash_file.h $(PORT_SRC) $(PORT_HDR) $(STORE_HEADER) $(STORE_LIB) | $(BUILD)
+	$(CC) $(C_STRICT) $(CFLAGS) -I$(STORE_INCLUDE) $(C_INCLUDES) bench/store_restore.c $(STORE_PORT) $(PORT_SRC) $(STORE_LIB) $(LDFLAGS) -o $@
+
+# A publisher with a file-backed flash region, SIGKILLed at random moments and restarted,
+# through mosquitto (persistence on); fails on any loss or QoS 2 duplicate.
+soak-reboot: $(BUILD)/soak_reboot
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/soak_reboot.py --q1 10000 --q2 10000 --kills 200 --timeout 900 -- $(BUILD)/soak_reboot
+
+soak-reboot-short: $(BUILD)/soak_reboot
+	$(call apt_install,$(APT_BROKER))
+	$(PYTHON) scripts/soak_reboot.py --q1 1000 --q2 1000 --kills 20 --timeout 180 -- $(BUILD)/soak_reboot
+
+# The store's Rust tests (power cut at every programmed word, corrupted regions), its clippy,
+# and the short reboot soak.
+store-test:
+	$(CARGO) clippy --features store --all-targets -- -D warnings
+	$(CARGO) test --features store --lib --test store_log --test store_session --test fuzz_replay
+	$(MAKE) --no-print-directory soak-reboot-short
+	$(MAKE) --no-print-directory qemu-store
+
 # --- ARM: bare-metal libraries, the Cortex-M4 image under QEMU, footprint, 32-bit tests ---
 ARM_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf armv7a-none-eabi
 M4_TARGET   := thumbv7em-none-eabihf
@@ -565,7 +619,7 @@ M4_CFLAGS   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os -g
   -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Iinclude -I$(M4_DIR)
 M4_LDFLAGS  := --specs=nano.specs --specs=nosys.specs -nostartfiles -T $(M4_DIR)/mps2_an386.ld \
   -Wl,--gc-sections -Wl,--no-warn-execstack
-# As README "Building into your firmware" says: the C library's memory functions, not the
+# As docs/BUILDING.md says: the C library's memory functions, not the
 # archive's. LLVM calls the ARM EABI names (__aeabi_memcpy...), which C code never does, so a
 # plain `-lc` ahead of the archive would not pull them and the archive's weak copies (2.7 KB)
 # would be linked; `-u` asks for newlib's first.
@@ -616,7 +670,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -674,7 +728,7 @@ test32:
 # The bench links its own build of the library (own target dir, so the default build stays
 # as it is) with the `speed` profile (opt-level 3; Debian builds libmosquitto with -O2). The
 # window goes to 20, and a QoS 2 subscriber behind mosquitto at full rate needs far more
-# remembered ids than the default (see README, Build-time capacities).
+# remembered ids than the default (see docs/CAPACITIES.md).
 BENCH_DIR := $(BUILD)/bench
 BENCH_TARGET := target/bench
 BENCH_CAPS := MQE_MAX_INFLIGHT=20 MQE_MAX_RX_QOS2=1024
@@ -739,8 +793,7 @@ interop: interop-deps $(INTEROP_BINS)
 interop-aedes: deps $(AEDES_STAMP) $(INTEROP_BINS)
 	$(INTEROP_RUN) --brokers aedes
 
-# --- make install: what SDK builds consume (pkg/*.in filled in; README "Installing and
-# cross-building") ---
+# --- make install: what SDK builds consume (pkg/*.in filled in; docs/BUILDING.md) ---
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PKG_BUILD := $(BUILD)/pkg
@@ -861,19 +914,23 @@ $(AT_BUILD)/soak: tests/soak/soak.c $(AT_DEPS) | $(AT_BUILD)
 	$(AT_LINK)
 $(AT_BUILD)/at_cpu: tests/at/at_cpu.c $(AT_SRC) $(AT_HDR) $(HEADER) $(LIB) | $(AT_BUILD)
 	$(CC) $(C_STRICT) $(CFLAGS) -Iinclude -I$(AT_DIR) $(filter %.c,$^) $(LIB) $(LDFLAGS) -o $@
+$(AT_BUILD)/qat_script_test: tests/at/qat_script_test.c tests/c/harness.c $(AT_SRC) $(AT_HDR) \
+  tests/c/harness.h $(HEADER) | $(AT_BUILD)
+	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 $(AT_BUILD)/at_engine_test: tests/at/at_engine_test.c tests/c/harness.c $(AT_DIR)/at_engine.c \
   $(AT_DIR)/at_engine.h tests/c/harness.h | $(AT_BUILD)
 	$(CC) $(AT_CFLAGS) $(filter %.c,$^) $(LDFLAGS) -o $@
 
-# at_engine alone on a scripted UART (every chunking of the modem's bytes), then through the
-# emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
+# at_engine alone on a scripted UART (every chunking of the modem's bytes), the transport on
+# a scripted modem (exact command sequences), then through the emulator: echo off (the port sends ATE0) and echo kept on; SEND FAIL and unrelated URCs injected;
 # refused_tcp_connect is left to at_cases: the modem reports any failed TCP connect as
 # +QIOPEN: <id>,566 ("socket connect failed"), so the port cannot say "refused".
 # the soak's cuts are the emulator's own: socket drops, PDP deactivations, modem restarts.
-at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
+at-test: $(AT_BUILD)/at_engine_test $(AT_BUILD)/qat_script_test $(AT_BUILD)/at_cpu $(AT_BUILD)/pubsub $(AT_BUILD)/test_c $(AT_BUILD)/at_cases \
   $(AT_BUILD)/soak
 	$(call apt_install,$(APT_BROKER))
 	$(AT_BUILD)/at_engine_test
+	$(AT_BUILD)/qat_script_test
 	for q in 0 1 2; do $(AT_BUILD)/at_cpu $$q 100 || exit 1; done
 	$(WITH_BROKER) --timeout 90 -- $(MODEM) --timeout 80 -- $(AT_BUILD)/pubsub
 	$(WITH_BROKER) --timeout 200 -- $(MODEM) --timeout 190 -- $(AT_BUILD)/test_c '!refused_tcp_connect'
@@ -917,3 +974,33 @@ at-size: $(AT_SRC) $(AT_HDR) tests/at/at_ram.c
 	@echo "RAM (qat_modem_t, bss of at_ram.o):"; arm-none-eabi-size $(AT_M4_BUILD)/at_ram.o
 
 FORCE:
+
+# --- The session store on the Cortex-M4 (after the M4_* and HOST_C_SRC variables it uses) ---
+# Its C files need the store's header: check-c leaves them to store-test, which builds them.
+HOST_C_SRC := $(filter-out $(STORE_PORT) tests/soak/reboot.c,$(HOST_C_SRC))
+M4_STORE_LIB := $(STORE_TARGET_DIR)/$(M4_TARGET)/release/libmqtt_engine.a
+$(M4_STORE_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
+	$(CARGO) build --release --target $(M4_TARGET) --features store --target-dir $(STORE_TARGET_DIR)
+
+# The full image with the store: a RAM region as its flash, a simulated reset (a new mqe_init
+# over the same region) that must resume the session with the DUP re-send.
+$(M4_BUILD)/full_store.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(STORE_HEADER) $(M4_STORE_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
+	$(M4_CC) -I$(STORE_INCLUDE) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_STORE_LIB) -o $@
+
+# Runs it under QEMU, checks it reaches no panic path, and prints the flash the store adds.
+qemu-store: $(M4_BUILD)/full_store.elf $(M4_BUILD)/full.elf
+	$(call apt_install,$(APT_QEMU))
+	@$(QEMU_M4) $(M4_BUILD)/full_store.elf </dev/null >$(M4_BUILD)/full_store.log 2>&1; status=$$?; \
+	  cat $(M4_BUILD)/full_store.log; \
+	  if [ $$status != 0 ] || ! grep -q '^PASS' $(M4_BUILD)/full_store.log; then \
+	    echo "qemu-store: full_store.elf failed (exit $$status)" >&2; exit 1; \
+	  fi
+	@if arm-none-eabi-nm -C $(M4_BUILD)/full_store.elf | grep -E '$(PANIC_SYMBOLS)'; then \
+	  echo "qemu-store: full_store.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
+	fi
+	@arm-none-eabi-size $(M4_BUILD)/full.elf $(M4_BUILD)/full_store.elf
+
+check-links:
+	$(PYTHON) scripts/check_links.py

@@ -170,7 +170,17 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
         pointer_bytes,
     );
     let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
-    (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes)).div_ceil(8) * 8
+    let store = store_feature_bytes(pointer_bytes);
+    (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes) + store).div_ceil(8) * 8
+}
+
+/// Feature `store`: the engine's reference to the session store (a fat pointer).
+fn store_feature_bytes(pointer_bytes: usize) -> usize {
+    if env::var_os("CARGO_FEATURE_STORE").is_some() {
+        2 * pointer_bytes
+    } else {
+        0
+    }
 }
 
 /// Bytes the cloud facilities add to the client cell (exact: plain fields).
@@ -185,15 +195,13 @@ fn cloud_feature_bytes(pointer_bytes: usize) -> usize {
     bytes
 }
 
-/// Bytes the optional features add to the client (measured with `size_of`, as the base): the
-/// link state, the wire counters, the idle watch. The same on 32- and 64-bit targets.
+/// Bytes the optional features add to the client (measured with `size_of`, as the base, on
+/// x86_64, i686 and thumbv7em): the link state, the wire counters, and 4 bytes of padding when
+/// both are in; the idle watch (2 bytes) fits in padding.
 fn feature_bytes() -> usize {
     let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
-    [("LINK", 24), ("STATS", 200), ("PENDING", 8)]
-        .iter()
-        .filter(|(name, _)| on(name))
-        .map(|(_, bytes)| bytes)
-        .sum()
+    let (link, stats) = (on("LINK"), on("STATS"));
+    usize::from(link) * 24 + usize::from(stats) * 188 + usize::from(link && stats) * 4
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
@@ -231,7 +239,8 @@ const CLIENT_SIZE_MARGIN: usize = 32;
 /// must not meet. `tests/abi_guard.rs` records the public structs' layouts and fails until the
 /// version is bumped.
 /// 4: `link`'s and `cloud`'s `mqe_options_t` fields together.
-const ABI_LAYOUT_VERSION: u32 = 4;
+/// 5: `mqe_event_t` gains `restored_outgoing` and `restored_rx_qos2` (the session store).
+const ABI_LAYOUT_VERSION: u32 = 5;
 
 /// Alignment of `mqe_client_t` (`#[repr(C, align(8))]` in src/ffi/types.rs).
 const CLIENT_ALIGN: usize = 8;

@@ -93,11 +93,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3736
-#define MQE_ABI_TAG 0xc07937cau
+#define MQE_CLIENT_SIZE 3720
+#define MQE_ABI_TAG 0x7850a96cu
 #else
-#define MQE_CLIENT_SIZE 3008
-#define MQE_ABI_TAG 0xff1ab04fu
+#define MQE_CLIENT_SIZE 2992
+#define MQE_ABI_TAG 0x817fb0f7u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -341,6 +341,28 @@
  * Text: "TLS handshake or certificate failed".
  */
 #define MQE_ERR_TLS (-75)
+/**
+ * A flash function (`mqe_flash_t` read, program or erase) returned an error.
+ * Text: "flash read, program or erase failed".
+ */
+#define MQE_ERR_STORE_FLASH (-80)
+/**
+ * The flash region holds no valid session log (foreign or random bytes, a cut during
+ * the very first format). Refused, never read: `mqe_store_erase` makes it usable.
+ * Text: "flash region holds no valid session log".
+ */
+#define MQE_ERR_STORE_CORRUPT (-81)
+/**
+ * The flash region was written by another layout version of the store. Refused.
+ * Text: "flash region written by another store layout version".
+ */
+#define MQE_ERR_STORE_VERSION (-82)
+/**
+ * The flash geometry cannot hold the store: fewer than 3 sectors, sectors too small, a
+ * write size that is not a power of two up to 32.
+ * Text: "flash geometry unusable for the session store".
+ */
+#define MQE_ERR_STORE_GEOMETRY (-83)
 
 /** Every status code, for X-macros: `#define X(code) ...` then
  * `MQE_STATUS_LIST(X)` expands X once per code, in the order above. */
@@ -388,6 +410,10 @@
     X(MQE_ERR_CONN_RESET) \
     X(MQE_ERR_NET_DOWN) \
     X(MQE_ERR_TLS) \
+    X(MQE_ERR_STORE_FLASH) \
+    X(MQE_ERR_STORE_CORRUPT) \
+    X(MQE_ERR_STORE_VERSION) \
+    X(MQE_ERR_STORE_GEOMETRY) \
     /* end of MQE_STATUS_LIST */
 
 
@@ -439,6 +465,20 @@
  * Sign method HMAC-SHA1.
  */
 #define MQE_SIGN_HMAC_SHA1 1
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Bytes of `mqe_store_t`.
+ */
+#define MQE_STORE_SIZE 128
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * `mqe_store_t` in 8-byte words.
+ */
+#define MQE_STORE_WORDS (MQE_STORE_SIZE / 8)
+#endif
 
 /**
  * Returned by a transport's send, recv, connect or resolve: nothing can be done now, call
@@ -835,6 +875,11 @@ typedef struct mqe_event_t {
   const char *topic;
   size_t topic_len;
   uint32_t size;
+  /**
+   * `MQE_EVENT_RESTORED`: outgoing messages and incoming QoS 2 ids restored from flash.
+   */
+  uint32_t restored_outgoing;
+  uint32_t restored_rx_qos2;
 } mqe_event_t;
 
 /**
@@ -1040,6 +1085,46 @@ typedef struct mqe_stats_t {
 } mqe_stats_t;
 #endif
 
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Storage for the session store, allocated by the caller (for example `static mqe_store_t
+ * s;`) and handed to `mqe_set_store`; it must outlive the client's use of it.
+ */
+typedef struct MQE_ALIGNED(8) mqe_store_t {
+  uint64_t opaque[MQE_STORE_WORDS];
+} mqe_store_t;
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * The firmware's flash region, in the style of `mqe_transport_t`: offsets are from the
+ * region's start, sectors are numbered from 0. Every function returns 0, or a negative
+ * value on failure. `program` is only called on erased bytes, `write_size`-aligned and a
+ * multiple of it in length; `read` may be called at any offset and length.
+ */
+typedef struct mqe_flash_t {
+  void *ctx;
+  int32_t (*read)(void*, uint32_t, uint8_t*, uint32_t);
+  int32_t (*program)(void*, uint32_t, const uint8_t*, uint32_t);
+  /**
+   * Erases sector `n` (every byte becomes 0xFF).
+   */
+  int32_t (*erase)(void*, uint32_t);
+  /**
+   * Bytes in one erasable sector.
+   */
+  uint32_t sector_size;
+  /**
+   * Sectors in the region (at least 3).
+   */
+  uint32_t sector_count;
+  /**
+   * Write granularity in bytes: 1, 2, 4, 8, 16 or 32 (internal flash with ECC).
+   */
+  uint32_t write_size;
+} mqe_flash_t;
+#endif
+
 #if defined(MQE_FEATURE_LINK)
 /**
  * The firmware reported the data link down (`mqe_link_down`). An `MQE_EVENT_DISCONNECTED`
@@ -1188,6 +1273,13 @@ typedef struct mqe_stats_t {
  * delivered again. A warning is logged too.
  */
 #define MQE_EVENT_RX_QOS2_EVICTED 13
+
+/**
+ * `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
+ * QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
+ * `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+ */
+#define MQE_EVENT_RESTORED 14
 
 /**
  * No connection and none being set up.
@@ -1864,6 +1956,42 @@ const char *mqe_version(void);
  * `c` is NULL or client storage; `out` is NULL or writable.
  */
 mqe_status_t mqe_stats(const struct mqe_client_t *c, struct mqe_stats_t *out);
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Gives the client a session store in `flash`, and restores what it holds: call it after
+ * `mqe_init` and before the first `mqe_connect`. A blank region is formatted. The next
+ * connection (use `clean_session = 0`) re-sends what was in flight, as after a reconnect;
+ * `MQE_EVENT_RESTORED` (at the next `mqe_poll`) says how much. From then on every accepted
+ * QoS 1/2 message is on flash before `mqe_publish` returns `MQE_OK`, and a store too full
+ * to take it returns `MQE_ERR_FULL`.
+ *
+ * `store` and the functions of `flash` must stay valid while the client lives; the table
+ * itself is copied. Errors: `MQE_ERR_NULL`, `MQE_ERR_NOT_INIT`, `MQE_ERR_STATE` (not
+ * disconnected, or a store already set), `MQE_ERR_REENTRANT`, `MQE_ERR_STORE_FLASH`,
+ * `MQE_ERR_STORE_CORRUPT` and `MQE_ERR_STORE_VERSION` (the region is refused and left as it
+ * is; `mqe_store_erase` clears it), `MQE_ERR_STORE_GEOMETRY`.
+ *
+ * # Safety
+ * `c` is NULL or client storage; `store` is NULL or writable `mqe_store_t` storage not in
+ * use by another client; `flash` is NULL or a readable `mqe_flash_t`.
+ */
+mqe_status_t mqe_set_store(struct mqe_client_t *c,
+                           struct mqe_store_t *store,
+                           const struct mqe_flash_t *flash);
+#endif
+
+#if defined(MQE_FEATURE_STORE)
+/**
+ * Erases every sector of `flash`: everything stored there is gone. For a region that
+ * `mqe_set_store` refused (`MQE_ERR_STORE_CORRUPT`, `MQE_ERR_STORE_VERSION`). Errors:
+ * `MQE_ERR_NULL`, `MQE_ERR_STORE_FLASH`.
+ *
+ * # Safety
+ * `flash` is NULL or a readable `mqe_flash_t` whose functions are valid.
+ */
+mqe_status_t mqe_store_erase(const struct mqe_flash_t *flash);
 #endif
 
 #ifdef __cplusplus

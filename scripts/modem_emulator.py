@@ -92,6 +92,10 @@ class Modem:
             self.cut_range = (lo / 1000.0, hi / 1000.0)
             self.next_cut = time.monotonic() + self.rng.uniform(*self.cut_range)
 
+    def log(self, text):
+        if self.args.log is not None:
+            self.args.log.write(f"{time.monotonic():.3f} {text}\n")
+
     # ---- output ------------------------------------------------------------------------
     def emit(self, data, delay_ms=0.0, urc=False):
         """Queues bytes; a response keeps its order, a URC may land between its parts."""
@@ -105,6 +109,8 @@ class Modem:
             t = max(now + delay_ms / 1000.0, self.last_t)
             self.last_t = t
         self.seq += 1
+        if self.args.log is not None and data.strip():
+            self.log("<< " + bytes(data).strip().decode("latin-1")[:80].replace("\r\n", " | "))
         self.out.append((t, self.seq, bytes(data)))
         self.out.sort()
 
@@ -177,6 +183,7 @@ class Modem:
             line = line.strip()
             if line:
                 self.stats["commands"] += 1
+                self.log(">> " + line.decode("latin-1"))
                 self.command(line.decode("latin-1"))
 
     def command(self, line):
@@ -360,6 +367,7 @@ class Modem:
         return None
 
     def cut(self, kind, cid=None):
+        self.log(f"-- cut {kind}")
         if kind == "reset":
             # The modem restarts: sockets, context, echo setting and pending output are gone;
             # it says RDY once it listens again.
@@ -408,9 +416,12 @@ class Modem:
             self.urc(b'+QIURC: "dnsgip",0,%d,600' % len(addrs))
             for a in addrs:
                 self.urc(b'+QIURC: "dnsgip","%s"' % a.encode())
-        if self.next_cut is not None and now >= self.next_cut:
+        auto_cuts = self.cut_kind
+        if self.next_cut is not None and now >= self.next_cut and (
+                self.args.max_cuts == 0 or auto_cuts < self.args.max_cuts):
             if any(s.state == "up" for s in self.socks.values()):
-                self.cut(("tcp", "pdp", "reset")[self.cut_kind % 3])
+                kinds = self.args.cut_kinds
+                self.cut(kinds[self.cut_kind % len(kinds)])
                 self.cut_kind += 1
             self.next_cut = now + self.rng.uniform(*self.cut_range)
 
@@ -462,6 +473,12 @@ def main():
     ap.add_argument("--cut-every", type=parse_range, default=None, metavar="MIN_MS:MAX_MS",
                     help="cut on its own at random intervals: socket drop, PDP, restart, ...")
     ap.add_argument("--min-cuts", type=int, default=0)
+    ap.add_argument("--cut-kinds", type=lambda s: s.split(","), default=["tcp", "pdp", "reset"],
+                    help="what --cut-every does, in turn (default tcp,pdp,reset)")
+    ap.add_argument("--max-cuts", type=int, default=0,
+                    help="stop cutting on its own after this many (0: never)")
+    ap.add_argument("--log", type=argparse.FileType("w"), default=None,
+                    help="write every command, response and cut here (debugging)")
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
     if args.seed is None:

@@ -42,6 +42,8 @@ pub mod engine;
 pub mod error;
 pub mod ffi;
 mod session;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod time;
 pub mod wire;
 

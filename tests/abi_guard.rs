@@ -207,6 +207,10 @@ fn the_new_codes_have_their_numbers_and_texts() {
 /// `MQE_ABI_TAG` is the 64-bit one, the second the 32-bit one). This build links std and the
 /// header was generated with `header`: both features stay out of the tag, so they agree.
 #[test]
+#[cfg_attr(
+    not(feature = "full"),
+    ignore = "the committed header is the default (full) build's"
+)]
 fn the_header_carries_the_librarys_tag() {
     assert_eq!(MQE_ABI_TAG, mqtt_engine::config::ABI_TAG);
     let header = include_str!("../include/mqtt_engine.h");
@@ -289,13 +293,13 @@ fn a_changed_public_struct_bumps_the_layout_version() {
             if cfg!(feature = "link") { 200 } else { 192 },
             8,
         ),
-        ("mqe_event_t", 80, 8),
+        ("mqe_event_t", 88, 8),
         ("mqe_message_t", 40, 8),
         ("mqe_subscription_t", 16, 8),
     ];
     assert_eq!(
         (mqtt_engine::config::ABI_LAYOUT_VERSION, layouts),
-        (4, recorded),
+        (5, recorded),
         "a public struct changed: bump ABI_LAYOUT_VERSION in build.rs and record it here"
     );
 }

@@ -1,4 +1,4 @@
-//! Rows of the README's bad-input table that no other test shows, at the engine level.
+//! Rows of the bad-input table (docs/BAD_INPUT.md) that no other test shows, at the engine level.
 //! (The C API rows and the network rows through the C API are in tests/c/bad_input.c.)
 
 mod common;

@@ -1176,6 +1176,10 @@ const PINNED_STATUS_NUMBERS: &[(&str, i32)] = &[
     ("MQE_ERR_NET_DOWN", -74),
     ("MQE_ERR_TLS", -75),
     ("MQE_ERR_LINK_DOWN", -47),
+    ("MQE_ERR_STORE_FLASH", -80),
+    ("MQE_ERR_STORE_CORRUPT", -81),
+    ("MQE_ERR_STORE_VERSION", -82),
+    ("MQE_ERR_STORE_GEOMETRY", -83),
 ];
 
 #[test]

@@ -102,3 +102,9 @@ fn the_checks_can_fail() {
     let completes_unknown = std::panic::catch_unwind(move || ledger.complete(2));
     assert!(completes_unknown.is_err());
 }
+
+#[cfg(feature = "store")]
+#[test]
+fn restore_inputs_pass() {
+    assert!(replay("restore") >= 3);
+}

@@ -557,7 +557,7 @@ fn stats_count_every_byte_and_packet_on_the_wire() {
     pump(&mut c, 70_002 + delay2);
 
     let sent = c.stack().sent.clone();
-    let stats = *c.wire_stats();
+    let stats = c.wire_stats();
     assert_eq!(stats.bytes_sent, sent.len() as u64);
     assert_eq!(stats.bytes_received, inbound as u64);
     let mut expect_sent = [0u32; 16];

@@ -400,6 +400,9 @@ impl Harness<'_> {
                 | Event::SessionLost
                 | Event::PingResponse
                 | Event::RxQos2Evicted { .. } => {}
+                // Event::Restored, when the library is built with the session store.
+                #[allow(unreachable_patterns)]
+                _ => {}
             }
         }
     }

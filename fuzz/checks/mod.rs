@@ -16,6 +16,8 @@ pub mod engine;
 pub mod frame;
 pub mod input;
 pub mod seeds;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod wire_log;
 
 /// `MQE_FUZZ_TRACE=1` prints what a run does (to read a crash's story).
@@ -33,6 +35,8 @@ pub fn run(target: &str, data: &[u8]) {
         "frame_decoder" => frame::run(data),
         "engine" => engine::run(data),
         "c_api" => c_api::run(data),
+        #[cfg(feature = "store")]
+        "restore" => store::run(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }

@@ -21,6 +21,7 @@
 #define SEND_RETRY_MS 100u    /* SEND FAIL: the modem's send buffer is full; try again */
 #define SEND_GIVE_UP_MS 10000u
 #define SYNC_RETRY_MS 1000u
+#define RELINK_RETRY_MS 5000u /* a failed re-activation after the link dropped */
 #define PUMP_ROUNDS 4u
 
 static uint32_t now(const qat_modem_t *m) {
@@ -32,6 +33,19 @@ static int due(const qat_modem_t *m, uint32_t at) {
 }
 
 void qat_link_event(qat_modem_t *m, int up) {
+    uint8_t v = up ? 1u : 0u;
+    if (m->link_n > 0 && m->link_q[m->link_n - 1] == v) {
+        return; /* no change since the last one not yet taken */
+    }
+    if (m->link_n == sizeof m->link_q) {
+        memmove(m->link_q, m->link_q + 1, sizeof m->link_q - 1); /* the oldest goes */
+        m->link_n--;
+    }
+    m->link_q[m->link_n++] = v;
+    if (!up) {
+        m->relink = 1; /* bring the context back without waiting for a connect */
+        m->relink_at = now(m);
+    }
     if (m->cfg.link != NULL) {
         m->cfg.link(m->cfg.link_user, up);
     }
@@ -58,12 +72,18 @@ void qat_sock_fail(qat_modem_t *m, qat_sock_t *s, int32_t err) {
     }
 }
 
-/* A +CME code of the TCP/IP commands as a transport failure. */
-int32_t qat_map_cme(int32_t cme) {
+/* A +CME code of the TCP/IP commands as a transport failure. A PDP code also means our
+ * idea of the context is stale (a pdpdeact URC can overtake a slow AT+QIACT's OK): ask the
+ * modem again (AT+QIACT?) before the next connect. */
+int32_t qat_map_cme(qat_modem_t *m, int32_t cme) {
     switch (cme) {
     case 561: /* open PDP context failed */
     case 570: /* PDP context broken down */
     case 573: /* APN not configured */
+        if (m->pdp == QP_UP) {
+            m->pdp = QP_UNKNOWN;
+            qat_link_event(m, 0);
+        }
         return QAT_ERR_NET_DOWN;
     case 569: /* operation timeout */
         return QAT_ERR_TIMEOUT;
@@ -101,14 +121,20 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
         if (res == AT_OK && m->pdp == QP_UNKNOWN) {
             m->pdp = QP_DOWN; /* not listed: not active */
         }
+        if (m->pdp == QP_UP && m->relink) {
+            m->relink = 0; /* the modem brought it back itself */
+            qat_link_event(m, 1);
+        }
         break;
     case C_ACT:
         if (res == AT_OK) {
             m->pdp = QP_UP;
+            m->relink = 0;
             qat_link_event(m, 1);
         } else {
             m->pdp = QP_UNKNOWN; /* ask again next time */
             m->pdp_fail = 1;
+            m->relink_at = now(m) + RELINK_RETRY_MS;
         }
         break;
     case C_DEACT:
@@ -126,7 +152,7 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
                 s->since = now(m);
             }
         } else {
-            qat_sock_fail(m, s, res == AT_CME_ERROR ? qat_map_cme(cme) : QAT_ERR);
+            qat_sock_fail(m, s, res == AT_CME_ERROR ? qat_map_cme(m, cme) : QAT_ERR);
         }
         break;
     case C_SEND:
@@ -238,10 +264,11 @@ static int next_command(qat_modem_t *m) {
             m->dns = D_FAIL;
         }
     }
-    if (wants_net(m) && m->pdp == QP_UNKNOWN) {
+    int need = wants_net(m) || (m->relink && due(m, m->relink_at));
+    if (need && m->pdp == QP_UNKNOWN) {
         return issue(m, C_ACT_Q, "AT+QIACT?", 9, NULL, 0, T_SHORT_MS);
     }
-    if (wants_net(m) && m->pdp == QP_DOWN) {
+    if (need && m->pdp == QP_DOWN) {
         n = at_put_u32(cmd, sizeof cmd, at_put_str(cmd, sizeof cmd, 0, "AT+QIACT="), ctx);
         return issue(m, C_ACT, cmd, n, NULL, 0, T_QIACT_MS);
     }
@@ -497,6 +524,16 @@ void qat_transport(mqe_transport_t *t, qat_modem_t *m) {
     t->recv = qat_recv;
     t->close = qat_close;
     t->resolve = qat_resolve;
+}
+
+int qat_take_link_event(qat_modem_t *m) {
+    if (m->link_n == 0) {
+        return -1;
+    }
+    int up = m->link_q[0];
+    memmove(m->link_q, m->link_q + 1, sizeof m->link_q - 1);
+    m->link_n--;
+    return up;
 }
 
 int qat_open_sockets(const qat_modem_t *m) {

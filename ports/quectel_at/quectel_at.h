@@ -45,8 +45,8 @@ typedef struct {
     uint8_t first_connect_id; /* connectIDs used: this one and the next QAT_MAX_SOCKETS-1; default 0 */
     uint8_t keep_echo;        /* 0 (default): send ATE0 first; 1: leave the echo as it is */
     /* Optional: the PDP context went down (up = 0: URC pdpdeact, or RDY) or came up (1).
-     * Wire it to mqe_link_down / mqe_link_up when the library has them, so the client
-     * stops waiting on a dead socket at once. */
+     * It runs inside a transport call, so inside mqe_poll: do not call the library from it
+     * (set a flag, wake the task); qat_take_link_event gives the same events afterwards. */
     void (*link)(void *user, int up);
     void *link_user;
 } qat_config_t;
@@ -70,6 +70,10 @@ typedef struct {
     uint8_t state;    /* QM_*: sync, echo off, ready */
     uint8_t pdp;      /* QP_*: unknown, down, deactivate first, up */
     uint8_t pdp_fail; /* the last activation failed: sockets waiting for it fail */
+    uint8_t relink;   /* the context dropped: activate it again on our own */
+    uint32_t relink_at;
+    uint8_t link_q[4]; /* link events (0 down, 1 up) not yet taken by qat_take_link_event */
+    uint8_t link_n;
     uint32_t retry_at;
     /* the command in flight */
     uint8_t cur_sock;
@@ -97,6 +101,10 @@ void qat_init(qat_modem_t *m, const qat_config_t *cfg);
 void qat_transport(mqe_transport_t *t, qat_modem_t *m);
 /* Reads and handles what the modem sent, and issues what is due. Non-blocking. */
 void qat_poll(qat_modem_t *m);
+/* The next link event, oldest first: 0 (the PDP context went down: +QIURC "pdpdeact", or
+ * RDY), 1 (it is up again: the port re-activates it by itself), -1 when none. Call it after
+ * mqe_poll and qat_poll, and pass it on: 0 to mqe_link_down, 1 to mqe_link_up. */
+int qat_take_link_event(qat_modem_t *m);
 /* Sockets taken and not yet fully closed in the modem (a leak check for tests). */
 int qat_open_sockets(const qat_modem_t *m);
 /* AT bytes written to / read from the UART since qat_init. */

@@ -46,8 +46,9 @@ void qat_link_event(qat_modem_t *m, int up);
 qat_sock_t *qat_sock_by_id(qat_modem_t *m, int32_t connect_id);
 /* The connection is lost: every call on the socket returns err until the engine closes it. */
 void qat_sock_fail(qat_modem_t *m, qat_sock_t *s, int32_t err);
-/* A +CME code (or a +QIOPEN <err>) of the TCP/IP commands as a transport failure. */
-int32_t qat_map_cme(int32_t cme);
+/* A +CME code (or a +QIOPEN <err>) of the TCP/IP commands as a transport failure; a PDP
+ * code makes the context's state unknown again. */
+int32_t qat_map_cme(qat_modem_t *m, int32_t cme);
 /* The PDP context is gone: every socket with it. */
 void qat_pdp_lost(qat_modem_t *m);
 /* at_handlers_t.urc and .line (quectel_at_urc.c). */

@@ -86,7 +86,7 @@ int qat_on_urc(void *user, const char *line, size_t len) {
                 s->state = QS_UP;
                 s->rx_pending = 0;
             } else {
-                qat_sock_fail(m, s, qat_map_cme(err));
+                qat_sock_fail(m, s, qat_map_cme(m, err));
             }
         }
         return 1;

@@ -176,6 +176,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
 
 #[cfg(not(feature = "link"))]
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
+    /// Without `link` a refusal never stops reconnecting, so there is nothing to exempt.
+    pub fn set_credentials_refreshable(&mut self, _refreshable: bool) {}
+
     pub(super) fn link_blocks_attempt(&self) -> bool {
         false
     }

@@ -69,12 +69,32 @@ impl Scanner {
     }
 }
 
+/// The counters as the client holds them: the byte counts as 32-bit halves, so that the
+/// client's alignment (and size) is the same on every 32-bit target, whatever its u64 alignment.
 #[cfg(feature = "stats")]
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Stats {
-    pub(super) wire: WireStats,
+    bytes_sent: [u32; 2],
+    bytes_received: [u32; 2],
+    packets_sent: [u32; 16],
+    packets_received: [u32; 16],
+    publish_resends: u32,
+    connects: u32,
+    reconnects: u32,
     tx: Scanner,
     rx: Scanner,
+}
+
+/// Adds `n` to the 64-bit count held as [low, high].
+#[cfg(feature = "stats")]
+fn add64(count: &mut [u32; 2], n: usize) {
+    let total = value64(*count).saturating_add(n as u64);
+    *count = [total as u32, (total >> 32) as u32];
+}
+
+#[cfg(feature = "stats")]
+fn value64([low, high]: [u32; 2]) -> u64 {
+    u64::from(high) << 32 | u64::from(low)
 }
 
 #[cfg(not(feature = "stats"))]
@@ -84,15 +104,13 @@ pub(super) struct Stats;
 #[cfg(feature = "stats")]
 impl Stats {
     pub(super) const NEW: Stats = Stats {
-        wire: WireStats {
-            bytes_sent: 0,
-            bytes_received: 0,
-            packets_sent: [0; 16],
-            packets_received: [0; 16],
-            publish_resends: 0,
-            connects: 0,
-            reconnects: 0,
-        },
+        bytes_sent: [0; 2],
+        bytes_received: [0; 2],
+        packets_sent: [0; 16],
+        packets_received: [0; 16],
+        publish_resends: 0,
+        connects: 0,
+        reconnects: 0,
         tx: Scanner {
             body_left: 0,
             length: None,
@@ -110,30 +128,41 @@ impl Stats {
     }
 
     pub(super) fn sent(&mut self, bytes: &[u8]) {
-        let wire = &mut self.wire;
-        wire.bytes_sent = wire.bytes_sent.saturating_add(bytes.len() as u64);
+        add64(&mut self.bytes_sent, bytes.len());
+        let (per_type, resends) = (&mut self.packets_sent, &mut self.publish_resends);
         self.tx.scan(bytes, |first| {
-            count(&mut wire.packets_sent, first);
+            count(per_type, first);
             // PUBLISH (type 3) with DUP (0x08).
             if first & 0xF8 == 0x38 {
-                wire.publish_resends = wire.publish_resends.saturating_add(1);
+                *resends = resends.saturating_add(1);
             }
         });
     }
 
     pub(super) fn received(&mut self, bytes: &[u8]) {
-        let wire = &mut self.wire;
-        wire.bytes_received = wire.bytes_received.saturating_add(bytes.len() as u64);
-        self.rx
-            .scan(bytes, |first| count(&mut wire.packets_received, first));
+        add64(&mut self.bytes_received, bytes.len());
+        let per_type = &mut self.packets_received;
+        self.rx.scan(bytes, |first| count(per_type, first));
     }
 
     pub(super) fn connected(&mut self) {
-        self.wire.connects = self.wire.connects.saturating_add(1);
+        self.connects = self.connects.saturating_add(1);
     }
 
     pub(super) fn reconnect(&mut self) {
-        self.wire.reconnects = self.wire.reconnects.saturating_add(1);
+        self.reconnects = self.reconnects.saturating_add(1);
+    }
+
+    fn wire(&self) -> WireStats {
+        WireStats {
+            bytes_sent: value64(self.bytes_sent),
+            bytes_received: value64(self.bytes_received),
+            packets_sent: self.packets_sent,
+            packets_received: self.packets_received,
+            publish_resends: self.publish_resends,
+            connects: self.connects,
+            reconnects: self.reconnects,
+        }
     }
 }
 
@@ -157,7 +186,7 @@ impl Stats {
 #[cfg(feature = "stats")]
 impl<'b, S: embedded_nal::TcpClientStack + embedded_nal::Dns> super::Client<'b, S> {
     /// The wire counters since the client was made.
-    pub fn wire_stats(&self) -> &WireStats {
-        &self.stats.wire
+    pub fn wire_stats(&self) -> WireStats {
+        self.stats.wire()
     }
 }

@@ -81,6 +81,7 @@ impl<'b> Engine<'b> {
         let packet_id = self.session.add_publish(qos, len, window, |out, id| {
             wire::encode_publish_prechecked(out, topic, payload, qos, retain, false, id)
         })?;
+        self.durable_publish()?;
         self.flush(now);
         Ok(Some(packet_id))
     }

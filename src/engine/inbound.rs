@@ -148,8 +148,10 @@ impl<'b> Engine<'b> {
             }
             Packet::Pubrel(id) => {
                 // Forget the id (if known) and answer PUBCOMP either way (§4.3.3).
+                let known = self.rx_qos2_known(id);
                 let evicted = self.session.rx_qos2_release(id);
                 self.report_evicted(evicted);
+                self.durable_rx_release(known, id);
                 self.encode_ack(AckKind::Pubcomp, id)?;
                 None
             }
@@ -198,7 +200,9 @@ impl<'b> Engine<'b> {
             // §3.2.2.2: a clean session is never present.
             return Err(Error::Malformed);
         }
+        let had_ids = self.rx_qos2_any();
         self.session.rx_qos2_resume(session_present);
+        self.durable_rx_clear(had_ids && !session_present);
         // A new session has no subscriptions, and a kept one may lack those never
         // acknowledged: renew them before anything else is sent.
         self.session.plan_resubscribe(session_present);
@@ -226,6 +230,10 @@ impl<'b> Engine<'b> {
             QoS::ExactlyOnce => {
                 let hash = content_hash(message.topic, message.payload);
                 let new = self.receive_qos2(message.packet_id, hash, message.dup)?;
+                if new {
+                    // On flash before the application sees it (docs/STORE.md, crash points).
+                    self.durable_rx(message.packet_id, hash)?;
+                }
                 Ok(new.then_some(message))
             }
         }
@@ -258,7 +266,9 @@ impl<'b> Engine<'b> {
     }
 
     fn on_publish_ack(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {
-        match self.session.acknowledge(ack, id, now)? {
+        let outcome = self.session.acknowledge(ack, id, now)?;
+        self.durable_ack(id, outcome);
+        match outcome {
             AckOutcome::Completed => {
                 self.push_event(Event::PublishComplete { packet_id: id });
                 // A window slot is free; stored packets may wait for it.

@@ -7,6 +7,7 @@
 //! `outbound` (tx and events), `timers` (`handle_timeout`, `next_deadline`).
 
 mod commands;
+mod durable;
 mod inbound;
 mod outbound;
 mod oversized;
@@ -23,6 +24,8 @@ use crate::session::Session;
 use crate::time::Instant;
 use crate::wire::{self, QoS};
 
+#[cfg(feature = "store")]
+pub use durable::Restored;
 use oversized::Skip;
 
 /// Timeouts and limits of one engine.
@@ -104,6 +107,12 @@ pub enum Event {
     /// clean_session=0, had a session, CONNACK session_present=0.
     SessionLost,
     PingResponse,
+    /// `attach_store` restored the session from flash (feature `store`).
+    #[cfg(feature = "store")]
+    Restored {
+        outgoing: u16,
+        rx_qos2: u16,
+    },
     /// The incoming QoS 2 table was full and forgot `count` ids from `first` before their
     /// PUBREL (docs/DELIVERY.md): a later re-send of one of them would be delivered again.
     RxQos2Evicted {
@@ -204,6 +213,9 @@ pub struct Engine<'b> {
     disconnect_queued: bool,
     /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
     disconnect_deadline: Option<Instant>,
+    /// The session store, once attached (`attach_store`): every durable change goes there.
+    #[cfg(feature = "store")]
+    journal: Option<&'b mut (dyn crate::store::Journal + 'static)>,
     /// An oversized PUBLISH being read past.
     skip: Skip,
     /// Oversized PUBLISH packets read past and reported, since init.
@@ -255,6 +267,8 @@ impl<'b> Engine<'b> {
             addr_of_mut!((*engine).ping_outstanding).write(false);
             addr_of_mut!((*engine).disconnect_queued).write(false);
             addr_of_mut!((*engine).disconnect_deadline).write(None);
+            #[cfg(feature = "store")]
+            addr_of_mut!((*engine).journal).write(None);
             addr_of_mut!((*engine).skip).write(Skip::Idle);
             addr_of_mut!((*engine).oversized_count).write(0);
             slot.assume_init_mut()
@@ -278,6 +292,8 @@ impl<'b> Engine<'b> {
             ping_outstanding: _,
             disconnect_queued: _,
             disconnect_deadline: _,
+            #[cfg(feature = "store")]
+                journal: _,
             skip: _,
             oversized_count: _,
         } = &*engine;

@@ -170,6 +170,7 @@ impl<'b> Engine<'b> {
             return Some(event);
         }
         let packet_id = self.session.take_abandoned()?;
+        self.durable_ack(packet_id, crate::session::AckOutcome::Completed);
         Some(Event::PublishAbandoned { packet_id })
     }
 

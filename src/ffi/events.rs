@@ -101,6 +101,18 @@ impl ClientCell {
                 event.dropped = count.into();
                 event
             }
+            #[cfg(feature = "store")]
+            Event::Restored { outgoing, rx_qos2 } => {
+                self.log(
+                    MQE_LOG_INFO,
+                    b"restored from flash: \x01 outgoing, \x02 incoming QoS 2 ids",
+                    [outgoing.into(), rx_qos2.into(), 0],
+                );
+                let mut event = blank_event(MQE_EVENT_RESTORED);
+                event.restored_outgoing = outgoing.into();
+                event.restored_rx_qos2 = rx_qos2.into();
+                event
+            }
             Event::PingResponse => {
                 self.log(MQE_LOG_DEBUG, b"PINGRESP", [0; 3]);
                 self.ping_responses = self.ping_responses.wrapping_add(1);
@@ -149,5 +161,7 @@ pub(crate) fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
         topic: ptr::null(),
         topic_len: 0,
         size: 0,
+        restored_outgoing: 0,
+        restored_rx_qos2: 0,
     }
 }

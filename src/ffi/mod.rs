@@ -31,6 +31,8 @@ mod query;
 #[cfg(feature = "stats")]
 mod stats;
 mod status;
+#[cfg(feature = "store")]
+mod store;
 mod topic_handlers;
 mod transport;
 mod types;
@@ -57,6 +59,8 @@ pub use query::*;
 #[cfg(feature = "stats")]
 pub use stats::*;
 pub use status::*;
+#[cfg(feature = "store")]
+pub use store::*;
 pub use types::*;
 
 /// Runs `f` on an initialised client.

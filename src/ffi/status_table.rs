@@ -128,4 +128,16 @@ status_table! {
     MQE_ERR_NET_DOWN = -74, c"network down";
     /// The TLS layer failed: handshake, certificate or alert (`MQE_IO_ERR_TLS`).
     MQE_ERR_TLS = -75, c"TLS handshake or certificate failed";
+
+    // --- the session store in flash (feature `store`, docs/STORE.md) ---
+    /// A flash function (`mqe_flash_t` read, program or erase) returned an error.
+    MQE_ERR_STORE_FLASH = -80, c"flash read, program or erase failed";
+    /// The flash region holds no valid session log (foreign or random bytes, a cut during
+    /// the very first format). Refused, never read: `mqe_store_erase` makes it usable.
+    MQE_ERR_STORE_CORRUPT = -81, c"flash region holds no valid session log";
+    /// The flash region was written by another layout version of the store. Refused.
+    MQE_ERR_STORE_VERSION = -82, c"flash region written by another store layout version";
+    /// The flash geometry cannot hold the store: fewer than 3 sectors, sectors too small, a
+    /// write size that is not a power of two up to 32.
+    MQE_ERR_STORE_GEOMETRY = -83, c"flash geometry unusable for the session store";
 }

@@ -96,6 +96,10 @@ pub const MQE_EVENT_MESSAGE_TOO_LARGE: mqe_event_kind_t = 12;
 /// docs/DELIVERY.md). Should the broker re-send one of those PUBLISH packets, it is
 /// delivered again. A warning is logged too.
 pub const MQE_EVENT_RX_QOS2_EVICTED: mqe_event_kind_t = 13;
+/// `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
+/// QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
+/// `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+pub const MQE_EVENT_RESTORED: mqe_event_kind_t = 14;
 
 /// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with
 /// `MQE_ERR_FULL` (default).
@@ -333,6 +337,9 @@ pub struct mqe_event_t {
     pub topic: *const c_char,
     pub topic_len: usize,
     pub size: u32,
+    /// `MQE_EVENT_RESTORED`: outgoing messages and incoming QoS 2 ids restored from flash.
+    pub restored_outgoing: u32,
+    pub restored_rx_qos2: u32,
 }
 
 /// An incoming PUBLISH. `topic` and `payload` point into the rx buffer and are valid only

@@ -3,6 +3,8 @@
 //! PUBREL, SUBSCRIBE/UNSUBSCRIBE packets awaiting their acknowledgement, and the
 //! subscriptions to renew when the broker kept no session.
 
+#[cfg(feature = "store")]
+mod durable;
 mod rx_qos2;
 mod subscriptions;
 

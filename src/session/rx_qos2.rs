@@ -317,6 +317,30 @@ impl RxQos2 {
         Evicted::default()
     }
 
+    /// True when `id` is held.
+    #[cfg(feature = "store")]
+    pub(crate) fn holds(&self, id: u16) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// The durable view, oldest first: each entry as (first id, ids held, hash of a lone id).
+    #[cfg(feature = "store")]
+    pub(crate) fn visit(&self, f: &mut dyn FnMut(u16, u32, Option<u16>) -> bool) -> bool {
+        self.used().iter().all(|e| {
+            let hash = (!e.is_run()).then_some(e.low());
+            f(e.id, e.len(), hash)
+        })
+    }
+
+    /// A restored run of `len` ids from `start` (session store); false when full.
+    #[cfg(feature = "store")]
+    pub(crate) fn restore_run(&mut self, start: u16, len: u32) -> bool {
+        if self.find(start).is_some() {
+            return true;
+        }
+        (1..=MAX_RUN).contains(&len) && self.push(Entry::run(start, len, 0))
+    }
+
     /// A new connection: without a session every id is forgotten; with one, every entry
     /// waits for the broker to mention it again before it counts as live.
     pub(crate) fn resume(&mut self, session_present: bool) {

@@ -91,21 +91,61 @@ static void case_cut_then_resume_with_dup(void) {
     CHECK(tc_event_count(sub, MQE_EVENT_CONNECTED) >= 2);
 }
 
-/* The network drops the PDP context: the port's link hook says down, the client reconnects
- * (the port activates the context again, and the hook says up) and resumes its session. */
-static void case_pdp_deactivation(void) {
+#if defined(MQE_FEATURE_LINK)
+static tc_t *linked; /* the client the modem's link events go to */
+
+/* As a firmware's loop: poll, then hand the port's link events to the library (never from
+ * inside the transport call that noticed them). */
+static void pump_with_link(void) {
+    tc_pump();
+    qat_modem_t *m = at_host_modem();
+    qat_poll(m);
+    int up;
+    while ((up = qat_take_link_event(m)) >= 0) {
+        if (linked != NULL) {
+            (void)(up ? mqe_link_up(&linked->client) : mqe_link_down(&linked->client));
+        }
+    }
+}
+
+static size_t event_index(const tc_t *tc, mqe_event_kind_t kind, size_t from) {
+    for (size_t i = from; i < tc->event_count; i++) {
+        if (tc->events[i].ev.kind == kind) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* The network drops the PDP context: the port reports the link down (mqe_link_down: no
+ * attempt on a dead bearer), re-activates the context by itself, reports it up
+ * (mqe_link_up: the attempt starts at once), and the client resumes its session. */
+static void case_pdp_deactivation_link_down_up(void) {
+    qat_modem_t *m = at_host_modem();
+    REQUIRE(m != NULL);
     tc_t *pub = open_persistent("apd");
     REQUIRE(pub != NULL);
+    while (qat_take_link_event(m) >= 0) {
+    }
+    linked = pub;
     int down = at_host_link_events(0), up = at_host_link_events(1);
-    REQUIRE(up >= 1); /* the first activation */
     REQUIRE_EQ(at_host_ctl("pdp", NULL, 0), 0);
-    WAIT_UNTIL(tc_event_count(pub, MQE_EVENT_CONNECTED) >= 2, 3 * TC_WAIT_MS, tc_pump);
+    WAIT_UNTIL(tc_event_count(pub, MQE_EVENT_CONNECTED) >= 2, 3 * TC_WAIT_MS, pump_with_link);
+    linked = NULL;
     CHECK_EQ(tc_event_count(pub, MQE_EVENT_CONNECTED), 2);
     CHECK_EQ(at_host_link_events(0), down + 1);
     CHECK_EQ(at_host_link_events(1), up + 1);
+    size_t first = event_index(pub, MQE_EVENT_CONNECTED, 0);
+    size_t link_down = event_index(pub, MQE_EVENT_LINK_DOWN, 0);
+    size_t link_up = event_index(pub, MQE_EVENT_LINK_UP, 0);
+    size_t again = event_index(pub, MQE_EVENT_CONNECTED, first + 1);
+    CHECK(link_down != SIZE_MAX && link_up != SIZE_MAX && again != SIZE_MAX);
+    CHECK(first < link_down && link_down < link_up && link_up < again);
     const tc_event_t *lost = tc_event(pub, MQE_EVENT_DISCONNECTED, -1);
-    CHECK(lost != NULL && lost->ev.reason == MQE_ERR_NET_DOWN);
+    CHECK(lost != NULL && (lost->ev.reason == MQE_ERR_NET_DOWN || lost->ev.reason == MQE_ERR_LINK_DOWN));
+    CHECK(pub->events[again].ev.session_present);
 }
+#endif
 
 /* Nothing listens: +QIOPEN: <id>,566 is a transport failure (the modem cannot tell a
  * refusal from other failures); the connectID is closed in the modem and free again. */
@@ -228,7 +268,9 @@ int main(int argc, char **argv) {
     tc_setup();
     static const h_case_t cases[] = {
         {"cut_then_resume_with_dup", case_cut_then_resume_with_dup},
-        {"pdp_deactivation", case_pdp_deactivation},
+#if defined(MQE_FEATURE_LINK)
+        {"pdp_deactivation_link_down_up", case_pdp_deactivation_link_down_up},
+#endif
         {"failed_tcp_connect", case_failed_tcp_connect},
         {"at_bytes_per_message", case_at_bytes_per_message},
     };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* The README's bad-input table through the C API, one case per row, with no broker: a fake
+/* The bad-input table (docs/BAD_INPUT.md) through the C API, one case per row, with no broker: a fake
  * C transport plays the network and scripts the broker's bytes. Each network row ends in a
  * clear status and event, then the client connects again and the QoS 1 message it had
  * accepted before is re-sent (DUP) and completes: nothing accepted is lost.

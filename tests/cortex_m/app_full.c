@@ -14,6 +14,7 @@
 
 #include "board.h"
 #include "broker.h"
+#include "cell_calls.h"
 #include "cloud_calls.h"
 #include "mqtt_engine.h"
 #include "semihost.h"
@@ -29,6 +30,7 @@ typedef struct {
   uint8_t granted[4];
   size_t granted_count;
   uint32_t dropped;
+  uint32_t restored; /* MQE_EVENT_RESTORED: outgoing messages restored */
 } seen_event_t;
 
 typedef struct {
@@ -67,6 +69,7 @@ static void on_event(void *user, const mqe_event_t *e) {
   s->packet_id = e->packet_id;
   s->granted_count = e->granted_count;
   s->dropped = e->dropped;
+  s->restored = e->restored_outgoing;
   for (size_t i = 0; i < e->granted_count && i < sizeof s->granted; i++) {
     s->granted[i] = e->granted[i];
   }
@@ -167,6 +170,55 @@ static void check_arguments_and_texts(void) {
   CHECK(MEASURED(mqe_init(NULL, NULL, NULL, NULL)) == MQE_ERR_NULL);
 }
 
+#if defined(MQE_FEATURE_STORE)
+/* The session store's flash: a RAM region of 4 sectors of 1 KB (write size 4) that keeps its
+ * bytes across the simulated reset below, as NOR flash would (program only clears bits). */
+#define FLASH_SECTOR 1024u
+#define FLASH_SECTORS 4u
+static uint8_t flash_ram[FLASH_SECTOR * FLASH_SECTORS];
+static mqe_store_t store;
+
+static int32_t flash_read(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len) {
+  (void)ctx;
+  if (offset > sizeof flash_ram || len > sizeof flash_ram - offset) {
+    return -1;
+  }
+  memcpy(buf, flash_ram + offset, len);
+  return 0;
+}
+
+static int32_t flash_program(void *ctx, uint32_t offset, const uint8_t *data, uint32_t len) {
+  (void)ctx;
+  if (offset > sizeof flash_ram || len > sizeof flash_ram - offset) {
+    return -1;
+  }
+  for (uint32_t i = 0; i < len; i++) {
+    flash_ram[offset + i] &= data[i];
+  }
+  return 0;
+}
+
+static int32_t flash_erase(void *ctx, uint32_t sector) {
+  (void)ctx;
+  if (sector >= FLASH_SECTORS) {
+    return -1;
+  }
+  memset(flash_ram + sector * FLASH_SECTOR, 0xFF, FLASH_SECTOR);
+  return 0;
+}
+
+static void set_store(void) {
+  static bool erased;
+  if (!erased) { /* the factory state of flash */
+    memset(flash_ram, 0xFF, sizeof flash_ram);
+    erased = true;
+  }
+  const mqe_flash_t flash = {NULL, flash_read, flash_program, flash_erase,
+                             FLASH_SECTOR, FLASH_SECTORS, 4};
+  CHECK(MEASURED(mqe_set_store(&client, &store, &flash)) == MQE_OK);
+}
+#endif
+
 static void init_client(void) {
   mqe_options_t opts = MEASURED(mqe_options_default());
   opts.host = "10.0.0.1";
@@ -199,6 +251,9 @@ static void init_client(void) {
   CHECK(MEASURED(mqe_set_critical_section(board_critical_enter, board_critical_exit)) == MQE_OK);
   CHECK(MEASURED(mqe_state(&client)) == MQE_STATE_DISCONNECTED);
   CHECK(MEASURED(mqe_qos0_dropped(&client)) == 0);
+#if defined(MQE_FEATURE_STORE)
+  set_store();
+#endif
 }
 
 static void connect_subscribe_and_receive(void) {
@@ -209,8 +264,14 @@ static void connect_subscribe_and_receive(void) {
   CHECK(poll_until(MQE_EVENT_CONNECTED, 0, 1));
   CHECK(broker.connects == 1 && !broker.last_connect_clean);
   CHECK(mqe_state(&client) == MQE_STATE_CONNECTED && mqe_mqttsta(&client) == 0);
-  /* Info level: "connecting" from mqe_connect, "connected" on CONNACK. */
+  /* Info level: "connecting" from mqe_connect, "connected" on CONNACK (and with the store,
+   * "restored from flash" from MQE_EVENT_RESTORED). */
+#if defined(MQE_FEATURE_STORE)
+  CHECK(log_lines[MQE_LOG_INFO] == 3 && log_lines[MQE_LOG_DEBUG] == 0);
+  CHECK(find_event(MQE_EVENT_RESTORED, 0) != NULL && find_event(MQE_EVENT_RESTORED, 0)->restored == 0);
+#else
   CHECK(log_lines[MQE_LOG_INFO] == 2 && log_lines[MQE_LOG_DEBUG] == 0);
+#endif
   CHECK(strncmp(last_log_line[MQE_LOG_INFO], "connected", 9) == 0);
   out("  log: %s\n", last_log_line[MQE_LOG_INFO]);
 
@@ -419,6 +480,28 @@ static void disconnect(void) {
   CHECK(mqe_disconnect(&client) == MQE_ERR_STATE);
 }
 
+#if defined(MQE_FEATURE_STORE)
+/* A reset: the client's RAM is gone; a new mqe_init over the same flash region restores the
+ * QoS 1 message published offline, and the next connection re-sends it with DUP. */
+static void reset_resumes_from_flash(void) {
+  out("reset: a QoS 1 message stored offline survives a new mqe_init over the same flash\n");
+  uint16_t id = 0;
+  CHECK(mqe_publish(&client, "dev/out/q1", "flash", 5, 1, false, &id) == MQE_OK);
+  memset(&client, 0, sizeof client);
+  init_client();
+  const size_t from = event_count;
+  const uint32_t dups = broker.dup_publishes, connects = broker.connects;
+  CHECK(mqe_connect(&client) == MQE_OK);
+  CHECK(poll_until(MQE_EVENT_PUBLISH_COMPLETE, from, 1));
+  const seen_event_t *restored = find_event(MQE_EVENT_RESTORED, from);
+  CHECK(restored != NULL && restored->restored == 1);
+  CHECK(find_event(MQE_EVENT_PUBLISH_COMPLETE, from)->packet_id == id);
+  CHECK(broker.connects == connects + 1 && broker.dup_publishes == dups + 1);
+  CHECK(mqe_disconnect(&client) == MQE_OK);
+  CHECK(poll_until(MQE_EVENT_DISCONNECTED, from, 1));
+}
+#endif
+
 int main(void) {
   out("mqtt-engine %s on Cortex-M4 (QEMU mps2-an386), sizeof(mqe_client_t) = %u\n",
       mqe_version(), (unsigned)sizeof(mqe_client_t));
@@ -435,9 +518,11 @@ int main(void) {
   ping_round_trip();
   truncated_puback_then_resume();
   disconnect();
-#ifndef MQE_SIZE_WITHOUT_CLOUD_CALLS /* scripts/feature_size.py: the library alone */
-  cloud_calls();
+#if defined(MQE_FEATURE_STORE)
+  reset_resumes_from_flash();
 #endif
+  cloud_calls();
+  cell_calls();
   CHECK(!broker.protocol_violation && !panic_hook_called);
   CHECK(board_critical_entries == board_critical_exits && !board_critical_misuse);
   stack_report();

@@ -60,7 +60,14 @@
 #   make arm     build the static library for the bare-metal ARM targets; check it has no allocator
 #   make qemu    run the Cortex-M4 images under qemu-system-arm (full C API, minimal app, panic hook)
 #   make check-no-panic  the Cortex-M4 images reach no panic path and no core::fmt
-#   make size    print the flash/RAM/stack table of the Cortex-M4 images (docs/FOOTPRINT.md)
+#   make size    print the flash/RAM/stack table of the Cortex-M4 images, both profiles, beside
+#                tests/cortex_m/size_budget.json (docs/FOOTPRINT.md)
+#   make test-lite  clippy and the Rust tests of the lite profile (--no-default-features), and
+#                clippy of each facility feature alone on top of it (part of make test)
+#   make size-check  fail when a row of the size table grew > 2 % over size_budget.json
+#                (part of make test)
+#   make lib MQE_FEATURES=lite  (or any feature list) the library without the default `full`
+#                profile; make header MQE_FEATURES=... the header that declares only what it has
 #   make test32  the Rust engine/client/ffi tests on armv7 (under qemu-arm) and i686
 #   make toolchain-test  from a Rust home with the host target only and RUSTUP_AUTO_INSTALL=0,
 #                rust-deps adds the targets and a thumbv6m build succeeds (tests/toolchain)
@@ -103,6 +110,10 @@ HEADER  := include/mqtt_engine.h
 # Rust target triple of `make lib` and `make install` (empty: the host).
 TARGET  ?=
 TARGET_LIB := $(if $(TARGET),target/$(TARGET)/release/libmqtt_engine.a,$(LIB))
+# Build-time features (docs/FOOTPRINT.md): empty is the `full` profile; `lite`, or a list such as
+# `log,qos2`, builds only those (cargo --no-default-features --features ...).
+MQE_FEATURES ?=
+FEATURE_ARGS := $(if $(MQE_FEATURES),--no-default-features --features $(MQE_FEATURES))
 
 # Strict C: the header and the examples must stay warning-free C99. No -D: each POSIX file
 # defines the feature macro it needs, so a copied file builds with these flags alone.
@@ -191,14 +202,14 @@ bench-deps:
 # cargo decides what is stale; FORCE makes make ask it every time.
 lib: $(TARGET_LIB)
 $(LIB): FORCE
-	$(CARGO) build --release
+	$(CARGO) build --release $(FEATURE_ARGS)
 # Any other Rust target: make lib TARGET=<triple>.
 target/%/release/libmqtt_engine.a: FORCE
 	$(RUST_DEPS) --if-declared --targets $*
-	$(CARGO) build --release --target $*
+	$(CARGO) build --release --target $* $(FEATURE_ARGS)
 
 header:
-	MQE_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --features header
+	MQE_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --features header $(FEATURE_ARGS)
 
 # Fails when the committed header differs from what the sources generate.
 check-header:
@@ -558,6 +569,8 @@ test: deps
 	$(MAKE) --no-print-directory sanitize
 	$(MAKE) --no-print-directory arm
 	$(MAKE) --no-print-directory qemu
+	$(MAKE) --no-print-directory size-check
+	$(MAKE) --no-print-directory test-lite
 	$(MAKE) --no-print-directory test32
 	$(MAKE) --no-print-directory toolchain-test
 	$(MAKE) --no-print-directory quickstart
@@ -658,7 +671,9 @@ arm:
 	  fi; \
 	done; echo "arm: $(ARM_TARGETS) built; no allocator symbol in any"
 
-M4_LIB_BUILD := $(CARGO) build --release --target $(M4_TARGET)
+# MQE_FEATURES applies here too (make lib TARGET=thumbv7em-none-eabihf MQE_FEATURES=lite); the
+# images of make qemu and make size expect it empty (the committed header is `full`'s).
+M4_LIB_BUILD := $(CARGO) build --release --target $(M4_TARGET) $(FEATURE_ARGS)
 $(M4_LIB): FORCE
 	$(RUST_DEPS) --targets $(M4_TARGET)
 	$(M4_LIB_BUILD)
@@ -674,7 +689,7 @@ $(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cel
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
-$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/minimal.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -683,9 +698,9 @@ $(M4_BUILD)/panic.elf: $(M4_DIR)/app_panic.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DE
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_PANIC_LIB) -o $@
 
 # Each image must exit 0 through semihosting and print its PASS line.
-qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
+qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf $(M4_BUILD)/panic.elf
 	$(call apt_install,$(APT_QEMU))
-	@for image in full minimal panic; do \
+	@for image in full minimal minimal-lite panic; do \
 	  echo "qemu: $$image.elf"; \
 	  $(QEMU_M4) $(M4_BUILD)/$$image.elf </dev/null >$(M4_BUILD)/$$image.log 2>&1; status=$$?; \
 	  cat $(M4_BUILD)/$$image.log; \
@@ -700,9 +715,9 @@ qemu: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/panic.elf
 # A new `copy_from_slice`, slice index or unwrap in library code makes this fail; use the
 # helpers in src/bytes.rs or `get`.
 PANIC_SYMBOLS := core::panicking::|core::fmt::|core::result::unwrap_failed|core::option::expect_failed
-check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
 	$(call apt_install,$(APT_ARM))
-	@for image in full minimal; do \
+	@for image in full minimal minimal-lite; do \
 	  symbols=$$(arm-none-eabi-nm -C $(M4_BUILD)/$$image.elf) || exit 1; \
 	  if ! printf '%s\n' "$$symbols" | grep -q ' T mqe_poll$$'; then \
 	    echo "check-no-panic: no mqe_poll in $$image.elf: the listing is broken" >&2; exit 1; \
@@ -710,13 +725,66 @@ check-no-panic: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
 	  if printf '%s\n' "$$symbols" | grep -E '$(PANIC_SYMBOLS)'; then \
 	    echo "check-no-panic: $$image.elf reaches a panic or core::fmt (above)" >&2; exit 1; \
 	  fi; \
-	done; echo "check-no-panic: full.elf and minimal.elf: no panic path, no core::fmt"
+	done; echo "check-no-panic: full.elf, minimal.elf, minimal-lite.elf: no panic path, no core::fmt"
 
-size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf
+# --- the size table (docs/FOOTPRINT.md): both profiles, guarded by size_budget.json ---
+# The lite profile's library and header have their own target dir, so the default build stays.
+.PHONY: size-check
+M4_LITE_TARGET := target/lite
+M4_LITE_LIB := $(M4_LITE_TARGET)/$(M4_TARGET)/release/libmqtt_engine.a
+M4_LITE_HDR := $(M4_BUILD)/lite/mqtt_engine.h
+M4_LITE_ARGS := --no-default-features --features lite --target-dir $(M4_LITE_TARGET)
+SIZE_BUDGET := $(M4_DIR)/size_budget.json
+
+$(M4_LITE_LIB): FORCE
+	$(RUST_DEPS) --targets $(M4_TARGET)
+	$(CARGO) build --release --target $(M4_TARGET) $(M4_LITE_ARGS)
+$(M4_LITE_HDR): FORCE
+	MQE_HEADER_OUT=$(CURDIR)/$@ $(CARGO) build $(M4_LITE_ARGS) --features header
+
+$(M4_BUILD)/minimal-lite.elf: $(M4_DIR)/app_min.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LITE_HDR) $(M4_LITE_LIB) | $(M4_BUILD)
+	$(call apt_install,$(APT_ARM))
+	$(M4_CC) -I$(M4_BUILD)/lite $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LITE_LIB) -o $@
+
+# The lite profile's Rust tests (tests of facilities it lacks are cfg'd out), and every facility
+# feature alone on top of lite builds warning-free (docs/FOOTPRINT.md names these subsets).
+.PHONY: test-lite
+LITE_FEATURES := log resubscribe ip-literal offline-queue topic-handlers outbox qos2 reconnect will \
+  link stats pending cloud-profiles credentials-cb store
+LITE_ABSENT := mqe_post_publish mqe_subscribe_cb mqe_set_log_level mqe_qos0_dropped
+test-lite: $(M4_LITE_HDR)
+	@for f in $(LITE_ABSENT); do \
+	  printf '#include "mqtt_engine.h"\nvoid f(void) { (void)%s; }\n' $$f | \
+	    $(CC) $(C_STRICT) -fsyntax-only -I$(M4_BUILD)/lite -x c - 2>/dev/null && \
+	    { echo "test-lite: the lite header declares $$f" >&2; exit 1; }; \
+	done; echo "test-lite: the lite header declares none of $(LITE_ABSENT)"
+	@printf '#include "mqtt_engine.h"\nvoid f(void) { (void)mqe_publish; }\n' | \
+	  $(CC) $(C_STRICT) -fsyntax-only -I$(M4_BUILD)/lite -x c - || { echo "test-lite: the probe is broken" >&2; exit 1; }
+	$(CC) -std=c89 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c $(M4_LITE_HDR)
+	$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ $(M4_LITE_HDR)
+	$(CARGO) clippy --all-targets $(M4_LITE_ARGS) --features std -- -D warnings
+	for f in $(LITE_FEATURES); do \
+	  $(CARGO) clippy $(M4_LITE_ARGS) --features $$f -- -D warnings || exit 1; \
+	done
+	$(CARGO) test $(M4_LITE_ARGS) --features std
+
+SIZE_IMAGES := full minimal-lite
+SIZE_RUN = for image in $(SIZE_IMAGES); do \
+	  $(QEMU_M4) $(M4_BUILD)/$$image.elf </dev/null >$(M4_BUILD)/$$image.log 2>&1 || { cat $(M4_BUILD)/$$image.log; exit 1; }; \
+	done; \
+	$(PYTHON) $(M4_DIR)/footprint.py --map lite-minimal=$(M4_BUILD)/minimal-lite.map \
+	  --map minimal=$(M4_BUILD)/minimal.map --map full=$(M4_BUILD)/full.map \
+	  --run full=$(M4_BUILD)/full.log --run lite-minimal=$(M4_BUILD)/minimal-lite.log \
+	  --budget $(SIZE_BUDGET)
+size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
 	$(call apt_install,$(APT_QEMU))
-	@$(QEMU_M4) $(M4_BUILD)/full.elf </dev/null >$(M4_BUILD)/full.log 2>&1 || { cat $(M4_BUILD)/full.log; exit 1; }
-	@$(PYTHON) $(M4_DIR)/footprint.py --map minimal=$(M4_BUILD)/minimal.map \
-	  --map full=$(M4_BUILD)/full.map --run $(M4_BUILD)/full.log --top $(or $(TOP),15)
+	@$(SIZE_RUN) --top $(or $(TOP),15)
+
+# Same toolchain, same bytes: the figures are deterministic, so 2 % is growth, not noise.
+# `make size-check SIZE_RECORD=1` writes the measured figures into size_budget.json instead.
+size-check: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
+	$(call apt_install,$(APT_QEMU))
+	@$(SIZE_RUN) $(if $(SIZE_RECORD),--record,--check)
 
 TEST32_TARGETS := armv7-unknown-linux-gnueabihf i686-unknown-linux-gnu
 test32:

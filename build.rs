@@ -125,6 +125,29 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
                 }),
                 Err(_) => cap.default,
             };
+            // Without the `offline-queue` feature the queue has no room: QoS 0 needs a
+            // connection (the capacity's documented 0), and its code folds away.
+            let value =
+                match cap.env.starts_with("MQE_OFFLINE_QOS0_") && !feature_on("OFFLINE_QUEUE") {
+                    true => 0,
+                    false => value,
+                };
+            // Without `resubscribe` nothing is remembered: the table's minimum.
+            let value = match (cap.env, feature_on("RESUBSCRIBE")) {
+                ("MQE_MAX_SUBSCRIPTIONS", false) => 1,
+                ("MQE_SUB_FILTER_BYTES", false) => 16,
+                _ => value,
+            };
+            // Without `reconnect` there is no failover: one broker endpoint.
+            let value = match cap.env == "MQE_MAX_ENDPOINTS" && !feature_on("RECONNECT") {
+                true => 1,
+                false => value,
+            };
+            // Without `qos2` no incoming QoS 2 id is ever remembered: the table's minimum.
+            let value = match cap.env == "MQE_MAX_RX_QOS2" && !feature_on("QOS2") {
+                true => 1,
+                false => value,
+            };
             assert!(
                 (cap.min..=cap.max).contains(&value),
                 "{} must be in {}..={}, got {}",
@@ -164,12 +187,19 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     // (src/ffi/outbox.rs and src/ffi/cell.rs), so they are computed, not measured.
     let round = |n: usize, to: usize| n.div_ceil(to) * to;
     let slot = round(6 + cap("OUTBOX_SLOT_BYTES"), 2);
-    let outbox = round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8);
+    let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
+    let outbox = match on("OUTBOX") {
+        true => round(2 * pointer_bytes + cap("OUTBOX_SLOTS") * slot, 8),
+        false => 0,
+    };
     let handler = round(
         2 * pointer_bytes + 4 + cap("HANDLER_FILTER_BYTES"),
         pointer_bytes,
     );
-    let handlers = cap("MAX_TOPIC_HANDLERS") * handler;
+    let handlers = match on("TOPIC_HANDLERS") {
+        true => cap("MAX_TOPIC_HANDLERS") * handler,
+        false => 0,
+    };
     let store = store_feature_bytes(pointer_bytes);
     (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes) + store).div_ceil(8) * 8
 }
@@ -182,6 +212,10 @@ fn store_feature_bytes(pointer_bytes: usize) -> usize {
     } else {
         0
     }
+}
+
+fn feature_on(name: &str) -> bool {
+    env::var_os(format!("CARGO_FEATURE_{name}")).is_some()
 }
 
 /// Bytes the cloud facilities add to the client cell (exact: plain fields).
@@ -354,6 +388,7 @@ mod header {
         bindings.write(&mut text);
         let text = parenthesize_negative_defines(&String::from_utf8(text).expect("UTF-8 header"));
         let text = add_abi_guard(&text);
+        let text = cfg_field_semicolons(&text);
         let text = c89_comments(&text);
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).expect("create the header's directory");
@@ -362,6 +397,12 @@ mod header {
         if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
             std::fs::write(&out, text).expect("write the header");
         }
+    }
+
+    /// cbindgen ends a `#[cfg]` struct field as `type name\n#endif\n  ;`: without the feature the
+    /// lone `;` is an empty declaration, which -pedantic refuses. The `;` goes inside.
+    fn cfg_field_semicolons(header: &str) -> String {
+        header.replace("\n#endif\n  ;\n", ";\n#endif\n")
     }
 
     /// `#define X -1` breaks `a -X` (it becomes `a --1`); cbindgen drops Rust's parentheses,

@@ -80,13 +80,22 @@
 #define MQE_FEATURE_CREDENTIALS_CB 1
 #define MQE_FEATURE_HMAC_SHA1 1
 #define MQE_FEATURE_HMAC_SHA256 1
+#define MQE_FEATURE_IP_LITERAL 1
 #define MQE_FEATURE_LINK 1
+#define MQE_FEATURE_LOG 1
+#define MQE_FEATURE_OFFLINE_QUEUE 1
+#define MQE_FEATURE_OUTBOX 1
 #define MQE_FEATURE_PENDING 1
+#define MQE_FEATURE_QOS2 1
+#define MQE_FEATURE_RECONNECT 1
+#define MQE_FEATURE_RESUBSCRIBE 1
 #define MQE_FEATURE_SIGN_ALIYUN 1
 #define MQE_FEATURE_SIGN_AZURE 1
 #define MQE_FEATURE_SIGN_ONENET 1
 #define MQE_FEATURE_SIGN_TENCENT 1
 #define MQE_FEATURE_STATS 1
+#define MQE_FEATURE_TOPIC_HANDLERS 1
+#define MQE_FEATURE_WILL 1
 
 /** Bytes of mqe_client_t for these capacities (depends on the pointer width).
     MQE_ABI_TAG fingerprints the capacities, this size and alignment, the pointer width
@@ -94,10 +103,10 @@
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define MQE_CLIENT_SIZE 3720
-#define MQE_ABI_TAG 0x6ea9f169u
+#define MQE_ABI_TAG 0xa12949d2u
 #else
 #define MQE_CLIENT_SIZE 2992
-#define MQE_ABI_TAG 0xeba40e42u
+#define MQE_ABI_TAG 0x431863cfu
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -722,34 +731,30 @@ typedef struct mqe_options_t {
    * (default): unknown. The keep-alive is clamped below two thirds of it (and turned on if
    * 0), so that a PINGREQ crosses the NAT before its entry expires.
    */
-  uint32_t nat_timeout_s
+  uint32_t nat_timeout_s;
 #endif
-  ;
 #if defined(MQE_FEATURE_LINK)
   /**
    * Feature `link`. A connection lost within this many ms of its CONNACK counts as a failed
    * attempt: the backoff keeps growing (default 10000; 0: off).
    */
-  uint32_t reconnect_stable_ms
+  uint32_t reconnect_stable_ms;
 #endif
-  ;
 #if defined(MQE_FEATURE_LINK)
   /**
    * Feature `link`. After this many CONNACK 4 or 5 (bad credentials, not authorised) in a
    * row, automatic reconnect stops with `MQE_EVENT_RECONNECT_STOPPED` (default 3; 0: never),
    * unless the credentials are renewed before every CONNECT.
    */
-  uint8_t auth_retry_limit
+  uint8_t auth_retry_limit;
 #endif
-  ;
 #if defined(MQE_FEATURE_PENDING)
   /**
    * Feature `pending`. Report `MQE_EVENT_IDLE` each time the client becomes idle (default
    * false).
    */
-  bool idle_event
+  bool idle_event;
 #endif
-  ;
   /**
    * Connections on which a QoS 2 PUBREL may go unanswered before the publish completes
    * without its PUBCOMP (`MQE_EVENT_PUBLISH_COMPLETE` with `abandoned`); default 3,
@@ -995,15 +1000,19 @@ typedef struct mqe_platform_t {
   void (*log)(void *ctx, int32_t level, const char *msg);
 } mqe_platform_t;
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
  * Enters the firmware's critical section; returns the state `exit` restores (e.g. PRIMASK).
  */
 typedef uint32_t (*mqe_critical_enter_t)(void);
+#endif
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
  * Leaves the critical section, restoring what `enter` returned.
  */
 typedef void (*mqe_critical_exit_t)(uint32_t state);
+#endif
 
 /**
  * Called by the panic handler of the static library; it should reset the device.
@@ -1674,8 +1683,9 @@ mqe_status_t mqe_subscribe_many(struct mqe_client_t *c,
  */
 mqe_status_t mqe_unsubscribe(struct mqe_client_t *c, const char *filter, uint16_t *packet_id);
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
- * Queues a publish from any task or ISR (every other call belongs to the owner task): topic
+ * Queues a publish from any task or ISR (feature `outbox`) (every other call belongs to the owner task): topic
  * and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
  * the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
  * `mqe_publish` would, without a packet id; failures it cannot retry are reported as
@@ -1696,7 +1706,9 @@ mqe_status_t mqe_post_publish(struct mqe_client_t *c,
                               size_t len,
                               uint8_t qos,
                               bool retain);
+#endif
 
+#if defined(MQE_FEATURE_TOPIC_HANDLERS)
 /**
  * Subscribes to `filter` at `qos` like `mqe_subscribe`, and registers `handler` (with `user`)
  * for the messages whose topic matches it. A message goes to every matching handler, in
@@ -1721,7 +1733,9 @@ mqe_status_t mqe_subscribe_cb(struct mqe_client_t *c,
                               mqe_message_handler_t handler,
                               void *user,
                               uint16_t *packet_id);
+#endif
 
+#if defined(MQE_FEATURE_TOPIC_HANDLERS)
 /**
  * `mqe_subscribe_cb` with the filter given as `filter_len` bytes at `filter`, not
  * NUL-terminated; the filter is checked as in `mqe_subscribe_n`.
@@ -1736,6 +1750,7 @@ mqe_status_t mqe_subscribe_cb_n(struct mqe_client_t *c,
                                 mqe_message_handler_t handler,
                                 void *user,
                                 uint16_t *packet_id);
+#endif
 
 /**
  * Sets (or with NULL clears) the handler for incoming messages that no `mqe_subscribe_cb`
@@ -1758,8 +1773,10 @@ mqe_status_t mqe_set_message_handler(struct mqe_client_t *c,
  */
 mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t handler, void *user);
 
+#if defined(MQE_FEATURE_LOG)
 /**
- * Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
+ * Sets the most verbose level passed to the platform's `log` hook (feature `log`; without it
+ * the hook is never called): `MQE_LOG_ERROR` ..
  * `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
  * (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
  * level passes. Any state, also from a callback.
@@ -1769,11 +1786,13 @@ mqe_status_t mqe_set_event_handler(struct mqe_client_t *c, mqe_event_handler_t h
  * `c` is NULL or client storage.
  */
 mqe_status_t mqe_set_log_level(struct mqe_client_t *c, mqe_log_level_t max_level);
+#endif
 
 /**
  * Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
  * clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
- * keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
+ * keep-alive), reconnect on with 1000..60000 ms backoff (off without the `reconnect` feature),
+ * the default in-flight window.
  * Set at least `host` and the rx and tx buffers before `mqe_init`.
  */
 struct mqe_options_t mqe_options_default(void);
@@ -1858,6 +1877,7 @@ mqe_status_t mqe_link_down(struct mqe_client_t *c);
 mqe_status_t mqe_link_up(struct mqe_client_t *c);
 #endif
 
+#if defined(MQE_FEATURE_OUTBOX)
 /**
  * Registers the critical section that guards the outbox of every client: between `enter` and
  * `exit` no other task or ISR may enter it (the owner's `mqe_poll` and `mqe_post_publish`
@@ -1869,6 +1889,7 @@ mqe_status_t mqe_link_up(struct mqe_client_t *c);
  */
 mqe_status_t mqe_set_critical_section(mqe_critical_enter_t enter,
                                       mqe_critical_exit_t exit);
+#endif
 
 /**
  * Sets the function the panic handler calls (NULL: none). Nothing in the library is meant to
@@ -1924,14 +1945,17 @@ uint32_t mqe_next_deadline_ms(const struct mqe_client_t *c);
  */
 mqe_state_t mqe_state(const struct mqe_client_t *c);
 
+#if defined(MQE_FEATURE_OFFLINE_QUEUE)
 /**
  * QoS 0 messages the offline queue dropped (policy `MQE_QOS0_DROP_OLDEST`) since `mqe_init`;
- * 0 for NULL or an uninitialised client. Any state, also from a callback.
+ * 0 for NULL or an uninitialised client. Any state, also from a callback. Feature
+ * `offline-queue`.
  *
  * # Safety
  * `c` is NULL or client storage.
  */
 uint32_t mqe_qos0_dropped(const struct mqe_client_t *c);
+#endif
 
 /**
  * Incoming messages larger than `rx_buf` that were read past and reported with

@@ -4,6 +4,7 @@
 //! exactly once, or degrades exactly as documented there (and counted).
 //!
 //! Deterministic: every choice comes from a seeded xorshift generator written here.
+#![cfg(feature = "qos2")]
 
 mod common;
 

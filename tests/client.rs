@@ -1,5 +1,7 @@
 //! The client over a scripted TCP stack: exact bytes on the wire (MQTT 3.1.1), partial writes,
 //! split reads, WouldBlock everywhere, connection loss, timeouts and a manual reconnect.
+// Helpers of the tests gated on facilities a smaller build (e.g. `lite`) lacks.
+#![cfg_attr(not(feature = "full"), allow(dead_code, unused_imports))]
 
 mod mock_stack;
 
@@ -425,6 +427,7 @@ fn qos1_publish_round_trip() {
     assert_eq!(c.engine().inflight(), 0);
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn subscribe_and_suback_dispatch_granted_codes() {
     let mut bufs = Buffers::new(256);
@@ -861,6 +864,7 @@ fn backoff_is_full_jitter_below_a_doubling_ceiling() {
     assert_eq!(huge.delay_ms(3, u32::MAX), 0);
 }
 
+#[cfg(all(feature = "qos2", feature = "reconnect"))]
 #[test]
 fn lost_connection_reconnects_after_the_backoff_and_resends_with_dup() {
     let mut bufs = Buffers::new(256);
@@ -900,6 +904,7 @@ fn lost_connection_reconnects_after_the_backoff_and_resends_with_dup() {
     );
 }
 
+#[cfg(feature = "reconnect")]
 #[test]
 fn failed_attempts_walk_the_endpoints_with_growing_backoff() {
     let mut bufs = Buffers::new(256);
@@ -960,6 +965,7 @@ fn failed_attempts_walk_the_endpoints_with_growing_backoff() {
     reconnecting_in(&seen[1], 1, 0);
 }
 
+#[cfg(all(feature = "qos2", feature = "reconnect"))]
 #[test]
 fn a_refused_connect_moves_to_the_next_endpoint() {
     let mut bufs = Buffers::new(256);
@@ -992,6 +998,7 @@ fn a_refused_connect_moves_to_the_next_endpoint() {
     assert_eq!(c.set_endpoints(&too_many), Err(Error::TooLarge));
 }
 
+#[cfg(feature = "reconnect")]
 #[test]
 fn disconnect_stops_reconnecting() {
     let mut bufs = Buffers::new(256);
@@ -1028,6 +1035,7 @@ fn connect_while_reconnecting_starts_the_attempt_now() {
     assert_eq!(c.connect(Instant(2)), Err(Error::InvalidState));
 }
 
+#[cfg(all(feature = "qos2", feature = "reconnect"))]
 #[test]
 fn half_open_connection_is_noticed_within_one_and_a_half_keep_alives() {
     let mut bufs = Buffers::new(256);
@@ -1045,6 +1053,7 @@ fn half_open_connection_is_noticed_within_one_and_a_half_keep_alives() {
     reconnecting_in(&seen[1], 1, 0);
 }
 
+#[cfg(all(feature = "qos2", feature = "will", feature = "reconnect"))]
 #[test]
 fn ack_timeout_ends_the_connection_and_the_reconnect_resends() {
     let mut bufs = Buffers::new(256);
@@ -1089,6 +1098,7 @@ fn ack_timeout_ends_the_connection_and_the_reconnect_resends() {
     assert_eq!(c.stack_mut().take_sent(), publish_qos1_ab(true));
 }
 
+#[cfg(all(feature = "qos2", feature = "reconnect"))]
 #[test]
 fn a_late_connack_is_a_lost_connection_too() {
     let mut bufs = Buffers::new(256);
@@ -1118,6 +1128,7 @@ fn qos0_ab(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+#[cfg(all(feature = "reconnect", feature = "offline-queue"))]
 #[test]
 fn qos0_waits_offline_and_goes_out_in_order_after_the_qos1_resends() {
     let mut bufs = Buffers::new(256);
@@ -1156,6 +1167,7 @@ fn qos0_waits_offline_and_goes_out_in_order_after_the_qos1_resends() {
     assert_eq!(c.stack_mut().take_sent(), qos0_ab(b"3"));
 }
 
+#[cfg(all(feature = "reconnect", feature = "offline-queue"))]
 #[test]
 fn a_full_qos0_queue_rejects_or_drops_the_oldest_and_says_so() {
     let cap = mqtt_engine::config::OFFLINE_QOS0_MSGS;
@@ -1204,6 +1216,7 @@ fn a_full_qos0_queue_rejects_or_drops_the_oldest_and_says_so() {
     }
 }
 
+#[cfg(all(feature = "qos2", feature = "reconnect", feature = "resubscribe"))]
 #[test]
 fn subscriptions_are_renewed_when_the_broker_kept_no_session() {
     let mut bufs = Buffers::new(256);
@@ -1283,6 +1296,7 @@ fn subscriptions_are_renewed_when_the_broker_kept_no_session() {
     );
 }
 
+#[cfg(all(feature = "reconnect", feature = "resubscribe"))]
 #[test]
 fn a_present_session_is_not_resubscribed() {
     let mut bufs = Buffers::new(256);
@@ -1304,6 +1318,7 @@ fn a_present_session_is_not_resubscribed() {
     assert_eq!(c.stack_mut().take_sent(), []);
 }
 
+#[cfg(all(feature = "reconnect", feature = "resubscribe"))]
 #[test]
 fn the_subscription_table_refuses_what_it_cannot_remember() {
     let mut bufs = Buffers::new(512);
@@ -1339,6 +1354,7 @@ fn the_subscription_table_refuses_what_it_cannot_remember() {
     assert_eq!(c.engine().subscriptions().count(), 1);
 }
 
+#[cfg(all(feature = "qos2", feature = "reconnect"))]
 /// Issue 12 §3 with a rumqttd-like broker, which closes the connection on a PUBREL re-sent
 /// after a reconnect (amqtt, which never answers it, ends the same way through the ack
 /// timeout): after three connections ended with the PUBREL unanswered, the message completes

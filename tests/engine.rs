@@ -1,4 +1,6 @@
 //! The engine driven by a scripted broker: exact MQTT 3.1.1 bytes for every flow.
+// Helpers of the tests gated on facilities a smaller build (e.g. `lite`) lacks.
+#![cfg_attr(not(feature = "full"), allow(dead_code, unused_imports))]
 
 mod common;
 
@@ -61,6 +63,7 @@ fn connect_persistent_with_user_and_password() {
     );
 }
 
+#[cfg(all(feature = "qos2", feature = "will"))]
 #[test]
 fn connect_with_will_qos_and_retain() {
     let mut b = Broker::new(config());
@@ -240,6 +243,7 @@ fn publish_qos1_puback() {
     );
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn publish_qos2_pubrec_pubrel_pubcomp() {
     let mut b = Broker::connected(config());
@@ -255,6 +259,7 @@ fn publish_qos2_pubrec_pubrel_pubcomp() {
     assert!(b.sent().is_empty());
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn wrong_ack_for_the_stage_is_a_protocol_error() {
     // PUBREC for a QoS 1 message.
@@ -292,6 +297,7 @@ fn wrong_ack_for_the_stage_is_a_protocol_error() {
     );
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn qos1_and_qos2_are_stored_while_disconnected_and_sent_after_connack() {
     let mut b = Broker::new(config());
@@ -426,6 +432,7 @@ fn store_of_zero_bytes_refuses_qos1() {
     assert_eq!(b.publish("t", b"", QoS::AtMostOnce, false), None);
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn stored_packets_wait_for_tx_room_and_keep_their_order() {
     // tx (16 bytes) holds one 9-byte PUBLISH, not two.
@@ -452,6 +459,7 @@ fn stored_packets_wait_for_tx_room_and_keep_their_order() {
 
 // ---------------------------------------------------------------- incoming PUBLISH
 
+#[cfg(all(feature = "qos2", feature = "offline-queue"))]
 #[test]
 fn incoming_qos0_qos1_qos2() {
     let mut b = Broker::connected(config());
@@ -493,6 +501,7 @@ fn incoming_qos0_qos1_qos2() {
     assert!(b.take_events().is_empty());
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn incoming_qos2_is_delivered_exactly_once() {
     let mut b = Broker::connected(config());
@@ -513,6 +522,7 @@ fn incoming_qos2_is_delivered_exactly_once() {
     assert_eq!(b.take_got().len(), 1);
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn unknown_pubrel_is_answered_with_pubcomp() {
     let mut b = Broker::connected(config());
@@ -522,6 +532,7 @@ fn unknown_pubrel_is_answered_with_pubcomp() {
     assert!(b.take_events().is_empty());
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn incoming_qos2_table_full_closes_the_connection() {
     let mut b = Broker::connected(config());
@@ -545,6 +556,7 @@ fn incoming_qos2_table_full_closes_the_connection() {
     assert_eq!((stats.open_ids, stats.evicted), (max as u32, 0));
 }
 
+#[cfg(feature = "qos2")]
 /// Issue 12's reproduction: after a resume the broker sends a new message before it re-sends
 /// an open one. Every held id stays held, whatever arrives first: A once, B once.
 #[test]
@@ -577,6 +589,7 @@ fn a_new_message_before_a_resend_forgets_nothing() {
 
 // ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE
 
+#[cfg(feature = "qos2")]
 #[test]
 fn subscribe_many_filters_and_suback_codes() {
     let mut b = Broker::connected(config());
@@ -952,6 +965,7 @@ fn expected_resend() -> Vec<u8> {
     .concat()
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn session_present_resends_with_dup_same_ids_in_order() {
     let mut b = session_with_everything_in_flight(Split::Whole, 1_000);
@@ -985,6 +999,7 @@ fn session_present_resends_with_dup_same_ids_in_order() {
     assert!(resent.is_empty());
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn session_not_present_is_session_lost_but_nothing_is_dropped() {
     let mut b = session_with_everything_in_flight(Split::Whole, 1_000);
@@ -1079,6 +1094,7 @@ fn scenario(split: Split, start: u32) -> (Vec<u8>, Vec<Event>, Vec<Got>, State) 
     (all_sent, events, b.take_got(), b.engine.state())
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn any_split_of_the_input_gives_identical_results() {
     let whole = scenario(Split::Whole, 1_000);
@@ -1106,6 +1122,7 @@ fn any_split_of_the_input_gives_identical_results() {
     }
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn timers_cross_the_clock_wrap() {
     let whole = scenario(Split::Whole, 1_000);
@@ -1237,6 +1254,7 @@ fn subscribe_refuses_a_suback_the_rx_buffer_could_not_hold() {
     assert_eq!(b.engine.state(), State::Connected);
 }
 
+#[cfg(all(feature = "qos2", feature = "resubscribe"))]
 #[test]
 fn renewed_subscriptions_come_in_batches_whose_suback_fits_rx() {
     // A 7-byte rx buffer holds the SUBACK of at most 3 filters.

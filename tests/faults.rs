@@ -8,6 +8,7 @@
 //!
 //! `cargo test --test faults` runs a handful of seeds. More: `MQE_FAULT_SEEDS=200` (seeds
 //! 1..=200); one: `MQE_FAULT_SEED=17`. A failing seed is printed.
+#![cfg(all(feature = "qos2", feature = "reconnect"))]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -1,5 +1,7 @@
 //! The C API called as C would call it, over a fake C transport and clock: argument checks,
 //! state rules, re-entrancy from callbacks, events and messages, and status texts.
+// Helpers of the tests gated on facilities a smaller build (e.g. `lite`) lacks.
+#![cfg_attr(not(feature = "full"), allow(dead_code, unused_imports))]
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -403,6 +405,7 @@ fn calls_before_init_are_not_init() {
     }
 }
 
+#[cfg(all(feature = "will", feature = "reconnect", feature = "offline-queue"))]
 #[test]
 fn init_checks_its_arguments() {
     let mut h = Harness::new("127.0.0.1");
@@ -707,6 +710,7 @@ fn init_checks_its_arguments() {
     assert_eq!(unsafe { mqe_state(c) }, MQE_STATE_DISCONNECTED);
 }
 
+#[cfg(all(feature = "reconnect", feature = "offline-queue"))]
 #[test]
 fn options_default_matches_the_contract() {
     let o = mqe_options_default();
@@ -726,6 +730,7 @@ fn options_default_matches_the_contract() {
     assert_eq!(o.qos0_policy, MQE_QOS0_REJECT_WHEN_FULL);
 }
 
+#[cfg(all(feature = "qos2", feature = "resubscribe"))]
 #[test]
 fn publish_checks_its_arguments() {
     let mut h = Harness::new("127.0.0.1");
@@ -903,6 +908,7 @@ fn reinit_rebuilds_the_client_in_place_from_scratch() {
     assert_eq!(id, 1);
 }
 
+#[cfg(all(feature = "qos2", feature = "resubscribe"))]
 #[test]
 fn full_session_through_the_c_api() {
     let mut h = Harness::new("127.0.0.1");
@@ -995,6 +1001,7 @@ fn full_session_through_the_c_api() {
     assert_eq!(unsafe { mqe_next_deadline_ms(c) }, u32::MAX);
 }
 
+#[cfg(all(feature = "qos2", feature = "ip-literal"))]
 #[test]
 fn ipv6_literals_connect_directly_and_zone_ids_go_to_the_resolver() {
     let mut h = Harness::new("2001:db8::a:1.2.3.4");
@@ -1254,6 +1261,7 @@ unsafe extern "C" fn p_random(_ctx: *mut c_void) -> u32 {
     7
 }
 
+#[cfg(feature = "offline-queue")]
 #[test]
 fn automatic_reconnect_through_the_c_api() {
     let mut h = Harness::new("127.0.0.1");
@@ -1476,6 +1484,7 @@ fn wait_msg_returns_after_a_message_or_the_timeout() {
 }
 
 /// Records (which handler, topic) for the per-topic handler tests.
+#[cfg(feature = "topic-handlers")]
 unsafe extern "C" fn tagged_handler(user: *mut c_void, msg: *const mqe_message_t) {
     let log = unsafe { &mut *user.cast::<Vec<(usize, String)>>() };
     let m = unsafe { &*msg };
@@ -1483,6 +1492,7 @@ unsafe extern "C" fn tagged_handler(user: *mut c_void, msg: *const mqe_message_t
     log.push((1, String::from_utf8(topic.to_vec()).unwrap()));
 }
 
+#[cfg(feature = "topic-handlers")]
 unsafe extern "C" fn other_tagged_handler(user: *mut c_void, msg: *const mqe_message_t) {
     let log = unsafe { &mut *user.cast::<Vec<(usize, String)>>() };
     let m = unsafe { &*msg };
@@ -1490,6 +1500,7 @@ unsafe extern "C" fn other_tagged_handler(user: *mut c_void, msg: *const mqe_mes
     log.push((2, String::from_utf8(topic.to_vec()).unwrap()));
 }
 
+#[cfg(feature = "topic-handlers")]
 #[test]
 fn per_topic_handlers_get_every_match_and_the_default_the_rest() {
     let mut h = Harness::new("127.0.0.1");
@@ -1633,9 +1644,12 @@ fn per_topic_handlers_get_every_match_and_the_default_the_rest() {
     assert_eq!(log, vec![(2, "a/x".to_owned())]);
 }
 
+#[cfg(feature = "outbox")]
 static CS_LOCK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+#[cfg(feature = "outbox")]
 static CS_ENTERED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
+#[cfg(feature = "outbox")]
 unsafe extern "C" fn cs_enter() -> u32 {
     use std::sync::atomic::Ordering;
     while CS_LOCK
@@ -1648,11 +1662,13 @@ unsafe extern "C" fn cs_enter() -> u32 {
     0x5a
 }
 
+#[cfg(feature = "outbox")]
 unsafe extern "C" fn cs_exit(state: u32) {
     assert_eq!(state, 0x5a);
     CS_LOCK.store(false, std::sync::atomic::Ordering::Release);
 }
 
+#[cfg(feature = "outbox")]
 #[test]
 fn posted_messages_go_out_in_order_from_the_owners_poll() {
     let mut h = Harness::new("127.0.0.1");
@@ -1779,6 +1795,7 @@ fn logging_harness(reconnect: bool) -> Harness {
     h
 }
 
+#[cfg(feature = "log")]
 #[test]
 fn the_log_hook_tells_the_connection_lifecycle() {
     let mut h = logging_harness(true);
@@ -1844,6 +1861,7 @@ fn the_log_hook_tells_the_connection_lifecycle() {
     assert_eq!(take_log(ctx), lines(&[(MQE_LOG_INFO, "disconnected")]));
 }
 
+#[cfg(all(feature = "reconnect", feature = "log"))]
 #[test]
 fn the_log_hook_reports_a_refusal_with_its_code_and_text() {
     let mut h = logging_harness(false);
@@ -1871,6 +1889,7 @@ fn the_log_hook_reports_a_refusal_with_its_code_and_text() {
         .all(|line| *line == (MQE_LOG_INFO, "disconnected".to_owned())));
 }
 
+#[cfg(feature = "log")]
 #[test]
 fn the_log_level_filters_and_null_hook_or_off_means_no_call() {
     // Default INFO: the DEBUG lines (SUBACK, PINGRESP) are not formatted or delivered.
@@ -1934,6 +1953,7 @@ fn the_log_level_filters_and_null_hook_or_off_means_no_call() {
     assert_eq!(take_log(ctx), vec![]);
 }
 
+#[cfg(all(feature = "reconnect", feature = "log"))]
 #[test]
 fn a_transports_failure_code_names_the_reason_in_the_event_and_the_log() {
     let cases = [
@@ -2048,6 +2068,7 @@ fn a_resolver_failure_is_dns_unless_the_resolver_names_it_and_old_codes_do_not_l
 
 // --- what the header says, pinned ---
 
+#[cfg(feature = "qos2")]
 #[test]
 fn without_a_store_buffer_qos_1_and_2_are_too_large_not_full() {
     let mut h = Harness::new("127.0.0.1");
@@ -2148,6 +2169,7 @@ fn init_refuses_a_string_over_65535_bytes_as_too_large() {
     assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_ERR_TOO_LARGE);
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn a_full_incoming_qos2_table_closes_with_its_own_status() {
     let mut h = Harness::new("127.0.0.1");
@@ -2221,6 +2243,7 @@ impl Harness {
     }
 }
 
+#[cfg(feature = "qos2")]
 #[test]
 fn an_evicted_incoming_qos2_id_is_its_own_event() {
     let mut h = Harness::new("127.0.0.1");
@@ -2279,6 +2302,7 @@ fn an_evicted_incoming_qos2_id_is_its_own_event() {
     }
 }
 
+#[cfg(feature = "topic-handlers")]
 #[test]
 fn a_filter_the_broker_refuses_frees_its_handler_slot() {
     let mut h = Harness::new("127.0.0.1");
@@ -2337,6 +2361,7 @@ fn a_filter_the_broker_refuses_frees_its_handler_slot() {
     assert_eq!(log, [(1, "r/0".to_owned())]);
 }
 
+#[cfg(feature = "topic-handlers")]
 #[test]
 fn a_renewed_filter_the_broker_refuses_frees_its_handler_slot() {
     let mut h = Harness::new("127.0.0.1");
@@ -2488,6 +2513,7 @@ fn publish_n_takes_the_topic_as_pointer_and_length() {
     );
 }
 
+#[cfg(feature = "topic-handlers")]
 #[test]
 fn subscribe_n_and_subscribe_cb_n_take_the_filter_as_pointer_and_length() {
     let mut h = Harness::new("127.0.0.1");
@@ -2582,6 +2608,7 @@ unsafe extern "C" fn on_wedge_event(user: *mut c_void, event: *const mqe_event_t
     seen.push((e.kind, e.packet_id, e.abandoned, e.qos, topic, e.size));
 }
 
+#[cfg(feature = "qos2")]
 /// Issue 12 §3 through the C API: the options' defaults, an oversized PUBLISH reported with
 /// MQE_EVENT_MESSAGE_TOO_LARGE and acknowledged, and a PUBREL left unanswered completed with
 /// `abandoned` after `pubrel_max_connections` connections.

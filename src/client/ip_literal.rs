@@ -1,9 +1,12 @@
 //! IP literals in a broker's host name: an IPv4 dotted quad or an IPv6 address in RFC 4291
 //! text form (one `::` at most, an optional trailing dotted quad, no zone id). Anything else is
 //! a name to resolve. It accepts exactly what core's `str::parse::<IpAddr>` accepts, without
-//! that parser's 2 KB of flash and its panic paths.
+//! that parser's 2 KB of flash and its panic paths. Without the `ip-literal` feature only the
+//! dotted quad is parsed: an IPv6 literal then goes to the resolver like a name.
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+#[cfg(feature = "ip-literal")]
+use core::net::Ipv6Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 /// The address `text` spells, or `None` when it is not an IP literal.
 pub(crate) fn parse(text: &str) -> Option<IpAddr> {
@@ -13,7 +16,10 @@ pub(crate) fn parse(text: &str) -> Option<IpAddr> {
             .is_empty()
             .then_some(IpAddr::V4(Ipv4Addr::from_bits(v4)));
     }
-    ipv6(bytes).map(IpAddr::V6)
+    #[cfg(feature = "ip-literal")]
+    return ipv6(bytes).map(IpAddr::V6);
+    #[cfg(not(feature = "ip-literal"))]
+    None
 }
 
 /// A number of at most `max_digits` digits in `radix` at the start of `text`: its value and
@@ -76,6 +82,7 @@ fn ipv4(text: &[u8]) -> Option<(u32, &[u8])> {
     Some((addr, rest))
 }
 
+#[cfg(feature = "ip-literal")]
 /// An IPv6 literal spanning all of `text`: 16-bit groups of 1 to 4 hex digits separated by
 /// `:`, at most one `::` standing for at least one zero group, and optionally a dotted quad
 /// for the last two groups.
@@ -130,7 +137,7 @@ fn ipv6(text: &[u8]) -> Option<Ipv6Addr> {
     Some(Ipv6Addr::from(addr))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ip-literal"))]
 mod tests {
     use super::*;
     extern crate std;

@@ -81,7 +81,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// reached CONNACK is retried at the same endpoint; a failed attempt moves to the next.
     pub(super) fn schedule_reconnect(&mut self, now: Instant) {
         self.close_if_engine_disconnected();
+        // Without the `reconnect` feature this is always taken: the rest drops out of the image.
         if !self.want_connection
+            || !cfg!(feature = "reconnect")
             || !self.reconnect.enabled
             || self.phase != Phase::Idle
             || self.link_blocks_attempt()

@@ -12,6 +12,44 @@ pub(super) fn suback_len(filters: usize) -> usize {
     wire::packet_len(filters.saturating_add(2)).unwrap_or(usize::MAX)
 }
 
+/// Topic filters with their requested QoS, read by index: what `Engine::subscribe_list` takes,
+/// so that SUBSCRIBE is built by one non-generic path from a slice, the C API's array or an
+/// iterator.
+pub trait FilterList {
+    fn count(&self) -> usize;
+    /// Filter `index` (`< count()`), or `None` if it cannot be read (it is then skipped).
+    fn get(&self, index: usize) -> Option<(&str, QoS)>;
+}
+
+impl<const N: usize> FilterList for [(&str, QoS); N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn get(&self, index: usize) -> Option<(&str, QoS)> {
+        self.as_slice().get(index).copied()
+    }
+}
+
+/// The filters of `list` in order: one iterator type, so the encoders are built once for
+/// every SUBSCRIBE (the app's and the renewals).
+pub(super) fn filters_of(list: &dyn FilterList) -> impl Iterator<Item = (&str, QoS)> + Clone {
+    (0..list.count()).filter_map(move |i| list.get(i))
+}
+
+/// An iterator as a [`FilterList`] (the Rust API's `subscribe`): few filters, so re-walking
+/// it per index costs nothing that matters.
+/// (`'f` in the type, so that a borrow of it cannot outlive the filters.)
+struct IterList<'f, I>(I, core::marker::PhantomData<&'f str>);
+
+impl<'f, I: Iterator<Item = (&'f str, QoS)> + Clone> FilterList for IterList<'f, I> {
+    fn count(&self) -> usize {
+        self.0.clone().count()
+    }
+    fn get(&self, index: usize) -> Option<(&str, QoS)> {
+        self.0.clone().nth(index)
+    }
+}
+
 fn room_error(len: usize, capacity: usize) -> Error {
     if len > capacity {
         Error::TooLarge
@@ -60,6 +98,11 @@ impl<'b> Engine<'b> {
         qos: QoS,
         retain: bool,
     ) -> Result<Option<u16>, Error> {
+        // Without the `qos2` feature QoS 2 is refused, so its exchanges are never started.
+        #[cfg(not(feature = "qos2"))]
+        if qos == QoS::ExactlyOnce {
+            return Err(Error::InvalidQos);
+        }
         let len = wire::publish_len(topic, payload.len(), qos)?;
         if qos == QoS::AtMostOnce {
             if self.state != State::Connected {
@@ -91,11 +134,23 @@ impl<'b> Engine<'b> {
     where
         I: Iterator<Item = (&'f str, QoS)> + Clone,
     {
+        self.subscribe_list(now, &IterList(filters, core::marker::PhantomData))
+    }
+
+    /// `subscribe` for a [`FilterList`]: the one SUBSCRIBE path (one copy in the image,
+    /// whatever the callers' filter sources; issue 16).
+    pub fn subscribe_list(&mut self, now: Instant, list: &dyn FilterList) -> Result<u16, Error> {
         if self.state != State::Connected {
             return Err(Error::InvalidState);
         }
+        let filters = filters_of(list);
+        // Without `qos2` a broker must not send QoS 2 (§3.8.4): ask for at most QoS 1.
+        #[cfg(not(feature = "qos2"))]
+        if filters.clone().any(|(_, qos)| qos == QoS::ExactlyOnce) {
+            return Err(Error::InvalidQos);
+        }
         let len = wire::subscribe_len(filters.clone())?;
-        let count = filters.clone().count();
+        let count = list.count();
         if suback_len(count) > self.config.max_rx_packet {
             return Err(Error::TooLarge);
         }

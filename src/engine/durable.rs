@@ -153,6 +153,7 @@ mod enabled {
         }
 
         /// PUBREL for an incoming id: journaled when the id was known.
+        #[cfg_attr(not(feature = "qos2"), allow(dead_code))] // PUBREL handling is `qos2`'s
         pub(in crate::engine) fn durable_rx_release(&mut self, known: bool, packet_id: u16) {
             if known {
                 let _ = self.journal(Record::RxRelease(packet_id));
@@ -221,6 +222,7 @@ mod enabled {
             }
         }
 
+        #[cfg_attr(not(feature = "qos2"), allow(dead_code))] // PUBREL handling is `qos2`'s
         pub(in crate::engine) fn rx_qos2_known(&self, packet_id: u16) -> bool {
             self.session.rx_qos2_known(packet_id)
         }
@@ -270,10 +272,12 @@ impl Engine<'_> {
     ) -> Result<(), Error> {
         Ok(())
     }
+    #[cfg(feature = "qos2")]
     #[inline(always)]
     pub(in crate::engine) fn durable_rx_release(&mut self, _known: bool, _packet_id: u16) {}
     #[inline(always)]
     pub(in crate::engine) fn durable_rx_clear(&mut self, _had_ids: bool) {}
+    #[cfg(feature = "qos2")]
     #[inline(always)]
     pub(in crate::engine) fn rx_qos2_known(&self, _packet_id: u16) -> bool {
         false

@@ -2,7 +2,9 @@
 
 use super::{Engine, Event, Handled, Incoming, Message, State};
 use crate::error::Error;
-use crate::session::{content_hash, AckOutcome, Evicted, PublishAck, SubKind, Verdict};
+use crate::session::{content_hash, AckOutcome, PublishAck, SubKind};
+#[cfg(feature = "qos2")]
+use crate::session::{Evicted, Verdict};
 use crate::time::Instant;
 use crate::wire::{self, AckKind, Frame, Packet, QoS};
 
@@ -138,14 +140,21 @@ impl<'b> Engine<'b> {
                 self.on_publish_ack(now, PublishAck::Puback, id)?;
                 None
             }
+            #[cfg(feature = "qos2")]
             Packet::Pubrec(id) => {
                 self.on_publish_ack(now, PublishAck::Pubrec, id)?;
                 None
             }
+            #[cfg(feature = "qos2")]
             Packet::Pubcomp(id) => {
                 self.on_publish_ack(now, PublishAck::Pubcomp, id)?;
                 None
             }
+            #[cfg(not(feature = "qos2"))]
+            Packet::Pubrec(_) | Packet::Pubcomp(_) | Packet::Pubrel(_) => {
+                return Err(Error::UnexpectedPacket)
+            }
+            #[cfg(feature = "qos2")]
             Packet::Pubrel(id) => {
                 // Forget the id (if known) and answer PUBCOMP either way (§4.3.3).
                 let known = self.rx_qos2_known(id);
@@ -252,6 +261,13 @@ impl<'b> Engine<'b> {
 
     /// An incoming QoS 2 PUBLISH (`hash`: its content hash): sends PUBREC; true when it is
     /// new (deliver it), false when it is a re-send of one held until its PUBREL.
+    /// Without the `qos2` feature the client never asks for QoS 2, so one is a protocol error.
+    #[cfg(not(feature = "qos2"))]
+    pub(super) fn receive_qos2(&mut self, _id: u16, _hash: u16, _dup: bool) -> Result<bool, Error> {
+        Err(Error::UnexpectedPacket)
+    }
+
+    #[cfg(feature = "qos2")]
     pub(super) fn receive_qos2(&mut self, id: u16, hash: u16, dup: bool) -> Result<bool, Error> {
         // The rule (docs/DELIVERY.md): an id is held until its PUBREL; a re-send is
         // known by its id and content hash, or by DUP once only the id is left.
@@ -261,6 +277,7 @@ impl<'b> Engine<'b> {
         Ok(matches!(verdict, Verdict::New { .. }))
     }
 
+    #[cfg(feature = "qos2")]
     pub(super) fn report_evicted(&mut self, evicted: Evicted) {
         if evicted.count > 0 {
             self.push_event(Event::RxQos2Evicted {

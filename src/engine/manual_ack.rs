@@ -80,7 +80,8 @@ impl<'b> Engine<'b> {
         id: u16,
         hash: u16,
     ) -> Result<Option<bool>, Error> {
-        if !self.awaiting.on || self.session.rx_qos2_known(id) {
+        // Without `qos2` the usual path refuses the PUBLISH (UnexpectedPacket).
+        if !cfg!(feature = "qos2") || !self.awaiting.on || self.session.rx_qos2_known(id) {
             return Ok(None);
         }
         if self.awaiting.position(id).is_some() {
@@ -112,8 +113,12 @@ impl<'b> Engine<'b> {
         if send && !self.has_ack_room() {
             return Err(Error::Full);
         }
-        let (_, evicted) = self.session.rx_qos2_receive(id, hash, false)?;
-        self.report_evicted(evicted);
+        // Without `qos2` no message ever awaits (a QoS 2 PUBLISH ends the connection).
+        #[cfg(feature = "qos2")]
+        {
+            let (_, evicted) = self.session.rx_qos2_receive(id, hash, false)?;
+            self.report_evicted(evicted);
+        }
         self.durable_rx(id, hash)?;
         self.awaiting.remove(index);
         if send {

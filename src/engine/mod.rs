@@ -26,6 +26,7 @@ use crate::session::Session;
 use crate::time::Instant;
 use crate::wire::{self, QoS};
 
+pub use commands::FilterList;
 #[cfg(feature = "store")]
 pub use durable::Restored;
 #[cfg(feature = "store")]

@@ -1,13 +1,13 @@
 //! Outputs: bytes to send (tx, and what waits for room in it) and events.
 
-use super::commands::suback_len;
-use super::{Engine, Event, State};
+use super::commands::{filters_of, suback_len};
+use super::{Engine, Event, FilterList, State};
 use crate::bytes::{copy_into, move_within};
 use crate::config::EVENT_QUEUE;
 use crate::error::Error;
 use crate::session::{Resend, SubKind};
 use crate::time::Instant;
-use crate::wire::{self, AckKind};
+use crate::wire::{self, AckKind, QoS};
 
 impl<'b> Engine<'b> {
     fn tx_free(&mut self) -> &mut [u8] {
@@ -18,7 +18,9 @@ impl<'b> Engine<'b> {
         self.tx.len().saturating_sub(self.tx_len)
     }
 
-    /// Runs an encoder on the free part of tx and keeps what it wrote.
+    /// Runs an encoder on the free part of tx and keeps what it wrote. Always inlined: two
+    /// lines around the encoder, so no monomorphised copy per packet kind is kept (issue 16).
+    #[inline(always)]
     pub(super) fn encode_tx<F>(&mut self, encode: F) -> Result<(), Error>
     where
         F: FnOnce(&mut [u8]) -> Result<usize, Error>,
@@ -107,10 +109,12 @@ impl<'b> Engine<'b> {
             let Ok(packet_id) = self.session.allocate_sub_id() else {
                 return;
             };
-            let session = &self.session;
-            let filters = batch.clone().filter_map(|i| session.subscription(i));
+            let renewals = Renewals {
+                session: &self.session,
+                batch: batch.clone(),
+            };
             let free = self.tx.get_mut(self.tx_len..).unwrap_or_default();
-            let Ok(written) = wire::encode_subscribe(free, packet_id, filters) else {
+            let Ok(written) = wire::encode_subscribe(free, packet_id, filters_of(&renewals)) else {
                 return;
             };
             self.tx_len = self.tx_len.saturating_add(written).min(self.tx.len());
@@ -144,9 +148,11 @@ impl<'b> Engine<'b> {
             count += 1;
         }
         // Confirm with the encoder's own arithmetic.
-        let session = &self.session;
-        let batch = pending.start..pending.start.saturating_add(count);
-        match wire::subscribe_len(batch.filter_map(|i| session.subscription(i))) {
+        let renewals = Renewals {
+            session: &self.session,
+            batch: pending.start..pending.start.saturating_add(count),
+        };
+        match wire::subscribe_len(filters_of(&renewals)) {
             Ok(len) if len <= room => count,
             _ => 0,
         }
@@ -176,5 +182,21 @@ impl<'b> Engine<'b> {
 
     pub(super) fn event_room(&self) -> usize {
         EVENT_QUEUE.saturating_sub(self.events.len())
+    }
+}
+
+/// Remembered subscriptions `batch` as a [`FilterList`], for a renewal SUBSCRIBE.
+struct Renewals<'s, 'b> {
+    session: &'s crate::session::Session<'b>,
+    batch: core::ops::Range<usize>,
+}
+
+impl FilterList for Renewals<'_, '_> {
+    fn count(&self) -> usize {
+        self.batch.len()
+    }
+    fn get(&self, index: usize) -> Option<(&str, QoS)> {
+        self.session
+            .subscription(self.batch.start.checked_add(index)?)
     }
 }

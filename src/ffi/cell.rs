@@ -11,15 +11,19 @@ use core::mem::{align_of, size_of, MaybeUninit};
 use core::ptr;
 
 use super::init::ClientSetup;
-use super::log::{
-    self, mqe_log_level_t, Args, LogFilter, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN,
-};
+#[cfg(feature = "log")]
+use super::log::{self, LogFilter};
+use super::log::{mqe_log_level_t, Args, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN};
+#[cfg(feature = "outbox")]
 use super::outbox::{self, Outbox};
 use super::status::{MQE_ERR_NOT_INIT, MQE_ERR_NULL};
-use super::topic_handlers::{free_refused_handlers, Targets, TopicHandler};
+use super::topic_handlers::Targets;
+#[cfg(feature = "topic-handlers")]
+use super::topic_handlers::{free_refused_handlers, TopicHandler};
 use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
+#[cfg(feature = "topic-handlers")]
 use crate::config::MAX_TOPIC_HANDLERS;
 use crate::time::Instant;
 use crate::Error;
@@ -41,6 +45,7 @@ const MAGIC: u64 = 0x6d71_655f_636c_6e74; // "mqe_clnt"
 #[repr(C)]
 pub(crate) struct ClientStorage {
     magic: u64,
+    #[cfg(feature = "outbox")]
     outbox: Outbox,
     cell: ClientCell,
 }
@@ -52,12 +57,14 @@ pub(crate) struct ClientCell {
     /// Why the last connection ended (`None`: clean disconnect or never connected).
     pub(crate) last_reason: Option<Error>,
     pub(crate) platform: mqe_platform_t,
+    #[cfg(feature = "log")]
     pub(crate) log_filter: LogFilter,
     pub(crate) message_handler: mqe_message_handler_t,
     pub(crate) message_user: *mut c_void,
     pub(crate) event_handler: mqe_event_handler_t,
     pub(crate) event_user: *mut c_void,
     /// Per-topic handlers (`handler: None` = free).
+    #[cfg(feature = "topic-handlers")]
     pub(crate) topic_handlers: [TopicHandler; MAX_TOPIC_HANDLERS],
     /// Messages dispatched and PINGRESPs seen since mqe_init (the blocking helpers wait on them).
     pub(crate) messages_seen: u32,
@@ -110,14 +117,18 @@ pub(crate) unsafe fn init_storage(
         ptr::addr_of_mut!((*cell).dispatching).write(false);
         ptr::addr_of_mut!((*cell).last_reason).write(None);
         ptr::addr_of_mut!((*cell).platform).write(platform);
+        #[cfg(feature = "log")]
         ptr::addr_of_mut!((*cell).log_filter).write(LogFilter::DEFAULT);
         ptr::addr_of_mut!((*cell).message_handler).write(None);
         ptr::addr_of_mut!((*cell).message_user).write(ptr::null_mut());
         ptr::addr_of_mut!((*cell).event_handler).write(None);
         ptr::addr_of_mut!((*cell).event_user).write(ptr::null_mut());
-        let handlers = ptr::addr_of_mut!((*cell).topic_handlers).cast::<TopicHandler>();
-        for index in 0..MAX_TOPIC_HANDLERS {
-            handlers.add(index).write(TopicHandler::EMPTY);
+        #[cfg(feature = "topic-handlers")]
+        {
+            let handlers = ptr::addr_of_mut!((*cell).topic_handlers).cast::<TopicHandler>();
+            for index in 0..MAX_TOPIC_HANDLERS {
+                handlers.add(index).write(TopicHandler::EMPTY);
+            }
         }
         ptr::addr_of_mut!((*cell).messages_seen).write(0);
         ptr::addr_of_mut!((*cell).ping_responses).write(0);
@@ -131,12 +142,14 @@ pub(crate) unsafe fn init_storage(
             dispatching: _,
             last_reason: _,
             platform: _,
-            log_filter: _,
+            #[cfg(feature = "log")]
+                log_filter: _,
             message_handler: _,
             message_user: _,
             event_handler: _,
             event_user: _,
-            topic_handlers: _,
+            #[cfg(feature = "topic-handlers")]
+                topic_handlers: _,
             messages_seen: _,
             ping_responses: _,
             #[cfg(feature = "cloud-profiles")]
@@ -145,6 +158,7 @@ pub(crate) unsafe fn init_storage(
                 credentials: _,
             client: _,
         } = &*cell;
+        #[cfg(feature = "outbox")]
         outbox::reset(ptr::addr_of_mut!((*storage).outbox));
         ptr::addr_of_mut!((*storage).magic).write(MAGIC);
     }
@@ -154,11 +168,16 @@ impl ClientCell {
     /// Logs `template` (see `log::ARG`) with `args` through the platform's hook, formatted
     /// only when the line will be delivered. The hook runs while the client is borrowed: like
     /// the transport, it must not call the library.
+    /// Without the `log` feature nothing is formatted: the templates and the strerror texts
+    /// drop out of the image.
     #[inline]
     pub(crate) fn log(&self, level: mqe_log_level_t, template: &'static [u8], args: Args) {
+        #[cfg(feature = "log")]
         if self.log_filter.enabled(&self.platform, level) {
             log::emit(&self.platform, level, template, &args);
         }
+        #[cfg(not(feature = "log"))]
+        let _ = (level, template, args);
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -211,7 +230,9 @@ impl ClientCell {
             Dispatch::Subscribed { packet_id, granted } => {
                 let granted = window.get(granted).unwrap_or(&[]);
                 self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
+                #[cfg(feature = "topic-handlers")]
                 let engine = self.client.engine();
+                #[cfg(feature = "topic-handlers")]
                 free_refused_handlers(&mut self.topic_handlers, granted, |filter| {
                     engine.subscriptions().any(|(f, _)| f.as_bytes() == filter)
                 });
@@ -354,6 +375,7 @@ pub(crate) unsafe fn cell_ptr(c: *const mqe_client_t) -> Result<*mut ClientCell,
     Ok(unsafe { ptr::addr_of_mut!((*storage).cell) })
 }
 
+#[cfg(feature = "outbox")]
 /// The outbox behind an initialised `mqe_client_t` (see `cell_ptr`). Any task may use it
 /// through the functions of `outbox`.
 ///

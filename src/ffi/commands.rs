@@ -4,14 +4,18 @@
 use core::ffi::{c_char, c_void};
 
 use super::args::{c_slice, c_str, c_str_n, write_out};
+#[cfg(feature = "outbox")]
 use super::cell::outbox_ptr;
 use super::cell::ClientCell;
 use super::log::MQE_LOG_INFO;
+#[cfg(feature = "outbox")]
 use super::outbox;
 use super::status::*;
 use super::types::*;
 use super::{into_status, with_cell};
+#[cfg(feature = "outbox")]
 use crate::config;
+use crate::engine::FilterList;
 use crate::wire::{self, QoS};
 
 /// Starts connecting (resolve, TCP connect, CONNECT) and returns at once; `mqe_poll` does the
@@ -212,6 +216,22 @@ pub unsafe extern "C" fn mqe_subscribe(
     unsafe { mqe_subscribe_many(c, &sub, 1, packet_id) }
 }
 
+/// The C API's subscription array as the engine's filter list.
+struct CFilters<'a>(&'a [mqe_subscription_t]);
+
+impl FilterList for CFilters<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, index: usize) -> Option<(&str, QoS)> {
+        let sub = self.0.get(index)?;
+        // SAFETY: the filters were checked NUL-terminated (and valid) by mqe_subscribe_many,
+        // and stay unchanged during its call per its contract; this lives only inside it.
+        let filter = unsafe { c_str(sub.filter) }.ok()?;
+        Some((filter, QoS::from_u8(sub.qos).ok()?))
+    }
+}
+
 /// Sends one SUBSCRIBE for `count` filters; returns at once. The SUBACK arrives as
 /// `MQE_EVENT_SUBSCRIBED` with the same packet id (written to `*packet_id` if not NULL) and one
 /// granted QoS per filter. The filters are copied during the call. Needs `MQE_STATE_CONNECTED`.
@@ -251,16 +271,11 @@ pub unsafe extern "C" fn mqe_subscribe_many(
                 super::cloud::check_subscribe(cell, filter, sub.qos, count)?;
             }
             // Every element was checked above, so none is dropped here.
-            let filters = subs.iter().filter_map(|sub| {
-                // Validated above and unchanged during this call per the contract.
-                let filter = c_str(sub.filter).ok()?;
-                Some((filter, QoS::from_u8(sub.qos).ok()?))
-            });
             let now = cell.now();
             let id = cell
                 .client
                 .engine_mut()
-                .subscribe(now, filters)
+                .subscribe_list(now, &CFilters(subs))
                 .map_err(status_of)?;
             write_out(packet_id, id);
             Ok(())
@@ -297,6 +312,7 @@ pub unsafe extern "C" fn mqe_unsubscribe(
                 .engine_mut()
                 .unsubscribe(now, core::iter::once(filter))
                 .map_err(status_of)?;
+            #[cfg(feature = "topic-handlers")]
             cell.remove_topic_handler(filter);
             write_out(packet_id, id);
             Ok(())
@@ -304,7 +320,8 @@ pub unsafe extern "C" fn mqe_unsubscribe(
     })
 }
 
-/// Queues a publish from any task or ISR (every other call belongs to the owner task): topic
+#[cfg(feature = "outbox")]
+/// Queues a publish from any task or ISR (feature `outbox`) (every other call belongs to the owner task): topic
 /// and payload are copied into one of `MQE_OUTBOX_SLOTS` slots under the critical section, and
 /// the owner's `mqe_poll` publishes them in the order posted while `MQE_STATE_CONNECTED` (as
 /// `mqe_publish` would, without a packet id; failures it cannot retry are reported as
@@ -373,6 +390,7 @@ pub unsafe extern "C" fn mqe_post_publish(
 ///
 /// # Safety
 /// As `mqe_subscribe`; `handler` and `user` stay valid while registered.
+#[cfg(feature = "topic-handlers")]
 #[no_mangle]
 pub unsafe extern "C" fn mqe_subscribe_cb(
     c: *mut mqe_client_t,
@@ -397,6 +415,7 @@ pub unsafe extern "C" fn mqe_subscribe_cb(
 ///
 /// # Safety
 /// As `mqe_subscribe_cb`, with `filter` NULL or readable for `filter_len` bytes.
+#[cfg(feature = "topic-handlers")]
 #[no_mangle]
 pub unsafe extern "C" fn mqe_subscribe_cb_n(
     c: *mut mqe_client_t,
@@ -417,6 +436,7 @@ pub unsafe extern "C" fn mqe_subscribe_cb_n(
     })
 }
 
+#[cfg(feature = "topic-handlers")]
 /// The rest of `mqe_subscribe_cb` once the filter is read.
 ///
 /// # Safety
@@ -438,7 +458,7 @@ unsafe fn subscribe_cb_str(
     match cell
         .client
         .engine_mut()
-        .subscribe(now, core::iter::once((filter, qos)))
+        .subscribe_list(now, &[(filter, qos)])
     {
         Ok(id) => {
             // SAFETY: forwarded contract.

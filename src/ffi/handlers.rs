@@ -2,7 +2,9 @@
 
 use core::ffi::c_void;
 
+#[cfg(feature = "log")]
 use super::log::mqe_log_level_t;
+#[cfg(feature = "log")]
 use super::status::*;
 use super::types::*;
 use super::{into_status, with_cell};
@@ -50,7 +52,8 @@ pub unsafe extern "C" fn mqe_set_event_handler(
     })
 }
 
-/// Sets the most verbose level passed to the platform's `log` hook: `MQE_LOG_ERROR` ..
+/// Sets the most verbose level passed to the platform's `log` hook (feature `log`; without it
+/// the hook is never called): `MQE_LOG_ERROR` ..
 /// `MQE_LOG_DEBUG`, or `MQE_LOG_OFF`; `MQE_LOG_INFO` after `mqe_init`. Lines are formatted
 /// (into a 96-byte stack buffer, cut there, NUL-terminated) only when the hook is set and the
 /// level passes. Any state, also from a callback.
@@ -58,6 +61,7 @@ pub unsafe extern "C" fn mqe_set_event_handler(
 ///
 /// # Safety
 /// `c` is NULL or client storage.
+#[cfg(feature = "log")]
 #[no_mangle]
 pub unsafe extern "C" fn mqe_set_log_level(
     c: *mut mqe_client_t,

@@ -4,7 +4,9 @@
 use core::mem::{take, MaybeUninit};
 use core::ptr;
 
-use super::args::{c_slice, c_slice_opt, c_str, c_str_opt};
+#[cfg(feature = "will")]
+use super::args::c_slice;
+use super::args::{c_slice_opt, c_str, c_str_opt};
 use super::cell::{cell_ptr, init_storage};
 use super::status::*;
 use super::transport::CTransport;
@@ -14,11 +16,14 @@ use crate::config;
 use crate::engine::{
     Config, ConnectOptions, EngineParts, DEFAULT_OVERSIZED_LIMIT, DEFAULT_PUBREL_MAX_CONNECTIONS,
 };
-use crate::wire::{self, QoS};
+use crate::wire;
+#[cfg(feature = "will")]
+use crate::wire::QoS;
 
 /// Options with every default filled in and every pointer NULL: port 1883, keep-alive 60 s,
 /// clean session, connect timeout 10000 ms, ack timeout 20000 ms, ping timeout 0 (half the
-/// keep-alive), reconnect on with 1000..60000 ms backoff, the default in-flight window.
+/// keep-alive), reconnect on with 1000..60000 ms backoff (off without the `reconnect` feature),
+/// the default in-flight window.
 /// Set at least `host` and the rx and tx buffers before `mqe_init`.
 #[no_mangle]
 pub extern "C" fn mqe_options_default() -> mqe_options_t {
@@ -47,7 +52,7 @@ pub extern "C" fn mqe_options_default() -> mqe_options_t {
         connect_timeout_ms: 10_000,
         ack_timeout_ms: 20_000,
         ping_timeout_ms: 0,
-        reconnect: true,
+        reconnect: cfg!(feature = "reconnect"),
         reconnect_min_ms: 1_000,
         reconnect_max_ms: 60_000,
         inflight_window: 0,
@@ -259,6 +264,13 @@ unsafe fn check_options(
     let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
     let username = unsafe { c_str_opt(opts.username) }?;
     let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;
+    // Without the `will` feature a will is refused here, its fields never read.
+    #[cfg(not(feature = "will"))]
+    let will = match opts.will_topic.is_null() {
+        true => None,
+        false => return Err(MQE_ERR_ARG),
+    };
+    #[cfg(feature = "will")]
     let will = match unsafe { c_str_opt(opts.will_topic) }? {
         None => None,
         Some(topic) => Some(wire::Will {
@@ -301,7 +313,9 @@ unsafe fn check_options(
     if !disjoint(&regions) {
         return Err(MQE_ERR_ARG);
     }
+    // Reconnect asked of a library built without it: refused here, not ignored later.
     if opts.connect_timeout_ms == 0
+        || (opts.reconnect && !cfg!(feature = "reconnect"))
         || (opts.reconnect && opts.reconnect_min_ms > opts.reconnect_max_ms)
     {
         return Err(MQE_ERR_ARG);

@@ -2,9 +2,12 @@
 //! formatter over a fixed stack buffer (no heap, no `core::fmt`, which would cost kilobytes of
 //! flash). Nothing is formatted unless the hook is set and the level passes the filter.
 
+#[cfg(feature = "log")]
 use core::ffi::c_char;
 
+#[cfg(feature = "log")]
 use super::status::status_cstr;
+#[cfg(feature = "log")]
 use super::types::{mqe_platform_t, mqe_status_t};
 
 /// A log level: one of the `MQE_LOG_*` constants; lower is more severe.
@@ -23,17 +26,21 @@ pub const MQE_LOG_INFO: mqe_log_level_t = 2;
 /// Acknowledgements: SUBACK, UNSUBACK, PINGRESP.
 pub const MQE_LOG_DEBUG: mqe_log_level_t = 3;
 
+#[cfg(feature = "log")]
 /// Longest line handed to the hook, NUL included; longer lines are cut.
 const LINE_BYTES: usize = 96;
 
 /// In a template, `ARG` + i prints argument i in decimal and `STATUS` + i prints argument i
 /// as a status: its `mqe_strerror` text and code. Each log point is then a template and three
 /// words, and one shared function formats them all: a few instructions of flash per point.
+#[cfg(feature = "log")]
 pub(crate) const ARG: u8 = 0x01;
+#[cfg(feature = "log")]
 pub(crate) const STATUS: u8 = 0x11;
 /// The arguments of a template.
 pub(crate) type Args = [u32; 3];
 
+#[cfg(feature = "log")]
 /// A line being built on the stack; `len` stays below `LINE_BYTES`, so the last byte is a NUL.
 /// Byte by byte: lines are short, and this keeps the formatter a few hundred bytes of flash.
 struct Line {
@@ -41,6 +48,7 @@ struct Line {
     len: usize,
 }
 
+#[cfg(feature = "log")]
 impl Line {
     /// Appends `byte` unless only the NUL's room is left.
     fn push(&mut self, byte: u8) {
@@ -82,12 +90,14 @@ impl Line {
     }
 }
 
+#[cfg(feature = "log")]
 /// The most verbose level that reaches the platform's hook.
 #[derive(Clone, Copy)]
 pub(crate) struct LogFilter {
     max_level: mqe_log_level_t,
 }
 
+#[cfg(feature = "log")]
 impl LogFilter {
     pub(crate) const DEFAULT: LogFilter = LogFilter {
         max_level: MQE_LOG_INFO,
@@ -109,10 +119,12 @@ impl LogFilter {
     }
 }
 
+#[cfg(feature = "log")]
 fn arg(args: &Args, index: u8) -> u32 {
     args.get(usize::from(index)).copied().unwrap_or(0)
 }
 
+#[cfg(feature = "log")]
 /// Formats `template` with `args` into a stack buffer and hands the line to `platform`'s
 /// hook. Callers check `LogFilter::enabled` first, so that nothing is built for nothing.
 #[inline(never)]
@@ -142,6 +154,7 @@ pub(crate) fn emit(
     unsafe { hook(platform.ctx, level, line.buf.as_ptr().cast::<c_char>()) };
 }
 
+#[cfg(feature = "log")]
 #[cfg(test)]
 mod tests {
     extern crate std;

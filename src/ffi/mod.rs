@@ -22,6 +22,7 @@ mod init;
 #[cfg(feature = "link")]
 mod link;
 mod log;
+#[cfg(feature = "outbox")]
 mod outbox;
 mod panic;
 #[cfg(feature = "pending")]
@@ -50,6 +51,7 @@ pub use link::*;
 pub use log::{
     mqe_log_level_t, MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO, MQE_LOG_OFF, MQE_LOG_WARN,
 };
+#[cfg(feature = "outbox")]
 pub use outbox::{mqe_critical_enter_t, mqe_critical_exit_t, mqe_set_critical_section};
 pub use panic::*;
 #[cfg(feature = "pending")]

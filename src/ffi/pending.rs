@@ -1,7 +1,10 @@
 //! `mqe_pending` and `MQE_EVENT_IDLE` (feature `pending`): the work in hand, for applications
 //! that sleep (PSM, eDRX) and must know when nothing is sent or awaited.
 
-use super::cell::{cell_ptr, outbox_ptr};
+use super::cell::cell_ptr;
+#[cfg(feature = "outbox")]
+use super::cell::outbox_ptr;
+#[cfg(feature = "outbox")]
 use super::outbox;
 use super::status::*;
 use super::types::*;
@@ -54,11 +57,14 @@ pub unsafe extern "C" fn mqe_pending(
     // SAFETY: initialised; shared read while no `&mut` is alive.
     let pending = unsafe { &*cell }.client.pending();
     // SAFETY: initialised storage (cell_ptr succeeded); `waiting` only reads the counter.
+    #[cfg(feature = "outbox")]
     let posted = match unsafe { outbox_ptr(c) } {
         // SAFETY: as above.
         Ok(outbox) => unsafe { outbox::waiting(outbox) },
         Err(_) => 0,
     };
+    #[cfg(not(feature = "outbox"))]
+    let posted = 0;
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let posted = count(posted);
     let out_value = mqe_pending_t {

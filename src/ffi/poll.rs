@@ -1,14 +1,20 @@
 //! `mqe_poll`: drains the outbox, drives the client and delivers its messages and events to
 //! the handlers; `mqe_next_deadline_ms` says when to poll again.
 
-use super::cell::{blank_event, cell_ptr, outbox_ptr, Callback, ClientCell};
-use super::log::MQE_LOG_ERROR;
-use super::outbox;
+use super::cell::cell_ptr;
+#[cfg(any(feature = "outbox", feature = "credentials-cb"))]
+use super::cell::Callback;
 use super::status::*;
 use super::types::*;
-use crate::client::ClientState;
-use crate::config;
-use crate::wire::{self, QoS};
+#[cfg(feature = "outbox")]
+use {
+    super::cell::{blank_event, outbox_ptr, ClientCell},
+    super::log::MQE_LOG_ERROR,
+    super::outbox,
+    crate::client::ClientState,
+    crate::config,
+    crate::wire::{self, QoS},
+};
 
 /// Dispatches one `mqe_poll` delivers at most; the rest wait for the next poll
 /// (`mqe_next_deadline_ms` then answers 0).
@@ -41,8 +47,8 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
         cell.dispatching = true;
     }
     // SAFETY: `c` is initialised storage (cell_ptr succeeded); the cell borrow is inside.
-    let dropped = unsafe { drain_outbox(c, cell) };
-    if let Some(callback) = dropped {
+    #[cfg(feature = "outbox")]
+    if let Some(callback) = unsafe { drain_outbox(c, cell) } {
         // SAFETY: no borrow of the cell is alive; the event is self-contained.
         unsafe { callback.invoke() };
     }
@@ -71,6 +77,7 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
     result
 }
 
+#[cfg(feature = "outbox")]
 /// Publishes the outbox's messages in FIFO order until it is empty or the client pushes back
 /// (`MQE_ERR_FULL`: they wait for the next poll). A message the client refuses for good is
 /// dropped; the returned callback reports those as `MQE_EVENT_ERROR`.
@@ -153,7 +160,9 @@ pub unsafe extern "C" fn mqe_next_deadline_ms(c: *const mqe_client_t) -> u32 {
     // SAFETY: initialised; shared read while no `&mut` is alive.
     let cell = unsafe { &*cell };
     // Posted messages wait for a poll: now, while the window has room for them.
+    #[cfg(feature = "outbox")]
     let engine = cell.client.engine();
+    #[cfg(feature = "outbox")]
     if cell.client.state() == ClientState::Connected
         && engine.inflight() < usize::from(engine.config().inflight_window)
     {

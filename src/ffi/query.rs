@@ -33,10 +33,12 @@ pub unsafe extern "C" fn mqe_state(c: *const mqe_client_t) -> mqe_state_t {
 }
 
 /// QoS 0 messages the offline queue dropped (policy `MQE_QOS0_DROP_OLDEST`) since `mqe_init`;
-/// 0 for NULL or an uninitialised client. Any state, also from a callback.
+/// 0 for NULL or an uninitialised client. Any state, also from a callback. Feature
+/// `offline-queue`.
 ///
 /// # Safety
 /// `c` is NULL or client storage.
+#[cfg(feature = "offline-queue")]
 #[no_mangle]
 pub unsafe extern "C" fn mqe_qos0_dropped(c: *const mqe_client_t) -> u32 {
     // SAFETY: forwarded contract.

@@ -1,15 +1,20 @@
 //! The message handlers `mqe_subscribe_cb` registers, one per topic filter: which of them a
-//! message goes to, and which a SUBACK refusal frees.
+//! message goes to, and which a SUBACK refusal frees. Without the `topic-handlers` feature
+//! only the `mqe_set_message_handler` handler is left.
 
 use core::ffi::c_void;
-use core::ptr;
 
 use super::cell::ClientCell;
 use super::types::*;
-use crate::bytes::copy_into;
-use crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS};
-use crate::wire;
+#[cfg(feature = "topic-handlers")]
+use {
+    crate::bytes::copy_into,
+    crate::config::{HANDLER_FILTER_BYTES, MAX_TOPIC_HANDLERS},
+    crate::wire,
+    core::ptr,
+};
 
+#[cfg(feature = "topic-handlers")]
 /// A message handler registered with `mqe_subscribe_cb` for one topic filter.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -20,6 +25,7 @@ pub(crate) struct TopicHandler {
     filter: [u8; HANDLER_FILTER_BYTES],
 }
 
+#[cfg(feature = "topic-handlers")]
 impl TopicHandler {
     pub(super) const EMPTY: TopicHandler = TopicHandler {
         handler: None,
@@ -36,9 +42,14 @@ impl TopicHandler {
 }
 
 /// The handlers one message goes to.
-pub(crate) type Targets = heapless::Vec<(MessageFn, *mut c_void), MAX_TOPIC_HANDLERS>;
+pub(crate) type Targets = heapless::Vec<(MessageFn, *mut c_void), TARGETS>;
+#[cfg(feature = "topic-handlers")]
+const TARGETS: usize = MAX_TOPIC_HANDLERS;
+#[cfg(not(feature = "topic-handlers"))]
+const TARGETS: usize = 1;
 pub(crate) type MessageFn = unsafe extern "C" fn(*mut c_void, *const mqe_message_t);
 
+#[cfg(feature = "topic-handlers")]
 impl ClientCell {
     /// Registers `handler` for `filter` (already validated); the same filter replaces its
     /// handler. Returns the slot and what it held, for `restore_topic_handler`.
@@ -116,6 +127,19 @@ impl ClientCell {
     }
 }
 
+#[cfg(not(feature = "topic-handlers"))]
+impl ClientCell {
+    /// The default handler only.
+    pub(super) fn targets_for(&self, _topic: &[u8]) -> Targets {
+        let mut targets = Targets::new();
+        if let Some(handler) = self.message_handler {
+            let _ = targets.push((handler, self.message_user));
+        }
+        targets
+    }
+}
+
+#[cfg(feature = "topic-handlers")]
 /// A SUBACK with a refusal (0x80) arrived. The client forgets each filter the broker refused,
 /// so a handler whose filter `remembered` no longer holds was refused and its slot is freed.
 /// One rule for the SUBACK of a `mqe_subscribe_cb` and for that of a renewal after a lost

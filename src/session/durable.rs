@@ -69,6 +69,7 @@ impl Session<'_> {
         }
     }
 
+    #[cfg_attr(not(feature = "qos2"), allow(dead_code))] // PUBREL handling is `qos2`'s
     pub(crate) fn rx_qos2_known(&self, packet_id: u16) -> bool {
         self.rx_qos2.holds(packet_id)
     }

@@ -19,8 +19,12 @@ use crate::error::Error;
 use crate::time::Instant;
 use crate::wire::{QoS, PUBLISH_DUP_FLAG};
 
+pub(crate) use rx_qos2::content_hash;
+#[cfg(any(feature = "qos2", feature = "store"))]
+pub(crate) use rx_qos2::Evicted;
 use rx_qos2::RxQos2;
-pub(crate) use rx_qos2::{content_hash, Evicted, Verdict};
+#[cfg(feature = "qos2")]
+pub(crate) use rx_qos2::Verdict;
 use subscriptions::Subscription;
 
 /// Where an outgoing QoS 1/2 message stands in its handshake.
@@ -64,6 +68,7 @@ pub(crate) enum Resend<'s> {
 
 /// An acknowledgement the broker sent for an outgoing PUBLISH.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "qos2"), allow(dead_code))]
 pub(crate) enum PublishAck {
     Puback,
     Pubrec,
@@ -371,6 +376,7 @@ impl<'b> Session<'b> {
 
     /// An incoming QoS 2 PUBLISH: deliver it or not (see `rx_qos2`). Err(RxQos2Full)
     /// changes nothing.
+    #[cfg(feature = "qos2")]
     pub(crate) fn rx_qos2_receive(
         &mut self,
         packet_id: u16,
@@ -381,6 +387,7 @@ impl<'b> Session<'b> {
     }
 
     /// PUBREL: the id is forgotten (and a run split, or its shorter side evicted).
+    #[cfg(any(feature = "qos2", feature = "store"))]
     pub(crate) fn rx_qos2_release(&mut self, packet_id: u16) -> Evicted {
         self.rx_qos2.release(packet_id)
     }

@@ -1,5 +1,6 @@
 //! The subscriptions to renew when the broker kept no session: each filter, its QoS, and the
-//! SUBSCRIBE that last carried it.
+//! SUBSCRIBE that last carried it. Without the `resubscribe` feature nothing is remembered:
+//! the table stays empty and the renewal code drops out (the app renews on `SessionLost`).
 
 use crate::bytes::{copy_into, move_within, remove_at};
 use crate::config::{MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES};
@@ -33,6 +34,9 @@ impl Session<'_> {
 
     /// The filter and QoS of remembered subscription `index`.
     pub(crate) fn subscription(&self, index: usize) -> Option<(&str, QoS)> {
+        if !cfg!(feature = "resubscribe") {
+            return None;
+        }
         let sub = self.subscriptions.get(index)?;
         let bytes = self
             .filters
@@ -44,6 +48,9 @@ impl Session<'_> {
     }
 
     pub(crate) fn subscription_count(&self) -> usize {
+        if !cfg!(feature = "resubscribe") {
+            return 0;
+        }
         self.subscriptions.len()
     }
 
@@ -53,6 +60,9 @@ impl Session<'_> {
     where
         I: Iterator<Item = (&'f str, QoS)>,
     {
+        if !cfg!(feature = "resubscribe") {
+            return Ok(());
+        }
         let mut entries = self.subscriptions.len();
         let mut bytes = self.filters_used;
         for (filter, _) in filters {
@@ -73,6 +83,9 @@ impl Session<'_> {
     where
         I: Iterator<Item = (&'f str, QoS)>,
     {
+        if !cfg!(feature = "resubscribe") {
+            return;
+        }
         for (position, (filter, qos)) in filters.enumerate() {
             if let Some(index) = self.subscription_index(filter) {
                 if let Some(sub) = self.subscriptions.get_mut(index) {
@@ -171,6 +184,9 @@ impl Session<'_> {
 
     /// The next run of consecutive subscriptions to renew.
     pub(crate) fn resubscribe_pending(&self) -> Option<core::ops::Range<usize>> {
+        if !cfg!(feature = "resubscribe") {
+            return None;
+        }
         let start = self.subscriptions.iter().position(|s| s.renew)?;
         let run = self
             .subscriptions

@@ -23,8 +23,11 @@ const CONNECT_VARIABLE_HEADER_LEN: usize = 10;
 const CONNECT_PROTOCOL: [u8; 7] = [0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04];
 /// Connect flags (§3.1.2.3); bit 0 is reserved and stays 0.
 const CONNECT_CLEAN_SESSION: u8 = 0x02;
+#[cfg(feature = "will")]
 const CONNECT_WILL: u8 = 0x04;
+#[cfg(feature = "will")]
 const CONNECT_WILL_QOS_SHIFT: u8 = 3;
+#[cfg(feature = "will")]
 const CONNECT_WILL_RETAIN: u8 = 0x20;
 const CONNECT_PASSWORD: u8 = 0x40;
 const CONNECT_USERNAME: u8 = 0x80;
@@ -117,6 +120,12 @@ fn connect_remaining_len(c: &ConnectFields) -> Result<usize, Error> {
         return Err(Error::InvalidArgument);
     }
     let mut rem = sum(&[CONNECT_VARIABLE_HEADER_LEN, field_len(c.client_id.len())?])?;
+    // Without the `will` feature the will's code is not built, and a will is refused.
+    #[cfg(not(feature = "will"))]
+    if c.will.is_some() {
+        return Err(Error::InvalidArgument);
+    }
+    #[cfg(feature = "will")]
     if let Some(will) = &c.will {
         validate_topic_name(will.topic)?;
         let will_len = sum(&[field_len(will.topic.len())?, field_len(will.payload.len())?])?;
@@ -148,6 +157,7 @@ pub fn encode_connect(out: &mut [u8], c: &ConnectFields) -> Result<usize, Error>
     if c.clean_session {
         flags |= CONNECT_CLEAN_SESSION;
     }
+    #[cfg(feature = "will")]
     if let Some(will) = &c.will {
         flags |= CONNECT_WILL | ((will.qos as u8) << CONNECT_WILL_QOS_SHIFT);
         if will.retain {
@@ -169,6 +179,7 @@ pub fn encode_connect(out: &mut [u8], c: &ConnectFields) -> Result<usize, Error>
     w.byte(flags);
     w.put(&c.keep_alive_s.to_be_bytes());
     w.field(c.client_id.as_bytes())?;
+    #[cfg(feature = "will")]
     if let Some(will) = &c.will {
         w.field(will.topic.as_bytes())?;
         w.field(will.payload)?;

@@ -49,7 +49,7 @@ impl QoS {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "will"))]
 impl QoS {
     /// The reference codec's QoS, for the tests that compare bytes with mqttrs.
     pub(crate) fn to_mqttrs(self) -> mqttrs::QoS {

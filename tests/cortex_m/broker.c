@@ -154,7 +154,9 @@ static void handle_packet(broker_t *b, uint8_t first, const uint8_t *body, size_
     queue(b, suback, 2u + suback[1]);
     if (b->subscribes++ == 0 && b->push_after_subscribe) {
       queue_publish(b, BROKER_PUSH_TOPIC, 1, 0x0101, "qos1-from-broker");
-      queue_publish(b, BROKER_PUSH_TOPIC, 2, 0x0202, "qos2-from-broker");
+      if (!b->push_qos1_only) {
+        queue_publish(b, BROKER_PUSH_TOPIC, 2, 0x0202, "qos2-from-broker");
+      }
     }
     return;
   }

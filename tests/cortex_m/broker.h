@@ -27,6 +27,7 @@ typedef struct {
   /* Script knobs. */
   bool truncate_next_puback; /* answer the next QoS 1 PUBLISH with a PUBACK of length 1 */
   bool push_after_subscribe; /* publish QoS 1 and 2 to the client after its first SUBACK */
+  bool push_qos1_only;       /* ... only the QoS 1 one (a client built without QoS 2) */
   size_t max_send_chunk;     /* accept at most this many bytes per send (partial writes) */
   uint32_t stall_recvs;      /* latency: answer this many recv calls with MQE_IO_WOULD_BLOCK */
 

@@ -2,9 +2,14 @@
 """The footprint table of `make size`: what libmqtt_engine.a adds to the Cortex-M4 images,
 read from their linker maps, and the peak stack per public call the full image measured.
 
-Usage: footprint.py --map NAME=FILE.map ... --run FULL_RUN.log [--top N]
+Usage: footprint.py --map NAME=FILE.map ... --run [NAME=]RUN.log ... [--top N]
+                    [--budget size_budget.json [--check]]
+
+With --budget it also prints the rows of the size table (docs/FOOTPRINT.md) beside the figures
+recorded in that file; --check fails when a row grew by more than its tolerance (2 %).
 """
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -14,7 +19,7 @@ LIBRARY = "libmqtt_engine.a("
 # Input section name prefix -> kind. .data is in flash (its initial values) and in RAM.
 KINDS = [(".text", "text"), (".rodata", "rodata"), (".data", "data"), (".bss", "bss"),
          ("COMMON", "bss"), (".ARM.exidx", "text"), (".ARM.extab", "text")]
-GOALS = {"minimal": 4.9 * 1024, "full": 10 * 1024}
+GOALS = {"lite-minimal": 4.9 * 1024, "minimal": 16 * 1024, "full": 20 * 1024}
 STACK_GOAL = 1024
 
 SECTION = re.compile(r"^ (\.\S+|COMMON)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.+))?$")
@@ -110,20 +115,90 @@ def kb(n):
     return f"{n / 1024:.1f} KB ({n} B)"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--map", action="append", required=True, metavar="NAME=FILE")
-    parser.add_argument("--run", required=True, help="semihosting output of the full image")
-    parser.add_argument("--top", type=int, default=0, help="also list the N biggest symbols")
-    args = parser.parse_args()
-
-    with open(args.run, encoding="utf-8", errors="replace") as f:
+def read_run(path):
+    """sizeof(mqe_client_t) and the (call, peak, calls) rows an image printed."""
+    with open(path, encoding="utf-8", errors="replace") as f:
         run = f.read()
     sizeof = re.search(r"^SIZEOF mqe_client_t (\d+)$", run, re.M)
     stacks = [(m.group(1), int(m.group(2)), int(m.group(3)))
               for m in re.finditer(r"^STACK (\w+) (\d+) calls=(\d+)$", run, re.M)]
     if not sizeof or not stacks:
-        sys.exit(f"{args.run}: no SIZEOF/STACK lines (did the image run to the end?)")
+        sys.exit(f"{path}: no SIZEOF/STACK lines (did the image run to the end?)")
+    return int(sizeof.group(1)), stacks
+
+
+def budget_rows(maps, runs):
+    """The size table's rows, measured: row key -> (bytes, what was measured)."""
+    rows = {}
+    for key, image in (("lite_minimal_flash", "lite-minimal"), ("full_minimal_flash", "minimal"),
+                       ("full_every_function_flash", "full")):
+        if image in maps:
+            rows[key] = totals(maps[image])[1]
+    for profile, image in (("lite", "lite-minimal"), ("full", "full")):
+        if image in runs:
+            sizeof, stacks = runs[image]
+            rows[f"{profile}_sizeof_client"] = sizeof
+            rows[f"{profile}_peak_stack"] = max(peak for _, peak, _ in stacks)
+    return rows
+
+
+def check_budget(path, rows, check):
+    """Prints each row beside its recorded figure; with `check`, False when one grew past its
+    tolerance or a recorded row was not measured."""
+    with open(path, encoding="utf-8") as f:
+        budget = json.load(f)
+    tolerance = budget["tolerance_percent"]
+    ok = True
+    print(f"\nSize budget ({path}; a row may grow {tolerance} % over its figure):\n")
+    print("| row | measured | recorded | limit | verdict |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for key, entry in budget["rows"].items():
+        recorded = entry["bytes"]
+        limit = int(recorded * (100 + tolerance) / 100)
+        measured = rows.get(key)
+        if measured is None:
+            verdict, ok = "NOT MEASURED", False
+        elif measured > limit:
+            verdict, ok = "GREW: shrink it, or update the figure in the same commit", False
+        elif measured < recorded:
+            verdict = f"ok ({measured - recorded:+} B: record the new figure)"
+        else:
+            verdict = "ok"
+        shown = "-" if measured is None else f"{measured:,} B"
+        print(f"| {entry['row']} | {shown} | {recorded:,} B | {limit:,} B | {verdict} |")
+    if check and not ok:
+        print(f"\nsize-check: a row of {path} grew past its budget (above)", file=sys.stderr)
+    return ok or not check
+
+
+def record_budget(path, rows):
+    with open(path, encoding="utf-8") as f:
+        budget = json.load(f)
+    for key, entry in budget["rows"].items():
+        if key in rows:
+            entry["bytes"] = rows[key]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(budget, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--map", action="append", required=True, metavar="NAME=FILE")
+    parser.add_argument("--run", action="append", required=True, metavar="[NAME=]FILE",
+                        help="semihosting output of an image (no NAME: the full image)")
+    parser.add_argument("--top", type=int, default=0, help="also list the N biggest symbols")
+    parser.add_argument("--budget", help="size_budget.json: print the rows beside it")
+    parser.add_argument("--check", action="store_true", help="fail when a row grew (--budget)")
+    parser.add_argument("--record", action="store_true",
+                        help="write the measured figures into --budget (a deliberate change)")
+    args = parser.parse_args()
+
+    runs = {}
+    for item in args.run:
+        name, path = item.split("=", 1) if "=" in item else ("full", item)
+        runs[name] = read_run(path)
+    sizeof, stacks = runs.get("full") or next(iter(runs.values()))
 
     print("Library cost in the Cortex-M4 image (thumbv7em-none-eabihf, arm-none-eabi-gcc "
           "--gc-sections), from the linker map:\n")
@@ -135,8 +210,11 @@ def main():
         goal = GOALS.get(name)
         verdict = "" if goal is None else (
             f"<= {goal / 1024:.1f} KB: {'met' if flash <= goal else 'missed'}")
+        size = runs[name][0] if name in runs else (
+            runs["lite-minimal"][0] if name.startswith("lite") and "lite-minimal" in runs
+            else sizeof)
         print(f"| ({name}) text {sums['text']} + rodata {sums['rodata']} + data {sums['data']} "
-              f"| {kb(flash)} | {ram} B | {sizeof.group(1)} B | {verdict} |")
+              f"| {kb(flash)} | {ram} B | {size} B | {verdict} |")
 
     print(f"\nPeak stack per public call (painted stack, full image; includes the image's light "
           f"transport and handlers):\n")
@@ -144,6 +222,17 @@ def main():
     print("| --- | --- | --- | --- |")
     for name, peak, calls in sorted(stacks, key=lambda s: -s[1]):
         print(f"| {name} | {peak} B | {calls} | {'met' if peak <= STACK_GOAL else 'missed'} |")
+
+    for name, (_, image_stacks) in runs.items():
+        if name != "full":
+            worst = max(image_stacks, key=lambda s: s[1])
+            print(f"\nPeak stack of the ({name}) image: {worst[1]} B ({worst[0]})")
+
+    ok = True
+    if args.budget and args.record:
+        record_budget(args.budget, budget_rows(dict(maps), runs))
+    if args.budget:
+        ok = check_budget(args.budget, budget_rows(dict(maps), runs), args.check)
 
     if args.top:
         name, path = maps[-1]
@@ -164,7 +253,8 @@ def main():
         print(f"\nBiggest library symbols in ({name}):\n")
         for (kind, _, size), sym in list(zip(sections, names))[: args.top]:
             print(f"  {size:6d} {kind:6s} {sym}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -48,6 +48,7 @@ fn connect_minimal_clean() {
     );
 }
 
+#[cfg(feature = "will")]
 #[test]
 fn connect_not_clean_with_will_user_password() {
     let c = ConnectFields {
@@ -73,6 +74,7 @@ fn connect_not_clean_with_will_user_password() {
     );
 }
 
+#[cfg(feature = "will")]
 #[test]
 fn connect_will_qos2_no_retain_and_username_only() {
     let c = ConnectFields {
@@ -123,6 +125,7 @@ fn connect_empty_client_id_only_with_clean_session() {
     );
 }
 
+#[cfg(feature = "will")]
 #[test]
 fn connect_validation_errors() {
     let long = "a".repeat(65_536);
@@ -246,6 +249,7 @@ fn connect_validation_errors() {
 /// The non-normative example of §3.1.2.10 (Figure 3.6): protocol "MQTT", level 4, flags 0xCE
 /// (username, password, will QoS 1, will, clean session), keep-alive 10; then the payload in
 /// the order of §3.1.3.
+#[cfg(feature = "will")]
 #[test]
 fn connect_spec_example_exact_bytes() {
     let c = ConnectFields {
@@ -278,6 +282,7 @@ fn connect_spec_example_exact_bytes() {
 }
 
 /// The CONNECT the reference codec writes for the same fields.
+#[cfg(feature = "will")]
 fn mqttrs_connect(c: &ConnectFields, len: usize) -> Vec<u8> {
     let packet = mqttrs::Packet::Connect(mqttrs::Connect {
         protocol: mqttrs::Protocol::MQTT311,
@@ -302,6 +307,7 @@ fn mqttrs_connect(c: &ConnectFields, len: usize) -> Vec<u8> {
 /// Every combination of will (none, QoS 0/1/2, retain or not), username, password, clean
 /// flag and keep-alive (0, 1, 65,535), with short, multi-byte and long strings (remaining
 /// lengths of 1, 2 and 3 bytes): byte for byte what mqttrs writes.
+#[cfg(feature = "will")]
 #[test]
 fn connect_matches_mqttrs() {
     let long_id = "c".repeat(200);
@@ -848,4 +854,23 @@ fn pingreq_and_disconnect() {
     assert_eq!(encode_exact(2, encode_disconnect), [0xE0, 0x00]);
     assert_eq!(encode_pingreq(&mut []), Err(Error::Full));
     assert_eq!(encode_disconnect(&mut [0u8; 1]), Err(Error::Full));
+}
+
+/// Without the `will` feature a will is refused, not silently left out of the CONNECT.
+#[cfg(not(feature = "will"))]
+#[test]
+fn a_will_is_refused_without_the_will_feature() {
+    let c = ConnectFields {
+        will: Some(Will {
+            topic: "w",
+            payload: b"bye",
+            qos: QoS::AtMostOnce,
+            retain: false,
+        }),
+        ..fields("c")
+    };
+    let mut out = [0u8; 64];
+    assert_eq!(connect_len(&c), Err(Error::InvalidArgument));
+    assert_eq!(encode_connect(&mut out, &c), Err(Error::InvalidArgument));
+    assert_eq!(connect_len(&fields("c")), Ok(15));
 }

@@ -470,7 +470,7 @@
 /**
  * Bytes of `mqe_store_t`.
  */
-#define MQE_STORE_SIZE 128
+#define MQE_STORE_SIZE 192
 #endif
 
 #if defined(MQE_FEATURE_STORE)
@@ -1122,6 +1122,12 @@ typedef struct mqe_flash_t {
    * Write granularity in bytes: 1, 2, 4, 8, 16 or 32 (internal flash with ECC).
    */
   uint32_t write_size;
+  /**
+   * Durability mode (docs/STORE.md): 0 or 1, a record on every state change (the
+   * default); 2..16, completions (PUBACK/PUBCOMP) written that many at a time, which
+   * spares flash and after a crash re-sends up to that many completed messages.
+   */
+  uint32_t batch;
 } mqe_flash_t;
 #endif
 
@@ -1277,7 +1283,9 @@ typedef struct mqe_flash_t {
 /**
  * `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
  * QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
- * `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+ * `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL; `dropped`: records that failed
+ * their check (torn by a power cut, or damaged), skipped and never trusted (a warning is
+ * logged). Delivered by the next `mqe_poll`.
  */
 #define MQE_EVENT_RESTORED 14
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""The flash each optional cargo feature costs on the Cortex-M4 image (docs/CELLULAR.md).
+"""The flash each optional cargo feature costs on the Cortex-M4 image (docs/CELLULAR.md,
+docs/CLOUDS.md).
 
 Builds the library for thumbv7em-none-eabihf with no optional feature, with each one alone,
-and with the three together, each in its own target dir; links tests/cortex_m/app_full.c
-against each (as `make size` does; the cloud features off, its cloud_calls() and cell_calls() stubbed), once as it is (the feature's functions unused: only its
+and with the cellular three, the four signers and the cloud six together, each in its own
+target dir; links tests/cortex_m/app_full.c against each (as `make size` does; its
+cloud_calls() and cell_calls() stubbed), once as it is (the feature's functions unused: only its
 hooks inside the client remain) and once with the feature's functions kept (`-u`, as a firmware
 that calls them); and prints the library's flash (text + rodata + data, from the linker map).
 """
@@ -21,9 +23,19 @@ FUNCTIONS = {
     "link": ["mqe_link_up", "mqe_link_down"],
     "stats": ["mqe_stats"],
     "pending": ["mqe_pending"],
+    "cloud-profiles": ["mqe_options_for_cloud"],
+    "credentials-cb": ["mqe_set_credentials_handler"],
+    "sign-aliyun": ["mqe_aliyun_sign"],
+    "sign-azure": ["mqe_azure_username", "mqe_azure_sas_token"],
+    "sign-tencent": ["mqe_tencent_sign"],
+    "sign-onenet": ["mqe_onenet_token"],
 }
-VARIANTS = [("none", []), ("link", ["link"]), ("stats", ["stats"]), ("pending", ["pending"]),
-            ("link+stats+pending", ["link", "stats", "pending"])]
+SIGNERS = ["sign-aliyun", "sign-azure", "sign-tencent", "sign-onenet"]
+CLOUD = ["cloud-profiles", "credentials-cb"] + SIGNERS
+VARIANTS = ([("none", []), ("link", ["link"]), ("stats", ["stats"]), ("pending", ["pending"]),
+             ("link+stats+pending", ["link", "stats", "pending"])]
+            + [(feature, [feature]) for feature in CLOUD]
+            + [("all-signers", SIGNERS), ("cloud", CLOUD)])
 CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-g",
           "-std=gnu11", "-ffunction-sections", "-fdata-sections", "-Iinclude",
           "-Itests/cortex_m"]
@@ -53,8 +65,8 @@ def build(name, features):
 
 def link(lib, out, keep):
     os.makedirs(os.path.join(ROOT, os.path.dirname(out)), exist_ok=True)
-    # The cloud features stay off in every variant, and the feature's calls are kept by `-u`
-    # alone: app_full.c's cloud_calls() and cell_calls() are stubbed.
+    # Each feature's calls are kept by `-u` alone: app_full.c's cloud_calls() and cell_calls()
+    # are stubbed (they call what a variant may not have built).
     stub = os.path.join(os.path.dirname(out), "calls_stub.c")
     with open(os.path.join(ROOT, stub), "w") as f:
         f.write("void cloud_calls(void);\nvoid cell_calls(void);\n"

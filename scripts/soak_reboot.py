@@ -23,8 +23,38 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import with_broker  # noqa: E402
-import soak  # noqa: E402  (write_conf, start_mosquitto)
+import with_broker  # noqa: E402  (find_mosquitto, free_port, port_accepts, stop)
+
+
+def write_conf(workdir, port):
+    """mosquitto on 127.0.0.1 with persistence on, so sessions outlive everything."""
+    path = os.path.join(workdir, "mosquitto.conf")
+    with open(path, "w") as f:
+        f.write(
+            f"listener {port} {with_broker.HOST}\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {workdir}/\n"
+            "autosave_interval 0\n"
+            "max_queued_messages 0\n"
+            "max_inflight_messages 20\n"
+            "log_dest stderr\n"
+            "log_type error\n"
+            "log_type warning\n"
+        )
+    return path
+
+
+def start_mosquitto(mosquitto, conf, port, log_file, wait_s=5.0):
+    proc = subprocess.Popen([mosquitto, "-c", conf], stdin=subprocess.DEVNULL,
+                            stdout=log_file, stderr=log_file)
+    ready_by = time.monotonic() + wait_s
+    while time.monotonic() < ready_by and proc.poll() is None:
+        if with_broker.port_accepts(port):
+            return proc
+        time.sleep(0.02)
+    with_broker.stop(proc)
+    raise RuntimeError("mosquitto did not start")
 
 
 def read_uncertain(path):
@@ -57,9 +87,9 @@ def main():
     procs = []
     with tempfile.TemporaryDirectory(prefix="mqe-reboot-") as workdir:
         port = with_broker.free_port()
-        conf = soak.write_conf(workdir, port)
+        conf = write_conf(workdir, port)
         broker_log = open(os.path.join(workdir, "mosquitto.log"), "w")
-        broker = soak.start_mosquitto(mosquitto, conf, port, broker_log)
+        broker = start_mosquitto(mosquitto, conf, port, broker_log)
         procs.append(broker)
         env = dict(os.environ, MQE_BROKER_HOST=with_broker.HOST, MQE_BROKER_PORT=str(port))
         tag = f"{seed:08x}"

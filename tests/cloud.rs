@@ -257,6 +257,14 @@ fn aws_limits_refuse_publishes_and_subscribes_without_sending() {
         publish(&mut r, "a/b/c/d/e/f/g/h/i", 10, 1, false),
         MQE_ERR_UNSUPPORTED
     );
+    // Basic Ingest's `$aws/rules/{rule}/` prefix is not counted: 7 slashes after it pass.
+    let ingest = "$aws/rules/r1/a/b/c/d/e/f/g/h";
+    assert_eq!(publish(&mut r, ingest, 10, 1, false), MQE_OK);
+    let ingest_8 = "$aws/rules/r1/a/b/c/d/e/f/g/h/i";
+    assert_eq!(publish(&mut r, ingest_8, 10, 1, false), MQE_ERR_UNSUPPORTED);
+    // Elsewhere `$aws/...` counts like any topic.
+    let shadow_8 = "$aws/things/t/shadow/name/s/update/x/y";
+    assert_eq!(publish(&mut r, shadow_8, 10, 1, false), MQE_ERR_UNSUPPORTED);
     assert_eq!(publish(&mut r, "a/b", 10, 2, false), MQE_ERR_UNSUPPORTED);
     assert_eq!(publish(&mut r, "a/b", 10, 3, false), MQE_ERR_QOS);
     // Subscribe needs a connection: MQE_ERR_STATE means the profile passed it.

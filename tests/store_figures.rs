@@ -77,8 +77,13 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
+        Run::with_batch(0)
+    }
+
+    fn with_batch(batch: usize) -> Run {
         let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
-        let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
+        let (mut store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
+        store.set_batch(batch);
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
         let mut engine = Engine::new(leak(512), leak(4096), config());
         engine.attach_store(store).unwrap();
@@ -138,11 +143,14 @@ impl Run {
 #[test]
 fn flash_per_message_and_wear() {
     let messages = 10_000u32;
-    for (qos, name, bound) in [
-        (QoS::AtLeastOnce, "QoS 1", 1.6),
-        (QoS::ExactlyOnce, "QoS 2", 1.8),
-    ] {
-        let mut run = Run::new();
+    let cases = [
+        (QoS::AtLeastOnce, "QoS 1", 1.6, 0),
+        (QoS::ExactlyOnce, "QoS 2", 1.8, 0),
+        (QoS::AtLeastOnce, "QoS 1, batch 8", 1.4, 8),
+        (QoS::ExactlyOnce, "QoS 2, batch 8", 1.6, 8),
+    ];
+    for (qos, name, bound, batch) in cases {
+        let mut run = Run::with_batch(batch);
         let start = run.flash.0.borrow().words_programmed;
         let start_erases: u32 = run.flash.0.borrow().erases.iter().sum();
         run.publish(messages, qos);

@@ -29,12 +29,18 @@ impl Model {
                 None => self.outgoing.push((id, None)),
             },
             Record::Done(id) => self.outgoing.retain(|(i, _)| *i != id),
+            Record::DoneBatch { ids } => {
+                for pair in ids.chunks(2) {
+                    let id = u16::from_le_bytes([pair[0], pair[1]]);
+                    self.outgoing.retain(|(i, _)| *i != id);
+                }
+            }
             Record::RxQos2 { id, .. } => {
                 if !self.rx.contains(&id) {
                     self.rx.push(id)
                 }
             }
-            Record::RxRun { .. } => {}
+            Record::RxRun { .. } | Record::Subscribe { .. } | Record::Unsubscribe { .. } => {}
             Record::RxRelease(id) => self.rx.retain(|i| *i != id),
             Record::RxClear => self.rx.clear(),
             Record::SnapBegin { .. } | Record::SnapEnd { .. } => {}
@@ -73,8 +79,17 @@ fn geometry() -> Geometry {
     }
 }
 
-fn restore(flash: Flash) -> Result<(Model, Store<Flash>), StoreError> {
-    let (mut store, _) = Store::open(flash, geometry())?;
+fn geometry_for(granule: usize) -> Geometry {
+    Geometry {
+        granule: granule as u32,
+        ..geometry()
+    }
+}
+
+fn restore<const W: usize>(
+    flash: SimFlash<W, 512>,
+) -> Result<(Model, Store<SimFlash<W, 512>>), StoreError> {
+    let (mut store, _) = Store::open(flash, geometry_for(W))?;
     let mut model = Model::default();
     let mut scratch = [0u8; 512];
     store.replay(&mut scratch, &mut |r| model.apply(r))?;
@@ -86,7 +101,11 @@ fn packet(id: u16, len: usize) -> Vec<u8> {
 }
 
 /// Applies a change to the model, then journals it (as the session does).
-fn step(store: &mut Store<Flash>, model: &mut Model, r: Record<'_>) -> Result<(), StoreError> {
+fn step<const W: usize>(
+    store: &mut Store<SimFlash<W, 512>>,
+    model: &mut Model,
+    r: Record<'_>,
+) -> Result<(), StoreError> {
     model.apply(r);
     store.append(r, model)
 }
@@ -183,12 +202,12 @@ fn a_full_snapshot_is_back_pressure() {
 
 /// One scripted run with the power cut at operation `cut` (None: never). Returns the model
 /// of what was acknowledged by the store, and of what was attempted, before the cut.
-fn run_with_cut(cut: Option<u64>) -> (Flash, Vec<Model>, bool) {
-    let (store, _) = Store::open(Flash::new(4), geometry()).unwrap();
+fn run_with_cut<const W: usize>(cut: Option<u64>) -> (SimFlash<W, 512>, Vec<Model>, bool) {
+    let (store, _) = Store::open(SimFlash::<W, 512>::new(4), geometry_for(W)).unwrap();
     let mut flash = store.into_flash();
     flash.ops = 0;
     flash.cut_at = cut;
-    let (mut store, _) = Store::open(flash, geometry()).unwrap();
+    let (mut store, _) = Store::open(flash, geometry_for(W)).unwrap();
     let mut model = Model {
         next_id: 1,
         ..Model::default()
@@ -231,12 +250,24 @@ fn run_with_cut(cut: Option<u64>) -> (Flash, Vec<Model>, bool) {
 
 #[test]
 fn power_cut_at_every_programmed_word_restores_a_committed_state() {
-    let (full, _, cut) = run_with_cut(None);
+    power_cut_everywhere::<4>(500);
+}
+
+/// Write granularity 1 (byte-programmable NOR) and 32 (internal flash with ECC): records are
+/// padded, each word programmed once.
+#[test]
+fn power_cut_everywhere_at_write_sizes_1_and_32() {
+    power_cut_everywhere::<1>(2000);
+    power_cut_everywhere::<32>(100);
+}
+
+fn power_cut_everywhere<const W: usize>(min_ops: u64) {
+    let (full, _, cut) = run_with_cut::<W>(None);
     assert!(!cut);
     let total = full.ops;
-    assert!(total > 500, "{total} operations");
+    assert!(total > min_ops, "{total} operations");
     for at in 1..=total {
-        let (mut flash, states, was_cut) = run_with_cut(Some(at));
+        let (mut flash, states, was_cut) = run_with_cut::<W>(Some(at));
         assert!(was_cut, "cut {at}");
         flash.reboot();
         let (restored, mut store) =
@@ -248,7 +279,7 @@ fn power_cut_at_every_programmed_word_restores_a_committed_state() {
         );
         // The log goes on working after the restore.
         let mut model = restored.clone();
-        for id in 1000..1100u16 {
+        for id in 1000..1030u16 {
             let p = packet(id, 25);
             step(
                 &mut store,

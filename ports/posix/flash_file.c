@@ -131,6 +131,7 @@ int flash_file_open(flash_file_t *f, mqe_flash_t *table, const char *path,
     table->sector_size = sector_size;
     table->sector_count = sector_count;
     table->write_size = write_size;
+    table->batch = 0;
     return 0;
 }
 

@@ -312,7 +312,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// Asks for credentials before every connect attempt ([`Dispatch::CredentialsNeeded`]).
     pub fn set_credentials_hook(&mut self, on: bool) {
         self.ask_credentials = on;
-        // Fresh credentials each attempt: a CONNACK 4/5 does not stop reconnecting (`link`).
+        // Fresh credentials each attempt: a CONNACK 4/5 does not stop reconnecting.
+        #[cfg(feature = "link")]
         self.set_credentials_refreshable(on);
     }
 

@@ -3,6 +3,8 @@
 //! ask for (`sign`). Pure functions over caller buffers: no I/O, no clock, no heap. Each part
 //! is a build-time feature, so a firmware that uses none of it pays no flash.
 
+#[cfg(any(feature = "hmac-sha256", feature = "hmac-sha1"))]
+mod digest;
 #[cfg(feature = "cloud-profiles")]
 pub mod profiles;
 #[cfg(any(feature = "hmac-sha256", feature = "hmac-sha1"))]

@@ -59,6 +59,8 @@ pub struct Limits {
     pub client_id_bytes: u16,
     pub payload_bytes: u32,
     pub filters_per_subscribe: u8,
+    /// AWS Basic Ingest: the `$aws/rules/{rule}/` prefix does not count towards the slashes.
+    pub rules_prefix_exempt: bool,
 }
 
 const NONE: Limits = Limits {
@@ -72,6 +74,7 @@ const NONE: Limits = Limits {
     client_id_bytes: u16::MAX,
     payload_bytes: u32::MAX,
     filters_per_subscribe: u8::MAX,
+    rules_prefix_exempt: false,
 };
 
 const AWS_IOT: Limits = Limits {
@@ -82,6 +85,7 @@ const AWS_IOT: Limits = Limits {
     client_id_bytes: 128,
     payload_bytes: 128 * 1024,
     filters_per_subscribe: 8,
+    rules_prefix_exempt: true,
     ..NONE
 };
 
@@ -123,7 +127,12 @@ pub struct Unsupported;
 
 impl Limits {
     pub fn check_topic(&self, topic: &str) -> Result<(), Unsupported> {
-        let slashes = topic.bytes().filter(|&b| b == b'/').count();
+        let counted = match topic.strip_prefix("$aws/rules/") {
+            // The rule name and its slash go with the prefix.
+            Some(rest) if self.rules_prefix_exempt => rest.split_once('/').map_or("", |(_, t)| t),
+            _ => topic,
+        };
+        let slashes = counted.bytes().filter(|&b| b == b'/').count();
         if topic.len() > usize::from(self.topic_bytes) || slashes > usize::from(self.topic_slashes)
         {
             return Err(Unsupported);

@@ -6,7 +6,10 @@
 // Each signer uses part of the shared helpers; a build with only some signers leaves the rest.
 #![cfg_attr(not(feature = "full"), allow(dead_code, unused_imports))]
 
-use super::text::{base64_decode, base64_encode, decimal, Out, Overflow};
+use super::digest::{hash_long_key, Digest, Hash, Hmac, BLOCK};
+use super::text::{
+    base64_decode, base64_decode_each, base64_decoded_len, base64_encode, decimal, Out, Overflow,
+};
 use super::MIN_WALL_CLOCK_S;
 
 /// Why a signer wrote nothing usable.
@@ -50,56 +53,47 @@ impl Method {
     }
 }
 
-/// One HMAC computation, for whichever hash this build has.
-enum Mac {
-    #[cfg(feature = "hmac-sha256")]
-    Sha256(hmac::Hmac<sha2::Sha256>),
-    #[cfg(feature = "hmac-sha1")]
-    Sha1(hmac::Hmac<sha1::Sha1>),
+fn hash_of(method: Method) -> Hash {
+    match method {
+        Method::HmacSha256 => Hash::Sha256,
+        Method::HmacSha1 => Hash::Sha1,
+    }
 }
 
-impl Mac {
-    fn new(method: Method, key: &[u8]) -> Result<Self, SignError> {
-        use hmac::Mac as _;
-        match method {
-            #[cfg(feature = "hmac-sha256")]
-            Method::HmacSha256 => hmac::Hmac::new_from_slice(key)
-                .map(Mac::Sha256)
-                .map_err(|_| SignError::BadKey),
-            #[cfg(feature = "hmac-sha1")]
-            Method::HmacSha1 => hmac::Hmac::new_from_slice(key)
-                .map(Mac::Sha1)
-                .map_err(|_| SignError::BadKey),
-            #[allow(unreachable_patterns)]
-            _ => Err(SignError::Unsupported),
-        }
+/// Starts `mac` with `method`'s hash under `key`; `Unsupported` when this build lacks it.
+fn start(mac: &mut Hmac, method: Method, key: &[u8]) -> Result<(), SignError> {
+    if mac.init(hash_of(method), key) {
+        Ok(())
+    } else {
+        Err(SignError::Unsupported)
     }
+}
 
-    fn update(&mut self, bytes: &[u8]) {
-        use hmac::Mac as _;
-        match self {
-            #[cfg(feature = "hmac-sha256")]
-            Mac::Sha256(mac) => mac.update(bytes),
-            #[cfg(feature = "hmac-sha1")]
-            Mac::Sha1(mac) => mac.update(bytes),
-        }
+/// Starts `mac` under a base64 key, decoded without a buffer of its own: into the HMAC's key
+/// block when it fits, else straight into the hash that stands for a long key.
+fn start_b64(mac: &mut Hmac, method: Method, key_b64: &str) -> Result<(), SignError> {
+    let key_b64 = key_b64.as_bytes();
+    let len = base64_decoded_len(key_b64).ok_or(SignError::BadKey)?;
+    if len > MAX_KEY_BYTES {
+        return Err(SignError::BadKey);
     }
-
-    /// The tag into `out`; its length (32 or 20).
-    fn finish(self, out: &mut [u8; 32]) -> usize {
-        use hmac::Mac as _;
-        let mut put = |tag: &[u8]| {
-            for (slot, byte) in out.iter_mut().zip(tag) {
-                *slot = *byte;
-            }
-            tag.len().min(32)
+    let hash = hash_of(method);
+    let keyed = mac.init_with(hash, |k0| {
+        if len <= BLOCK {
+            return base64_decode(key_b64, k0).is_some();
+        }
+        let fed = |long: &mut Digest| {
+            base64_decode_each(key_b64, |bytes| {
+                long.update(bytes);
+                Some(())
+            })
         };
-        match self {
-            #[cfg(feature = "hmac-sha256")]
-            Mac::Sha256(mac) => put(&mac.finalize().into_bytes()),
-            #[cfg(feature = "hmac-sha1")]
-            Mac::Sha1(mac) => put(&mac.finalize().into_bytes()),
-        }
+        hash_long_key(hash, fed, k0).is_some()
+    });
+    match (keyed, hash.available()) {
+        (true, _) => Ok(()),
+        (false, true) => Err(SignError::BadKey),
+        (false, false) => Err(SignError::Unsupported),
     }
 }
 
@@ -110,17 +104,12 @@ fn hmac(
     parts: &[&[u8]],
     tag: &mut [u8; 32],
 ) -> Result<usize, SignError> {
-    let mut mac = Mac::new(method, key)?;
+    let mut mac = Hmac::EMPTY;
+    start(&mut mac, method, key)?;
     for part in parts {
         mac.update(part);
     }
     Ok(mac.finish(tag))
-}
-
-/// A base64 key decoded into `buf`.
-fn decode_key<'k>(key_b64: &[u8], buf: &'k mut [u8; MAX_KEY_BYTES]) -> Result<&'k [u8], SignError> {
-    let len = base64_decode(key_b64, buf).ok_or(SignError::BadKey)?;
-    buf.get(..len).ok_or(SignError::BadKey)
 }
 
 /// `now_s + ttl_s`: the expiry of a credential made now. Refuses a clock that was never set
@@ -156,7 +145,7 @@ pub fn aliyun(
     securemode: u8,
     out: Outputs,
 ) -> Result<(), SignError> {
-    if timestamp_ms / 1000 < MIN_WALL_CLOCK_S {
+    if timestamp_ms < MIN_WALL_CLOCK_S * 1000 {
         return Err(SignError::ClockUnset);
     }
     if client_id.len() > 64 || !(securemode == 2 || securemode == 3) {
@@ -221,8 +210,8 @@ pub fn azure_sas(
     expiry_s: u64,
     out: &mut [u8],
 ) -> Result<usize, SignError> {
-    let mut key = [0u8; MAX_KEY_BYTES];
-    let key = decode_key(key_b64.as_bytes(), &mut key)?;
+    let mut mac = Hmac::EMPTY;
+    start_b64(&mut mac, Method::HmacSha256, key_b64)?;
     let mut w = Out::new(out);
     w.push(b"SharedAccessSignature sr=")?;
     let sr_at = w.len();
@@ -232,12 +221,10 @@ pub fn azure_sas(
     let mut digits = [0u8; 20];
     let se = decimal(expiry_s, &mut digits);
     let mut tag = [0u8; 32];
-    let len = hmac(
-        Method::HmacSha256,
-        key,
-        &[w.since(sr_at), b"\n", se],
-        &mut tag,
-    )?;
+    for part in [w.since(sr_at), b"\n", se] {
+        mac.update(part);
+    }
+    let len = mac.finish(&mut tag);
     let mut b64 = [0u8; 44];
     let b64_len = base64_encode(tag.get(..len).unwrap_or(&[]), &mut b64)?;
     w.push(b"&sig=")?;
@@ -263,8 +250,8 @@ pub fn tencent(
     username: &mut [u8],
     password: &mut [u8],
 ) -> Result<(), SignError> {
-    let mut key = [0u8; MAX_KEY_BYTES];
-    let key = decode_key(psk_b64.as_bytes(), &mut key)?;
+    let mut mac = Hmac::EMPTY;
+    start_b64(&mut mac, method, psk_b64)?;
     let mut user = Out::new(username);
     user.push(product_id.as_bytes())?;
     user.push(device_name.as_bytes())?;
@@ -275,7 +262,8 @@ pub fn tencent(
     user.byte(b';')?;
     user.decimal(expiry_s)?;
     let mut tag = [0u8; 32];
-    let len = hmac(method, key, &[user.since(0)], &mut tag)?;
+    mac.update(user.since(0));
+    let len = mac.finish(&mut tag);
     user.finish()?;
     let mut pass = Out::new(password);
     pass.hex(tag.get(..len).unwrap_or(&[]))?;
@@ -305,8 +293,8 @@ pub fn onenet(
         Method::HmacSha256 => b"sha256",
         Method::HmacSha1 => b"sha1",
     };
-    let mut key = [0u8; MAX_KEY_BYTES];
-    let key = decode_key(key_b64.as_bytes(), &mut key)?;
+    let mut mac = Hmac::EMPTY;
+    start_b64(&mut mac, method, key_b64)?;
     let mut digits = [0u8; 20];
     let et = decimal(expiry_s, &mut digits);
     let res: [&[u8]; 4] = [
@@ -315,7 +303,6 @@ pub fn onenet(
         b"/devices/",
         device_name.as_bytes(),
     ];
-    let mut mac = Mac::new(method, key)?;
     for part in [et, b"\n", name, b"\n"]
         .into_iter()
         .chain(res)

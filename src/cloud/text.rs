@@ -95,14 +95,30 @@ fn digit(table: &[u8; 16], nibble: u8) -> u8 {
 pub fn decimal(mut value: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
     for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
+        let (quotient, digit) = div10(value);
+        *slot = b'0' + digit;
+        value = quotient;
         at -= 1;
         if value == 0 {
             break;
         }
     }
     digits.get(at..).unwrap_or(&[])
+}
+
+/// `value / 10` and `value % 10` by shift and subtract: a u64 `/` on a 32-bit core links the
+/// compiler's 64-bit division (864 B on the Cortex-M4), and this runs once per connect.
+fn div10(value: u64) -> (u64, u8) {
+    let (mut quotient, mut rest) = (0u64, 0u8);
+    for bit in (0..64).rev() {
+        rest = (rest << 1) | ((value >> bit) & 1) as u8;
+        quotient <<= 1;
+        if rest >= 10 {
+            rest -= 10;
+            quotient |= 1;
+        }
+    }
+    (quotient, rest)
 }
 
 /// Base64 of `bytes` into `out`; the length written.
@@ -142,6 +158,14 @@ fn sextet_of(c: u8) -> Option<u32> {
 /// Decodes padded or unpadded base64 into `out`; the length written. `None` for a character
 /// outside the alphabet, a misplaced `=`, a length that is not base64, or no room.
 pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut w = Out::new(out);
+    base64_decode_each(text, |bytes| w.push(bytes).ok())?;
+    Some(w.len())
+}
+
+/// Decodes base64 a group at a time into `emit` (1 to 3 bytes each); the decoded length.
+/// `None` as `base64_decode`, or when `emit` refuses.
+pub fn base64_decode_each(text: &[u8], mut emit: impl FnMut(&[u8]) -> Option<()>) -> Option<usize> {
     let body = match text {
         [rest @ .., b'=', b'='] | [rest @ .., b'='] if text.len().is_multiple_of(4) => rest,
         _ => text,
@@ -149,7 +173,7 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
     if body.len() % 4 == 1 {
         return None;
     }
-    let mut w = Out::new(out);
+    let mut len = 0;
     for chunk in body.chunks(4) {
         let mut n = 0u32;
         for &c in chunk {
@@ -157,7 +181,38 @@ pub fn base64_decode(text: &[u8], out: &mut [u8]) -> Option<usize> {
         }
         n <<= 6 * (4 - chunk.len() as u32);
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        w.push(bytes.get(..chunk.len().saturating_sub(1))?).ok()?;
+        let group = bytes.get(..chunk.len().saturating_sub(1))?;
+        emit(group)?;
+        len += group.len();
     }
-    Some(w.len())
+    Some(len)
+}
+
+/// The length base64 `text` decodes to, when it is valid base64.
+pub fn base64_decoded_len(text: &[u8]) -> Option<usize> {
+    base64_decode_each(text, |_| Some(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_and_base64_edges() {
+        let mut d = [0u8; 20];
+        for v in [0u64, 9, 10, 99, 1_000_000_007, u64::MAX] {
+            assert_eq!(decimal(v, &mut d), std::format!("{v}").as_bytes());
+        }
+        let mut out = [0u8; 8];
+        assert_eq!(base64_encode(b"", &mut out), Ok(0));
+        assert_eq!(base64_encode(b"ab", &mut out), Ok(4));
+        assert_eq!(&out[..4], b"YWI=");
+        assert_eq!(base64_encode(b"abcdef", &mut out[..7]), Err(Overflow));
+        assert_eq!(base64_decode(b"YWI=", &mut out), Some(2));
+        assert_eq!(base64_decode(b"YWI", &mut out), Some(2));
+        assert_eq!(&out[..2], b"ab");
+        for bad in [&b"Y"[..], b"Y===", b"YW=I", b"YW I", b"=AAA"] {
+            assert_eq!(base64_decode(bad, &mut out), None, "{bad:?}");
+        }
+    }
 }

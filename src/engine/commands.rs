@@ -101,6 +101,10 @@ impl<'b> Engine<'b> {
         }
         // Remembered for renewal after a lost session; refused up front if it cannot be.
         self.session.subscriptions_have_room(filters.clone())?;
+        self.durable_subscriptions_fit(filters.clone())?;
+        // On flash before the SUBSCRIBE goes out: a subscription the broker may hold is one
+        // the client renews after a reset.
+        self.durable_subscribe(filters.clone())?;
         let remembered = filters.clone();
         let packet_id = self.send_sub_request(now, SubKind::Subscribe, len, count, |out, id| {
             wire::encode_subscribe(out, id, filters)
@@ -125,11 +129,13 @@ impl<'b> Engine<'b> {
         let len = wire::unsubscribe_len(filters.clone())?;
         let count = filters.clone().count();
         let forgotten = filters.clone();
+        let journaled = filters.clone();
         let packet_id =
             self.send_sub_request(now, SubKind::Unsubscribe, len, count, |out, id| {
                 wire::encode_unsubscribe(out, id, filters)
             })?;
         self.session.forget_subscriptions(forgotten);
+        self.durable_unsubscribe(journaled);
         Ok(packet_id)
     }
 

@@ -15,6 +15,23 @@ mod enabled {
     use super::*;
     use crate::store::{Journal, Record};
 
+    /// The filters of a SUBSCRIBE, as the records the store would take.
+    struct Filters<I>(I);
+
+    impl<'f, I> crate::store::Image for Filters<I>
+    where
+        I: Iterator<Item = (&'f str, crate::wire::QoS)> + Clone,
+    {
+        fn visit(&self, f: &mut dyn FnMut(Record<'_>) -> bool) -> bool {
+            self.0.clone().all(|(filter, qos)| {
+                f(Record::Subscribe {
+                    qos: qos as u8,
+                    filter: filter.as_bytes(),
+                })
+            })
+        }
+    }
+
     /// What `attach_store` brought back from flash.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct Restored {
@@ -26,6 +43,8 @@ mod enabled {
         pub records: u32,
         /// Records that did not fit this build's capacities or were malformed: dropped.
         pub dropped: u32,
+        /// Records that failed their CRC (torn by a cut, or damaged): skipped, never trusted.
+        pub corrupt: u32,
     }
 
     impl<'b> Engine<'b> {
@@ -49,6 +68,7 @@ mod enabled {
                 }
             });
             replayed.map_err(|_| Error::InvalidState)?;
+            restored.corrupt = journal.stats().corrupt_records;
             restored.outgoing = self.session.inflight();
             restored.rx_qos2 = self.session.rx_qos2_count();
             // A broker that lost the session while we were down is reported as SessionLost.
@@ -57,8 +77,14 @@ mod enabled {
             self.push_event(super::super::Event::Restored {
                 outgoing: u16::try_from(restored.outgoing).unwrap_or(u16::MAX),
                 rx_qos2: u16::try_from(restored.rx_qos2).unwrap_or(u16::MAX),
+                corrupt: u16::try_from(restored.corrupt).unwrap_or(u16::MAX),
             });
             Ok(restored)
+        }
+
+        /// A store is attached.
+        pub fn has_store(&self) -> bool {
+            self.journal.is_some()
         }
 
         fn journal(&mut self, record: Record<'_>) -> Result<(), Error> {
@@ -133,6 +159,61 @@ mod enabled {
             }
         }
 
+        /// Refuses (`Full`) a SUBSCRIBE whose filters the store could not hold; checked before
+        /// it is sent.
+        pub(in crate::engine) fn durable_subscriptions_fit<'f, I>(
+            &self,
+            filters: I,
+        ) -> Result<(), Error>
+        where
+            I: Iterator<Item = (&'f str, crate::wire::QoS)> + Clone,
+        {
+            let Some(journal) = self.journal.as_deref() else {
+                return Ok(());
+            };
+            let extra = Filters(filters);
+            if journal.fits_all(&self.session, &extra) {
+                Ok(())
+            } else {
+                Err(Error::Full)
+            }
+        }
+
+        /// The filters of a SUBSCRIBE, remembered for renewal, before it is sent; `Full`
+        /// when they cannot be written (nothing is sent then). Records written for a
+        /// SUBSCRIBE that is then not sent only renew it after a reset.
+        pub(in crate::engine) fn durable_subscribe<'f, I>(
+            &mut self,
+            filters: I,
+        ) -> Result<(), Error>
+        where
+            I: Iterator<Item = (&'f str, crate::wire::QoS)>,
+        {
+            for (filter, qos) in filters {
+                let record = Record::Subscribe {
+                    qos: qos as u8,
+                    filter: filter.as_bytes(),
+                };
+                self.journal(record)?;
+            }
+            Ok(())
+        }
+
+        /// The filters of an UNSUBSCRIBE, no longer renewed.
+        pub(in crate::engine) fn durable_unsubscribe<'f, I>(&mut self, filters: I)
+        where
+            I: Iterator<Item = &'f str>,
+        {
+            for filter in filters {
+                let record = Record::Unsubscribe {
+                    filter: filter.as_bytes(),
+                };
+                if self.journal(record).is_err() {
+                    return;
+                }
+            }
+        }
+
         /// The broker kept no session: the incoming ids were forgotten.
         pub(in crate::engine) fn durable_rx_clear(&mut self, had_ids: bool) {
             if had_ids {
@@ -152,6 +233,29 @@ mod enabled {
 
 #[cfg(not(feature = "store"))]
 impl Engine<'_> {
+    #[inline(always)]
+    pub(in crate::engine) fn durable_subscriptions_fit<'f, I>(
+        &self,
+        _filters: I,
+    ) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'f str, crate::wire::QoS)> + Clone,
+    {
+        Ok(())
+    }
+    #[inline(always)]
+    pub(in crate::engine) fn durable_subscribe<'f, I>(&mut self, _filters: I) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'f str, crate::wire::QoS)>,
+    {
+        Ok(())
+    }
+    #[inline(always)]
+    pub(in crate::engine) fn durable_unsubscribe<'f, I>(&mut self, _filters: I)
+    where
+        I: Iterator<Item = &'f str>,
+    {
+    }
     #[inline(always)]
     pub(in crate::engine) fn durable_publish(&mut self) -> Result<(), Error> {
         Ok(())

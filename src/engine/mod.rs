@@ -107,11 +107,13 @@ pub enum Event {
     /// clean_session=0, had a session, CONNACK session_present=0.
     SessionLost,
     PingResponse,
-    /// `attach_store` restored the session from flash (feature `store`).
+    /// `attach_store` restored the session from flash (feature `store`). `corrupt`: records
+    /// that failed their check (torn by a cut, or damaged), skipped.
     #[cfg(feature = "store")]
     Restored {
         outgoing: u16,
         rx_qos2: u16,
+        corrupt: u16,
     },
     /// The incoming QoS 2 table was full and forgot `count` ids from `first` before their
     /// PUBREL (docs/DELIVERY.md): a later re-send of one of them would be delivered again.

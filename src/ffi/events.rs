@@ -102,15 +102,20 @@ impl ClientCell {
                 event
             }
             #[cfg(feature = "store")]
-            Event::Restored { outgoing, rx_qos2 } => {
+            Event::Restored {
+                outgoing,
+                rx_qos2,
+                corrupt,
+            } => {
                 self.log(
-                    MQE_LOG_INFO,
-                    b"restored from flash: \x01 outgoing, \x02 incoming QoS 2 ids",
-                    [outgoing.into(), rx_qos2.into(), 0],
+                    if corrupt > 0 { MQE_LOG_WARN } else { MQE_LOG_INFO },
+                    b"restored from flash: \x01 outgoing, \x02 incoming QoS 2 ids, \x03 bad records skipped",
+                    [outgoing.into(), rx_qos2.into(), corrupt.into()],
                 );
                 let mut event = blank_event(MQE_EVENT_RESTORED);
                 event.restored_outgoing = outgoing.into();
                 event.restored_rx_qos2 = rx_qos2.into();
+                event.dropped = corrupt.into();
                 event
             }
             Event::PingResponse => {

@@ -2,7 +2,7 @@
 //! `NorFlash`, the caller-allocated `mqe_store_t`, `mqe_set_store` and `mqe_store_erase`.
 
 use core::ffi::c_void;
-use core::mem::{align_of, size_of};
+use core::mem::{align_of, size_of, MaybeUninit};
 
 use embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
@@ -32,10 +32,14 @@ pub struct mqe_flash_t {
     pub sector_count: u32,
     /// Write granularity in bytes: 1, 2, 4, 8, 16 or 32 (internal flash with ECC).
     pub write_size: u32,
+    /// Durability mode (docs/STORE.md): 0 or 1, a record on every state change (the
+    /// default); 2..16, completions (PUBACK/PUBCOMP) written that many at a time, which
+    /// spares flash and after a crash re-sends up to that many completed messages.
+    pub batch: u32,
 }
 
 /// Bytes of `mqe_store_t`.
-pub const MQE_STORE_SIZE: usize = 128;
+pub const MQE_STORE_SIZE: usize = 192;
 /// `mqe_store_t` in 8-byte words.
 pub const MQE_STORE_WORDS: usize = MQE_STORE_SIZE / 8;
 
@@ -44,6 +48,15 @@ pub const MQE_STORE_WORDS: usize = MQE_STORE_SIZE / 8;
 #[repr(C, align(8))]
 pub struct mqe_store_t {
     opaque: [u64; MQE_STORE_WORDS],
+}
+
+impl mqe_store_t {
+    /// Storage for `mqe_set_store` (for Rust callers; C uses a `static`).
+    pub const fn zeroed() -> Self {
+        mqe_store_t {
+            opaque: [0; MQE_STORE_WORDS],
+        }
+    }
 }
 
 const _: () = assert!(size_of::<Store<CFlash>>() <= MQE_STORE_SIZE);
@@ -193,16 +206,22 @@ pub unsafe extern "C" fn mqe_set_store(
             if cell.dispatching {
                 return Err(MQE_ERR_REENTRANT);
             }
-            if cell.client.engine().state() != State::Disconnected {
+            // A second store would overwrite `store` while the engine may still use it.
+            if cell.client.engine().state() != State::Disconnected
+                || cell.client.engine().has_store()
+            {
                 return Err(MQE_ERR_STATE);
             }
             let geo = geometry(&flash);
-            let (opened, _) = Store::open(flash, geo).map_err(store_status)?;
-            let slot = store.cast::<Store<CFlash>>();
+            let batch = usize::try_from(flash.table.batch).unwrap_or(usize::MAX);
             // SAFETY: `store` is writable, large and aligned enough (static asserts above),
-            // and the caller's for as long as the client lives; nothing else refers to it.
-            slot.write(opened);
-            let journal: &'static mut Store<CFlash> = &mut *slot;
+            // and the caller's for as long as the client lives; nothing else refers to it (a
+            // client with a store refuses a second one above). MaybeUninit<T> has T's layout.
+            let slot = &mut *store.cast::<MaybeUninit<Store<CFlash>>>();
+            Store::open_in(slot, flash, geo).map_err(store_status)?;
+            // SAFETY: `open_in` returned Ok, so the slot holds the store.
+            let journal: &'static mut Store<CFlash> = slot.assume_init_mut();
+            journal.set_batch(batch);
             cell.client
                 .engine_mut()
                 .attach_store(journal)

@@ -98,7 +98,9 @@ pub const MQE_EVENT_MESSAGE_TOO_LARGE: mqe_event_kind_t = 12;
 pub const MQE_EVENT_RX_QOS2_EVICTED: mqe_event_kind_t = 13;
 /// `mqe_set_store` restored the session from flash (feature `store`): `restored_outgoing`
 /// QoS 1/2 messages (re-sent on the next connection with DUP=1, or their PUBREL) and
-/// `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL. Delivered by the next `mqe_poll`.
+/// `restored_rx_qos2` incoming QoS 2 ids awaiting PUBREL; `dropped`: records that failed
+/// their check (torn by a power cut, or damaged), skipped and never trusted (a warning is
+/// logged). Delivered by the next `mqe_poll`.
 pub const MQE_EVENT_RESTORED: mqe_event_kind_t = 14;
 
 /// `mqe_options_t.qos0_policy`: a QoS 0 publish while the offline queue is full fails with

@@ -5,7 +5,7 @@
 use super::{Outgoing, Session, Stage};
 use crate::store::{Image, Record};
 use crate::time::Instant;
-use crate::wire::PUBLISH_DUP_FLAG;
+use crate::wire::{validate_utf8, QoS, PUBLISH_DUP_FLAG};
 
 impl Image for Session<'_> {
     fn visit(&self, f: &mut dyn FnMut(Record<'_>) -> bool) -> bool {
@@ -32,13 +32,21 @@ impl Image for Session<'_> {
                 return false;
             }
         }
-        self.rx_qos2.visit(&mut |id, len, hash| match hash {
-            Some(hash) => f(Record::RxQos2 { id, hash }),
-            None => f(Record::RxRun {
-                start: id,
-                len: u16::try_from(len).unwrap_or(u16::MAX),
+        let subscriptions = (0..self.subscription_count()).all(|i| match self.subscription(i) {
+            Some((filter, qos)) => f(Record::Subscribe {
+                qos: qos as u8,
+                filter: filter.as_bytes(),
             }),
-        })
+            None => true,
+        });
+        subscriptions
+            && self.rx_qos2.visit(&mut |id, len, hash| match hash {
+                Some(hash) => f(Record::RxQos2 { id, hash }),
+                None => f(Record::RxRun {
+                    start: id,
+                    len: u16::try_from(len).unwrap_or(u16::MAX),
+                }),
+            })
     }
 }
 
@@ -93,8 +101,14 @@ impl Session<'_> {
                     .is_ok(),
             },
             Record::Done(id) => {
-                if let Some(index) = self.outgoing.iter().position(|o| o.packet_id == id) {
-                    self.remove(index);
+                self.restore_done(id);
+                true
+            }
+            Record::DoneBatch { ids } => {
+                for pair in ids.chunks_exact(2) {
+                    if let [lo, hi] = *pair {
+                        self.restore_done(u16::from_le_bytes([lo, hi]));
+                    }
                 }
                 true
             }
@@ -109,7 +123,31 @@ impl Session<'_> {
                 self.rx_qos2_resume(false);
                 true
             }
+            // Restored unconfirmed: the first connection renews them (`plan_resubscribe`).
+            Record::Subscribe { qos, filter } => {
+                let (Ok(filter), Ok(qos)) = (validate_utf8(filter), QoS::from_u8(qos)) else {
+                    return false;
+                };
+                let one = || core::iter::once((filter, qos));
+                if self.subscriptions_have_room(one()).is_err() {
+                    return false;
+                }
+                self.remember_subscriptions(0, one());
+                true
+            }
+            Record::Unsubscribe { filter } => {
+                if let Ok(filter) = validate_utf8(filter) {
+                    self.forget_subscriptions(core::iter::once(filter));
+                }
+                true
+            }
             Record::SnapBegin { .. } | Record::SnapEnd { .. } => true,
+        }
+    }
+
+    fn restore_done(&mut self, id: u16) {
+        if let Some(index) = self.outgoing.iter().position(|o| o.packet_id == id) {
+            self.remove(index);
         }
     }
 

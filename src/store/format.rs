@@ -23,10 +23,13 @@ const KIND_NEXT_ID: u8 = 0x03;
 const KIND_PUBLISH: u8 = 0x10;
 const KIND_PUBREL: u8 = 0x11;
 const KIND_DONE: u8 = 0x12;
+const KIND_DONE_BATCH: u8 = 0x13;
 const KIND_RX_QOS2: u8 = 0x20;
 const KIND_RX_RELEASE: u8 = 0x21;
 const KIND_RX_CLEAR: u8 = 0x22;
 const KIND_RX_RUN: u8 = 0x23;
+const KIND_SUBSCRIBE: u8 = 0x30;
+const KIND_UNSUBSCRIBE: u8 = 0x31;
 
 /// One durable fact about the session: the only shape in which session state reaches flash.
 /// Runtime-only state (what was sent on this connection, timers, pending SUBSCRIBEs) has no
@@ -45,6 +48,8 @@ pub enum Record<'a> {
     Pubrel(u16),
     /// PUBACK or PUBCOMP received: the message is complete.
     Done(u16),
+    /// Several `Done`, batched (`Store::set_batch`): packet ids, u16 LE each.
+    DoneBatch { ids: &'a [u8] },
     /// An incoming QoS 2 message was delivered; its id (and the hash of its topic and
     /// payload) waits for PUBREL.
     RxQos2 { id: u16, hash: u16 },
@@ -54,6 +59,10 @@ pub enum Record<'a> {
     RxRelease(u16),
     /// The broker kept no session: every incoming id is forgotten.
     RxClear,
+    /// A subscription to renew after a lost session: its QoS and filter (UTF-8).
+    Subscribe { qos: u8, filter: &'a [u8] },
+    /// UNSUBSCRIBE: the filter is not renewed any more.
+    Unsubscribe { filter: &'a [u8] },
 }
 
 impl Record<'_> {
@@ -65,10 +74,13 @@ impl Record<'_> {
             Record::Publish { .. } => KIND_PUBLISH,
             Record::Pubrel(_) => KIND_PUBREL,
             Record::Done(_) => KIND_DONE,
+            Record::DoneBatch { .. } => KIND_DONE_BATCH,
             Record::RxQos2 { .. } => KIND_RX_QOS2,
             Record::RxRun { .. } => KIND_RX_RUN,
             Record::RxRelease(_) => KIND_RX_RELEASE,
             Record::RxClear => KIND_RX_CLEAR,
+            Record::Subscribe { .. } => KIND_SUBSCRIBE,
+            Record::Unsubscribe { .. } => KIND_UNSUBSCRIBE,
         }
     }
 
@@ -88,13 +100,16 @@ impl Record<'_> {
                 let [a, b] = id.to_le_bytes();
                 ([a, b, 0, 0], 2)
             }
-            Record::RxClear => ([0; 4], 0),
+            Record::Subscribe { qos, .. } => ([qos, 0, 0, 0], 1),
+            Record::RxClear | Record::Unsubscribe { .. } | Record::DoneBatch { .. } => ([0; 4], 0),
         }
     }
 
     fn tail(&self) -> &[u8] {
         match self {
             Record::Publish { packet, .. } => packet,
+            Record::Subscribe { filter, .. } | Record::Unsubscribe { filter } => filter,
+            Record::DoneBatch { ids } => ids,
             _ => &[],
         }
     }
@@ -161,6 +176,14 @@ impl Record<'_> {
             },
             KIND_RX_RELEASE if exact(2) => Record::RxRelease(u16_at(0)?),
             KIND_RX_CLEAR if exact(0) => Record::RxClear,
+            KIND_SUBSCRIBE if body.len() > 1 => Record::Subscribe {
+                qos: *body.first()?,
+                filter: body.get(1..)?,
+            },
+            KIND_UNSUBSCRIBE if !body.is_empty() => Record::Unsubscribe { filter: body },
+            KIND_DONE_BATCH if !body.is_empty() && body.len().is_multiple_of(2) => {
+                Record::DoneBatch { ids: body }
+            }
             KIND_PUBLISH if body.len() > 2 => Record::Publish {
                 packet_id: u16_at(0)?,
                 packet: body.get(2..)?,
@@ -301,6 +324,12 @@ mod tests {
             Record::RxRun { start: 9, len: 300 },
             Record::RxRelease(3),
             Record::RxClear,
+            Record::Subscribe {
+                qos: 2,
+                filter: b"a/+/b",
+            },
+            Record::Unsubscribe { filter: b"a/#" },
+            Record::DoneBatch { ids: &[1, 0, 2, 0] },
         ];
         for r in records {
             let mut bytes = [0u8; 64];

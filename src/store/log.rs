@@ -1,6 +1,8 @@
 //! The record log over a `NorFlash` region: open (scan, finish what a cut interrupted),
 //! append, snapshot and erase, replay.
 
+use core::mem::MaybeUninit;
+
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::bytes::{copy_into, move_within};
@@ -12,7 +14,9 @@ use super::format::{
 use super::{Geometry, Image, Journal, Opened, Stats, StoreError};
 
 /// Bytes staged before a program call: a multiple of every granularity up to 32.
-const STAGE: usize = 64;
+const STAGE: usize = 32;
+/// The most completions one `DoneBatch` record gathers.
+pub const MAX_BATCH: usize = 16;
 
 /// A power-fail-safe log of session records in a flash region.
 pub struct Store<F> {
@@ -34,6 +38,10 @@ pub struct Store<F> {
     /// An erase failed after a snapshot: sectors outside the log may hold old bytes, so
     /// nothing more is written until the region is opened again.
     broken: bool,
+    /// Completions gathered before they are written (`set_batch`): packet ids, u16 LE.
+    batch: usize,
+    pending: [u8; 2 * MAX_BATCH],
+    pending_len: usize,
     stats: Stats,
 }
 
@@ -54,7 +62,20 @@ impl<F: NorFlash> Store<F> {
     /// scanned, and what a cut interrupted (a snapshot, an erase) is finished; anything else
     /// is refused.
     pub fn open(flash: F, geo: Geometry) -> Result<(Store<F>, Opened), StoreError> {
-        let mut store = Store::new(flash, geo)?;
+        let mut slot = MaybeUninit::uninit();
+        let opened = Store::open_in(&mut slot, flash, geo)?;
+        // SAFETY: `open_in` returned Ok, so it wrote the store into the slot.
+        Ok((unsafe { slot.assume_init() }, opened))
+    }
+
+    /// `open`, building the store in `slot` (no copy of it on the stack: `mqe_set_store`
+    /// opens it straight into the caller's `mqe_store_t`). On Ok the slot holds the store.
+    pub fn open_in(
+        slot: &mut MaybeUninit<Store<F>>,
+        flash: F,
+        geo: Geometry,
+    ) -> Result<Opened, StoreError> {
+        let store = slot.write(Store::new(flash, geo)?);
         let mut opened = Opened::default();
         let mut head: Option<(u32, u32)> = None;
         let mut blank = true;
@@ -81,7 +102,7 @@ impl<F: NorFlash> Store<F> {
             }
             store.format()?;
             opened.formatted = true;
-            return Ok((store, opened));
+            return Ok(opened);
         };
         // The sectors in use run back from the newest while the sequence counts down by one.
         let mut tail = head;
@@ -169,7 +190,7 @@ impl<F: NorFlash> Store<F> {
             }
             s = store.next(s);
         }
-        Ok((store, opened))
+        Ok(opened)
     }
 
     fn new(flash: F, geo: Geometry) -> Result<Store<F>, StoreError> {
@@ -198,6 +219,9 @@ impl<F: NorFlash> Store<F> {
             used: 0,
             base: 0,
             broken: false,
+            batch: 0,
+            pending: [0; 2 * MAX_BATCH],
+            pending_len: 0,
             stats: Stats::default(),
         })
     }
@@ -213,6 +237,15 @@ impl<F: NorFlash> Store<F> {
         self.head_seq = 0;
         self.used = 0;
         self.snapshot(&Empty)
+    }
+
+    /// The batched durability mode: `Done` records (PUBACK/PUBCOMP received) are gathered in
+    /// RAM and written `n` at a time as one record (2..=16; 0 or 1: one record per change,
+    /// the default). Every other record is still written at once. A crash loses up to `n - 1`
+    /// completions: those messages are restored and re-sent (QoS 1: a duplicate; QoS 2: the
+    /// PUBREL again, which the broker answers without a second delivery).
+    pub fn set_batch(&mut self, n: usize) {
+        self.batch = n.min(MAX_BATCH);
     }
 
     /// The flash driver, for tests and for closing the region.
@@ -453,8 +486,8 @@ impl<F: NorFlash> Store<F> {
         self.write_record(record)
     }
 
-    /// Sectors a snapshot of `image` (plus `extra`) takes, from a fresh sector.
-    fn snapshot_sectors(&self, image: &dyn Image, extra: Option<Record<'_>>) -> Option<u32> {
+    /// Sectors a snapshot of `image` (plus the records of `extra`) takes, from a fresh sector.
+    fn snapshot_sectors(&self, image: &dyn Image, extra: Option<&dyn Image>) -> Option<u32> {
         let usable = self.geo.sector_size.saturating_sub(self.first_record) as usize;
         let granule = self.granule();
         let mut sectors = 1u32;
@@ -475,7 +508,7 @@ impl<F: NorFlash> Store<F> {
         place(Record::SnapBegin { epoch: 0 });
         image.visit(&mut place);
         if let Some(extra) = extra {
-            place(extra);
+            extra.visit(&mut place);
         }
         place(Record::SnapEnd { epoch: 0 });
         ok.then_some(sectors)
@@ -521,6 +554,27 @@ impl<F: NorFlash> Store<F> {
         self.base = first;
         self.used = self.distance(first, self.head).saturating_add(1);
         Ok(())
+    }
+
+    /// Writes `record` now: at the head, in the next sector, or as a snapshot of `image`.
+    fn append_now(&mut self, record: Record<'_>, image: &dyn Image) -> Result<(), StoreError> {
+        let flen = record
+            .flash_len(self.granule())
+            .ok_or(StoreError::TooLarge)?;
+        if flen as u32 > self.geo.sector_size.saturating_sub(self.first_record) {
+            return Err(StoreError::TooLarge);
+        }
+        if self.head_end.saturating_add(flen as u32) <= self.geo.sector_size {
+            return self.write_record(record);
+        }
+        if self.geo.sector_count.saturating_sub(self.used) > self.reserve {
+            self.open_next()?;
+            return self.write_record(record);
+        }
+        // The ring is down to its reserve: the snapshot carries the change itself, and every
+        // completion still gathered (the image has them done).
+        self.pending_len = 0;
+        self.snapshot(image)
     }
 }
 
@@ -583,6 +637,15 @@ impl Stager {
     }
 }
 
+/// One record, as an image.
+struct One<'r>(Record<'r>);
+
+impl Image for One<'_> {
+    fn visit(&self, f: &mut dyn FnMut(Record<'_>) -> bool) -> bool {
+        f(self.0)
+    }
+}
+
 /// The state of a new region: nothing.
 struct Empty;
 
@@ -597,24 +660,34 @@ impl<F: NorFlash> Journal for Store<F> {
         if self.broken {
             return Err(StoreError::Flash);
         }
-        let flen = record
-            .flash_len(self.granule())
-            .ok_or(StoreError::TooLarge)?;
-        if flen as u32 > self.geo.sector_size.saturating_sub(self.first_record) {
-            return Err(StoreError::TooLarge);
+        let Record::Done(id) = record else {
+            return self.append_now(record, image);
+        };
+        if self.batch < 2 {
+            return self.append_now(record, image);
         }
-        if self.head_end.saturating_add(flen as u32) <= self.geo.sector_size {
-            return self.write_record(record);
+        let [lo, hi] = id.to_le_bytes();
+        if let Some(slot) = self.pending.get_mut(self.pending_len..) {
+            if copy_into(slot, &[lo, hi]) {
+                self.pending_len += 2;
+            }
         }
-        if self.geo.sector_count.saturating_sub(self.used) > self.reserve {
-            self.open_next()?;
-            return self.write_record(record);
+        if self.pending_len < 2 * self.batch {
+            return Ok(());
         }
-        // The ring is down to its reserve: the snapshot carries the change itself.
-        self.snapshot(image)
+        let mut ids = [0u8; 2 * MAX_BATCH];
+        let n = self.pending_len.min(ids.len());
+        copy_into(&mut ids, self.pending.get(..n).unwrap_or_default());
+        self.pending_len = 0;
+        let ids = ids.get(..n).unwrap_or_default();
+        self.append_now(Record::DoneBatch { ids }, image)
     }
 
     fn fits(&self, extra: Record<'_>, image: &dyn Image) -> bool {
+        self.fits_all(image, &One(extra))
+    }
+
+    fn fits_all(&self, image: &dyn Image, extra: &dyn Image) -> bool {
         self.snapshot_sectors(image, Some(extra))
             .is_some_and(|n| n <= self.reserve)
     }

@@ -104,6 +104,8 @@ pub trait Journal {
     /// Would `image` with `extra` added still fit a snapshot? Check before accepting new
     /// state, so that a snapshot can always be written.
     fn fits(&self, extra: Record<'_>, image: &dyn Image) -> bool;
+    /// The same for every record of `extra`.
+    fn fits_all(&self, image: &dyn Image, extra: &dyn Image) -> bool;
     /// Feeds `apply` every record from the newest complete snapshot on, bodies read into
     /// `scratch`; a record larger than `scratch` is counted as corrupt and skipped.
     fn replay(

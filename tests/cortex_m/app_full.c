@@ -214,7 +214,7 @@ static void set_store(void) {
     erased = true;
   }
   const mqe_flash_t flash = {NULL, flash_read, flash_program, flash_erase,
-                             FLASH_SECTOR, FLASH_SECTORS, 4};
+                             FLASH_SECTOR, FLASH_SECTORS, 4, 0};
   CHECK(MEASURED(mqe_set_store(&client, &store, &flash)) == MQE_OK);
 }
 #endif

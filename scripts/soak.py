@@ -7,7 +7,9 @@ Starts a private broker (--broker, default mosquitto with persistence; the other
 scripts/brokers.py) on a free 127.0.0.1 port and two
 scripts/fault_proxy.py in front of it: one for the publisher (--cut-bytes) and one for the
 subscriber (--sub-cut-bytes, fewer cuts: on every reconnect mosquitto replays its whole
-backlog to a subscriber, so cutting it as often as the publisher only replays). Runs the soak
+backlog to a subscriber, so cutting it as often as the publisher only replays: past about
+2,000 bytes of backlog no connection of it gets an answer out, docs/BROKERS.md; --sub-max-cuts
+N stops its cuts after N so that it drains). Runs the soak
 program (it gets MQE_BROKER_HOST, MQE_BROKER_PORT, MQE_SUB_PORT and the arguments
 "Q1 Q2 TIMEOUT"), and with --restart stops and restarts
 the broker (same port, same persistence file) once half the messages are published. Prints

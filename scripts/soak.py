@@ -7,7 +7,9 @@ Starts a private broker (--broker, default mosquitto with persistence; the other
 scripts/brokers.py) on a free 127.0.0.1 port and two
 scripts/fault_proxy.py in front of it: one for the publisher (--cut-bytes) and one for the
 subscriber (--sub-cut-bytes, fewer cuts: on every reconnect mosquitto replays its whole
-backlog to a subscriber, so cutting it as often as the publisher only replays). Runs the soak
+backlog to a subscriber, so cutting it as often as the publisher only replays: past about
+2,000 bytes of backlog no connection of it gets an answer out, docs/BROKERS.md; --sub-max-cuts
+N stops its cuts after N so that it drains). Runs the soak
 program (it gets MQE_BROKER_HOST, MQE_BROKER_PORT, MQE_SUB_PORT and the arguments
 "Q1 Q2 TIMEOUT"), and with --restart stops and restarts
 the broker (same port, same persistence file) once half the messages are published. Prints
@@ -42,6 +44,9 @@ def main():
     ap.add_argument("--min-cuts", type=int, required=True)
     ap.add_argument("--cut-bytes", default="1:2000")
     ap.add_argument("--sub-cut-bytes", default="20000:200000")
+    ap.add_argument("--sub-max-cuts", type=int, default=None,
+                    help="the subscriber's proxy stops cutting after this many cuts (so a subscriber "
+                         "whose broker replays more than --sub-cut-bytes per reconnect can drain)")
     ap.add_argument("--restart", action="store_true", help="restart the broker mid-stream")
     ap.add_argument("--broker", default="mosquitto", choices=sorted(brokers.BROKERS),
                     help="which broker (scripts/brokers.py); only a persistent one keeps its "
@@ -77,14 +82,16 @@ def main():
             with_broker.print_log(log_path)
             return 1
         proxies = []
-        for name, cut_bytes in (("pub", args.cut_bytes), ("sub", args.sub_cut_bytes)):
+        for name, cut_bytes, max_cuts in (("pub", args.cut_bytes, None),
+                                          ("sub", args.sub_cut_bytes, args.sub_max_cuts)):
             port_file = os.path.join(workdir, f"{name}.port")
             stats_file = os.path.join(workdir, f"{name}.json")
             proc = subprocess.Popen(
                 [sys.executable, os.path.join(HERE, "fault_proxy.py"), "--upstream-port", str(broker_port),
                  "--cut-bytes", cut_bytes, "--timeout", str(args.timeout),
                  "--port-file", port_file, "--stats-file", stats_file]
-                + (["--tap", os.path.join(args.tap_dir, f"{name}.tap")] if args.tap_dir else []),
+                + (["--tap", os.path.join(args.tap_dir, f"{name}.tap")] if args.tap_dir else [])
+                + (["--max-cuts", str(max_cuts)] if max_cuts is not None else []),
                 stdin=subprocess.DEVNULL)
             proxies.append((proc, port_file, stats_file))
         soak = None

@@ -669,3 +669,65 @@ fn aedes_resends_of_completed_messages_are_delivered_again_as_documented() {
 
 // amqtt never sends PUBCOMP for a PUBREL it already completed: that concerns our outgoing
 // QoS 2 (issue 12 §3, helper `split`); its model case belongs with that change.
+
+/// mosquitto 2.0.11 with persistence: after a restart it restores only `max_inflight_messages`
+/// (20) of a session's in-flight messages as in flight; the rest go back to its queue and are
+/// sent again as PUBLISH (DUP 1), even those whose PUBREL it had already sent (MQTT-4.3.3-1;
+/// docs/BROKERS.md, mosquitto-restart-resend). Exact bytes, as the soak's tap saw them for
+/// ids 97 and 98. Whether the client delivers such a PUBLISH again depends only on whether the
+/// PUBREL reached it: a released id carries a new message (MQTT-4.3.3-2); a held one is a
+/// re-send.
+fn message(packet_id: u16, payload: &[u8], dup: bool) -> Got {
+    Got::Message {
+        topic: "s/q2".to_string(),
+        payload: payload.to_vec(),
+        qos: mqtt_engine::wire::QoS::ExactlyOnce,
+        retain: false,
+        dup,
+        packet_id,
+    }
+}
+
+#[test]
+fn mosquitto_restart_resends_publish_after_its_pubrel_as_documented() {
+    let mut b = Broker::new(config());
+    b.connect_ok(&opts("sub", false), &CONNACK_OK);
+    b.take_events();
+    let m97 = publish_bytes(0x04, "s/q2", Some(97), b"45");
+    let m98 = publish_bytes(0x04, "s/q2", Some(98), b"46");
+    assert_eq!(
+        m97,
+        [0x34, 0x0A, 0, 4, b's', b'/', b'q', b'2', 0, 97, b'4', b'5']
+    );
+    b.recv(&m97);
+    b.recv(&m98);
+    assert_eq!(b.sent(), [ack(PUBREC, 97), ack(PUBREC, 98)].concat());
+    // PUBREL 97 reaches the client (its PUBCOMP is lost in the cut); PUBREL 98 does not.
+    b.recv(&ack(PUBREL, 97));
+    assert_eq!(b.sent(), ack(PUBCOMP, 97));
+    assert_eq!(
+        b.take_got(),
+        [message(97, b"45", false), message(98, b"46", false)]
+    );
+    b.engine.connection_lost(b.now, Error::PeerClosed);
+    b.take_events();
+
+    // The broker restarts; on the resumed session it sends both PUBLISHes again, DUP 1.
+    b.connect_ok(&opts("sub", false), &CONNACK_PRESENT);
+    b.take_events();
+    let again97 = publish_bytes(0x0C, "s/q2", Some(97), b"45");
+    assert_eq!(again97[0], 0x3C);
+    b.recv(&again97);
+    b.recv(&publish_bytes(0x0C, "s/q2", Some(98), b"46"));
+    assert_eq!(b.sent(), [ack(PUBREC, 97), ack(PUBREC, 98)].concat());
+    let got = b.take_got();
+    // 97 was released: a new message to the client, delivered again (the soak's duplicate).
+    // 98 is still held with its hash: recognised, not delivered.
+    assert_eq!(got, [message(97, b"45", true)]);
+    let stats = b.engine.rx_qos2_stats();
+    assert_eq!((stats.open_ids, stats.evicted, stats.unverified), (2, 0, 0));
+    // The broker then releases both; each PUBREL is answered.
+    b.recv(&[ack(PUBREL, 97), ack(PUBREL, 98)].concat());
+    assert_eq!(b.sent(), [ack(PUBCOMP, 97), ack(PUBCOMP, 98)].concat());
+    assert_eq!(b.engine.rx_qos2_stats().open_ids, 0);
+}

@@ -97,6 +97,55 @@ fn a_pubrel_never_completed_is_abandoned_after_three_connections() {
 }
 
 #[cfg(feature = "qos2")]
+/// A link cut right behind the PUBREL proves nothing: the broker (mosquitto, say, which
+/// forwards a QoS 2 message only on PUBREL) may never have read it, and abandoning would lose
+/// the message. Such connections (a transport error, no acknowledgement of anything written
+/// after the PUBREL) do not count. One on which the broker acknowledged a later packet does:
+/// it read past the PUBREL and did not answer it.
+#[test]
+fn a_link_cut_behind_the_pubrel_does_not_count_a_broker_that_read_past_it_does() {
+    let mut b = Broker::new(config());
+    b.connect_ok(&opts("dev", false), &CONNACK_OK);
+    assert_eq!(b.publish("a/b", b"hi", QoS::ExactlyOnce, false), Some(1));
+    assert_eq!(b.sent(), publish_qos2_ab(1, false));
+    b.recv(&ack(PUBREC, 1));
+    assert_eq!(b.sent(), pubrel(1));
+    b.take_events();
+    let cut = Event::Disconnected {
+        reason: Some(Error::Transport),
+    };
+    // Six cuts right behind the PUBREL (the soak saw three in a row lose a message).
+    for _ in 0..6 {
+        b.engine.connection_lost(b.now, Error::Transport);
+        assert_eq!(b.take_events(), [cut]);
+        let (_, resent) = b.connect_ok(&opts("dev", false), &CONNACK_PRESENT);
+        assert_eq!(resent, pubrel(1));
+        b.take_events();
+    }
+    // Now the broker acknowledges a QoS 1 PUBLISH written after the PUBREL, three times.
+    let puback_id = |n: u16| n + 2;
+    for n in 0..3u16 {
+        let id = puback_id(n);
+        assert_eq!(b.publish("a/b", b"hi", QoS::AtLeastOnce, false), Some(id));
+        assert_eq!(
+            b.sent(),
+            [0x32, 0x09, 0x00, 0x03, b'a', b'/', b'b', 0x00, id as u8, b'h', b'i']
+        );
+        b.recv(&ack(PUBACK, id));
+        b.engine.connection_lost(b.now, Error::Transport);
+        let mut want = vec![Event::PublishComplete { packet_id: id }, cut];
+        if n == 2 {
+            want.push(Event::PublishAbandoned { packet_id: 1 });
+        }
+        assert_eq!(b.take_events(), want, "connection {n}");
+        let (_, resent) = b.connect_ok(&opts("dev", false), &CONNACK_PRESENT);
+        assert_eq!(resent, if n < 2 { pubrel(1) } else { vec![] });
+        b.take_events();
+    }
+    assert_eq!(b.engine.inflight(), 0);
+}
+
+#[cfg(feature = "qos2")]
 /// Only connections on which the PUBREL went out count; a PUBCOMP on a later one completes
 /// the message as usual; 0 waits for ever.
 #[test]

@@ -201,7 +201,7 @@ impl<'b> Engine<'b> {
 
     fn on_connack(&mut self, now: Instant, session_present: bool, code: u8) -> Result<(), Error> {
         if code != 0 {
-            self.enter_disconnected();
+            self.enter_disconnected(false);
             self.push_event(Event::ConnectRefused { code });
             return Ok(());
         }

@@ -371,11 +371,13 @@ impl<'b> Engine<'b> {
 
     /// Ends the connection: nothing in tx goes out, every stored packet goes out again.
     pub(super) fn finish(&mut self, reason: Option<Error>) {
-        self.enter_disconnected();
+        // The broker had our PUBRELs if it closed the connection or let an ack time out.
+        let broker_had_it = matches!(reason, Some(Error::PeerClosed | Error::AckTimeout));
+        self.enter_disconnected(broker_had_it);
         self.push_event(Event::Disconnected { reason });
     }
 
-    pub(super) fn enter_disconnected(&mut self) {
+    pub(super) fn enter_disconnected(&mut self, broker_had_it: bool) {
         self.state = State::Disconnected;
         self.tx_len = 0;
         self.connack_deadline = None;
@@ -386,6 +388,6 @@ impl<'b> Engine<'b> {
         self.disconnect_deadline = None;
         self.skip = Skip::Idle;
         self.session
-            .mark_all_for_resend(self.config.pubrel_max_connections);
+            .mark_all_for_resend(self.config.pubrel_max_connections, broker_had_it);
     }
 }

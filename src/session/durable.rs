@@ -200,5 +200,6 @@ fn restored(packet_id: u16, stage: Stage, len: usize) -> Outgoing {
         sent_at: Instant(0),
         // Counted afresh after a reset: connections of an earlier boot are not counted.
         pubrel_unanswered: 0,
+        sent_seq: 0,
     }
 }

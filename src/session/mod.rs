@@ -54,8 +54,10 @@ struct Outgoing {
     needs_sending: bool,
     /// When it was last written to tx: the start of its ack timeout.
     sent_at: Instant,
-    /// Connections that ended with this PUBREL sent and no PUBCOMP.
+    /// Connections that ended with this PUBREL sent and no PUBCOMP, on which the broker had it.
     pubrel_unanswered: u8,
+    /// `Session::write_seq` when it was last written to tx (u16: fits the padding).
+    sent_seq: u16,
 }
 
 /// What the next stored packet to send is.
@@ -110,6 +112,12 @@ pub(crate) struct Session<'b> {
     subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
     filters: [u8; SUB_FILTER_BYTES],
     filters_used: usize,
+    /// Counts stored packets written to tx, so that `answered_seq` orders them (compared
+    /// on the u16 ring: a wrong order needs 32,768 writes between a PUBREL and an ack, and
+    /// then only counts the connection as before this rule).
+    write_seq: u16,
+    /// The latest `sent_seq` the broker acknowledged: it read everything written before.
+    answered_seq: u16,
 }
 
 impl<'b> Session<'b> {
@@ -135,6 +143,8 @@ impl<'b> Session<'b> {
             addr_of_mut!((*session).subscriptions).write(Vec::new());
             addr_of_mut!((*session).filters).write_bytes(0, 1);
             addr_of_mut!((*session).filters_used).write(0);
+            addr_of_mut!((*session).write_seq).write(0);
+            addr_of_mut!((*session).answered_seq).write(0);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -148,6 +158,8 @@ impl<'b> Session<'b> {
             subscriptions: _,
             filters: _,
             filters_used: _,
+            write_seq: _,
+            answered_seq: _,
         } = &*session;
         session
     }
@@ -220,6 +232,7 @@ impl<'b> Session<'b> {
             needs_sending: true,
             sent_at: Instant(0),
             pubrel_unanswered: 0,
+            sent_seq: 0,
         };
         self.outgoing.push(entry).map_err(|_| Error::Full)?;
         self.store_used = self.store_used.saturating_add(written);
@@ -281,20 +294,35 @@ impl<'b> Session<'b> {
         }
     }
 
+    fn next_seq(&mut self) -> u16 {
+        // 0 stays "never written".
+        self.write_seq = self.write_seq.wrapping_add(1).max(1);
+        self.write_seq
+    }
+
     pub(crate) fn mark_sent(&mut self, index: usize, now: Instant) {
+        let seq = self.next_seq();
         if let Some(o) = self.outgoing.get_mut(index) {
             o.needs_sending = false;
             o.sent_at = now;
+            o.sent_seq = seq;
         }
     }
 
     /// The connection is gone: everything must go out again on the next one, and a
-    /// PUBLISH that may have reached the broker carries DUP=1 (§3.3.1.1). A PUBREL sent on
-    /// `pubrel_limit` connections without a PUBCOMP is abandoned (0: never).
-    pub(crate) fn mark_all_for_resend(&mut self, pubrel_limit: u8) {
+    /// PUBLISH that may have reached the broker carries DUP=1 (§3.3.1.1). A PUBREL left
+    /// unanswered by a broker that had it counts; on `pubrel_limit` such connections the
+    /// message is abandoned (0: never). The broker had it when `broker_had_it` (it ended the
+    /// connection, or our ack timeout did) or when it acknowledged a packet written after
+    /// the PUBREL; a link cut right behind the PUBREL proves nothing and does not count.
+    pub(crate) fn mark_all_for_resend(&mut self, pubrel_limit: u8, broker_had_it: bool) {
         let mut start = 0usize;
+        let answered = self.answered_seq;
         for o in self.outgoing.iter_mut() {
-            if o.stage == Stage::AwaitPubcomp && !o.needs_sending {
+            // Sequence numbers of one connection are compared only: `sent_seq` and
+            // `answered` are both of the connection that just ended, or `answered` is older.
+            let read_past = o.sent_seq != 0 && answered.wrapping_sub(o.sent_seq) as i16 > 0;
+            if o.stage == Stage::AwaitPubcomp && !o.needs_sending && (broker_had_it || read_past) {
                 o.pubrel_unanswered = o.pubrel_unanswered.saturating_add(1);
                 if pubrel_limit > 0 && o.pubrel_unanswered >= pubrel_limit {
                     o.stage = Stage::Abandoned;
@@ -336,6 +364,12 @@ impl<'b> Session<'b> {
             return Err(Error::UnknownPacketId);
         };
         let stage = self.outgoing.get(index).map(|o| o.stage);
+        // Acknowledging it, the broker shows it read every packet written before it.
+        if let Some(seq) = self.outgoing.get(index).map(|o| o.sent_seq) {
+            if seq != 0 && seq.wrapping_sub(self.answered_seq) as i16 > 0 {
+                self.answered_seq = seq;
+            }
+        }
         match (ack, stage) {
             (PublishAck::Puback, Some(Stage::AwaitPuback))
             | (PublishAck::Pubcomp, Some(Stage::AwaitPubcomp | Stage::Abandoned)) => {
@@ -346,10 +380,12 @@ impl<'b> Session<'b> {
             (PublishAck::Pubrec, Some(Stage::AwaitPubrec | Stage::AwaitPubcomp)) => {
                 // The PUBLISH is done with: its bytes are no longer needed.
                 self.free_bytes(index);
+                let seq = self.next_seq();
                 if let Some(o) = self.outgoing.get_mut(index) {
                     o.stage = Stage::AwaitPubcomp;
                     o.needs_sending = false;
                     o.sent_at = now;
+                    o.sent_seq = seq;
                 }
                 Ok(AckOutcome::SendPubrel)
             }

@@ -12,6 +12,11 @@ Each probe prints what the broker did; nothing is judged here (the matrix judges
 - qos2-pubrel-next-connection: a QoS 2 PUBLISH gets its PUBREC, the connection ends before our
   PUBREL, which goes on the next one: does the broker forward the message on PUBLISH or on
   PUBREL, and does it still have it then (MQTT-4.3.3-2: with the PUBREC it took ownership)?
+- qos2-pubrel-after-restart (brokers with sessions that survive a restart, i.e. mosquitto with
+  persistence): the broker sends us QoS 2 messages (22 with an in-flight window of 20), we
+  PUBREC each and get its PUBREL; we PUBCOMP only the first, which lets the rest in; the broker
+  restarts; we reconnect. MQTT-4.3.3-1: it may re-send the PUBRELs, never those PUBLISHes (the
+  ids are released: the client must take such a PUBLISH as a new message, MQTT-4.3.3-2).
 Bounded: every read waits at most 2 s.
 """
 
@@ -171,6 +176,68 @@ def probe(port, login, run):
     pub.close()
 
 
+def publish_qos2(port, login, client_id, topic, payloads):
+    """Publishes each payload at QoS 2 and completes it (ids 1, 2, ...)."""
+    pub, _ = connect(port, client_id, True, login)
+    for i, payload in enumerate(payloads, 1):
+        pub.sendall(packet(0x34, utf8(topic) + struct.pack("!H", i) + payload))
+        read(pub)
+        pub.sendall(packet(0x62, struct.pack("!H", i)))
+        read(pub)
+    pub.close()
+
+
+def drain(s, limit):
+    """Reads up to limit packets (each waits at most 2 s); answers PUBLISH with PUBREC only."""
+    got = []
+    for _ in range(limit):
+        p = read(s)
+        if isinstance(p, str):
+            break
+        kind, flags, body = p
+        if kind == 3:
+            tl = struct.unpack("!H", body[:2])[0]
+            s.sendall(packet(0x50, body[2 + tl:4 + tl]))
+            got.append(("P", struct.unpack("!H", body[2 + tl:4 + tl])[0], flags >> 3))
+        elif kind == 6:
+            got.append(("R", struct.unpack("!H", body[:2])[0], 0))
+    return got
+
+
+def summary(got):
+    rel = sorted(i for k, i, _ in got if k == "R")
+    rels = f"PUBREL {rel[0]}..{rel[-1]} ({len(rel)})" if rel else "no PUBREL"
+    pubs = [f"{i} DUP {d}" for k, i, d in got if k == "P"]
+    if len(pubs) > 4:
+        pubs = [pubs[0], "...", pubs[-1]] + [f"({len(pubs)})"]
+    return f"{rels}, PUBLISH {' '.join(pubs) or 'none'}"
+
+
+def probe_restart(broker, login, run, inflight):
+    # 5. Sessions across a restart: more ids waiting for PUBCOMP than the in-flight window.
+    topic = f"probe/{run}/g"
+    sub, _ = connect(broker.port, f"{run}g", False, login)
+    sub.sendall(packet(0x82, struct.pack("!H", 1) + utf8(topic) + b"\x02"))
+    read(sub)
+    publish_qos2(broker.port, login, f"{run}h", topic, [b"m%d" % i for i in range(inflight + 2)])
+    first = drain(sub, 2 * inflight + 4)
+    released = [i for k, i, _ in first if k == "R"]
+    if released:
+        sub.sendall(packet(0x70, struct.pack("!H", released[0])))  # PUBCOMP the oldest only
+    second = drain(sub, 2 * inflight + 8)
+    sub.close()
+    restarted = broker.restart()
+    sub, ack = connect(broker.port, f"{run}g", False, login)
+    third = drain(sub, 2 * inflight + 8)
+    for _, i, _ in [x for x in third if x[0] == "R"][:1]:
+        sub.sendall(packet(0x70, struct.pack("!H", i)))  # a PUBCOMP frees a window slot
+    fourth = drain(sub, 8)
+    sub.close()
+    print(f"qos2-pubrel-after-restart: {inflight + 2} messages; got {summary(first)}; "
+          f"PUBCOMP {released[:1]}: {summary(second)}; restart {'ok' if restarted else 'FAILED'}, reconnect "
+          f"{show(ack)}: {summary(third)}; PUBCOMP for the first: {summary(fourth)}")
+
+
 def main():
     name = sys.argv[1] if len(sys.argv) > 1 else "mosquitto"
     with tempfile.TemporaryDirectory(prefix="mqe-probe-") as workdir:
@@ -188,7 +255,15 @@ def main():
             probe(broker.port, broker.login, os.urandom(3).hex())
         finally:
             broker.stop()
-            log.close()
+        if broker.persistent:
+            # max_inflight_messages of scripts/brokers.py's persistent mosquitto.
+            broker = brokers.make(name, workdir, log, persistence=True, env=env)
+            if broker.start(with_broker.free_port()):
+                try:
+                    probe_restart(broker, broker.login, os.urandom(3).hex(), 20)
+                finally:
+                    broker.stop()
+        log.close()
     return 0
 
 

@@ -12,7 +12,16 @@ to the subscriber more than once, it says which of these happened:
   has released the id and must take it as new, MQTT-4.3.3-2);
 - the broker re-sent it before it completed, under the same id: a correct re-send (if DUP 1),
   which the client recognises.
-It also counts PUBLISHes the publisher sent after its own PUBREL for the same id (a client bug).
+It also counts PUBLISHes the publisher sent after its own PUBREL for the same id (a client bug),
+and says where each QoS 2 message the subscriber never acknowledged (no PUBREC from it) stopped:
+- the broker never sent PUBREC to the publisher (it never took the message);
+- the broker sent PUBREC but neither PUBCOMP nor the message to the subscriber: it still waits
+  for a PUBREL (a broker that forwards on PUBREL, like mosquitto, whose publisher gave the
+  PUBREL up: `abandoned` in the publisher's event);
+- the broker completed it with the publisher but never sent it to the subscriber (still queued
+  for the subscriber's session when the run ended);
+- the broker sent it to the subscriber, which never acknowledged it (its connection dropped
+  first; still in flight at the broker).
 """
 
 import collections
@@ -109,6 +118,24 @@ def main():
         else:
             kinds["sent twice under two ids"] += 1
     print(f"publisher: {len(resent)} QoS 2 messages re-sent, {after_rel} re-sent after its PUBREL")
+    stuck = collections.Counter()
+    for seq, evs in pub.items():
+        got = sub.get(seq, [])
+        if any(x[1] == "c" and x[2] == "PUBREC" for x in got):
+            continue
+        if not any(x[1] == "s" and x[2] == "PUBREC" for x in evs):
+            stuck["the broker never sent PUBREC to the publisher"] += 1
+        elif any(x[1] == "s" and x[2] == "PUBLISH" for x in got):
+            stuck["sent to the subscriber, never acknowledged by it (its connections dropped first)"] += 1
+        elif any(x[1] == "s" and x[2] == "PUBCOMP" for x in evs):
+            stuck["completed with the publisher, never sent to the subscriber (queued at the broker)"] += 1
+        else:
+            sent_rel = any(x[1] == "c" and x[2] == "PUBREL" for x in evs)
+            stuck["PUBREC to the publisher, no PUBCOMP, never forwarded"
+                  + (" (the publisher sent PUBREL)" if sent_rel else " (no PUBREL on the wire)")] += 1
+    print(f"subscriber: {sum(stuck.values())} QoS 2 messages it never acknowledged:")
+    for what, n in stuck.most_common():
+        print(f"  {n:5d}  {what}")
     print(f"subscriber: {sum(kinds.values())} QoS 2 messages forwarded to it more than once:")
     for what, n in kinds.most_common():
         print(f"  {n:5d}  {what}")

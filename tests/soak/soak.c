@@ -58,6 +58,8 @@ static topic_stats_t stats[3]; /* [1] QoS 1, [2] QoS 2 */
 static char topics[3][96];
 static uint32_t completed;
 static uint32_t unknown_messages;
+/* Reported degradations (docs/DELIVERY.md): each can explain a loss or a duplicate. */
+static uint32_t abandoned, evicted_ids, rx_full;
 
 static void sleep_ms(uint32_t ms) {
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000u), .tv_nsec = (long)(ms % 1000u) * 1000000L};
@@ -120,10 +122,17 @@ static void on_event(void *user, const mqe_event_t *e) {
         if (getenv("SOAK_DEBUG") != NULL) {
             fprintf(stderr, "%s: %s\n", c->id, mqe_strerror(e->reason));
         }
+        if (e->reason == MQE_ERR_RX_QOS2_FULL) {
+            rx_full++;
+        }
+        break;
+    case MQE_EVENT_RX_QOS2_EVICTED:
+        evicted_ids += e->dropped;
         break;
     case MQE_EVENT_PUBLISH_COMPLETE:
         if (c == &pub) {
             completed++;
+            abandoned += e->abandoned ? 1u : 0u;
         }
         break;
     case MQE_EVENT_SUBSCRIBED:
@@ -307,6 +316,8 @@ int main(int argc, char **argv) {
     printf("soak: result completed=%u/%u unknown=%u connects pub=%u sub=%u wall_s=%.1f msgs_per_s=%.0f\n",
            (unsigned)completed, (unsigned)total, (unsigned)unknown_messages, (unsigned)pub.connects,
            (unsigned)sub.connects, secs, secs > 0 ? total / secs : 0.0);
+    printf("soak: result abandoned_pubrel=%u rx_qos2_evicted=%u rx_qos2_full=%u\n", (unsigned)abandoned,
+           (unsigned)evicted_ids, (unsigned)rx_full);
     fflush(stdout);
     bool pass = completed == total && lost[1] == 0 && lost[2] == 0 && dup[2] == 0 && unknown_messages == 0;
     free(stats[1].count);

@@ -171,7 +171,8 @@ def judge(cell, expected):
             cell.devs += [d for d in whole if d not in cell.devs]
     else:
         devs = expected.get(key, [])
-        if cell.ok and devs:
+        # A deviation marked `sometimes` may or may not show in one run: a pass is no XPASS.
+        if cell.ok and devs and not all(d.get("sometimes") for d in devs):
             cell.xpass = [cell.check]
         elif not cell.ok and not devs:
             cell.unexpected = [cell.check]

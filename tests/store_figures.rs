@@ -2,55 +2,21 @@
 //! write size 4): `cargo test --release --features store --test store_figures -- --nocapture`.
 //! Each figure is also checked against a bound, so a regression fails here.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod store_common;
+use store_common::leak;
 
-use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use mqtt_engine::engine::{Config, ConnectOptions, Engine};
-use mqtt_engine::store::sim::{SimError, SimFlash};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::wire::QoS;
 use mqtt_engine::Error;
 
-type Sim = SimFlash<4, 4096>;
+type Shared = store_common::Shared<4, 4096>;
 const SECTORS: usize = 4;
 const TOPIC: &str = "sensors/device-0001/temperature";
 const PAYLOAD: [u8; 32] = [0x5A; 32];
 /// The encoded PUBLISH: fixed header 2, topic 2 + 31, packet id 2, payload 32.
 const PACKET_LEN: usize = 69;
-
-#[derive(Clone)]
-struct Shared(Rc<RefCell<Sim>>);
-
-impl ErrorType for Shared {
-    type Error = SimError;
-}
-
-impl ReadNorFlash for Shared {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
-        self.0.borrow_mut().read(offset, bytes)
-    }
-    fn capacity(&self) -> usize {
-        self.0.borrow().capacity()
-    }
-}
-
-impl NorFlash for Shared {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = 4096;
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
-        self.0.borrow_mut().erase(from, to)
-    }
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
-        self.0.borrow_mut().write(offset, bytes)
-    }
-}
-
-fn leak(len: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; len].into_boxed_slice())
-}
 
 fn config() -> Config {
     Config {
@@ -81,7 +47,7 @@ impl Run {
     }
 
     fn with_batch(batch: usize) -> Run {
-        let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+        let flash = Shared::new(SECTORS);
         let (mut store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
         store.set_batch(batch);
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
@@ -199,7 +165,7 @@ fn a_full_region_restores() {
         &image,
     )
     .unwrap();
-    let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+    let flash = Shared::new(SECTORS);
     flash.0.borrow_mut().bytes = image;
     let (store, opened) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
     assert_eq!(opened.corrupt_records, 0);

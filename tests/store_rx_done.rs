@@ -3,47 +3,16 @@
 //! a reset before it brings the broker's re-send (DUP=1) to the application again, and a reset
 //! after it does not. Exact bytes per MQTT 3.1.1 §3.3, §3.5.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+mod store_common;
+use store_common::leak;
 
-use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use mqtt_engine::engine::{Config, ConnectOptions, Engine, Incoming, MAX_RX_AWAITING};
-use mqtt_engine::store::sim::{SimError, SimFlash};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::Error;
 
-type Sim = SimFlash<4, 256>;
+type Shared = store_common::Shared<4, 256>;
 const NOW: Instant = Instant(1000);
-
-/// The flash outlives each boot of the device.
-#[derive(Clone)]
-struct Shared(Rc<RefCell<Sim>>);
-
-impl ErrorType for Shared {
-    type Error = SimError;
-}
-
-impl ReadNorFlash for Shared {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
-        self.0.borrow_mut().read(offset, bytes)
-    }
-    fn capacity(&self) -> usize {
-        self.0.borrow().capacity()
-    }
-}
-
-impl NorFlash for Shared {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = 256;
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
-        self.0.borrow_mut().erase(from, to)
-    }
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
-        self.0.borrow_mut().write(offset, bytes)
-    }
-}
 
 fn config() -> Config {
     Config {
@@ -66,10 +35,6 @@ fn opts() -> ConnectOptions<'static> {
         password: None,
         will: None,
     }
-}
-
-fn leak(len: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; len].into_boxed_slice())
 }
 
 /// PUBLISH QoS 2 on "r", payload "m", with `id` and DUP as given.
@@ -137,7 +102,7 @@ fn feed(engine: &mut Engine<'static>, bytes: &[u8]) -> Option<bool> {
 }
 
 fn new_flash() -> Shared {
-    Shared(Rc::new(RefCell::new(Sim::new(4))))
+    Shared::new(4)
 }
 
 #[test]

@@ -6,51 +6,20 @@
 //! - no QoS 2 message reached it twice, and no incoming QoS 2 message reached the app twice;
 //! - nothing that was never accepted appears.
 
-use std::cell::RefCell;
+mod store_common;
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
+use store_common::leak;
 
-use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use mqtt_engine::engine::{Config, ConnectOptions, Engine, Incoming};
-use mqtt_engine::store::sim::{SimError, SimFlash};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::wire::QoS;
 use mqtt_engine::Error;
 
-type Sim = SimFlash<4, 256>;
+type Shared = store_common::Shared<4, 256>;
 const SECTORS: usize = 4;
 const MESSAGES: u32 = 40;
 const INCOMING: u32 = 12;
-
-/// The flash outlives each boot of the device.
-#[derive(Clone)]
-struct Shared(Rc<RefCell<Sim>>);
-
-impl ErrorType for Shared {
-    type Error = SimError;
-}
-
-impl ReadNorFlash for Shared {
-    const READ_SIZE: usize = 1;
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
-        self.0.borrow_mut().read(offset, bytes)
-    }
-    fn capacity(&self) -> usize {
-        self.0.borrow().capacity()
-    }
-}
-
-impl NorFlash for Shared {
-    const WRITE_SIZE: usize = 4;
-    const ERASE_SIZE: usize = 256;
-    fn erase(&mut self, from: u32, to: u32) -> Result<(), SimError> {
-        self.0.borrow_mut().erase(from, to)
-    }
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
-        self.0.borrow_mut().write(offset, bytes)
-    }
-}
 
 fn config() -> Config {
     Config {
@@ -73,10 +42,6 @@ fn opts() -> ConnectOptions<'static> {
         password: None,
         will: None,
     }
-}
-
-fn leak(len: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; len].into_boxed_slice())
 }
 
 fn msg_number(payload: &[u8]) -> u32 {
@@ -227,7 +192,7 @@ impl World {
     }
 
     fn with_batch(cut: Option<u64>, batch: usize) -> World {
-        let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+        let flash = Shared::new(SECTORS);
         {
             // Format outside the measured run.
             Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
@@ -504,7 +469,7 @@ fn a_power_cut_after_every_programmed_word_batched() {
 /// connection re-sends exactly as after a reconnect (same ids, DUP=1, the PUBREL again).
 #[test]
 fn a_reset_resends_with_dup_and_pubrel() {
-    let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+    let flash = Shared::new(SECTORS);
     let now = Instant(1000);
     {
         let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
@@ -557,7 +522,7 @@ fn a_reset_resends_with_dup_and_pubrel() {
 /// (a SUBSCRIBE with the same filter and QoS); one unsubscribed before the reset does not.
 #[test]
 fn subscriptions_are_renewed_after_a_reset() {
-    let flash = Shared(Rc::new(RefCell::new(Sim::new(SECTORS))));
+    let flash = Shared::new(SECTORS);
     let now = Instant(1000);
     {
         let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();

@@ -11,6 +11,16 @@
 
 #include "harness.h"
 
+uint32_t tc_wait_ms(void) {
+    static uint32_t wait_ms;
+    if (wait_ms == 0) {
+        const char *env = getenv("MQE_TEST_WAIT_MS");
+        long ms = env ? strtol(env, NULL, 10) : 5000;
+        wait_ms = (uint32_t)(ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms);
+    }
+    return wait_ms;
+}
+
 mqe_platform_t tc_platform;
 
 static tc_t pool[TC_POOL];

@@ -15,7 +15,10 @@
 #define TC_MAX_EVENTS 64
 #define TC_TOPIC_MAX 160
 #define TC_PAYLOAD_MAX 512
-#define TC_WAIT_MS 5000u /* default bound of a wait for the broker */
+/* Bound of a wait for the broker: 5,000 ms, or MQE_TEST_WAIT_MS (1,000..60,000) for slow
+ * paths such as the AT port through the modem emulator's paced UART. */
+#define TC_WAIT_MS tc_wait_ms()
+uint32_t tc_wait_ms(void);
 
 typedef struct {
     char topic[TC_TOPIC_MAX];

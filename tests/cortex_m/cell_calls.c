@@ -66,5 +66,23 @@ void cell_calls(void) {
   CHECK(MEASURED(mqe_pending(&cell_client, &pending)) == MQE_OK);
   CHECK(pending.inflight == 1 && !pending.idle);
 #endif
+  /* The pointer + length calls and the counters, so that check-no-panic sees them linked. */
+  static const char reply_topic[] = {'r', '/', 'x', '#'}; /* not NUL-terminated */
+  CHECK(MEASURED(mqe_publish_n(&cell_client, reply_topic, 3, "y", 1, MQE_QOS_1, false, NULL)) ==
+        MQE_OK);
+  CHECK(mqe_publish_n(&cell_client, reply_topic, 4, "y", 1, MQE_QOS_0, false, NULL) ==
+        MQE_ERR_TOPIC);
+  CHECK(mqe_publish_n(&cell_client, reply_topic, 0, "y", 1, MQE_QOS_0, false, NULL) ==
+        MQE_ERR_TOPIC);
+  CHECK(mqe_subscribe_n(&cell_client, NULL, 3, MQE_QOS_1, NULL) == MQE_ERR_NULL);
+  CHECK(mqe_subscribe_n(&cell_client, reply_topic, 70000, MQE_QOS_1, NULL) == MQE_ERR_TOO_LARGE);
+#if defined(MQE_FEATURE_TOPIC_HANDLERS)
+  CHECK(mqe_subscribe_cb_n(&cell_client, reply_topic, 4, MQE_QOS_1, NULL, NULL, NULL) ==
+        MQE_ERR_NULL);
+#endif
+  CHECK(mqe_oversized_count(&cell_client) == 0);
+#if defined(MQE_FEATURE_STORE)
+  CHECK(mqe_rx_done(&cell_client, 1) == MQE_ERR_STATE); /* rx_qos2_manual_ack is off */
+#endif
   CHECK(mqe_disconnect(&cell_client) == MQE_OK);
 }

@@ -685,7 +685,7 @@ $(M4_PANIC_LIB): FORCE
 $(M4_BUILD):
 	mkdir -p $@
 
-$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/dead_transport.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(M4_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_LIB) -o $@
 
@@ -1056,7 +1056,7 @@ $(M4_STORE_LIB): FORCE
 # The full image with the store: a RAM region as its flash, a simulated reset (a new mqe_init
 # over the same region) that must resume the session with the DUP re-send.
 # The same sources as full.elf (keep the two lists alike), another library.
-$(M4_BUILD)/full_store.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(STORE_HEADER) $(M4_STORE_LIB) | $(M4_BUILD)
+$(M4_BUILD)/full_store.elf: $(M4_DIR)/app_full.c $(M4_DIR)/cloud_calls.c $(M4_DIR)/cell_calls.c $(M4_DIR)/dead_transport.c $(M4_DIR)/broker.c $(M4_DIR)/stack_meter.c $(M4_BOARD) $(M4_HDRS) $(M4_LINK_DEPS) $(STORE_HEADER) $(M4_STORE_LIB) | $(M4_BUILD)
 	$(call apt_install,$(APT_ARM))
 	$(M4_CC) -I$(STORE_INCLUDE) $(M4_CFLAGS) $(M4_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(filter %.c,$^) $(M4_LIBC) $(M4_STORE_LIB) -o $@
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "cell_calls.h"
 
+#include "dead_transport.h"
 #include "mqtt_engine.h"
 #include "semihost.h"
 #include "stack_meter.h"
@@ -15,20 +16,6 @@ static int32_t fail_open(void *ctx) {
   opens++;
   return -1;
 }
-static int32_t nop_connect(void *ctx, int32_t s, const mqe_sockaddr_t *a) {
-  (void)ctx, (void)s, (void)a;
-  return -1;
-}
-static int32_t nop_send(void *ctx, int32_t s, const uint8_t *b, size_t n) {
-  (void)ctx, (void)s, (void)b, (void)n;
-  return -1;
-}
-static int32_t nop_recv(void *ctx, int32_t s, uint8_t *b, size_t n) {
-  (void)ctx, (void)s, (void)b, (void)n;
-  return -1;
-}
-static void nop_close(void *ctx, int32_t s) { (void)ctx, (void)s; }
-static uint32_t zero_ms(void *ctx) { (void)ctx; return 0; }
 
 void cell_calls(void) {
   out("cell calls\n");
@@ -40,9 +27,8 @@ void cell_calls(void) {
   opts.tx_buf_len = sizeof tx;
   opts.store_buf = store;
   opts.store_buf_len = sizeof store;
-  const mqe_transport_t transport = {NULL, fail_open, nop_connect, nop_send, nop_recv, nop_close,
-                                     NULL};
-  const mqe_platform_t platform = {NULL, zero_ms, NULL, NULL, NULL};
+  const mqe_transport_t transport = dead_transport(fail_open);
+  const mqe_platform_t platform = dead_platform();
   CHECK(mqe_init(&cell_client, &opts, &transport, &platform) == MQE_OK);
 #if defined(MQE_FEATURE_LINK)
   CHECK(MEASURED(mqe_link_down(&cell_client)) == MQE_OK);

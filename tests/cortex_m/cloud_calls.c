@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "dead_transport.h"
 #include "mqtt_engine.h"
 #include "semihost.h"
 #include "stack_meter.h"
@@ -23,21 +24,6 @@ static mqe_status_t credentials(void *user, uint8_t refused, char *username, siz
 static mqe_client_t cloud_client;
 static uint8_t rx[128], tx[128], store[256];
 
-static mqe_status_t nop_open(void *ctx) { (void)ctx; return -1; }
-static mqe_status_t nop_connect(void *ctx, int32_t s, const mqe_sockaddr_t *a) {
-  (void)ctx, (void)s, (void)a;
-  return -1;
-}
-static int32_t nop_send(void *ctx, int32_t s, const uint8_t *b, size_t n) {
-  (void)ctx, (void)s, (void)b, (void)n;
-  return -1;
-}
-static int32_t nop_recv(void *ctx, int32_t s, uint8_t *b, size_t n) {
-  (void)ctx, (void)s, (void)b, (void)n;
-  return -1;
-}
-static void nop_close(void *ctx, int32_t s) { (void)ctx, (void)s; }
-static uint32_t zero_ms(void *ctx) { (void)ctx; return 0; }
 
 void cloud_calls(void) {
   out("cloud calls\n");
@@ -52,9 +38,8 @@ void cloud_calls(void) {
 #if defined(MQE_FEATURE_CLOUD_PROFILES)
   CHECK(MEASURED(mqe_options_for_cloud(MQE_CLOUD_ALIYUN, &opts)) == MQE_OK);
 #endif
-  const mqe_transport_t transport = {NULL, nop_open, nop_connect, nop_send, nop_recv, nop_close,
-                                     NULL};
-  const mqe_platform_t platform = {NULL, zero_ms, NULL, NULL, NULL};
+  const mqe_transport_t transport = dead_transport(NULL);
+  const mqe_platform_t platform = dead_platform();
   CHECK(mqe_init(&cloud_client, &opts, &transport, &platform) == MQE_OK);
 #if defined(MQE_FEATURE_CLOUD_PROFILES)
   CHECK(MEASURED(mqe_publish(&cloud_client, "t", "x", 1, MQE_QOS_2, false, NULL)) ==

@@ -180,8 +180,10 @@ static void on_done(void *user, uint8_t tag, at_result_t res, int32_t cme) {
                 s->rx_len = m->rd_len;
                 s->rx_off = 0;
             }
-            /* A short read emptied the modem's buffer: it reports the next data by URC. */
-            if (m->rd_len < m->rd_asked) {
+            /* A short read emptied the modem's buffer: it reports the next data by URC. A
+             * "recv" URC that came while the read was answered announced data the read may
+             * not have held: keep asking, or that data waits for ever. */
+            if (m->rd_len < m->rd_asked && m->rd_urcs == s->rx_urcs) {
                 s->rx_pending = 0;
             }
         } else {
@@ -309,6 +311,7 @@ static int next_command(qat_modem_t *m) {
             m->cur_sock = (uint8_t)i;
             m->rd_len = 0;
             m->rd_asked = QAT_RX_CHUNK;
+            m->rd_urcs = s->rx_urcs;
             n = fmt2(cmd, sizeof cmd, "AT+QIRD=", connect_id(m, s), QAT_RX_CHUNK);
             return issue(m, C_READ, cmd, n, NULL, 0, T_SHORT_MS);
         }

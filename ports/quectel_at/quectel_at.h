@@ -55,6 +55,7 @@ typedef struct {
     uint8_t state;      /* QS_* in quectel_at.c */
     uint8_t modem_has;  /* the connectID is taken in the modem: AT+QICLOSE it */
     uint8_t rx_pending; /* the modem holds received data (URC "recv", or a full read) */
+    uint8_t rx_urcs; /* "recv" URCs seen (wrapping): one during an AT+QIRD keeps rx_pending */
     int32_t err;        /* what a failed socket reports */
     uint8_t addr[4];
     uint16_t port;
@@ -79,6 +80,7 @@ typedef struct {
     uint8_t cur_sock;
     uint16_t rd_len;   /* +QIRD: n of the read in flight */
     uint16_t rd_asked;
+    uint8_t rd_urcs; /* the socket's rx_urcs when the AT+QIRD in flight was issued */
     /* the one send buffer: bytes send() took and AT+QISEND has not yet delivered */
     uint8_t tx_sock;
     uint16_t tx_len;

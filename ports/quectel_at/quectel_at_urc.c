@@ -47,6 +47,7 @@ static void urc_qiurc(qat_modem_t *m, const char *p, size_t len) {
         if (p[1] == 'r') {
             if (s->state == QS_UP || s->state == QS_PEER_CLOSED) {
                 s->rx_pending = 1;
+                s->rx_urcs++;
             }
         } else if (s->state == QS_UP) {
             s->state = QS_PEER_CLOSED; /* what the modem still holds can be read */

@@ -271,12 +271,48 @@ static void case_pdpdeact_reactivates_by_itself(void) {
     CHECK_EQ(qat_open_sockets(&modem), 0);
 }
 
+/* A "recv" URC that comes inside a short AT+QIRD's answer announces data the read did not
+ * hold: the port must read again, or that data waits for ever (seen as a stalled at-test). */
+static void case_recv_urc_during_a_short_read(void) {
+    static const step_t steps[] = {
+        {"AT", "\r\nOK\r\n"},
+        {"ATE0", "\r\nOK\r\n"},
+        {"AT+QIACT?", "\r\n+QIACT: 1,1,1,\"10.7.0.2\"\r\n\r\nOK\r\n"},
+        {OPEN_CMD, "\r\nOK\r\n\r\n+QIOPEN: 0,0\r\n"},
+        {"AT+QIRD=0,1500", "\r\n+QIRD: 3\r\nabc\r\n\r\n+QIURC: \"recv\",0\r\n\r\nOK\r\n"},
+        {"AT+QIRD=0,1500", "\r\n+QIRD: 2\r\nde\r\n\r\nOK\r\n"},
+        {"AT+QICLOSE=0,10", "\r\nOK\r\n"},
+    };
+    start(STEPS(steps));
+    int32_t s = t.open(t.ctx);
+    REQUIRE_EQ(connect_until_done(s), 0);
+    modem_says("\r\n+QIURC: \"recv\",0\r\n");
+    uint8_t buf[16];
+    int32_t got = MQE_IO_WOULD_BLOCK;
+    for (int i = 0; i < 10 && got == MQE_IO_WOULD_BLOCK; i++) {
+        got = t.recv(t.ctx, s, buf, sizeof buf);
+    }
+    CHECK_EQ(got, 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    got = MQE_IO_WOULD_BLOCK;
+    for (int i = 0; i < 10 && got == MQE_IO_WOULD_BLOCK; i++) {
+        got = t.recv(t.ctx, s, buf, sizeof buf);
+    }
+    CHECK_EQ(got, 2); /* the second read went out although the first was short */
+    CHECK(memcmp(buf, "de", 2) == 0);
+    CHECK_EQ(t.recv(t.ctx, s, buf, sizeof buf), MQE_IO_WOULD_BLOCK); /* nothing more asked */
+    t.close(t.ctx, s);
+    qat_poll(&modem); /* AT+QICLOSE's OK */
+    CHECK_EQ(script_pos, script_len);
+}
+
 int main(int argc, char **argv) {
     static const h_case_t cases[] = {
         {"stale_pdp_is_asked_again", case_stale_pdp_is_asked_again},
         {"send_fail_retry_then_read_until_closed", case_send_fail_retry_then_read_until_closed},
         {"modem_restart", case_modem_restart},
         {"pdpdeact_reactivates_by_itself", case_pdpdeact_reactivates_by_itself},
+        {"recv_urc_during_a_short_read", case_recv_urc_during_a_short_read},
     };
     return h_run(cases, (int)(sizeof cases / sizeof cases[0]), argc > 1 ? argv[1] : NULL, NULL);
 }

@@ -775,7 +775,7 @@ SIZE_RUN = for image in $(SIZE_IMAGES); do \
 	$(PYTHON) $(M4_DIR)/footprint.py --map lite-minimal=$(M4_BUILD)/minimal-lite.map \
 	  --map minimal=$(M4_BUILD)/minimal.map --map full=$(M4_BUILD)/full.map \
 	  --run full=$(M4_BUILD)/full.log --run lite-minimal=$(M4_BUILD)/minimal-lite.log \
-	  --budget $(SIZE_BUDGET)
+	  --budget $(SIZE_BUDGET) --readme README.md
 size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
 	$(call apt_install,$(APT_QEMU))
 	@$(SIZE_RUN) --top $(or $(TOP),15)

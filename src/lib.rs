@@ -25,8 +25,11 @@ extern crate std;
 /// Build-time capacities (see `build.rs`).
 pub mod config {
     include!(concat!(env!("OUT_DIR"), "/config.rs"));
-    /// Events one engine can hold before the caller drains them.
-    pub const EVENT_QUEUE: usize = 8;
+    /// Events one engine can hold before the caller drains them. One packet emits at most
+    /// two and `handle_bytes` waits for three free slots (`EVENT_ROOM_PER_PACKET`); the client
+    /// drains the queue before it feeds the next packet, so beside those only the one event of
+    /// a command or timeout since the last drain (a `Disconnected`) can be waiting.
+    pub const EVENT_QUEUE: usize = 4;
     /// The in-flight window when the options leave it at 0.
     pub const DEFAULT_INFLIGHT_WINDOW: u16 = if MAX_INFLIGHT < 8 {
         MAX_INFLIGHT as u16
@@ -41,6 +44,7 @@ pub mod cloud;
 pub mod engine;
 pub mod error;
 pub mod ffi;
+mod fifo;
 mod session;
 #[cfg(feature = "store")]
 pub mod store;

@@ -72,7 +72,7 @@ impl<'b> Engine<'b> {
         self.encode_tx(|out| wire::encode_connect(out, opts))?;
         self.clean_session = opts.clean_session;
         self.keep_alive_ms = u32::from(opts.keep_alive_s).saturating_mul(1000);
-        self.connack_deadline = match self.config.connect_timeout_ms {
+        self.deadline = match self.config.connect_timeout_ms {
             0 => None,
             ms => Some(now.add_ms(ms)),
         };
@@ -80,7 +80,6 @@ impl<'b> Engine<'b> {
         self.last_received = now;
         self.ping_unsent = false;
         self.ping_outstanding = false;
-        self.ping_deadline = None;
         self.disconnect_queued = false;
         self.session.clear_pending_subs();
         self.session.stop_resubscribe();
@@ -234,7 +233,8 @@ impl<'b> Engine<'b> {
             0 => self.keep_alive_ms / 2,
             ms => ms,
         };
-        self.ping_deadline = (timeout > 0).then(|| now.add_ms(timeout));
+        // Only in Connected (`ping` and the keep-alive check it), whose deadline this is.
+        self.deadline = (timeout > 0).then(|| now.add_ms(timeout));
         self.flush(now);
     }
 
@@ -246,7 +246,8 @@ impl<'b> Engine<'b> {
             State::Connected => {
                 self.state = State::Disconnecting;
                 self.disconnect_queued = false;
-                self.disconnect_deadline = match self.config.connect_timeout_ms {
+                // Replaces a ping's deadline: a PINGRESP is no longer awaited.
+                self.deadline = match self.config.connect_timeout_ms {
                     0 => None,
                     ms => Some(now.add_ms(ms)),
                 };

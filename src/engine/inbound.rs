@@ -11,6 +11,7 @@ use crate::wire::{self, AckKind, Frame, Packet, QoS};
 /// Events one packet can emit at most (Connected + SessionLost, or Disconnected) plus
 /// one spare: `handle_bytes` waits for this much room instead of dropping events.
 pub(super) const EVENT_ROOM_PER_PACKET: usize = 3;
+const _: () = assert!(crate::config::EVENT_QUEUE > EVENT_ROOM_PER_PACKET);
 const ACK_LEN: usize = 4;
 /// A SUBACK return code: the broker refused that filter (§3.9.3).
 const SUBACK_FAILURE: u8 = 0x80;
@@ -190,7 +191,10 @@ impl<'b> Engine<'b> {
             Packet::Pingresp => {
                 if self.ping_outstanding {
                     self.ping_outstanding = false;
-                    self.ping_deadline = None;
+                    // In Disconnecting the deadline is the DISCONNECT's, not the ping's.
+                    if self.state == State::Connected {
+                        self.deadline = None;
+                    }
                     self.push_event(Event::PingResponse);
                 }
                 None
@@ -219,7 +223,7 @@ impl<'b> Engine<'b> {
         let lost = !self.clean_session && self.had_session && !session_present;
         self.had_session = !self.clean_session;
         self.state = State::Connected;
-        self.connack_deadline = None;
+        self.deadline = None;
         self.last_received = now;
         self.last_sent = now;
         self.push_event(Event::Connected { session_present });

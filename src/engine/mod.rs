@@ -18,10 +18,9 @@ mod timers;
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 
-use heapless::Deque;
-
 use crate::config::{EVENT_QUEUE, MAX_INFLIGHT};
 use crate::error::Error;
+use crate::fifo::Fifo;
 use crate::session::Session;
 use crate::time::Instant;
 use crate::wire::{self, QoS};
@@ -204,22 +203,22 @@ pub struct Engine<'b> {
     session: Session<'b>,
     config: Config,
     state: State,
-    events: Deque<Event, EVENT_QUEUE>,
+    events: Fifo<Event, EVENT_QUEUE>,
     clean_session: bool,
     /// A CONNACK accepted a clean_session=0 connection: the broker holds our session.
     had_session: bool,
     keep_alive_ms: u32,
-    connack_deadline: Option<Instant>,
+    /// The deadline of what the state waits for (None = no limit): CONNACK in AwaitConnack,
+    /// the PINGRESP in Connected while a ping is outstanding, the DISCONNECT draining in
+    /// Disconnecting (then the peer stopped reading: it ends anyway). One field, as no state
+    /// waits for two of them.
+    deadline: Option<Instant>,
     last_sent: Instant,
     last_received: Instant,
     /// A PINGREQ is asked for but not yet in tx.
     ping_unsent: bool,
-    /// PINGREQ out: PINGRESP must arrive by then (None = no limit).
-    ping_deadline: Option<Instant>,
     ping_outstanding: bool,
     disconnect_queued: bool,
-    /// A DISCONNECT that cannot drain by then (the peer stopped reading) ends anyway.
-    disconnect_deadline: Option<Instant>,
     /// The session store, once attached (`attach_store`): every durable change goes there.
     #[cfg(feature = "store")]
     journal: Option<&'b mut (dyn crate::store::Journal + 'static)>,
@@ -265,18 +264,16 @@ impl<'b> Engine<'b> {
             Session::init(&mut *session, store);
             addr_of_mut!((*engine).config).write(config);
             addr_of_mut!((*engine).state).write(State::Disconnected);
-            addr_of_mut!((*engine).events).write(Deque::new());
+            addr_of_mut!((*engine).events).write(Fifo::new());
             addr_of_mut!((*engine).clean_session).write(true);
             addr_of_mut!((*engine).had_session).write(false);
             addr_of_mut!((*engine).keep_alive_ms).write(0);
-            addr_of_mut!((*engine).connack_deadline).write(None);
+            addr_of_mut!((*engine).deadline).write(None);
             addr_of_mut!((*engine).last_sent).write(Instant(0));
             addr_of_mut!((*engine).last_received).write(Instant(0));
             addr_of_mut!((*engine).ping_unsent).write(false);
-            addr_of_mut!((*engine).ping_deadline).write(None);
             addr_of_mut!((*engine).ping_outstanding).write(false);
             addr_of_mut!((*engine).disconnect_queued).write(false);
-            addr_of_mut!((*engine).disconnect_deadline).write(None);
             #[cfg(feature = "store")]
             addr_of_mut!((*engine).journal).write(None);
             #[cfg(feature = "store")]
@@ -296,14 +293,12 @@ impl<'b> Engine<'b> {
             clean_session: _,
             had_session: _,
             keep_alive_ms: _,
-            connack_deadline: _,
+            deadline: _,
             last_sent: _,
             last_received: _,
             ping_unsent: _,
-            ping_deadline: _,
             ping_outstanding: _,
             disconnect_queued: _,
-            disconnect_deadline: _,
             #[cfg(feature = "store")]
                 journal: _,
             #[cfg(feature = "store")]
@@ -380,12 +375,10 @@ impl<'b> Engine<'b> {
     pub(super) fn enter_disconnected(&mut self, broker_had_it: bool) {
         self.state = State::Disconnected;
         self.tx_len = 0;
-        self.connack_deadline = None;
+        self.deadline = None;
         self.ping_unsent = false;
         self.ping_outstanding = false;
-        self.ping_deadline = None;
         self.disconnect_queued = false;
-        self.disconnect_deadline = None;
         self.skip = Skip::Idle;
         self.session
             .mark_all_for_resend(self.config.pubrel_max_connections, broker_had_it);

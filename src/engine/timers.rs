@@ -6,7 +6,7 @@ use crate::time::Instant;
 
 impl<'b> Engine<'b> {
     fn ping_timeout_deadline(&self, now: Instant) -> Option<u32> {
-        self.ping_deadline
+        self.deadline
             .filter(|_| self.ping_outstanding)
             .map(|d| now.ms_until(d))
     }
@@ -31,7 +31,7 @@ impl<'b> Engine<'b> {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
             State::AwaitConnack => {
-                if self.connack_deadline.is_some_and(|d| now.reached(d)) {
+                if self.deadline.is_some_and(|d| now.reached(d)) {
                     self.finish(Some(Error::ConnectTimeout));
                 }
             }
@@ -45,7 +45,7 @@ impl<'b> Engine<'b> {
                 }
             }
             State::Disconnecting => {
-                if self.disconnect_deadline.is_some_and(|d| now.reached(d)) {
+                if self.deadline.is_some_and(|d| now.reached(d)) {
                     self.finish(None);
                 }
             }
@@ -56,7 +56,7 @@ impl<'b> Engine<'b> {
     /// ms from `now` until `handle_timeout` has work (0 = now); None when no timer is armed.
     pub fn next_deadline(&self, now: Instant) -> Option<u32> {
         match self.state {
-            State::AwaitConnack => self.connack_deadline.map(|d| now.ms_until(d)),
+            State::AwaitConnack | State::Disconnecting => self.deadline.map(|d| now.ms_until(d)),
             State::Connected => [
                 self.ping_timeout_deadline(now),
                 self.ack_timeout_deadline(now),
@@ -65,7 +65,6 @@ impl<'b> Engine<'b> {
             .into_iter()
             .flatten()
             .min(),
-            State::Disconnecting => self.disconnect_deadline.map(|d| now.ms_until(d)),
             State::Disconnected => None,
         }
     }

@@ -22,6 +22,7 @@ use crate::wire::{QoS, PUBLISH_DUP_FLAG};
 pub(crate) use rx_qos2::content_hash;
 #[cfg(any(feature = "qos2", feature = "store"))]
 pub(crate) use rx_qos2::Evicted;
+#[cfg(any(feature = "qos2", feature = "store"))]
 use rx_qos2::RxQos2;
 #[cfg(feature = "qos2")]
 pub(crate) use rx_qos2::Verdict;
@@ -44,7 +45,9 @@ pub(crate) enum Stage {
 }
 
 /// One outgoing QoS 1/2 message. Its bytes are the `len` bytes of the store that follow
-/// the bytes of every earlier entry: entries are kept contiguous, in publish order.
+/// the bytes of every earlier entry: entries are kept contiguous, in publish order. The
+/// PUBREL bookkeeping exists with QoS 2 only (or a store, which may restore a PUBREL):
+/// without it an entry is 12 bytes on a 32-bit target instead of 16.
 #[derive(Clone, Copy, Debug)]
 struct Outgoing {
     packet_id: u16,
@@ -55,8 +58,10 @@ struct Outgoing {
     /// When it was last written to tx: the start of its ack timeout.
     sent_at: Instant,
     /// Connections that ended with this PUBREL sent and no PUBCOMP, on which the broker had it.
+    #[cfg(any(feature = "qos2", feature = "store"))]
     pubrel_unanswered: u8,
     /// `Session::write_seq` when it was last written to tx (u16: fits the padding).
+    #[cfg(any(feature = "qos2", feature = "store"))]
     sent_seq: u16,
 }
 
@@ -107,6 +112,8 @@ pub(crate) struct Session<'b> {
     store_used: usize,
     next_id: u16,
     outgoing: Vec<Outgoing, MAX_INFLIGHT>,
+    /// Incoming QoS 2 ids awaiting PUBREL: none without QoS 2 (nor a store restoring them).
+    #[cfg(any(feature = "qos2", feature = "store"))]
     rx_qos2: RxQos2,
     pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
     subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
@@ -115,8 +122,10 @@ pub(crate) struct Session<'b> {
     /// Counts stored packets written to tx, so that `answered_seq` orders them (compared
     /// on the u16 ring: a wrong order needs 32,768 writes between a PUBREL and an ack, and
     /// then only counts the connection as before this rule).
+    #[cfg(any(feature = "qos2", feature = "store"))]
     write_seq: u16,
     /// The latest `sent_seq` the broker acknowledged: it read everything written before.
+    #[cfg(any(feature = "qos2", feature = "store"))]
     answered_seq: u16,
 }
 
@@ -138,12 +147,15 @@ impl<'b> Session<'b> {
             addr_of_mut!((*session).store_used).write(0);
             addr_of_mut!((*session).next_id).write(1);
             addr_of_mut!((*session).outgoing).write(Vec::new());
+            #[cfg(any(feature = "qos2", feature = "store"))]
             addr_of_mut!((*session).rx_qos2).write_bytes(0, 1);
             addr_of_mut!((*session).pending_subs).write(Vec::new());
             addr_of_mut!((*session).subscriptions).write(Vec::new());
             addr_of_mut!((*session).filters).write_bytes(0, 1);
             addr_of_mut!((*session).filters_used).write(0);
+            #[cfg(any(feature = "qos2", feature = "store"))]
             addr_of_mut!((*session).write_seq).write(0);
+            #[cfg(any(feature = "qos2", feature = "store"))]
             addr_of_mut!((*session).answered_seq).write(0);
             slot.assume_init_mut()
         };
@@ -153,13 +165,16 @@ impl<'b> Session<'b> {
             store_used: _,
             next_id: _,
             outgoing: _,
-            rx_qos2: _,
+            #[cfg(any(feature = "qos2", feature = "store"))]
+                rx_qos2: _,
             pending_subs: _,
             subscriptions: _,
             filters: _,
             filters_used: _,
-            write_seq: _,
-            answered_seq: _,
+            #[cfg(any(feature = "qos2", feature = "store"))]
+                write_seq: _,
+            #[cfg(any(feature = "qos2", feature = "store"))]
+                answered_seq: _,
         } = &*session;
         session
     }
@@ -231,7 +246,9 @@ impl<'b> Session<'b> {
             len: written,
             needs_sending: true,
             sent_at: Instant(0),
+            #[cfg(any(feature = "qos2", feature = "store"))]
             pubrel_unanswered: 0,
+            #[cfg(any(feature = "qos2", feature = "store"))]
             sent_seq: 0,
         };
         self.outgoing.push(entry).map_err(|_| Error::Full)?;
@@ -294,6 +311,7 @@ impl<'b> Session<'b> {
         }
     }
 
+    #[cfg(any(feature = "qos2", feature = "store"))]
     fn next_seq(&mut self) -> u16 {
         // 0 stays "never written".
         self.write_seq = self.write_seq.wrapping_add(1).max(1);
@@ -301,11 +319,15 @@ impl<'b> Session<'b> {
     }
 
     pub(crate) fn mark_sent(&mut self, index: usize, now: Instant) {
+        #[cfg(any(feature = "qos2", feature = "store"))]
         let seq = self.next_seq();
         if let Some(o) = self.outgoing.get_mut(index) {
             o.needs_sending = false;
             o.sent_at = now;
-            o.sent_seq = seq;
+            #[cfg(any(feature = "qos2", feature = "store"))]
+            {
+                o.sent_seq = seq;
+            }
         }
     }
 
@@ -317,15 +339,23 @@ impl<'b> Session<'b> {
     /// the PUBREL; a link cut right behind the PUBREL proves nothing and does not count.
     pub(crate) fn mark_all_for_resend(&mut self, pubrel_limit: u8, broker_had_it: bool) {
         let mut start = 0usize;
+        #[cfg(any(feature = "qos2", feature = "store"))]
         let answered = self.answered_seq;
+        // Without QoS 2 no entry ever waits for a PUBCOMP.
+        #[cfg(not(any(feature = "qos2", feature = "store")))]
+        let _ = (pubrel_limit, broker_had_it);
         for o in self.outgoing.iter_mut() {
             // Sequence numbers of one connection are compared only: `sent_seq` and
             // `answered` are both of the connection that just ended, or `answered` is older.
-            let read_past = o.sent_seq != 0 && answered.wrapping_sub(o.sent_seq) as i16 > 0;
-            if o.stage == Stage::AwaitPubcomp && !o.needs_sending && (broker_had_it || read_past) {
-                o.pubrel_unanswered = o.pubrel_unanswered.saturating_add(1);
-                if pubrel_limit > 0 && o.pubrel_unanswered >= pubrel_limit {
-                    o.stage = Stage::Abandoned;
+            #[cfg(any(feature = "qos2", feature = "store"))]
+            {
+                let read_past = o.sent_seq != 0 && answered.wrapping_sub(o.sent_seq) as i16 > 0;
+                let waits = o.stage == Stage::AwaitPubcomp && !o.needs_sending;
+                if waits && (broker_had_it || read_past) {
+                    o.pubrel_unanswered = o.pubrel_unanswered.saturating_add(1);
+                    if pubrel_limit > 0 && o.pubrel_unanswered >= pubrel_limit {
+                        o.stage = Stage::Abandoned;
+                    }
                 }
             }
             let publish = matches!(o.stage, Stage::AwaitPuback | Stage::AwaitPubrec);
@@ -365,6 +395,7 @@ impl<'b> Session<'b> {
         };
         let stage = self.outgoing.get(index).map(|o| o.stage);
         // Acknowledging it, the broker shows it read every packet written before it.
+        #[cfg(any(feature = "qos2", feature = "store"))]
         if let Some(seq) = self.outgoing.get(index).map(|o| o.sent_seq) {
             if seq != 0 && seq.wrapping_sub(self.answered_seq) as i16 > 0 {
                 self.answered_seq = seq;
@@ -380,12 +411,16 @@ impl<'b> Session<'b> {
             (PublishAck::Pubrec, Some(Stage::AwaitPubrec | Stage::AwaitPubcomp)) => {
                 // The PUBLISH is done with: its bytes are no longer needed.
                 self.free_bytes(index);
+                #[cfg(any(feature = "qos2", feature = "store"))]
                 let seq = self.next_seq();
                 if let Some(o) = self.outgoing.get_mut(index) {
                     o.stage = Stage::AwaitPubcomp;
                     o.needs_sending = false;
                     o.sent_at = now;
-                    o.sent_seq = seq;
+                    #[cfg(any(feature = "qos2", feature = "store"))]
+                    {
+                        o.sent_seq = seq;
+                    }
                 }
                 Ok(AckOutcome::SendPubrel)
             }
@@ -431,10 +466,20 @@ impl<'b> Session<'b> {
     /// A new connection: with no session every id is forgotten; with one, every id waits
     /// for the broker to mention it again before it counts as live (never evicted).
     pub(crate) fn rx_qos2_resume(&mut self, session_present: bool) {
+        #[cfg(any(feature = "qos2", feature = "store"))]
         self.rx_qos2.resume(session_present);
+        #[cfg(not(any(feature = "qos2", feature = "store")))]
+        let _ = session_present;
     }
 
     /// (open ids, entries used, ids evicted, unverified deliveries).
+    #[cfg(not(any(feature = "qos2", feature = "store")))]
+    pub(crate) fn rx_qos2_stats(&self) -> (u32, usize, u32, u32) {
+        (0, 0, 0, 0)
+    }
+
+    /// (open ids, entries used, ids evicted, unverified deliveries).
+    #[cfg(any(feature = "qos2", feature = "store"))]
     pub(crate) fn rx_qos2_stats(&self) -> (u32, usize, u32, u32) {
         let (evicted, unverified) = self.rx_qos2.counters();
         (

@@ -6,7 +6,7 @@ use core::net::SocketAddr;
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack};
 
 use super::io::Step;
-use super::{ip_literal, Client, Dispatch, Phase, RETRY_POLL_MS};
+use super::{ip_literal, Client, Dispatch, PeerAddr, Phase, RETRY_POLL_MS};
 use crate::engine::{Event, State};
 use crate::time::Instant;
 use crate::Error;
@@ -25,7 +25,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             Phase::Backoff(_) => {}
             Phase::Idle if self.engine.state() == State::Disconnected => {
                 self.attempt = 0;
-                self.endpoint_index = 0;
+                #[cfg(feature = "reconnect")]
+                {
+                    self.endpoint_index = 0;
+                }
             }
             _ => return Err(Error::InvalidState),
         }
@@ -50,7 +53,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
         let endpoint = self.endpoint();
         self.phase = match ip_literal::parse(endpoint.host) {
-            Some(ip) => Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port)),
+            Some(ip) => Phase::TcpConnecting(PeerAddr {
+                ip,
+                port: endpoint.port,
+            }),
             None => Phase::Resolving,
         };
         // Delivered by the next `next_notice`, before any socket step of this attempt.
@@ -103,7 +109,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     pub fn next_deadline(&self, now: Instant) -> Option<u32> {
         if self.more_work
             || !self.own_events.is_empty()
-            || self.qos0_dropped_unreported > 0
+            || self.qos0_queue.has_unreported()
             || self.idle_unreported()
         {
             return Some(0);
@@ -155,7 +161,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                     }
                 }
                 Phase::TcpConnecting(addr) => {
-                    if !self.tcp_connect_step(now, addr) {
+                    if !self.tcp_connect_step(now, addr.socket()) {
                         return None;
                     }
                 }
@@ -201,8 +207,8 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             Some(dispatch) => dispatch,
             None => match self.engine.poll_event() {
                 Some(event) => Dispatch::Event(event),
-                None if self.qos0_dropped_unreported > 0 => {
-                    let count = core::mem::take(&mut self.qos0_dropped_unreported);
+                None if self.qos0_queue.has_unreported() => {
+                    let count = self.qos0_queue.take_unreported();
                     return Some(Dispatch::Qos0Dropped { count });
                 }
                 None => return self.idle_notice(),
@@ -287,7 +293,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         let endpoint = self.endpoint();
         match self.stack.get_host_by_name(endpoint.host, AddrType::Either) {
             Ok(ip) => {
-                self.phase = Phase::TcpConnecting(SocketAddr::new(ip, endpoint.port));
+                self.phase = Phase::TcpConnecting(PeerAddr {
+                    ip,
+                    port: endpoint.port,
+                });
                 true
             }
             Err(nb::Error::WouldBlock) => false,

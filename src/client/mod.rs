@@ -20,15 +20,16 @@ mod reconnect;
 mod stats;
 
 use core::mem::MaybeUninit;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use core::ops::Range;
 use core::ptr::addr_of_mut;
 
 use embedded_nal::{Dns, TcpClientStack};
-use heapless::{Deque, Vec};
+use heapless::Vec;
 
 use crate::config::MAX_ENDPOINTS;
 use crate::engine::{ConnectOptions, Engine, EngineParts, Event, State};
+use crate::fifo::Fifo;
 use crate::time::Instant;
 use crate::wire::{self, QoS};
 use crate::Error;
@@ -147,15 +148,38 @@ pub enum ClientState {
 enum Phase {
     Idle,
     /// Automatic reconnect: the next attempt starts at this time.
+    #[cfg_attr(not(feature = "reconnect"), allow(dead_code))]
     Backoff(Instant),
     Resolving,
-    TcpConnecting(SocketAddr),
+    TcpConnecting(PeerAddr),
     /// The socket is up; the engine owns the protocol state.
     Mqtt,
 }
 
-/// Things the client reports itself (setup failures, reconnect notices), in order.
-const OWN_EVENTS: usize = 4;
+/// The broker's address while the TCP connect is retried: what `SocketAddr::new` makes of
+/// the resolved IP and the endpoint's port (an IPv6 flow info and scope id of 0), kept
+/// without them: `Phase` is 20 bytes instead of 32 on a 32-bit target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PeerAddr {
+    ip: IpAddr,
+    port: u16,
+}
+
+impl PeerAddr {
+    fn socket(self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+}
+
+/// Things the client reports itself (setup failures, reconnect notices), in order. Between
+/// two polls the producers push at most two (`push_own`): an attempt's `CredentialsNeeded`
+/// and its `Disconnected`, or a `Disconnected` and the `Reconnecting` it schedules. With
+/// `reconnect` or `link`, room for a few more notices in a burst of commands.
+const OWN_EVENTS: usize = if cfg!(any(feature = "reconnect", feature = "link")) {
+    4
+} else {
+    2
+};
 
 /// One MQTT connection over a `TcpClientStack + Dns`, with caller-owned buffers.
 pub struct Client<'b, S: TcpClientStack + Dns> {
@@ -168,15 +192,19 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     rx_end: usize,
     /// Tried in order; never empty.
     endpoints: Vec<Endpoint<'b>, MAX_ENDPOINTS>,
+    /// Without `reconnect` there is one endpoint: always the first.
+    #[cfg(feature = "reconnect")]
     endpoint_index: usize,
     connect_options: ConnectOptions<'b>,
     phase: Phase,
     /// Covers resolve + TCP + CONNACK.
     connect_deadline: Instant,
     /// What the client reports itself, before the engine's events.
-    own_events: Deque<Dispatch, OWN_EVENTS>,
+    own_events: Fifo<Dispatch, OWN_EVENTS>,
     /// The last poll ran out of its step budget with work left.
     more_work: bool,
+    /// Without `reconnect` nothing reads a policy: it is not kept.
+    #[cfg(feature = "reconnect")]
     reconnect: ReconnectPolicy,
     /// The application asked to be connected (`connect`) and has not asked to disconnect.
     want_connection: bool,
@@ -185,11 +213,9 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     /// The current attempt reached CONNACK: a later loss retries the same endpoint.
     connected_on_attempt: bool,
     /// xorshift32 state for the backoff jitter (never 0).
+    #[cfg(feature = "reconnect")]
     jitter: u32,
     qos0_queue: Qos0Queue,
-    qos0_policy: Qos0Policy,
-    qos0_dropped: u32,
-    qos0_dropped_unreported: u32,
     /// Ask for credentials before each attempt ([`Dispatch::CredentialsNeeded`]).
     ask_credentials: bool,
     /// The CONNACK code that refused the last attempt (0: none since the last CONNACK).
@@ -252,21 +278,21 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             endpoints.write(Vec::new());
             // MAX_ENDPOINTS >= 1 (build.rs), so the first endpoint always fits.
             let _ = (*endpoints).push(endpoint);
+            #[cfg(feature = "reconnect")]
             addr_of_mut!((*client).endpoint_index).write(0);
             addr_of_mut!((*client).connect_options).write(connect);
             addr_of_mut!((*client).phase).write(Phase::Idle);
             addr_of_mut!((*client).connect_deadline).write(Instant(0));
-            addr_of_mut!((*client).own_events).write(Deque::new());
+            addr_of_mut!((*client).own_events).write(Fifo::new());
             addr_of_mut!((*client).more_work).write(false);
+            #[cfg(feature = "reconnect")]
             addr_of_mut!((*client).reconnect).write(ReconnectPolicy::OFF);
             addr_of_mut!((*client).want_connection).write(false);
             addr_of_mut!((*client).attempt).write(0);
             addr_of_mut!((*client).connected_on_attempt).write(false);
+            #[cfg(feature = "reconnect")]
             addr_of_mut!((*client).jitter).write(0x9E37_79B9);
             Qos0Queue::init(&mut *addr_of_mut!((*client).qos0_queue).cast::<MaybeUninit<_>>());
-            addr_of_mut!((*client).qos0_policy).write(Qos0Policy::RejectWhenFull);
-            addr_of_mut!((*client).qos0_dropped).write(0);
-            addr_of_mut!((*client).qos0_dropped_unreported).write(0);
             addr_of_mut!((*client).ask_credentials).write(false);
             addr_of_mut!((*client).last_refusal).write(0);
             addr_of_mut!((*client).link).write(link::Link::NEW);
@@ -283,21 +309,21 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             rx_start: _,
             rx_end: _,
             endpoints: _,
-            endpoint_index: _,
+            #[cfg(feature = "reconnect")]
+                endpoint_index: _,
             connect_options: _,
             phase: _,
             connect_deadline: _,
             own_events: _,
             more_work: _,
-            reconnect: _,
+            #[cfg(feature = "reconnect")]
+                reconnect: _,
             want_connection: _,
             attempt: _,
             connected_on_attempt: _,
-            jitter: _,
+            #[cfg(feature = "reconnect")]
+                jitter: _,
             qos0_queue: _,
-            qos0_policy: _,
-            qos0_dropped: _,
-            qos0_dropped_unreported: _,
             ask_credentials: _,
             last_refusal: _,
             link: _,
@@ -330,12 +356,12 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     }
 
     pub fn set_qos0_policy(&mut self, policy: Qos0Policy) {
-        self.qos0_policy = policy;
+        self.qos0_queue.set_policy(policy);
     }
 
     /// QoS 0 messages dropped by [`Qos0Policy::DropOldest`] since the client was made.
     pub fn qos0_dropped(&self) -> u32 {
-        self.qos0_dropped
+        self.qos0_queue.dropped()
     }
 
     /// Oversized PUBLISH packets read past and reported ([`Dispatch::Oversized`]).
@@ -375,11 +401,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         if len > self.engine.tx_capacity() {
             return Err(Error::TooLarge);
         }
-        let dropped = self
-            .qos0_queue
-            .push(topic, payload, retain, self.qos0_policy)?;
-        self.qos0_dropped = self.qos0_dropped.saturating_add(dropped);
-        self.qos0_dropped_unreported = self.qos0_dropped_unreported.saturating_add(dropped);
+        let dropped = self.qos0_queue.push(topic, payload, retain)?;
         if dropped > 0 || connected {
             self.more_work = true;
         }

@@ -2,21 +2,29 @@
 //! once connected.
 
 use core::mem::MaybeUninit;
+#[cfg(feature = "offline-queue")]
 use core::ptr::addr_of_mut;
 
 use embedded_nal::{Dns, TcpClientStack};
+#[cfg(feature = "offline-queue")]
 use heapless::Vec;
 
 use super::{Client, Qos0Policy};
+#[cfg(feature = "offline-queue")]
 use crate::bytes::{copy_into, move_within, remove_at};
-use crate::config::{OFFLINE_QOS0_BYTES, OFFLINE_QOS0_MSGS};
+#[cfg(feature = "offline-queue")]
+use crate::config::OFFLINE_QOS0_BYTES;
+use crate::config::OFFLINE_QOS0_MSGS;
 use crate::engine::State;
 use crate::time::Instant;
-use crate::wire::{self, QoS};
+#[cfg(feature = "offline-queue")]
+use crate::wire;
+use crate::wire::QoS;
 use crate::Error;
 
 /// One queued QoS 0 message: `topic_len` + `payload_len` bytes of the queue's arena, after
 /// those of every earlier entry.
+#[cfg(feature = "offline-queue")]
 #[derive(Clone, Copy, Debug)]
 struct Queued {
     topic_len: usize,
@@ -24,13 +32,25 @@ struct Queued {
     retain: bool,
 }
 
-/// QoS 0 messages published while there is no connection, oldest first, in fixed storage.
+/// QoS 0 messages published while there is no connection, oldest first, in fixed storage;
+/// what a full queue does, and what it dropped. Without `offline-queue` it holds nothing and
+/// takes no byte of the client ([`NoQueue`]): QoS 0 then needs a connection.
+#[cfg(feature = "offline-queue")]
 pub(super) struct Qos0Queue {
     entries: Vec<Queued, OFFLINE_QOS0_MSGS>,
     bytes: [u8; OFFLINE_QOS0_BYTES],
     used: usize,
+    policy: Qos0Policy,
+    /// Messages dropped since the client was made (`Client::qos0_dropped`).
+    dropped: u32,
+    /// Of those, not yet reported by `Dispatch::Qos0Dropped`.
+    unreported: u32,
 }
 
+#[cfg(not(feature = "offline-queue"))]
+pub(super) use NoQueue as Qos0Queue;
+
+#[cfg(feature = "offline-queue")]
 impl Qos0Queue {
     /// An empty queue in `slot`, written in place (the arena is most of its size).
     pub(super) fn init(slot: &mut MaybeUninit<Qos0Queue>) {
@@ -41,6 +61,9 @@ impl Qos0Queue {
             addr_of_mut!((*queue).entries).write(Vec::new());
             addr_of_mut!((*queue).bytes).write_bytes(0, 1);
             addr_of_mut!((*queue).used).write(0);
+            addr_of_mut!((*queue).policy).write(Qos0Policy::RejectWhenFull);
+            addr_of_mut!((*queue).dropped).write(0);
+            addr_of_mut!((*queue).unreported).write(0);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -48,7 +71,33 @@ impl Qos0Queue {
             entries: _,
             bytes: _,
             used: _,
+            policy: _,
+            dropped: _,
+            unreported: _,
         } = queue;
+    }
+
+    pub(super) fn set_policy(&mut self, policy: Qos0Policy) {
+        self.policy = policy;
+    }
+
+    pub(super) fn dropped(&self) -> u32 {
+        self.dropped
+    }
+
+    pub(super) fn has_unreported(&self) -> bool {
+        self.unreported > 0
+    }
+
+    /// Drops not yet reported, now reported (0: none).
+    pub(super) fn take_unreported(&mut self) -> u32 {
+        core::mem::take(&mut self.unreported)
+    }
+
+    /// A queued message was dropped.
+    fn count_dropped(&mut self, count: u32) {
+        self.dropped = self.dropped.saturating_add(count);
+        self.unreported = self.unreported.saturating_add(count);
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -59,14 +108,9 @@ impl Qos0Queue {
         self.entries.len()
     }
 
-    /// Appends a message; returns how many old ones were dropped for it.
-    pub(super) fn push(
-        &mut self,
-        topic: &str,
-        payload: &[u8],
-        retain: bool,
-        policy: Qos0Policy,
-    ) -> Result<u32, Error> {
+    /// Appends a message; returns how many old ones were dropped for it (counted).
+    pub(super) fn push(&mut self, topic: &str, payload: &[u8], retain: bool) -> Result<u32, Error> {
+        let policy = self.policy;
         let need = topic
             .len()
             .checked_add(payload.len())
@@ -104,6 +148,7 @@ impl Qos0Queue {
         };
         self.entries.push(entry).map_err(|_| Error::Full)?;
         self.used = end;
+        self.count_dropped(dropped);
         Ok(dropped)
     }
 
@@ -135,6 +180,61 @@ impl Qos0Queue {
     }
 }
 
+/// The queue of a build without `offline-queue`: always empty, refusing every message as the
+/// empty queue did (`Error::InvalidState`: QoS 0 needs a connection).
+#[cfg(not(feature = "offline-queue"))]
+pub(super) struct NoQueue;
+
+#[cfg(not(feature = "offline-queue"))]
+impl NoQueue {
+    pub(super) fn init(slot: &mut MaybeUninit<NoQueue>) {
+        slot.write(NoQueue);
+    }
+
+    pub(super) fn set_policy(&mut self, _policy: Qos0Policy) {}
+
+    pub(super) fn dropped(&self) -> u32 {
+        0
+    }
+
+    pub(super) fn has_unreported(&self) -> bool {
+        false
+    }
+
+    pub(super) fn take_unreported(&mut self) -> u32 {
+        0
+    }
+
+    fn count_dropped(&mut self, _count: u32) {}
+
+    pub(super) fn is_empty(&self) -> bool {
+        true
+    }
+
+    pub(super) fn len(&self) -> usize {
+        0
+    }
+
+    pub(super) fn push(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        _retain: bool,
+    ) -> Result<u32, Error> {
+        topic
+            .len()
+            .checked_add(payload.len())
+            .ok_or(Error::TooLarge)?;
+        Err(Error::InvalidState)
+    }
+
+    pub(super) fn front(&self) -> Option<(&str, &[u8], bool)> {
+        None
+    }
+
+    pub(super) fn pop_front(&mut self) {}
+}
+
 impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// Sends queued QoS 0 messages once the engine has written its renewals and re-sends,
     /// while tx has room.
@@ -159,10 +259,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
                 Ok(_) => {}
                 Err(Error::Full) => return,
                 // Checked when queued, so never; if it were, the message is reported dropped.
-                Err(_) => {
-                    self.qos0_dropped = self.qos0_dropped.saturating_add(1);
-                    self.qos0_dropped_unreported = self.qos0_dropped_unreported.saturating_add(1);
-                }
+                Err(_) => self.qos0_queue.count_dropped(1),
             }
             self.qos0_queue.pop_front();
         }

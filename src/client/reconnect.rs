@@ -4,7 +4,9 @@
 use embedded_nal::{Dns, TcpClientStack};
 use heapless::Vec;
 
-use super::{Client, Dispatch, Endpoint, Phase};
+use super::{Client, Endpoint};
+#[cfg(feature = "reconnect")]
+use super::{Dispatch, Phase};
 use crate::time::Instant;
 use crate::Error;
 
@@ -50,29 +52,47 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             return Err(Error::InvalidArgument);
         }
         self.endpoints = Vec::from_slice(endpoints).map_err(|_| Error::TooLarge)?;
-        self.endpoint_index = 0;
+        #[cfg(feature = "reconnect")]
+        {
+            self.endpoint_index = 0;
+        }
         Ok(())
     }
 
+    /// Without the `reconnect` feature the client never reconnects: the policy is not kept.
     pub fn set_reconnect(&mut self, policy: ReconnectPolicy) {
-        self.reconnect = policy;
+        #[cfg(feature = "reconnect")]
+        {
+            self.reconnect = policy;
+        }
+        #[cfg(not(feature = "reconnect"))]
+        let _ = policy;
     }
 
-    /// Stirs randomness (e.g. the platform's `random`) into the backoff jitter.
+    /// Stirs randomness (e.g. the platform's `random`) into the backoff jitter (kept only
+    /// with the `reconnect` feature, the jitter's one user).
     pub fn mix_entropy(&mut self, random: u32) {
-        self.jitter = (self.jitter ^ random).rotate_left(7) | 1;
+        #[cfg(feature = "reconnect")]
+        {
+            self.jitter = (self.jitter ^ random).rotate_left(7) | 1;
+        }
+        #[cfg(not(feature = "reconnect"))]
+        let _ = random;
     }
 
-    /// The index of the endpoint in use, or tried next.
+    /// The index of the endpoint in use, or tried next (without `reconnect`: the one, 0).
     pub fn endpoint_index(&self) -> usize {
-        self.endpoint_index
+        #[cfg(feature = "reconnect")]
+        return self.endpoint_index;
+        #[cfg(not(feature = "reconnect"))]
+        0
     }
 
     pub(super) fn endpoint(&self) -> Endpoint<'b> {
         let first = Endpoint { host: "", port: 0 };
         let fallback = self.endpoints.first().copied().unwrap_or(first);
         self.endpoints
-            .get(self.endpoint_index)
+            .get(self.endpoint_index())
             .copied()
             .unwrap_or(fallback)
     }
@@ -81,9 +101,16 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     /// reached CONNACK is retried at the same endpoint; a failed attempt moves to the next.
     pub(super) fn schedule_reconnect(&mut self, now: Instant) {
         self.close_if_engine_disconnected();
-        // Without the `reconnect` feature this is always taken: the rest drops out of the image.
+        // Without the `reconnect` feature the client never reconnects.
+        #[cfg(feature = "reconnect")]
+        self.start_backoff(now);
+        #[cfg(not(feature = "reconnect"))]
+        let _ = now;
+    }
+
+    #[cfg(feature = "reconnect")]
+    fn start_backoff(&mut self, now: Instant) {
         if !self.want_connection
-            || !cfg!(feature = "reconnect")
             || !self.reconnect.enabled
             || self.phase != Phase::Idle
             || self.link_blocks_attempt()
@@ -106,6 +133,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         });
     }
 
+    #[cfg(feature = "reconnect")]
     fn next_random(&mut self) -> u32 {
         // xorshift32: enough to spread the retries of many devices.
         let mut x = self.jitter | 1;

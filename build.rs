@@ -132,12 +132,10 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
                     true => 0,
                     false => value,
                 };
-            // Without `resubscribe` nothing is remembered: the table's minimum.
-            let value = match (cap.env, feature_on("RESUBSCRIBE")) {
-                ("MQE_MAX_SUBSCRIPTIONS", false) => 1,
-                ("MQE_SUB_FILTER_BYTES", false) => 16,
-                _ => value,
-            };
+            // Without `resubscribe` nothing is remembered: no table (0, below the minimum a
+            // build with the feature needs).
+            let forgets = !feature_on("RESUBSCRIBE")
+                && matches!(cap.env, "MQE_MAX_SUBSCRIPTIONS" | "MQE_SUB_FILTER_BYTES");
             // Without `reconnect` there is no failover: one broker endpoint.
             let value = match cap.env == "MQE_MAX_ENDPOINTS" && !feature_on("RECONNECT") {
                 true => 1,
@@ -156,7 +154,7 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
                 cap.max,
                 value
             );
-            (cap, value)
+            (cap, if forgets { 0 } else { value })
         })
         .collect()
 }
@@ -164,24 +162,34 @@ fn capacity_values() -> Vec<(&'static Capacity, usize)> {
 /// Bytes of `mqe_client_t` for a target with `pointer_bytes`-byte pointers.
 ///
 /// The client's size is linear in the capacities. The coefficients are `size_of` the client
-/// measured on x86_64 and thumbv7em at capacities from 1 to their maxima (exact fits), plus a
-/// margin for the steps heapless takes when its length type widens. The static assert in
-/// `src/ffi/cell.rs` fails the build if this ever underestimates (then re-measure), and
-/// `tests/ffi.rs` fails if it wastes more than the margin.
+/// measured on x86_64 and thumbv7em (and i686) at capacities from 1 to their maxima (exact
+/// fits), plus a small margin for the padding of the byte arrays and what the features not
+/// modelled below take. The static assert in `src/ffi/cell.rs` fails the build if this ever
+/// underestimates (then re-measure), and `tests/ffi.rs` fails if it wastes more than 40 bytes.
 fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
+    // The incoming QoS 2 table exists with `qos2` or `store` only (src/session/mod.rs).
+    let rx_qos2 = feature_on("QOS2") || feature_on("STORE");
     let cap = |name: &str| {
         values
             .iter()
             .find(|(cap, _)| cap.konst == name)
+            .filter(|_| rx_qos2 || name != "MAX_RX_QOS2")
             .map_or(0, |(_, value)| *value)
     };
     let (base, per_capacity) = match pointer_bytes {
         8 => CLIENT_SIZE_64,
         _ => CLIENT_SIZE_32,
     };
+    // With QoS 2, each in-flight entry keeps its PUBREL bookkeeping (a word with padding).
+    let pubrel = usize::from(rx_qos2) * pointer_bytes * cap("MAX_INFLIGHT");
+    // The byte arrays (filters, the offline queue's arena) end in up to a word of padding.
+    let word = |name: &str| cap(name).div_ceil(pointer_bytes) * pointer_bytes;
     let bytes = per_capacity.iter().fold(
-        base + CLIENT_SIZE_MARGIN + feature_bytes(),
-        |sum, (name, per)| sum + per * cap(name),
+        base + CLIENT_SIZE_MARGIN + feature_bytes(pointer_bytes) + pubrel,
+        |sum, (name, per)| match name.ends_with("_BYTES") {
+            true => sum + per * word(name),
+            false => sum + per * cap(name),
+        },
     );
     // The outbox and the per-topic handlers are plain repr(C) arrays: their size is exact
     // (src/ffi/outbox.rs and src/ffi/cell.rs), so they are computed, not measured.
@@ -232,19 +240,30 @@ fn cloud_feature_bytes(pointer_bytes: usize) -> usize {
 
 /// Bytes the optional features add to the client (measured with `size_of`, as the base, on
 /// x86_64, i686 and thumbv7em): the link state, the wire counters, and 4 bytes of padding when
-/// both are in; the idle watch (2 bytes) fits in padding.
-fn feature_bytes() -> usize {
+/// both are in; the idle watch (2 bytes) fits in padding. `reconnect` keeps its policy, jitter
+/// and endpoint index; `reconnect` or `link` two more of the client's own notices
+/// (`OWN_EVENTS`, a `Dispatch` of 6 words each); `offline-queue` its queue's length, arena
+/// use, policy and drop counters; `qos2` or `store` the incoming QoS 2 table's length and
+/// counters and the session's write sequence.
+fn feature_bytes(pointer_bytes: usize) -> usize {
     let on = |name: &str| env::var_os(format!("CARGO_FEATURE_{name}")).is_some();
-    let (link, stats) = (on("LINK"), on("STATS"));
-    usize::from(link) * 24 + usize::from(stats) * 188 + usize::from(link && stats) * 4
+    let (link, stats, reconnect) = (on("LINK"), on("STATS"), on("RECONNECT"));
+    let dispatch = 6 * pointer_bytes;
+    usize::from(link) * 24
+        + usize::from(stats) * 188
+        + usize::from(link && stats) * 4
+        + usize::from(reconnect) * (16 + pointer_bytes)
+        + usize::from(reconnect || link) * 2 * dispatch
+        + usize::from(on("OFFLINE_QUEUE")) * (3 * pointer_bytes + 8)
+        + usize::from(on("QOS2") || on("STORE")) * 16
 }
 
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    896,
+    656,
     [
-        ("MAX_INFLIGHT", 24),
+        ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 16),
         ("MAX_SUBSCRIPTIONS", 32),
@@ -255,9 +274,9 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    568,
+    392,
     [
-        ("MAX_INFLIGHT", 16),
+        ("MAX_INFLIGHT", 12),
         ("MAX_RX_QOS2", 4),
         ("MAX_PENDING_SUBS", 12),
         ("MAX_SUBSCRIPTIONS", 20),
@@ -267,7 +286,7 @@ const CLIENT_SIZE_32: SizeFormula = (
         ("OFFLINE_QOS0_BYTES", 1),
     ],
 );
-const CLIENT_SIZE_MARGIN: usize = 32;
+const CLIENT_SIZE_MARGIN: usize = 8;
 
 /// Bump when a public `#[repr(C)]` type or an exported signature changes in a way the
 /// capacities and features do not capture: a header and a library of different layout versions

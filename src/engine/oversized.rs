@@ -18,10 +18,7 @@ use crate::wire::{self, AckKind, PublishHead, QoS};
 pub(super) enum Skip {
     Idle,
     /// The topic did not fit: `left` of its bytes still to discard, then the packet id.
-    Topic {
-        left: usize,
-        head: PublishHead,
-    },
+    Topic(Head),
     /// The rest of the packet (the payload): `left` bytes to discard.
     Body {
         left: usize,
@@ -35,6 +32,47 @@ enum Accepted<'a> {
     Duplicate,
     /// tx has no room for the acknowledgement (or DISCONNECT is queued): try again later.
     NoRoom,
+}
+
+/// A [`PublishHead`] in the few bytes the spec bounds it to: a topic's length is a 2-byte
+/// field (§1.5.3) and it starts within 7 bytes of the packet (§2.2.3): `Skip` is 12 bytes on a
+/// 32-bit target instead of 20.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Head {
+    total_len: usize,
+    /// Bytes of the topic still to discard.
+    left: u16,
+    topic_len: u16,
+    topic_at: u8,
+    dup: bool,
+    qos: QoS,
+    retain: bool,
+}
+
+impl Head {
+    fn new(head: PublishHead) -> Result<Head, Error> {
+        let topic_len = u16::try_from(head.topic_len).map_err(|_| Error::Malformed)?;
+        Ok(Head {
+            total_len: head.total_len,
+            left: topic_len,
+            topic_len,
+            topic_at: u8::try_from(head.topic_at).map_err(|_| Error::Malformed)?,
+            dup: head.dup,
+            qos: head.qos,
+            retain: head.retain,
+        })
+    }
+
+    fn publish_head(self) -> PublishHead {
+        PublishHead {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            total_len: self.total_len,
+            topic_at: usize::from(self.topic_at),
+            topic_len: usize::from(self.topic_len),
+        }
+    }
 }
 
 const WAIT: Handled<'static> = Handled {
@@ -65,13 +103,11 @@ impl<'b> Engine<'b> {
         let head_len = head.head_len();
         if head_len > self.config.max_rx_packet {
             // The topic cannot be held: it streams past like the payload.
-            self.skip = Skip::Topic {
-                left: head.topic_len,
-                head,
-            };
+            let head = Head::new(head)?;
+            self.skip = Skip::Topic(head);
             self.last_received = now;
             return Ok(Handled {
-                consumed: head.topic_at,
+                consumed: usize::from(head.topic_at),
                 incoming: None,
             });
         }
@@ -103,11 +139,12 @@ impl<'b> Engine<'b> {
     ) -> Result<Handled<'a>, Error> {
         match self.skip {
             Skip::Idle => Ok(WAIT),
-            Skip::Topic { left: 0, head } => {
+            Skip::Topic(head) if head.left == 0 => {
                 // Accepting a QoS 2 id may report evicted ids.
                 if self.event_room() < EVENT_ROOM_PER_PACKET {
                     return Ok(WAIT);
                 }
+                let head = head.publish_head();
                 let id_len = head
                     .head_len()
                     .saturating_sub(head.topic_at + head.topic_len);
@@ -116,16 +153,18 @@ impl<'b> Engine<'b> {
                 };
                 self.accept_head(now, head, None, id_bytes, id_len)
             }
-            Skip::Topic { left, head } => {
+            Skip::Topic(mut head) => {
+                let left = usize::from(head.left);
                 let n = left.min(input.len());
                 if n == left && head.qos == QoS::AtMostOnce {
                     // No packet id follows: the head ends here (no ack, no event to room for).
-                    return self.accept_head(now, head, None, &[], n);
+                    return self.accept_head(now, head.publish_head(), None, &[], n);
                 }
-                self.skip = Skip::Topic {
-                    left: left - n,
-                    head,
-                };
+                // `n` <= `left`, a u16.
+                head.left = head
+                    .left
+                    .saturating_sub(u16::try_from(n).unwrap_or(u16::MAX));
+                self.skip = Skip::Topic(head);
                 self.last_received = now;
                 Ok(Handled {
                     consumed: n,

@@ -26,10 +26,12 @@ extern crate std;
 pub mod config {
     include!(concat!(env!("OUT_DIR"), "/config.rs"));
     /// Events one engine can hold before the caller drains them. One packet emits at most
-    /// two and `handle_bytes` waits for three free slots (`EVENT_ROOM_PER_PACKET`); the client
-    /// drains the queue before it feeds the next packet, so beside those only the one event of
-    /// a command or timeout since the last drain (a `Disconnected`) can be waiting.
-    pub const EVENT_QUEUE: usize = 4;
+    /// two, and `handle_bytes` waits for three free slots (`EVENT_ROOM_PER_PACKET`, one spare);
+    /// one more for an event pushed outside `handle_bytes` since the last drain (a
+    /// `Disconnected`), so that a packet is still read behind it. With the store, one more
+    /// for `Restored`, which `attach_store` pushes before the first connect. The client drains
+    /// the queue before it feeds the next packet.
+    pub const EVENT_QUEUE: usize = if cfg!(feature = "store") { 5 } else { 4 };
     /// The in-flight window when the options leave it at 0.
     pub const DEFAULT_INFLIGHT_WINDOW: u16 = if MAX_INFLIGHT < 8 {
         MAX_INFLIGHT as u16

@@ -24,7 +24,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         match self.phase {
             Phase::Backoff(_) => {}
             Phase::Idle if self.engine.state() == State::Disconnected => {
-                self.attempt = 0;
+                #[cfg(any(feature = "reconnect", feature = "link"))]
+                {
+                    self.attempt = 0;
+                }
                 #[cfg(feature = "reconnect")]
                 {
                     self.endpoint_index = 0;
@@ -48,7 +51,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         self.rx_start = 0;
         self.rx_end = 0;
         self.more_work = true;
-        self.connected_on_attempt = false;
+        #[cfg(feature = "reconnect")]
+        {
+            self.connected_on_attempt = false;
+        }
         self.stats.new_connection();
         self.connect_deadline = now.add_ms(self.engine.config().connect_timeout_ms);
         let endpoint = self.endpoint();
@@ -224,10 +230,16 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         match event {
             Event::Connected { .. } => {
                 self.last_refusal = 0;
-                self.link_on_connected(now, self.attempt);
+                self.link_on_connected(now, self.failed_attempts());
                 self.stats.connected();
-                self.attempt = 0;
-                self.connected_on_attempt = true;
+                #[cfg(any(feature = "reconnect", feature = "link"))]
+                {
+                    self.attempt = 0;
+                }
+                #[cfg(feature = "reconnect")]
+                {
+                    self.connected_on_attempt = true;
+                }
             }
             Event::Disconnected { reason: None } => self.want_connection = false,
             Event::Disconnected { reason: Some(_) } => {

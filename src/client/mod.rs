@@ -208,9 +208,11 @@ pub struct Client<'b, S: TcpClientStack + Dns> {
     reconnect: ReconnectPolicy,
     /// The application asked to be connected (`connect`) and has not asked to disconnect.
     want_connection: bool,
-    /// Failed attempts since the last accepted CONNACK.
+    /// Failed attempts since the last accepted CONNACK (read by reconnect and the link rules).
+    #[cfg(any(feature = "reconnect", feature = "link"))]
     attempt: u32,
     /// The current attempt reached CONNACK: a later loss retries the same endpoint.
+    #[cfg(feature = "reconnect")]
     connected_on_attempt: bool,
     /// xorshift32 state for the backoff jitter (never 0).
     #[cfg(feature = "reconnect")]
@@ -288,7 +290,9 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             #[cfg(feature = "reconnect")]
             addr_of_mut!((*client).reconnect).write(ReconnectPolicy::OFF);
             addr_of_mut!((*client).want_connection).write(false);
+            #[cfg(any(feature = "reconnect", feature = "link"))]
             addr_of_mut!((*client).attempt).write(0);
+            #[cfg(feature = "reconnect")]
             addr_of_mut!((*client).connected_on_attempt).write(false);
             #[cfg(feature = "reconnect")]
             addr_of_mut!((*client).jitter).write(0x9E37_79B9);
@@ -319,8 +323,10 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
             #[cfg(feature = "reconnect")]
                 reconnect: _,
             want_connection: _,
-            attempt: _,
-            connected_on_attempt: _,
+            #[cfg(any(feature = "reconnect", feature = "link"))]
+                attempt: _,
+            #[cfg(feature = "reconnect")]
+                connected_on_attempt: _,
             #[cfg(feature = "reconnect")]
                 jitter: _,
             qos0_queue: _,

@@ -80,6 +80,15 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
         let _ = random;
     }
 
+    /// Failed attempts since the last accepted CONNACK (counted only where reconnect or the
+    /// link rules read them).
+    pub(super) fn failed_attempts(&self) -> u32 {
+        #[cfg(any(feature = "reconnect", feature = "link"))]
+        return self.attempt;
+        #[cfg(not(any(feature = "reconnect", feature = "link")))]
+        0
+    }
+
     /// The index of the endpoint in use, or tried next (without `reconnect`: the one, 0).
     pub fn endpoint_index(&self) -> usize {
         #[cfg(feature = "reconnect")]

@@ -71,7 +71,7 @@ impl<'b> Engine<'b> {
         self.tx_len = 0;
         self.encode_tx(|out| wire::encode_connect(out, opts))?;
         self.clean_session = opts.clean_session;
-        self.keep_alive_ms = u32::from(opts.keep_alive_s).saturating_mul(1000);
+        self.keep_alive_s = opts.keep_alive_s;
         self.deadline = match self.config.connect_timeout_ms {
             0 => None,
             ms => Some(now.add_ms(ms)),
@@ -129,6 +129,7 @@ impl<'b> Engine<'b> {
     }
 
     /// Sends one SUBSCRIBE for all `filters`; the SUBACK arrives as `Incoming::Subscribed`.
+    /// `TooLarge` when it or its SUBACK can never fit, or for more than 65,535 filters.
     pub fn subscribe<'f, I>(&mut self, now: Instant, filters: I) -> Result<u16, Error>
     where
         I: Iterator<Item = (&'f str, QoS)> + Clone,
@@ -230,7 +231,7 @@ impl<'b> Engine<'b> {
         self.ping_outstanding = true;
         self.ping_unsent = true;
         let timeout = match self.config.ping_timeout_ms {
-            0 => self.keep_alive_ms / 2,
+            0 => self.keep_alive_ms() / 2,
             ms => ms,
         };
         // Only in Connected (`ping` and the keep-alive check it), whose deadline this is.

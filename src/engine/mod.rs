@@ -207,7 +207,8 @@ pub struct Engine<'b> {
     clean_session: bool,
     /// A CONNACK accepted a clean_session=0 connection: the broker holds our session.
     had_session: bool,
-    keep_alive_ms: u32,
+    /// The CONNECT's keep-alive, in seconds as on the wire (2 bytes, where ms took 4).
+    keep_alive_s: u16,
     /// The deadline of what the state waits for (None = no limit): CONNACK in AwaitConnack,
     /// the PINGRESP in Connected while a ping is outstanding, the DISCONNECT draining in
     /// Disconnecting (then the peer stopped reading: it ends anyway). One field, as no state
@@ -267,7 +268,7 @@ impl<'b> Engine<'b> {
             addr_of_mut!((*engine).events).write(Fifo::new());
             addr_of_mut!((*engine).clean_session).write(true);
             addr_of_mut!((*engine).had_session).write(false);
-            addr_of_mut!((*engine).keep_alive_ms).write(0);
+            addr_of_mut!((*engine).keep_alive_s).write(0);
             addr_of_mut!((*engine).deadline).write(None);
             addr_of_mut!((*engine).last_sent).write(Instant(0));
             addr_of_mut!((*engine).last_received).write(Instant(0));
@@ -292,7 +293,7 @@ impl<'b> Engine<'b> {
             events: _,
             clean_session: _,
             had_session: _,
-            keep_alive_ms: _,
+            keep_alive_s: _,
             deadline: _,
             last_sent: _,
             last_received: _,
@@ -311,6 +312,11 @@ impl<'b> Engine<'b> {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The keep-alive in ms (0: off); at most 65,535,000, so no overflow.
+    pub(super) fn keep_alive_ms(&self) -> u32 {
+        u32::from(self.keep_alive_s) * 1000
     }
 
     pub fn config(&self) -> &Config {

@@ -12,11 +12,12 @@ impl<'b> Engine<'b> {
     }
 
     fn keep_alive_deadline(&self, now: Instant) -> Option<u32> {
-        if self.keep_alive_ms == 0 || self.ping_outstanding {
+        let keep_alive_ms = self.keep_alive_ms();
+        if keep_alive_ms == 0 || self.ping_outstanding {
             return None;
         }
-        let since_sent = now.ms_until(self.last_sent.add_ms(self.keep_alive_ms));
-        let since_received = now.ms_until(self.last_received.add_ms(self.keep_alive_ms));
+        let since_sent = now.ms_until(self.last_sent.add_ms(keep_alive_ms));
+        let since_received = now.ms_until(self.last_received.add_ms(keep_alive_ms));
         Some(since_sent.min(since_received))
     }
 

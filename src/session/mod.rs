@@ -14,7 +14,9 @@ use core::ptr::addr_of_mut;
 use heapless::Vec;
 
 use crate::bytes::{move_within, remove_at};
-use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS, MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES};
+use crate::config::{MAX_INFLIGHT, MAX_PENDING_SUBS};
+#[cfg(feature = "resubscribe")]
+use crate::config::{MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES};
 use crate::error::Error;
 use crate::time::Instant;
 use crate::wire::{QoS, PUBLISH_DUP_FLAG};
@@ -26,6 +28,7 @@ pub(crate) use rx_qos2::Evicted;
 use rx_qos2::RxQos2;
 #[cfg(feature = "qos2")]
 pub(crate) use rx_qos2::Verdict;
+#[cfg(feature = "resubscribe")]
 use subscriptions::Subscription;
 
 /// Where an outgoing QoS 1/2 message stands in its handshake.
@@ -116,8 +119,12 @@ pub(crate) struct Session<'b> {
     #[cfg(any(feature = "qos2", feature = "store"))]
     rx_qos2: RxQos2,
     pending_subs: Vec<PendingSub, MAX_PENDING_SUBS>,
+    /// The subscriptions to renew and their filters: none without `resubscribe`.
+    #[cfg(feature = "resubscribe")]
     subscriptions: Vec<Subscription, MAX_SUBSCRIPTIONS>,
+    #[cfg(feature = "resubscribe")]
     filters: [u8; SUB_FILTER_BYTES],
+    #[cfg(feature = "resubscribe")]
     filters_used: usize,
     /// Counts stored packets written to tx, so that `answered_seq` orders them (compared
     /// on the u16 ring: a wrong order needs 32,768 writes between a PUBREL and an ack, and
@@ -150,8 +157,11 @@ impl<'b> Session<'b> {
             #[cfg(any(feature = "qos2", feature = "store"))]
             addr_of_mut!((*session).rx_qos2).write_bytes(0, 1);
             addr_of_mut!((*session).pending_subs).write(Vec::new());
+            #[cfg(feature = "resubscribe")]
             addr_of_mut!((*session).subscriptions).write(Vec::new());
+            #[cfg(feature = "resubscribe")]
             addr_of_mut!((*session).filters).write_bytes(0, 1);
+            #[cfg(feature = "resubscribe")]
             addr_of_mut!((*session).filters_used).write(0);
             #[cfg(any(feature = "qos2", feature = "store"))]
             addr_of_mut!((*session).write_seq).write(0);
@@ -168,9 +178,12 @@ impl<'b> Session<'b> {
             #[cfg(any(feature = "qos2", feature = "store"))]
                 rx_qos2: _,
             pending_subs: _,
-            subscriptions: _,
-            filters: _,
-            filters_used: _,
+            #[cfg(feature = "resubscribe")]
+                subscriptions: _,
+            #[cfg(feature = "resubscribe")]
+                filters: _,
+            #[cfg(feature = "resubscribe")]
+                filters_used: _,
             #[cfg(any(feature = "qos2", feature = "store"))]
                 write_seq: _,
             #[cfg(any(feature = "qos2", feature = "store"))]

@@ -2,15 +2,20 @@
 //! SUBSCRIBE that last carried it. Without the `resubscribe` feature nothing is remembered:
 //! the table stays empty and the renewal code drops out (the app renews on `SessionLost`).
 
+#[cfg(feature = "resubscribe")]
 use crate::bytes::{copy_into, move_within, remove_at};
+#[cfg(feature = "resubscribe")]
 use crate::config::{MAX_SUBSCRIPTIONS, SUB_FILTER_BYTES};
 use crate::error::Error;
-use crate::wire::{validate_utf8, QoS};
+#[cfg(feature = "resubscribe")]
+use crate::wire::validate_utf8;
+use crate::wire::QoS;
 
 use super::Session;
 
 /// One remembered subscription; its filter is `filters[start..start + len]`. Filters are
 /// kept contiguous, in subscription order.
+#[cfg(feature = "resubscribe")]
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Subscription {
     start: usize,
@@ -26,6 +31,7 @@ pub(super) struct Subscription {
     renew: bool,
 }
 
+#[cfg(feature = "resubscribe")]
 impl Session<'_> {
     fn subscription_index(&self, filter: &str) -> Option<usize> {
         (0..self.subscriptions.len())
@@ -34,9 +40,6 @@ impl Session<'_> {
 
     /// The filter and QoS of remembered subscription `index`.
     pub(crate) fn subscription(&self, index: usize) -> Option<(&str, QoS)> {
-        if !cfg!(feature = "resubscribe") {
-            return None;
-        }
         let sub = self.subscriptions.get(index)?;
         let bytes = self
             .filters
@@ -48,9 +51,6 @@ impl Session<'_> {
     }
 
     pub(crate) fn subscription_count(&self) -> usize {
-        if !cfg!(feature = "resubscribe") {
-            return 0;
-        }
         self.subscriptions.len()
     }
 
@@ -60,9 +60,6 @@ impl Session<'_> {
     where
         I: Iterator<Item = (&'f str, QoS)>,
     {
-        if !cfg!(feature = "resubscribe") {
-            return Ok(());
-        }
         let mut entries = self.subscriptions.len();
         let mut bytes = self.filters_used;
         for (filter, _) in filters {
@@ -83,9 +80,6 @@ impl Session<'_> {
     where
         I: Iterator<Item = (&'f str, QoS)>,
     {
-        if !cfg!(feature = "resubscribe") {
-            return;
-        }
         for (position, (filter, qos)) in filters.enumerate() {
             if let Some(index) = self.subscription_index(filter) {
                 if let Some(sub) = self.subscriptions.get_mut(index) {
@@ -184,9 +178,6 @@ impl Session<'_> {
 
     /// The next run of consecutive subscriptions to renew.
     pub(crate) fn resubscribe_pending(&self) -> Option<core::ops::Range<usize>> {
-        if !cfg!(feature = "resubscribe") {
-            return None;
-        }
         let start = self.subscriptions.iter().position(|s| s.renew)?;
         let run = self
             .subscriptions
@@ -208,4 +199,46 @@ impl Session<'_> {
             }
         }
     }
+}
+
+/// Without `resubscribe` there is no table (and no byte of it in the client): nothing is
+/// remembered, nothing renewed.
+#[cfg(not(feature = "resubscribe"))]
+impl Session<'_> {
+    pub(crate) fn subscription(&self, _index: usize) -> Option<(&str, QoS)> {
+        None
+    }
+
+    pub(crate) fn subscription_count(&self) -> usize {
+        0
+    }
+
+    pub(crate) fn subscriptions_have_room<'f, I>(&self, _filters: I) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'f str, QoS)>,
+    {
+        Ok(())
+    }
+
+    pub(crate) fn remember_subscriptions<'f, I>(&mut self, _packet_id: u16, _filters: I)
+    where
+        I: Iterator<Item = (&'f str, QoS)>,
+    {
+    }
+
+    pub(crate) fn forget_subscriptions<'f, I: Iterator<Item = &'f str>>(&mut self, _filters: I) {}
+
+    pub(crate) fn subscription_refused(&mut self, _packet_id: u16, _position: usize) {}
+
+    pub(crate) fn subscriptions_acked(&mut self, _packet_id: u16) {}
+
+    pub(crate) fn plan_resubscribe(&mut self, _session_present: bool) {}
+
+    pub(crate) fn stop_resubscribe(&mut self) {}
+
+    pub(crate) fn resubscribe_pending(&self) -> Option<core::ops::Range<usize>> {
+        None
+    }
+
+    pub(crate) fn resubscribed(&mut self, _packet_id: u16, _range: core::ops::Range<usize>) {}
 }

@@ -102,11 +102,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3624
-#define MQE_ABI_TAG 0x66274d69u
+#define MQE_CLIENT_SIZE 3584
+#define MQE_ABI_TAG 0xc9769b8eu
 #else
-#define MQE_CLIENT_SIZE 2896
-#define MQE_ABI_TAG 0xa96ee910u
+#define MQE_CLIENT_SIZE 2880
+#define MQE_ABI_TAG 0x95fb0057u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8
@@ -1656,7 +1656,7 @@ mqe_status_t mqe_subscribe(struct mqe_client_t *c,
  *
  * Errors: `MQE_ERR_NULL` (c, subs with count > 0, a filter), `MQE_ERR_NOT_INIT`, `MQE_ERR_ARG`
  * (count 0), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC`, `MQE_ERR_QOS`, `MQE_ERR_TOO_LARGE` (can never
- * fit tx), `MQE_ERR_FULL` (tx or pending-subscription table full now), `MQE_ERR_STATE`.
+ * fit tx, or its SUBACK rx; more than 65,535 filters), `MQE_ERR_FULL` (tx or pending-subscription table full now), `MQE_ERR_STATE`.
  *
  * # Safety
  * `c` is NULL or client storage; `subs` readable for `count` elements whose filters are NULL

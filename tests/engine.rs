@@ -664,6 +664,29 @@ fn subscribe_checks() {
     );
 }
 
+/// A SUBSCRIBE carries at most 65,535 filters: its pending entry counts the SUBACK's codes in
+/// 16 bits. Refused up front, even where the SUBACK would fit the rx buffer.
+#[test]
+fn a_subscribe_carries_at_most_65535_filters() {
+    let config = mqtt_engine::engine::Config {
+        max_rx_packet: 70_000,
+        ..config()
+    };
+    let mut b = Broker::with_buffers(config, 300_000, 64);
+    b.connect_ok(&opts("c", true), &CONNACK_OK);
+    let many = |n| std::iter::repeat_n(("a", QoS::AtMostOnce), n);
+    assert_eq!(
+        b.engine.subscribe(b.now, many(65_536)),
+        Err(Error::TooLarge)
+    );
+    assert_eq!(b.engine.pending_transmit(), []);
+    // One fewer passes that check (the remembered-subscription table may still refuse it).
+    assert_ne!(
+        b.engine.subscribe(b.now, many(65_535)),
+        Err(Error::TooLarge)
+    );
+}
+
 #[test]
 fn unsubscribe_and_unsuback() {
     let mut b = Broker::connected(config());

@@ -2,7 +2,7 @@
 
 use super::{ConnectOptions, Engine, State};
 use crate::error::Error;
-use crate::session::SubKind;
+use crate::session::{SubKind, MAX_SUB_FILTERS};
 use crate::time::Instant;
 use crate::wire::{self, QoS};
 
@@ -151,7 +151,7 @@ impl<'b> Engine<'b> {
         }
         let len = wire::subscribe_len(filters.clone())?;
         let count = list.count();
-        if suback_len(count) > self.config.max_rx_packet {
+        if count > MAX_SUB_FILTERS || suback_len(count) > self.config.max_rx_packet {
             return Err(Error::TooLarge);
         }
         // Remembered for renewal after a lost session; refused up front if it cannot be.

@@ -239,7 +239,7 @@ impl FilterList for CFilters<'_> {
 ///
 /// Errors: `MQE_ERR_NULL` (c, subs with count > 0, a filter), `MQE_ERR_NOT_INIT`, `MQE_ERR_ARG`
 /// (count 0), `MQE_ERR_UTF8`, `MQE_ERR_TOPIC`, `MQE_ERR_QOS`, `MQE_ERR_TOO_LARGE` (can never
-/// fit tx), `MQE_ERR_FULL` (tx or pending-subscription table full now), `MQE_ERR_STATE`.
+/// fit tx, or its SUBACK rx; more than 65,535 filters), `MQE_ERR_FULL` (tx or pending-subscription table full now), `MQE_ERR_STATE`.
 ///
 /// # Safety
 /// `c` is NULL or client storage; `subs` readable for `count` elements whose filters are NULL

@@ -101,12 +101,26 @@ pub(crate) enum SubKind {
     Unsubscribe,
 }
 
+/// A SUBSCRIBE or UNSUBSCRIBE awaiting its acknowledgement: 8 bytes.
 #[derive(Clone, Copy, Debug)]
 struct PendingSub {
     packet_id: u16,
-    kind: SubKind,
-    filter_count: usize,
+    /// A SUBSCRIBE's filters (1..=`MAX_SUB_FILTERS`, its SUBACK's codes); 0: an UNSUBSCRIBE.
+    filters: u16,
     sent_at: Instant,
+}
+
+/// Filters one SUBSCRIBE may carry: its SUBACK must carry as many codes, counted in 16 bits.
+/// (A SUBSCRIBE that large needs a 256 KiB tx buffer and its SUBACK a 64 KiB rx buffer.)
+pub(crate) const MAX_SUB_FILTERS: usize = u16::MAX as usize;
+
+impl PendingSub {
+    fn kind(&self) -> SubKind {
+        match self.filters {
+            0 => SubKind::Unsubscribe,
+            _ => SubKind::Subscribe,
+        }
+    }
 }
 
 pub(crate) struct Session<'b> {
@@ -521,10 +535,17 @@ impl<'b> Session<'b> {
         filter_count: usize,
         now: Instant,
     ) -> Result<(), Error> {
+        // A SUBSCRIBE has 1..=MAX_SUB_FILTERS filters (checked before it is encoded).
+        let filters = match kind {
+            SubKind::Unsubscribe => 0,
+            SubKind::Subscribe => u16::try_from(filter_count)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(Error::TooLarge)?,
+        };
         let pending = PendingSub {
             packet_id,
-            kind,
-            filter_count,
+            filters,
             sent_at: now,
         };
         self.pending_subs.push(pending).map_err(|_| Error::Full)
@@ -544,10 +565,10 @@ impl<'b> Session<'b> {
             .position(|p| p.packet_id == packet_id)
             .ok_or(Error::UnknownPacketId)?;
         let pending = *self.pending_subs.get(index).ok_or(Error::UnknownPacketId)?;
-        if pending.kind != kind {
+        if pending.kind() != kind {
             return Err(Error::UnexpectedPacket);
         }
-        if code_count.is_some_and(|n| n != pending.filter_count) {
+        if code_count.is_some_and(|n| n != usize::from(pending.filters)) {
             return Err(Error::Malformed);
         }
         remove_at(&mut self.pending_subs, index);

@@ -212,11 +212,12 @@ fn client_size(pointer_bytes: usize, values: &[(&Capacity, usize)]) -> usize {
     (bytes + outbox + handlers + cloud_feature_bytes(pointer_bytes) + store).div_ceil(8) * 8
 }
 
-/// Feature `store`: the engine's reference to the session store (a fat pointer), and the
-/// ids awaiting `mqe_rx_done` (src/engine/manual_ack.rs: 8 of 4 bytes, a flag, a count).
+/// Feature `store`: the engine's reference to the session store (a fat pointer), the ids
+/// awaiting `mqe_rx_done` (src/engine/manual_ack.rs: 8 of 4 bytes, a flag, a count), and the
+/// event queue's fifth slot, its events 8 bytes instead of 6 (`Event::Restored`).
 fn store_feature_bytes(pointer_bytes: usize) -> usize {
     if env::var_os("CARGO_FEATURE_STORE").is_some() {
-        2 * pointer_bytes + 4 * 8 + 2
+        2 * pointer_bytes + 4 * 8 + 2 + 16
     } else {
         0
     }
@@ -240,9 +241,10 @@ fn cloud_feature_bytes(pointer_bytes: usize) -> usize {
 
 /// Bytes the optional features add to the client (measured with `size_of`, as the base, on
 /// x86_64, i686 and thumbv7em): the link state, the wire counters, and 4 bytes of padding when
-/// both are in; the idle watch (2 bytes) fits in padding. `reconnect` keeps its policy, jitter
-/// and endpoint index; `reconnect` or `link` two more of the client's own notices
-/// (`OWN_EVENTS`, a `Dispatch` of 6 words each); `offline-queue` its queue's length, arena
+/// both are in; the idle watch (2 bytes) fits in padding. `reconnect` keeps its policy, jitter,
+/// endpoint index and attempt count (the count `link` keeps too); `reconnect` or `link` two
+/// more of the client's own notices (`OWN_EVENTS`, a `Dispatch` of 6 words each);
+/// `resubscribe` its table's length and arena use; `offline-queue` its queue's length, arena
 /// use, policy and drop counters; `qos2` or `store` the incoming QoS 2 table's length and
 /// counters and the session's write sequence.
 fn feature_bytes(pointer_bytes: usize) -> usize {
@@ -252,8 +254,13 @@ fn feature_bytes(pointer_bytes: usize) -> usize {
     usize::from(link) * 24
         + usize::from(stats) * 188
         + usize::from(link && stats) * 4
-        + usize::from(reconnect) * (16 + pointer_bytes)
+        + usize::from(reconnect) * (24 + pointer_bytes)
+        + usize::from(link && !reconnect) * 4
         + usize::from(reconnect || link) * 2 * dispatch
+        + usize::from(on("RESUBSCRIBE")) * 2 * pointer_bytes
+        // A byte or two each (the log filter, the idle watch, the cloud profile): alone they
+        // fit the padding, together they may not.
+        + 4 * ["LOG", "PENDING", "CLOUD_PROFILES"].iter().filter(|name| on(name)).count()
         + usize::from(on("OFFLINE_QUEUE")) * (3 * pointer_bytes + 8)
         + usize::from(on("QOS2") || on("STORE")) * 16
 }
@@ -261,11 +268,11 @@ fn feature_bytes(pointer_bytes: usize) -> usize {
 /// (base, bytes per unit of each capacity), measured with `size_of` on x86_64 and thumbv7em.
 type SizeFormula = (usize, [(&'static str, usize); 8]);
 const CLIENT_SIZE_64: SizeFormula = (
-    656,
+    608,
     [
         ("MAX_INFLIGHT", 16),
         ("MAX_RX_QOS2", 4),
-        ("MAX_PENDING_SUBS", 16),
+        ("MAX_PENDING_SUBS", 8),
         ("MAX_SUBSCRIPTIONS", 32),
         ("SUB_FILTER_BYTES", 1),
         ("MAX_ENDPOINTS", 24),
@@ -274,11 +281,11 @@ const CLIENT_SIZE_64: SizeFormula = (
     ],
 );
 const CLIENT_SIZE_32: SizeFormula = (
-    392,
+    364,
     [
         ("MAX_INFLIGHT", 12),
         ("MAX_RX_QOS2", 4),
-        ("MAX_PENDING_SUBS", 12),
+        ("MAX_PENDING_SUBS", 8),
         ("MAX_SUBSCRIPTIONS", 20),
         ("SUB_FILTER_BYTES", 1),
         ("MAX_ENDPOINTS", 12),

@@ -22,48 +22,72 @@ pub struct WireStats {
     pub reconnects: u32,
 }
 
-/// Follows one direction's byte stream packet by packet.
+/// Follows one direction's byte stream packet by packet. It runs on every send and receive,
+/// so the common packet (first byte, a one-byte remaining length, the body) takes one round.
 #[cfg(feature = "stats")]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Scanner {
     /// Bytes of the current packet's body still to pass.
     body_left: u32,
-    /// Inside the remaining-length field: its value so far and the next digit's shift.
-    length: Option<(u32, u32)>,
+    /// Inside the remaining-length field: its value so far.
+    length: u32,
+    /// Inside the remaining-length field: the next digit's shift; [`AT_HEAD`] when the next
+    /// byte (after `body_left`) is a packet's first byte.
+    shift: u8,
 }
+
+/// `Scanner::shift` between packets.
+#[cfg(feature = "stats")]
+const AT_HEAD: u8 = u8::MAX;
 
 #[cfg(feature = "stats")]
 impl Scanner {
+    const NEW: Scanner = Scanner {
+        body_left: 0,
+        length: 0,
+        shift: AT_HEAD,
+    };
+
     /// Counts the packets that start in `bytes`; calls `first` with each first byte.
     fn scan(&mut self, bytes: &[u8], mut first: impl FnMut(u8)) {
-        let mut at = 0;
+        let mut rest = bytes;
         // Each round consumes at least one byte.
-        while let Some(&byte) = bytes.get(at) {
+        loop {
             if self.body_left > 0 {
-                let rest = bytes.len().saturating_sub(at);
-                let skip = rest.min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
+                let skip =
+                    usize::try_from(self.body_left).map_or(rest.len(), |b| b.min(rest.len()));
                 self.body_left = self
                     .body_left
                     .saturating_sub(u32::try_from(skip).unwrap_or(u32::MAX));
-                at = at.saturating_add(skip.max(1));
-                continue;
+                rest = rest.get(skip..).unwrap_or_default();
             }
-            at = at.saturating_add(1);
-            match self.length {
-                None => {
-                    first(byte);
-                    self.length = Some((0, 0));
-                }
-                Some((value, shift)) => {
-                    let value = value | (u32::from(byte & 0x7F) << shift);
-                    if byte & 0x80 != 0 && shift < 21 {
-                        self.length = Some((value, shift + 7));
-                    } else {
-                        // A fifth length byte would be malformed: the scan starts over.
-                        self.length = None;
-                        self.body_left = if byte & 0x80 != 0 { 0 } else { value };
+            let [byte, tail @ ..] = rest else {
+                return;
+            };
+            let byte = *byte;
+            rest = tail;
+            if self.shift == AT_HEAD {
+                first(byte);
+                match rest {
+                    // A one-byte remaining length: the whole fixed header at once.
+                    [length, tail @ ..] if length & 0x80 == 0 => {
+                        self.body_left = u32::from(*length);
+                        rest = tail;
+                    }
+                    _ => {
+                        self.length = 0;
+                        self.shift = 0;
                     }
                 }
+                continue;
+            }
+            self.length |= u32::from(byte & 0x7F) << self.shift;
+            if byte & 0x80 != 0 && self.shift < 21 {
+                self.shift += 7;
+            } else {
+                // A fifth length byte would be malformed: the scan starts over.
+                self.body_left = if byte & 0x80 != 0 { 0 } else { self.length };
+                self.shift = AT_HEAD;
             }
         }
     }
@@ -111,20 +135,14 @@ impl Stats {
         publish_resends: 0,
         connects: 0,
         reconnects: 0,
-        tx: Scanner {
-            body_left: 0,
-            length: None,
-        },
-        rx: Scanner {
-            body_left: 0,
-            length: None,
-        },
+        tx: Scanner::NEW,
+        rx: Scanner::NEW,
     };
 
     /// A new connection: half packets of the old one were abandoned.
     pub(super) fn new_connection(&mut self) {
-        self.tx = Scanner::default();
-        self.rx = Scanner::default();
+        self.tx = Scanner::NEW;
+        self.rx = Scanner::NEW;
     }
 
     pub(super) fn sent(&mut self, bytes: &[u8]) {
@@ -188,5 +206,50 @@ impl<'b, S: embedded_nal::TcpClientStack + embedded_nal::Dns> super::Client<'b, 
     /// The wire counters since the client was made.
     pub fn wire_stats(&self) -> WireStats {
         self.stats.wire()
+    }
+}
+
+#[cfg(all(test, feature = "stats"))]
+mod tests {
+    use super::Scanner;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The first bytes `scan` reports for `stream` fed in pieces of `piece` bytes.
+    fn firsts(stream: &[u8], piece: usize) -> Vec<u8> {
+        let mut scanner = Scanner::NEW;
+        let mut seen = Vec::new();
+        for chunk in stream.chunks(piece) {
+            scanner.scan(chunk, |b| seen.push(b));
+        }
+        seen
+    }
+
+    #[test]
+    fn packets_are_found_however_the_stream_is_cut() {
+        let mut stream = vec![0x30, 0x03, b'a', b'b', b'c']; // one-byte length
+        stream.extend([0x32, 0xC8, 0x01]); // 200: two length bytes
+        stream.extend(core::iter::repeat_n(0x30, 200)); // body bytes that look like heads
+        stream.extend([0xD0, 0x00]); // empty body
+        stream.extend([0x40, 0x80, 0x80, 0x01]); // 16,384, non-minimal digits followed as sent
+        stream.extend(core::iter::repeat_n(0, 16_384));
+        stream.extend([0x62, 0x02, 0x00, 0x01]);
+        let expect = vec![0x30, 0x32, 0xD0, 0x40, 0x62];
+        for piece in 1..=stream.len() {
+            assert_eq!(firsts(&stream, piece), expect, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn a_fifth_length_byte_starts_the_scan_over() {
+        // Four continuation bytes: the fifth byte is read as the next packet's first byte.
+        let stream = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0xE0, 0x00];
+        for piece in 1..=stream.len() {
+            assert_eq!(
+                firsts(&stream, piece),
+                vec![0x30, 0xE0],
+                "pieces of {piece}"
+            );
+        }
     }
 }

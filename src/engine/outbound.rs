@@ -171,10 +171,20 @@ impl<'b> Engine<'b> {
 
     /// The next event; abandoned publishes are reported (and their slots freed) one per
     /// call once the queue is empty, so none is ever dropped for lack of queue room.
+    /// Asked several times per client poll: the common answer, none, stays inline and cheap.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
+        if !self.session.maybe_abandoned() {
+            return None;
+        }
+        self.poll_abandoned()
+    }
+
+    #[inline(never)]
+    fn poll_abandoned(&mut self) -> Option<Event> {
         let packet_id = self.session.take_abandoned()?;
         self.durable_ack(packet_id, crate::session::AckOutcome::Completed);
         Some(Event::PublishAbandoned { packet_id })

@@ -48,8 +48,25 @@ impl Scanner {
         shift: AT_HEAD,
     };
 
-    /// Counts the packets that start in `bytes`; calls `first` with each first byte.
-    fn scan(&mut self, bytes: &[u8], mut first: impl FnMut(u8)) {
+    /// Counts the packets that start in `bytes` into `per_type`; returns how many of them are
+    /// PUBLISH packets with DUP set. One copy for both directions in the firmware (flash).
+    #[cfg_attr(mqe_speed, inline(always))]
+    fn scan(&mut self, bytes: &[u8], per_type: &mut [u32; 16]) -> u32 {
+        let mut dups = 0u32;
+        let mut first = |byte: u8| {
+            if let Some(slot) = per_type.get_mut(usize::from(byte >> 4)) {
+                *slot = slot.saturating_add(1);
+            }
+            // PUBLISH (type 3) with DUP (0x08).
+            dups = dups.saturating_add(u32::from(byte & 0xF8 == 0x38));
+        };
+        // The common call: exactly one whole packet with a one-byte remaining length.
+        if let (0, AT_HEAD, [head, length, body @ ..]) = (self.body_left, self.shift, bytes) {
+            if length & 0x80 == 0 && usize::from(*length) == body.len() {
+                first(*head);
+                return dups;
+            }
+        }
         let mut rest = bytes;
         // Each round consumes at least one byte.
         loop {
@@ -62,7 +79,7 @@ impl Scanner {
                 rest = rest.get(skip..).unwrap_or_default();
             }
             let [byte, tail @ ..] = rest else {
-                return;
+                return dups;
             };
             let byte = *byte;
             rest = tail;
@@ -112,7 +129,8 @@ pub(super) struct Stats {
 /// Adds `n` to the 64-bit count held as [low, high].
 #[cfg(feature = "stats")]
 fn add64(count: &mut [u32; 2], n: usize) {
-    let total = value64(*count).saturating_add(n as u64);
+    // Wrapping: 2^64 bytes are never moved.
+    let total = value64(*count).wrapping_add(n as u64);
     *count = [total as u32, (total >> 32) as u32];
 }
 
@@ -147,20 +165,13 @@ impl Stats {
 
     pub(super) fn sent(&mut self, bytes: &[u8]) {
         add64(&mut self.bytes_sent, bytes.len());
-        let (per_type, resends) = (&mut self.packets_sent, &mut self.publish_resends);
-        self.tx.scan(bytes, |first| {
-            count(per_type, first);
-            // PUBLISH (type 3) with DUP (0x08).
-            if first & 0xF8 == 0x38 {
-                *resends = resends.saturating_add(1);
-            }
-        });
+        let dups = self.tx.scan(bytes, &mut self.packets_sent);
+        self.publish_resends = self.publish_resends.saturating_add(dups);
     }
 
     pub(super) fn received(&mut self, bytes: &[u8]) {
         add64(&mut self.bytes_received, bytes.len());
-        let per_type = &mut self.packets_received;
-        self.rx.scan(bytes, |first| count(per_type, first));
+        self.rx.scan(bytes, &mut self.packets_received);
     }
 
     pub(super) fn connected(&mut self) {
@@ -181,13 +192,6 @@ impl Stats {
             connects: self.connects,
             reconnects: self.reconnects,
         }
-    }
-}
-
-#[cfg(feature = "stats")]
-fn count(per_type: &mut [u32; 16], first: u8) {
-    if let Some(slot) = per_type.get_mut(usize::from(first >> 4)) {
-        *slot = slot.saturating_add(1);
     }
 }
 
@@ -212,31 +216,39 @@ impl<'b, S: embedded_nal::TcpClientStack + embedded_nal::Dns> super::Client<'b, 
 #[cfg(all(test, feature = "stats"))]
 mod tests {
     use super::Scanner;
-    use std::vec;
-    use std::vec::Vec;
 
-    /// The first bytes `scan` reports for `stream` fed in pieces of `piece` bytes.
-    fn firsts(stream: &[u8], piece: usize) -> Vec<u8> {
+    /// Packets per type and DUP publishes `scan` finds in `stream` fed `piece` bytes at a time.
+    fn counts(stream: &[u8], piece: usize) -> ([u32; 16], u32) {
         let mut scanner = Scanner::NEW;
-        let mut seen = Vec::new();
+        let mut per_type = [0u32; 16];
+        let mut dups = 0;
         for chunk in stream.chunks(piece) {
-            scanner.scan(chunk, |b| seen.push(b));
+            dups += scanner.scan(chunk, &mut per_type);
         }
-        seen
+        (per_type, dups)
+    }
+
+    fn expect(packets: &[(usize, u32)], dups: u32) -> ([u32; 16], u32) {
+        let mut per_type = [0u32; 16];
+        for &(kind, n) in packets {
+            per_type[kind] = n;
+        }
+        (per_type, dups)
     }
 
     #[test]
     fn packets_are_found_however_the_stream_is_cut() {
-        let mut stream = vec![0x30, 0x03, b'a', b'b', b'c']; // one-byte length
+        let mut stream = std::vec![0x30, 0x03, b'a', b'b', b'c']; // one-byte length
         stream.extend([0x32, 0xC8, 0x01]); // 200: two length bytes
         stream.extend(core::iter::repeat_n(0x30, 200)); // body bytes that look like heads
         stream.extend([0xD0, 0x00]); // empty body
         stream.extend([0x40, 0x80, 0x80, 0x01]); // 16,384, non-minimal digits followed as sent
         stream.extend(core::iter::repeat_n(0, 16_384));
+        stream.extend([0x3A, 0x02, 0x00, 0x01]); // PUBLISH with DUP
         stream.extend([0x62, 0x02, 0x00, 0x01]);
-        let expect = vec![0x30, 0x32, 0xD0, 0x40, 0x62];
+        let want = expect(&[(3, 3), (13, 1), (4, 1), (6, 1)], 1);
         for piece in 1..=stream.len() {
-            assert_eq!(firsts(&stream, piece), expect, "pieces of {piece}");
+            assert_eq!(counts(&stream, piece), want, "pieces of {piece}");
         }
     }
 
@@ -246,8 +258,8 @@ mod tests {
         let stream = [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0xE0, 0x00];
         for piece in 1..=stream.len() {
             assert_eq!(
-                firsts(&stream, piece),
-                vec![0x30, 0xE0],
+                counts(&stream, piece),
+                expect(&[(3, 1), (14, 1)], 0),
                 "pieces of {piece}"
             );
         }

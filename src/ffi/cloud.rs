@@ -494,8 +494,6 @@ pub(crate) fn check_subscribe(
     count: usize,
 ) -> Result<(), mqe_status_t> {
     #[cfg(feature = "cloud-profiles")]
-    if cell.cloud != MQE_CLOUD_NONE {
-        allowed(limits_of(cell.cloud)?.check_subscribe(filter, qos, count))?;
-    }
+    allowed(limits_of(cell.cloud)?.check_subscribe(filter, qos, count))?;
     Ok(())
 }

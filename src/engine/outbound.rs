@@ -55,7 +55,11 @@ impl<'b> Engine<'b> {
             self.finish(None);
             return;
         }
-        self.flush(now);
+        // After a send nothing usually waits: skip the writer, whose entry and exit alone
+        // cost more than these checks (exact: with none of them it writes nothing).
+        if self.state != State::Connected || self.ping_unsent || self.has_unsent() {
+            self.flush(now);
+        }
     }
 
     /// Writes into tx, in order, whatever waits for room: PINGREQ, stored QoS 1/2 packets,

@@ -167,8 +167,10 @@ impl ClientCell {
     /// only when the line will be delivered. The hook runs while the client is borrowed: like
     /// the transport, it must not call the library.
     /// Without the `log` feature nothing is formatted: the templates and the strerror texts
-    /// drop out of the image.
-    #[inline]
+    /// drop out of the image. Out of line with it: each of the many call sites is then just
+    /// its arguments (none is on the message path).
+    #[cfg_attr(feature = "log", inline(never))]
+    #[cfg_attr(not(feature = "log"), inline)]
     pub(crate) fn log(&self, level: mqe_log_level_t, template: &'static [u8], args: Args) {
         #[cfg(feature = "log")]
         if self.log_filter.enabled(&self.platform, level) {

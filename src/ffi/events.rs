@@ -124,6 +124,10 @@ impl ClientCell {
                 event.granted_count = granted.len();
                 MQE_EVENT_SUBSCRIBED
             }
+            // The client schedules no reconnect without the feature.
+            #[cfg(not(feature = "reconnect"))]
+            Dispatch::Reconnecting { .. } => return Handoff::Skip,
+            #[cfg(feature = "reconnect")]
             Dispatch::Reconnecting {
                 attempt,
                 delay_ms,

@@ -138,9 +138,9 @@ pub unsafe extern "C" fn mqe_init_abi(
         return MQE_ERR_NULL;
     }
     // SAFETY: `c` is valid storage; the options' pointers are valid per the caller.
-    let mut checked = unsafe { check_options(c, opts, transport) };
-    // By reference: moving the setup out of the Result would copy it.
-    match &mut checked {
+    // Written in place: a Result holding the setup costs a copy and a wider error path.
+    let mut slot = MaybeUninit::uninit();
+    match unsafe { check_options(c, opts, transport, &mut slot) } {
         Ok(setup) => {
             let jitter_seed = match platform.random {
                 // SAFETY: given by the application, valid with its ctx while the client is used.
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn mqe_init_abi(
             unsafe { init_storage(c, platform, setup, jitter_seed) };
             MQE_OK
         }
-        Err(status) => *status,
+        Err(status) => status,
     }
 }
 
@@ -282,11 +282,12 @@ impl ClientSetup<'_> {
 /// The options' pointers are valid as `mqe_init` documents; `storage` is the client storage.
 // Out of line: its temporaries are gone before mqe_init builds the client (peak stack).
 #[inline(never)]
-unsafe fn check_options<'o>(
+unsafe fn check_options<'o, 's>(
     storage: *const mqe_client_t,
     opts: &'o mqe_options_t,
     transport: &mqe_transport_t,
-) -> Result<ClientSetup<'o>, mqe_status_t> {
+    slot: &'s mut MaybeUninit<ClientSetup<'o>>,
+) -> Result<&'s mut ClientSetup<'o>, mqe_status_t> {
     let transport = CTransport::new(transport).ok_or(MQE_ERR_NULL)?;
     // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
     // used, which is what 'static stands for here (documented on mqe_options_t).
@@ -354,12 +355,12 @@ unsafe fn check_options<'o>(
     if cfg!(not(feature = "store")) && opts.rx_qos2_manual_ack {
         return Err(MQE_ERR_UNSUPPORTED);
     }
-    Ok(ClientSetup {
+    Ok(slot.write(ClientSetup {
         opts,
         transport,
         endpoints,
         connect,
-    })
+    }))
 }
 
 /// The CONNECT options against the cloud profile: `MQE_ERR_UNSUPPORTED` for what the cloud
@@ -394,28 +395,22 @@ fn check_cloud(connect: &ConnectOptions, cloud: u8) -> Result<(), mqe_status_t> 
 unsafe fn endpoints_of(
     opts: &mqe_options_t,
 ) -> Result<heapless::Vec<Endpoint<'static>, { config::MAX_ENDPOINTS }>, mqe_status_t> {
-    let mut list = heapless::Vec::new();
-    if opts.endpoint_count == 0 {
-        // SAFETY: forwarded contract.
-        let host = unsafe { c_str(opts.host) }?;
-        if host.is_empty() {
-            return Err(MQE_ERR_ARG);
-        }
-        let endpoint = Endpoint {
-            host,
-            port: opts.port,
-        };
-        list.push(endpoint).map_err(|_| MQE_ERR_TOO_LARGE)?;
-        return Ok(list);
-    }
-    if !opts.host.is_null() || opts.endpoints.is_null() {
+    // `host`/`port` is a list of one: one loop checks both forms.
+    let single = [mqe_endpoint_t {
+        host: opts.host,
+        port: opts.port,
+    }];
+    let given: &[mqe_endpoint_t] = if opts.endpoint_count == 0 {
+        &single
+    } else if !opts.host.is_null() || opts.endpoints.is_null() {
         return Err(MQE_ERR_ARG);
-    }
-    if opts.endpoint_count > config::MAX_ENDPOINTS {
+    } else if opts.endpoint_count > config::MAX_ENDPOINTS {
         return Err(MQE_ERR_TOO_LARGE);
-    }
-    // SAFETY: non-NULL, and count <= MAX_ENDPOINTS elements are readable per the contract.
-    let given = unsafe { core::slice::from_raw_parts(opts.endpoints, opts.endpoint_count) };
+    } else {
+        // SAFETY: non-NULL, and count <= MAX_ENDPOINTS elements are readable per the contract.
+        unsafe { core::slice::from_raw_parts(opts.endpoints, opts.endpoint_count) }
+    };
+    let mut list = heapless::Vec::new();
     for endpoint in given {
         // SAFETY: forwarded contract.
         let host = unsafe { c_str(endpoint.host) }?;
@@ -433,20 +428,13 @@ unsafe fn endpoints_of(
 
 /// True when no two non-empty regions overlap and none is longer than isize::MAX or wraps.
 fn disjoint(regions: &[(usize, usize)]) -> bool {
-    let mut ends = [(0usize, 0usize); 4];
-    for (slot, &(start, len)) in ends.iter_mut().zip(regions) {
-        if len > isize::MAX as usize {
-            return false;
-        }
-        match start.checked_add(len) {
-            Some(end) => *slot = (start, end),
-            None => return false,
-        }
-    }
-    let live = ends.get(..regions.len()).unwrap_or(&[]);
-    live.iter().enumerate().all(|(i, &(a_start, a_end))| {
-        live.iter().skip(i + 1).all(|&(b_start, b_end)| {
-            a_start == a_end || b_start == b_end || a_end <= b_start || b_end <= a_start
-        })
+    regions.iter().enumerate().all(|(i, &(a, a_len))| {
+        // A region that wraps fails here, so the wrapping ends below only ever decide a result
+        // that is false anyway.
+        a_len <= isize::MAX as usize
+            && a.checked_add(a_len).is_some()
+            && regions.iter().skip(i + 1).all(|&(b, b_len)| {
+                a_len == 0 || b_len == 0 || a.wrapping_add(a_len) <= b || b.wrapping_add(b_len) <= a
+            })
     })
 }

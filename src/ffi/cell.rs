@@ -94,12 +94,12 @@ pub fn client_bytes_used() -> usize {
 /// stack first.
 ///
 /// # Safety
-/// `c` is valid, writable client storage that no other task uses during the call, and any
-/// client there before holds nothing needing a drop.
+/// `c` is valid, writable client storage that no other task uses during the call, any
+/// client there before holds nothing needing a drop, and `setup` has built no client before.
 pub(crate) unsafe fn init_storage(
     c: *mut mqe_client_t,
     platform: mqe_platform_t,
-    setup: &mut ClientSetup,
+    setup: &mut ClientSetup<'_>,
     jitter_seed: u32,
 ) {
     let storage = c.cast::<ClientStorage>();
@@ -108,7 +108,7 @@ pub(crate) unsafe fn init_storage(
     // covers the storage or the outbox; the references made cover the client's slot, then the
     // written cell, never more. The magic is cleared first and set last: the storage is not a
     // client until every field below is written (`ClientCell`'s field list stops compiling
-    // when a field is added and not written here).
+    // when a field is added and not written here). `setup` builds its one client here.
     unsafe {
         ptr::addr_of_mut!((*storage).magic).write(0);
         let cell = ptr::addr_of_mut!((*storage).cell);
@@ -131,7 +131,7 @@ pub(crate) unsafe fn init_storage(
         ptr::addr_of_mut!((*cell).messages_seen).write(0);
         ptr::addr_of_mut!((*cell).ping_responses).write(0);
         #[cfg(feature = "cloud-profiles")]
-        ptr::addr_of_mut!((*cell).cloud).write(setup.cloud);
+        ptr::addr_of_mut!((*cell).cloud).write(setup.cloud());
         #[cfg(feature = "credentials-cb")]
         ptr::addr_of_mut!((*cell).credentials).write(None);
         let client = &mut *ptr::addr_of_mut!((*cell).client).cast::<MaybeUninit<_>>();

@@ -31,21 +31,17 @@ struct Scanner {
     body_left: u32,
     /// Inside the remaining-length field: its value so far.
     length: u32,
-    /// Inside the remaining-length field: the next digit's shift; [`AT_HEAD`] when the next
-    /// byte (after `body_left`) is a packet's first byte.
-    shift: u8,
+    /// Inside the remaining-length field: the next digit's shift plus 1; 0 when the next
+    /// byte (after `body_left`) is a packet's first byte (so the new state is all zeros).
+    shift_1: u8,
 }
-
-/// `Scanner::shift` between packets.
-#[cfg(feature = "stats")]
-const AT_HEAD: u8 = u8::MAX;
 
 #[cfg(feature = "stats")]
 impl Scanner {
     const NEW: Scanner = Scanner {
         body_left: 0,
         length: 0,
-        shift: AT_HEAD,
+        shift_1: 0,
     };
 
     /// Counts the packets that start in `bytes` into `per_type`; returns how many of them are
@@ -61,7 +57,7 @@ impl Scanner {
             dups = dups.saturating_add(u32::from(byte & 0xF8 == 0x38));
         };
         // The common call: exactly one whole packet with a one-byte remaining length.
-        if let (0, AT_HEAD, [head, length, body @ ..]) = (self.body_left, self.shift, bytes) {
+        if let (0, 0, [head, length, body @ ..]) = (self.body_left, self.shift_1, bytes) {
             if length & 0x80 == 0 && usize::from(*length) == body.len() {
                 first(*head);
                 return dups;
@@ -83,7 +79,7 @@ impl Scanner {
             };
             let byte = *byte;
             rest = tail;
-            if self.shift == AT_HEAD {
+            if self.shift_1 == 0 {
                 first(byte);
                 match rest {
                     // A one-byte remaining length: the whole fixed header at once.
@@ -93,18 +89,19 @@ impl Scanner {
                     }
                     _ => {
                         self.length = 0;
-                        self.shift = 0;
+                        self.shift_1 = 1;
                     }
                 }
                 continue;
             }
-            self.length |= u32::from(byte & 0x7F) << self.shift;
-            if byte & 0x80 != 0 && self.shift < 21 {
-                self.shift += 7;
+            let shift = self.shift_1.saturating_sub(1);
+            self.length |= u32::from(byte & 0x7F) << shift;
+            if byte & 0x80 != 0 && shift < 21 {
+                self.shift_1 = shift + 8;
             } else {
                 // A fifth length byte would be malformed: the scan starts over.
                 self.body_left = if byte & 0x80 != 0 { 0 } else { self.length };
-                self.shift = AT_HEAD;
+                self.shift_1 = 0;
             }
         }
     }

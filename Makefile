@@ -208,8 +208,14 @@ target/%/release/libmqtt_engine.a: FORCE
 	$(RUST_DEPS) --if-declared --targets $*
 	$(CARGO) build --release --target $* $(FEATURE_ARGS)
 
+# build.rs writes the header only when cargo runs it, and cargo keeps one run per feature set:
+# each set gets its own output under target/ (gone with cargo's cache), copied from there, so
+# switching MQE_FEATURES back and forth never leaves another set's header behind.
+HEADER_GEN_OUT = $(CURDIR)/target/header/$(or $(subst $(comma),+,$(MQE_FEATURES)),default)/mqtt_engine.h
+HEADER_GEN = MQE_HEADER_OUT=$(HEADER_GEN_OUT) $(CARGO) build --features header $(FEATURE_ARGS)
 header:
-	MQE_HEADER_OUT=$(CURDIR)/$(HEADER) $(CARGO) build --features header $(FEATURE_ARGS)
+	$(HEADER_GEN)
+	cp $(HEADER_GEN_OUT) $(HEADER)
 
 # Fails when the committed header differs from what the sources generate.
 check-header:
@@ -775,7 +781,7 @@ SIZE_RUN = for image in $(SIZE_IMAGES); do \
 	$(PYTHON) $(M4_DIR)/footprint.py --map lite-minimal=$(M4_BUILD)/minimal-lite.map \
 	  --map minimal=$(M4_BUILD)/minimal.map --map full=$(M4_BUILD)/full.map \
 	  --run full=$(M4_BUILD)/full.log --run lite-minimal=$(M4_BUILD)/minimal-lite.log \
-	  --budget $(SIZE_BUDGET)
+	  --budget $(SIZE_BUDGET) --readme README.md
 size: $(M4_BUILD)/full.elf $(M4_BUILD)/minimal.elf $(M4_BUILD)/minimal-lite.elf
 	$(call apt_install,$(APT_QEMU))
 	@$(SIZE_RUN) --top $(or $(TOP),15)
@@ -884,7 +890,8 @@ INSTALL_FILES := lib/libmqtt_engine.a include/mqtt_engine.h lib/pkgconfig/mqtt_e
 install: $(TARGET_LIB)
 	@case "$(PREFIX)" in /*) ;; *) echo "install: PREFIX must be absolute: $(PREFIX)" >&2; exit 1 ;; esac
 	mkdir -p $(PKG_BUILD)
-	MQE_HEADER_OUT=$(CURDIR)/$(PKG_BUILD)/mqtt_engine.h $(CARGO) build --features header
+	$(HEADER_GEN)
+	cp $(HEADER_GEN_OUT) $(PKG_BUILD)/mqtt_engine.h
 	$(PKG_SUBST) pkg/mqtt_engine.pc.in >$(PKG_BUILD)/mqtt_engine.pc
 	$(PKG_SUBST) pkg/mqtt_engineConfig.cmake.in >$(PKG_BUILD)/mqtt_engineConfig.cmake
 	$(PKG_SUBST) pkg/mqtt_engineConfigVersion.cmake.in >$(PKG_BUILD)/mqtt_engineConfigVersion.cmake

@@ -2,10 +2,12 @@
 //! with other capacities or features, and misaligned storage, are refused before anything is
 //! written. `make abi-test` does the same from C with a library built with other capacities.
 
-use std::ffi::{c_void, CStr};
+use std::ffi::CStr;
 use std::ptr;
 
 use mqtt_engine::ffi::*;
+
+mod idle_port;
 
 /// The client followed by a canary, as `tests/c/abi/abi_guard.c` lays it out.
 #[repr(C, align(8))]
@@ -51,23 +53,6 @@ impl Guarded {
     }
 }
 
-unsafe extern "C" fn t_open(_: *mut c_void) -> i32 {
-    1
-}
-unsafe extern "C" fn t_connect(_: *mut c_void, _: i32, _: *const mqe_sockaddr_t) -> i32 {
-    MQE_IO_WOULD_BLOCK
-}
-unsafe extern "C" fn t_send(_: *mut c_void, _: i32, _: *const u8, _: usize) -> i32 {
-    MQE_IO_WOULD_BLOCK
-}
-unsafe extern "C" fn t_recv(_: *mut c_void, _: i32, _: *mut u8, _: usize) -> i32 {
-    MQE_IO_WOULD_BLOCK
-}
-unsafe extern "C" fn t_close(_: *mut c_void, _: i32) {}
-unsafe extern "C" fn p_now(_: *mut c_void) -> u32 {
-    0
-}
-
 /// Valid init arguments; the buffers live in the returned Vec.
 fn args() -> (mqe_options_t, mqe_transport_t, mqe_platform_t, Vec<u8>) {
     let mut bufs = vec![0u8; 2 * 256];
@@ -79,22 +64,8 @@ fn args() -> (mqe_options_t, mqe_transport_t, mqe_platform_t, Vec<u8>) {
     // SAFETY: within `bufs`.
     o.tx_buf = unsafe { bufs.as_mut_ptr().add(256) };
     o.tx_buf_len = 256;
-    let t = mqe_transport_t {
-        ctx: ptr::null_mut(),
-        open: Some(t_open),
-        connect: Some(t_connect),
-        send: Some(t_send),
-        recv: Some(t_recv),
-        close: Some(t_close),
-        resolve: None,
-    };
-    let p = mqe_platform_t {
-        ctx: ptr::null_mut(),
-        now_ms: Some(p_now),
-        random: None,
-        delay_ms: None,
-        log: None,
-    };
+    let t = idle_port::transport();
+    let p = idle_port::platform();
     (o, t, p, bufs)
 }
 

@@ -8,6 +8,8 @@ use std::ptr;
 
 use mqtt_engine::ffi::*;
 
+mod idle_port;
+
 const SECTOR: usize = 1024;
 const SECTORS: usize = 4;
 
@@ -70,22 +72,6 @@ fn table() -> mqe_flash_t {
     }
 }
 
-unsafe extern "C" fn t_open(_: *mut c_void) -> i32 {
-    1
-}
-unsafe extern "C" fn t_connect(_: *mut c_void, _: i32, _: *const mqe_sockaddr_t) -> i32 {
-    MQE_IO_WOULD_BLOCK
-}
-unsafe extern "C" fn t_send(_: *mut c_void, _: i32, _: *const u8, _: usize) -> i32 {
-    MQE_IO_WOULD_BLOCK
-}
-unsafe extern "C" fn t_recv(_: *mut c_void, _: i32, _: *mut u8, _: usize) -> i32 {
-    MQE_IO_WOULD_BLOCK
-}
-unsafe extern "C" fn t_close(_: *mut c_void, _: i32) {}
-unsafe extern "C" fn p_now(_: *mut c_void) -> u32 {
-    0
-}
 unsafe extern "C" fn on_event(_: *mut c_void, e: *const mqe_event_t) {
     // SAFETY: valid during the callback.
     let e = unsafe { &*e };
@@ -117,22 +103,8 @@ fn client_with(manual_ack: bool) -> *mut mqe_client_t {
     o.tx_buf_len = 1024;
     o.store_buf_len = 1024;
     o.rx_qos2_manual_ack = manual_ack;
-    let t = mqe_transport_t {
-        ctx: ptr::null_mut(),
-        open: Some(t_open),
-        connect: Some(t_connect),
-        send: Some(t_send),
-        recv: Some(t_recv),
-        close: Some(t_close),
-        resolve: None,
-    };
-    let p = mqe_platform_t {
-        ctx: ptr::null_mut(),
-        now_ms: Some(p_now),
-        random: None,
-        delay_ms: None,
-        log: None,
-    };
+    let t = idle_port::transport();
+    let p = idle_port::platform();
     let c: &'static mut mqe_client_t = Box::leak(Box::new(mqe_client_t::zeroed()));
     // SAFETY: valid pointers; the options' buffers are leaked.
     unsafe {

@@ -104,9 +104,9 @@ impl ClientCell {
         }
     }
 
-    /// Every handler whose filter matches `topic`, else the default handler.
-    pub(super) fn targets_for(&self, topic: &[u8]) -> Targets {
-        let mut targets = Targets::new();
+    /// Every handler whose filter matches `topic`, else the default handler, into `targets`.
+    pub(super) fn fill_targets(&self, topic: &[u8], targets: &mut Targets) {
+        targets.clear();
         let topic = wire::validate_utf8(topic).unwrap_or("");
         for entry in &self.topic_handlers {
             let Some(handler) = entry.handler else {
@@ -123,19 +123,17 @@ impl ClientCell {
                 let _ = targets.push((handler, self.message_user));
             }
         }
-        targets
     }
 }
 
 #[cfg(not(feature = "topic-handlers"))]
 impl ClientCell {
-    /// The default handler only.
-    pub(super) fn targets_for(&self, _topic: &[u8]) -> Targets {
-        let mut targets = Targets::new();
+    /// The default handler only, into `targets`.
+    pub(super) fn fill_targets(&self, _topic: &[u8], targets: &mut Targets) {
+        targets.clear();
         if let Some(handler) = self.message_handler {
             let _ = targets.push((handler, self.message_user));
         }
-        targets
     }
 }
 

@@ -178,8 +178,46 @@ def record_budget(path, rows):
         if key in rows:
             entry["bytes"] = rows[key]
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(budget, f, indent=2)
+        json.dump(budget, f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+README_BEGIN, README_END = "<!-- size-table -->", "<!-- /size-table -->"
+
+
+def readme_table(budget):
+    """The README's size table, from the recorded figures and their goals."""
+    lines = [README_BEGIN, "| row | `make size` | goal (issue 16) |", "| --- | ---: | ---: |"]
+    for entry in budget["rows"].values():
+        goal = ""
+        if "goal_bytes" in entry:
+            verdict = "met" if entry["bytes"] <= entry["goal_bytes"] else "missed"
+            goal = f"{entry['goal']}: {verdict}"
+        lines.append(f"| {entry['readme']} | {entry['bytes']:,} B | {goal} |")
+    lines.append(README_END)
+    return "\n".join(lines)
+
+
+def sync_readme(readme_path, budget_path, write):
+    """Writes (or checks) the README's size table against size_budget.json; False if stale."""
+    with open(budget_path, encoding="utf-8") as f:
+        budget = json.load(f)
+    with open(readme_path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        print(f"size-check: {readme_path} has no {README_BEGIN} block", file=sys.stderr)
+        return False
+    fresh = text[:start] + readme_table(budget) + text[end + len(README_END):]
+    if fresh == text:
+        return True
+    if write:
+        with open(readme_path, "w", encoding="utf-8") as f:
+            f.write(fresh)
+        return True
+    print(f"size-check: the size table in {readme_path} differs from {budget_path}: "
+          "run `make size-check SIZE_RECORD=1`", file=sys.stderr)
+    return False
 
 
 def main():
@@ -190,6 +228,8 @@ def main():
     parser.add_argument("--top", type=int, default=0, help="also list the N biggest symbols")
     parser.add_argument("--budget", help="size_budget.json: print the rows beside it")
     parser.add_argument("--check", action="store_true", help="fail when a row grew (--budget)")
+    parser.add_argument("--readme", help="README.md whose size table --record writes and "
+                        "--check compares with --budget")
     parser.add_argument("--record", action="store_true",
                         help="write the measured figures into --budget (a deliberate change)")
     args = parser.parse_args()
@@ -233,6 +273,8 @@ def main():
         record_budget(args.budget, budget_rows(dict(maps), runs))
     if args.budget:
         ok = check_budget(args.budget, budget_rows(dict(maps), runs), args.check)
+    if args.budget and args.readme and (args.check or args.record):
+        ok = sync_readme(args.readme, args.budget, args.record) and ok
 
     if args.top:
         name, path = maps[-1]

@@ -12,6 +12,8 @@
 #  6. make install TARGET=thumbv7em-none-eabihf: an ARM archive that arm-none-eabi-gcc links
 #     (C library first, --gc-sections) with the installed .pc and through find_package with
 #     CMake set up for the cross compiler; a 64-bit host CMake project refuses it.
+#  7. make install MQE_FEATURES=lite: the header of that feature set, not the committed one,
+#     and a consumer built against it completes its round trip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MAKE=${MAKE:-make}
@@ -137,4 +139,22 @@ if cmake_configure "$work/cmake-cross" "$cross" "" >"$log" 2>&1; then
 fi
 grep -q "32-bit, $CROSS_TARGET" "$log" || fail "the cross package was refused for another reason"
 say "TARGET=$CROSS_TARGET: ARM archive installed; arm-none-eabi-gcc links it via pkg-config and via CMake; a 64-bit CMake project refuses it"
+# --- 7. a feature set: the installed header is the one built with the library ---
+lite=$work/lite
+run_logged "make install MQE_FEATURES=lite" \
+  $MAKE --no-print-directory install TARGET= DESTDIR= PREFIX="$lite" MQE_FEATURES=lite
+echo '#include "mqtt_engine.h"' | $CC -E -P -I"$lite/include" -x c - | grep -q "mqe_post_publish *(" &&
+  fail "the lite header declares mqe_post_publish"
+grep -q "^#define MQE_FEATURE_LOG " "$lite/include/mqtt_engine.h" && fail "the lite header defines MQE_FEATURE_LOG"
+grep -q "^#define MQE_FEATURE_LITE " "$lite/include/mqtt_engine.h" || fail "the lite header lacks MQE_FEATURE_LITE"
+cmp -s include/mqtt_engine.h "$lite/include/mqtt_engine.h" && fail "the lite install has the full header"
+export PKG_CONFIG_LIBDIR=$lite/lib/pkgconfig
+run_logged "build against the lite install" $CC "${strict[@]}" $(pkg-config --cflags mqtt_engine) -Iports/posix \
+  tests/install/consumer.c ports/posix/port_posix.c $(pkg-config --libs mqtt_engine) -o "$work/consumer-lite"
+unset PKG_CONFIG_LIBDIR
+# mqe_init refuses a header of another feature set, so a round trip proves the pair matches.
+$PYTHON scripts/with_broker.py --timeout "$BROKER_TIMEOUT_S" -- "$work/consumer-lite" >"$log" 2>&1 ||
+  fail "consumer-lite against mosquitto"
+grep -q "broker round trip: PASS" "$log" || fail "consumer-lite: no round trip PASS"
+say "MQE_FEATURES=lite: the lite header installed with the lite archive; consumer round trip PASS"
 say "PASS"

@@ -259,8 +259,8 @@ fn feature_bytes(pointer_bytes: usize) -> usize {
         + usize::from(reconnect || link) * 2 * dispatch
         + usize::from(on("RESUBSCRIBE")) * 2 * pointer_bytes
         // A byte or two each (the log filter, the idle watch, the cloud profile): alone they
-        // fit the padding, together they may not.
-        + 4 * ["LOG", "PENDING", "CLOUD_PROFILES"].iter().filter(|name| on(name)).count()
+        // fit the padding, together they may not on 32-bit (64-bit has padding to spare).
+        + (8 - pointer_bytes) * ["LOG", "PENDING", "CLOUD_PROFILES"].iter().filter(|name| on(name)).count()
         + usize::from(on("OFFLINE_QUEUE")) * (3 * pointer_bytes + 8)
         + usize::from(on("QOS2") || on("STORE")) * 16
 }
@@ -347,6 +347,12 @@ fn abi_tag(pointer_bytes: usize, values: &[(&Capacity, usize)], features: &[Stri
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // Opt-level 2 or 3 (the `speed` profile of hosts and `make bench`): a few hot helpers are
+    // forced inline (`cfg(mqe_speed)`); the firmware's size profiles keep one copy of each.
+    println!("cargo::rustc-check-cfg=cfg(mqe_speed)");
+    if matches!(env::var("OPT_LEVEL").as_deref(), Ok("2" | "3")) {
+        println!("cargo:rustc-cfg=mqe_speed");
+    }
     let values = capacity_values();
     let features = abi_features();
     let pointer_bits: usize = env::var("CARGO_CFG_TARGET_POINTER_WIDTH")

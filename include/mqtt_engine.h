@@ -102,8 +102,8 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3584
-#define MQE_ABI_TAG 0xc9769b8eu
+#define MQE_CLIENT_SIZE 3568
+#define MQE_ABI_TAG 0x23460498u
 #else
 #define MQE_CLIENT_SIZE 2880
 #define MQE_ABI_TAG 0x95fb0057u

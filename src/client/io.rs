@@ -77,6 +77,7 @@ impl<'b, S: TcpClientStack + Dns> Client<'b, S> {
     }
 
     /// Feeds the buffered bytes to the engine, one packet at most.
+    #[inline(always)]
     fn packet_step(&mut self, now: Instant) -> Step {
         if self.rx_start >= self.rx_end {
             return Step::Stalled;

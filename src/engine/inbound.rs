@@ -101,9 +101,12 @@ impl<'b> Engine<'b> {
                 Packet::Connack {
                     session_present,
                     code,
-                } => self
-                    .on_connack(now, session_present, code)
-                    .map(|()| Step::Handled(None)),
+                } => {
+                    self.on_connack(now, session_present, code)?;
+                    // Here, not in on_connack: its frame must not add to flush's (stack budget).
+                    self.flush(now);
+                    Ok(Step::Handled(None))
+                }
                 _ => Err(Error::UnexpectedPacket),
             };
         }
@@ -138,17 +141,17 @@ impl<'b> Engine<'b> {
                 self.on_publish(message)?.map(Incoming::Message)
             }
             Packet::Puback(id) => {
-                self.on_publish_ack(now, PublishAck::Puback, id)?;
+                self.publish_acked(now, PublishAck::Puback, id)?;
                 None
             }
             #[cfg(feature = "qos2")]
             Packet::Pubrec(id) => {
-                self.on_publish_ack(now, PublishAck::Pubrec, id)?;
+                self.publish_acked(now, PublishAck::Pubrec, id)?;
                 None
             }
             #[cfg(feature = "qos2")]
             Packet::Pubcomp(id) => {
-                self.on_publish_ack(now, PublishAck::Pubcomp, id)?;
+                self.publish_acked(now, PublishAck::Pubcomp, id)?;
                 None
             }
             #[cfg(not(feature = "qos2"))]
@@ -230,10 +233,13 @@ impl<'b> Engine<'b> {
         if lost {
             self.push_event(Event::SessionLost);
         }
-        self.flush(now);
+        // The caller flushes: renewals and stored packets go out first.
         Ok(())
     }
 
+    // Called once, on the per-message path: inlined, so that the message is not copied into
+    // its frame (stack budget).
+    #[inline(always)]
     fn on_publish<'a>(&mut self, message: Message<'a>) -> Result<Option<Message<'a>>, Error> {
         match message.qos {
             QoS::AtMostOnce => Ok(Some(message)),
@@ -291,17 +297,29 @@ impl<'b> Engine<'b> {
         }
     }
 
-    fn on_publish_ack(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {
+    /// PUBACK, PUBREC or PUBCOMP; a completion frees a window slot, which stored packets may
+    /// wait for. Inlined into handle_bytes: flush's frame then sits on handle_bytes' alone,
+    /// not on on_publish_ack's too (stack budget).
+    #[inline(always)]
+    fn publish_acked(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {
+        if self.on_publish_ack(now, ack, id)? == AckOutcome::Completed {
+            self.flush(now);
+        }
+        Ok(())
+    }
+
+    fn on_publish_ack(
+        &mut self,
+        now: Instant,
+        ack: PublishAck,
+        id: u16,
+    ) -> Result<AckOutcome, Error> {
         let outcome = self.session.acknowledge(ack, id, now)?;
         self.durable_ack(id, outcome);
         match outcome {
-            AckOutcome::Completed => {
-                self.push_event(Event::PublishComplete { packet_id: id });
-                // A window slot is free; stored packets may wait for it.
-                self.flush(now);
-            }
+            AckOutcome::Completed => self.push_event(Event::PublishComplete { packet_id: id }),
             AckOutcome::SendPubrel => self.encode_ack(AckKind::Pubrel, id)?,
         }
-        Ok(())
+        Ok(outcome)
     }
 }

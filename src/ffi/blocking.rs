@@ -13,22 +13,50 @@ use crate::time::Instant;
 /// helpers look at the socket at least this often.
 const WAIT_SLICE_MS: u32 = 10;
 
-/// What a wait decides after each poll.
-enum Wait {
-    Done(mqe_status_t),
-    Continue,
+/// What a wait waits for. One loop serves the three helpers (a closure per helper would build
+/// the loop three times over).
+#[derive(Clone, Copy)]
+enum Until {
+    /// CONNACK.
+    Connected,
+    /// A message dispatched since `messages_seen` was this (`None`: not initialised).
+    Message(Option<u32>),
+    /// A PINGRESP since `ping_responses` was this.
+    PingResponse(u32),
 }
 
-/// Polls `c` until `decide` says done or `timeout_ms` passed (`MQE_ERR_TIMEOUT`).
-/// `decide` sees the cell and the poll's result (a non-OK one: a connection ended).
+impl Until {
+    /// After a poll that returned `polled` (non-OK: a connection ended): the status to return,
+    /// or `None` to keep waiting.
+    fn decide(self, cell: &ClientCell, polled: mqe_status_t) -> Option<mqe_status_t> {
+        let state = cell.client.state();
+        match self {
+            Until::Connected => match state {
+                ClientState::Connected => Some(MQE_OK),
+                _ if polled != MQE_OK => Some(polled),
+                ClientState::Disconnected | ClientState::Disconnecting => Some(MQE_ERR_STATE),
+                ClientState::Connecting | ClientState::Reconnecting => None,
+                // Waits for link-up within the timeout.
+                #[cfg(feature = "link")]
+                ClientState::LinkDown => None,
+            },
+            Until::Message(seen_before) if Some(cell.messages_seen) != seen_before => Some(MQE_OK),
+            Until::PingResponse(answered_before) if cell.ping_responses != answered_before => {
+                Some(MQE_OK)
+            }
+            _ if polled != MQE_OK => Some(polled),
+            Until::Message(_) if state == ClientState::Disconnected => Some(MQE_ERR_STATE),
+            Until::PingResponse(_) if state != ClientState::Connected => Some(MQE_ERR_STATE),
+            Until::Message(_) | Until::PingResponse(_) => None,
+        }
+    }
+}
+
+/// Polls `c` until `until` is reached or `timeout_ms` passed (`MQE_ERR_TIMEOUT`).
 ///
 /// # Safety
 /// `c` is NULL or client storage; called from the owner task, outside callbacks.
-unsafe fn poll_until(
-    c: *mut mqe_client_t,
-    timeout_ms: u32,
-    mut decide: impl FnMut(&ClientCell, mqe_status_t) -> Wait,
-) -> mqe_status_t {
+unsafe fn poll_until(c: *mut mqe_client_t, timeout_ms: u32, until: Until) -> mqe_status_t {
     // SAFETY: forwarded contract.
     let cell = match unsafe { cell_ptr(c) } {
         Ok(cell) => cell,
@@ -57,13 +85,13 @@ unsafe fn poll_until(
             let cell = unsafe { &*cell };
             let now = cell.now();
             (
-                decide(cell, polled),
+                until.decide(cell, polled),
                 now,
                 cell.client.next_deadline(now),
                 cell.platform.ctx,
             )
         };
-        if let Wait::Done(status) = decision {
+        if let Some(status) = decision {
             return status;
         }
         let elapsed = now.ms_since(start);
@@ -118,17 +146,7 @@ pub unsafe extern "C" fn mqe_connect_wait(c: *mut mqe_client_t, timeout_ms: u32)
         error => return error,
     }
     // SAFETY: forwarded contract.
-    unsafe {
-        poll_until(c, timeout_ms, |cell, polled| match cell.client.state() {
-            ClientState::Connected => Wait::Done(MQE_OK),
-            _ if polled != MQE_OK => Wait::Done(polled),
-            ClientState::Disconnected | ClientState::Disconnecting => Wait::Done(MQE_ERR_STATE),
-            ClientState::Connecting | ClientState::Reconnecting => Wait::Continue,
-            // Waits for link-up within the timeout.
-            #[cfg(feature = "link")]
-            ClientState::LinkDown => Wait::Continue,
-        })
-    }
+    unsafe { poll_until(c, timeout_ms, Until::Connected) }
 }
 
 /// umqtt's `wait_msg()`: polls until at least one incoming message has been dispatched to the
@@ -148,17 +166,7 @@ pub unsafe extern "C" fn mqe_wait_msg(c: *mut mqe_client_t, timeout_ms: u32) -> 
             // SAFETY: initialised; shared read while no `&mut` is alive.
             seen_before = Some((*cell).messages_seen);
         }
-        poll_until(c, timeout_ms, |cell, polled| {
-            if Some(cell.messages_seen) != seen_before {
-                Wait::Done(MQE_OK)
-            } else if polled != MQE_OK {
-                Wait::Done(polled)
-            } else if cell.client.state() == ClientState::Disconnected {
-                Wait::Done(MQE_ERR_STATE)
-            } else {
-                Wait::Continue
-            }
-        })
+        poll_until(c, timeout_ms, Until::Message(seen_before))
     }
 }
 
@@ -209,17 +217,5 @@ pub unsafe extern "C" fn mqe_ping(c: *mut mqe_client_t, timeout_ms: u32) -> mqe_
         cell.ping_responses
     };
     // SAFETY: forwarded contract.
-    unsafe {
-        poll_until(c, timeout_ms, |cell, polled| {
-            if cell.ping_responses != answered_before {
-                Wait::Done(MQE_OK)
-            } else if polled != MQE_OK {
-                Wait::Done(polled)
-            } else if cell.client.state() != ClientState::Connected {
-                Wait::Done(MQE_ERR_STATE)
-            } else {
-                Wait::Continue
-            }
-        })
-    }
+    unsafe { poll_until(c, timeout_ms, Until::PingResponse(answered_before)) }
 }

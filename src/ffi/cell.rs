@@ -1,10 +1,10 @@
-//! What lives inside `mqe_client_t`, how a C pointer becomes access to it, and how one dispatch
-//! becomes one C callback (engine events are translated in `events`, the per-topic handlers
-//! kept in `topic_handlers`).
+//! What lives inside `mqe_client_t`, how a C pointer becomes access to it, and how one client
+//! step becomes one message (here) or event (`events`) for C, with its per-topic handlers
+//! (`topic_handlers`).
 //!
 //! Callbacks may call back into the library (publish, subscribe, ...), so no `&mut ClientCell`
-//! is ever alive while C code runs: each step borrows, prepares a [`Callback`], and ends the
-//! borrow before the callback is invoked.
+//! is ever alive while C code runs: each step borrows, writes a [`Delivery`], and ends the
+//! borrow before `mqe_poll` runs the handler.
 
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
@@ -13,13 +13,13 @@ use core::ptr;
 use super::init::ClientSetup;
 #[cfg(feature = "log")]
 use super::log::{self, LogFilter};
-use super::log::{mqe_log_level_t, Args, MQE_LOG_DEBUG, MQE_LOG_INFO, MQE_LOG_WARN};
+use super::log::{mqe_log_level_t, Args};
 #[cfg(feature = "outbox")]
 use super::outbox::{self, Outbox};
 use super::status::{MQE_ERR_NOT_INIT, MQE_ERR_NULL};
 use super::topic_handlers::Targets;
 #[cfg(feature = "topic-handlers")]
-use super::topic_handlers::{free_refused_handlers, TopicHandler};
+use super::topic_handlers::TopicHandler;
 use super::transport::CTransport;
 use super::types::*;
 use crate::client::{Client, ClientState, Dispatch};
@@ -27,8 +27,6 @@ use crate::client::{Client, ClientState, Dispatch};
 use crate::config::MAX_TOPIC_HANDLERS;
 use crate::time::Instant;
 use crate::Error;
-
-pub(crate) use super::events::blank_event;
 
 /// Marks initialised storage; zeroed storage (a C `static`) never matches.
 const MAGIC: u64 = 0x6d71_655f_636c_6e74; // "mqe_clnt"
@@ -96,12 +94,12 @@ pub fn client_bytes_used() -> usize {
 /// stack first.
 ///
 /// # Safety
-/// `c` is valid, writable client storage that no other task uses during the call, and any
-/// client there before holds nothing needing a drop.
+/// `c` is valid, writable client storage that no other task uses during the call, any
+/// client there before holds nothing needing a drop, and `setup` has built no client before.
 pub(crate) unsafe fn init_storage(
     c: *mut mqe_client_t,
     platform: mqe_platform_t,
-    setup: &mut ClientSetup,
+    setup: &mut ClientSetup<'_>,
     jitter_seed: u32,
 ) {
     let storage = c.cast::<ClientStorage>();
@@ -110,7 +108,7 @@ pub(crate) unsafe fn init_storage(
     // covers the storage or the outbox; the references made cover the client's slot, then the
     // written cell, never more. The magic is cleared first and set last: the storage is not a
     // client until every field below is written (`ClientCell`'s field list stops compiling
-    // when a field is added and not written here).
+    // when a field is added and not written here). `setup` builds its one client here.
     unsafe {
         ptr::addr_of_mut!((*storage).magic).write(0);
         let cell = ptr::addr_of_mut!((*storage).cell);
@@ -133,7 +131,7 @@ pub(crate) unsafe fn init_storage(
         ptr::addr_of_mut!((*cell).messages_seen).write(0);
         ptr::addr_of_mut!((*cell).ping_responses).write(0);
         #[cfg(feature = "cloud-profiles")]
-        ptr::addr_of_mut!((*cell).cloud).write(setup.cloud);
+        ptr::addr_of_mut!((*cell).cloud).write(setup.cloud());
         #[cfg(feature = "credentials-cb")]
         ptr::addr_of_mut!((*cell).credentials).write(None);
         let client = &mut *ptr::addr_of_mut!((*cell).client).cast::<MaybeUninit<_>>();
@@ -169,8 +167,10 @@ impl ClientCell {
     /// only when the line will be delivered. The hook runs while the client is borrowed: like
     /// the transport, it must not call the library.
     /// Without the `log` feature nothing is formatted: the templates and the strerror texts
-    /// drop out of the image.
-    #[inline]
+    /// drop out of the image. Out of line with it: each of the many call sites is then just
+    /// its arguments (none is on the message path).
+    #[cfg_attr(feature = "log", inline(never))]
+    #[cfg_attr(not(feature = "log"), inline)]
     pub(crate) fn log(&self, level: mqe_log_level_t, template: &'static [u8], args: Args) {
         #[cfg(feature = "log")]
         if self.log_filter.enabled(&self.platform, level) {
@@ -200,167 +200,76 @@ impl ClientCell {
         }
     }
 
-    /// One bounded step of the client. `None` when nothing more is due now; otherwise the
-    /// callback to run (after this borrow ends) and, if the connection ended, the status why.
-    pub(crate) fn step(&mut self) -> Option<(Callback, Option<mqe_status_t>)> {
+    /// One bounded step of the client: its notice, if any, becomes the message or event in
+    /// `out` (the caller's frame, so nothing is moved again) and the answer says which handler
+    /// to run on it after this borrow ends. `None` when nothing more is due now.
+    pub(crate) fn step(&mut self, out: &mut Delivery) -> Option<Handoff> {
         let now = self.now();
         let dispatch = self.client.poll_once(now)?;
-        let window = self.client.rx_window();
-        let mut ended = None;
-        let callback = match dispatch {
-            Dispatch::Message(m) => {
-                let (Some(topic), Some(payload)) =
-                    (window.get(m.topic.clone()), window.get(m.payload.clone()))
-                else {
-                    return Some((Callback::None, None));
-                };
-                let message = mqe_message_t {
-                    topic: topic.as_ptr().cast::<c_char>(),
-                    topic_len: topic.len(),
-                    payload: payload.as_ptr(),
-                    payload_len: payload.len(),
-                    qos: m.qos as u8,
-                    retain: m.retain,
-                    dup: m.dup,
-                    packet_id: m.packet_id,
-                };
-                self.messages_seen = self.messages_seen.wrapping_add(1);
-                Callback::Message(self.targets_for(topic), message)
-            }
-            Dispatch::Subscribed { packet_id, granted } => {
-                let granted = window.get(granted).unwrap_or(&[]);
-                self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
-                #[cfg(feature = "topic-handlers")]
-                let engine = self.client.engine();
-                #[cfg(feature = "topic-handlers")]
-                free_refused_handlers(&mut self.topic_handlers, granted, |filter| {
-                    engine.subscriptions().any(|(f, _)| f.as_bytes() == filter)
-                });
-                let mut event = blank_event(MQE_EVENT_SUBSCRIBED);
-                event.packet_id = packet_id;
-                event.granted = granted.as_ptr();
-                event.granted_count = granted.len();
-                self.event_callback(event)
-            }
-            Dispatch::Event(engine_event) => {
-                let event = self.c_event_for(engine_event, &mut ended);
-                self.event_callback(event)
-            }
-            Dispatch::Reconnecting {
-                attempt,
-                delay_ms,
-                endpoint,
-            } => {
-                // Fresh randomness for the next backoff.
-                if let Some(random) = self.platform.random {
-                    // SAFETY: set by the application at mqe_init; it keeps it and ctx valid.
-                    self.client
-                        .mix_entropy(unsafe { random(self.platform.ctx) });
-                }
-                let endpoint = u32::try_from(endpoint).unwrap_or(u32::MAX);
-                self.log(
-                    MQE_LOG_INFO,
-                    b"reconnect attempt \x01 in \x02 ms, endpoint \x03",
-                    [attempt, delay_ms, endpoint],
-                );
-                let mut event = blank_event(MQE_EVENT_RECONNECTING);
-                event.attempt = attempt;
-                event.delay_ms = delay_ms;
-                event.endpoint = endpoint;
-                self.event_callback(event)
-            }
-            Dispatch::CredentialsNeeded { refused } => {
-                #[cfg(feature = "credentials-cb")]
-                if let Some(hook) = self.credentials {
-                    // C is about to write the buffers the client's credentials point into.
-                    self.client.set_credentials(None, None);
-                    return Some((Callback::Credentials(hook, refused), None));
-                }
-                let _ = refused;
-                Callback::None
-            }
-            #[cfg(feature = "link")]
-            Dispatch::Link { up } => self.link_event(up),
-            #[cfg(feature = "link")]
-            Dispatch::ReconnectStopped { code } => self.reconnect_stopped_event(code),
-            #[cfg(feature = "pending")]
-            Dispatch::Idle => self.event_callback(blank_event(super::MQE_EVENT_IDLE)),
-            Dispatch::Oversized {
-                topic,
-                size,
-                qos,
-                packet_id,
-            } => {
-                let topic = topic.and_then(|t| window.get(t)).unwrap_or(&[]);
-                let size = u32::try_from(size).unwrap_or(u32::MAX);
-                self.log(
-                    MQE_LOG_WARN,
-                    b"message of \x01 bytes larger than rx_buf dropped, QoS \x02 id \x03",
-                    [size, u32::from(qos as u8), packet_id.into()],
-                );
-                let mut event = blank_event(MQE_EVENT_MESSAGE_TOO_LARGE);
-                if !topic.is_empty() {
-                    event.topic = topic.as_ptr().cast::<c_char>();
-                    event.topic_len = topic.len();
-                }
-                event.size = size;
-                event.qos = qos as u8;
-                event.packet_id = packet_id;
-                self.event_callback(event)
-            }
-            Dispatch::Qos0Dropped { count } => {
-                self.log(
-                    MQE_LOG_WARN,
-                    b"QoS 0 queue full, dropped \x01",
-                    [count, 0, 0],
-                );
-                let mut event = blank_event(MQE_EVENT_QOS0_DROPPED);
-                event.dropped = count;
-                self.event_callback(event)
-            }
+        let Dispatch::Message(m) = dispatch else {
+            return Some(self.event_for(dispatch, &mut out.event));
         };
-        Some((callback, ended))
+        let window = self.client.rx_window();
+        let (Some(topic), Some(payload)) = (window.get(m.topic), window.get(m.payload)) else {
+            return Some(Handoff::Skip);
+        };
+        out.message = mqe_message_t {
+            topic: topic.as_ptr().cast::<c_char>(),
+            topic_len: topic.len(),
+            payload: payload.as_ptr(),
+            payload_len: payload.len(),
+            qos: m.qos as u8,
+            retain: m.retain,
+            dup: m.dup,
+            packet_id: m.packet_id,
+        };
+        self.messages_seen = self.messages_seen.wrapping_add(1);
+        self.fill_targets(topic, &mut out.targets);
+        Some(Handoff::Message)
     }
 }
 
-/// A C callback prepared while the client was borrowed, run after the borrow ended.
-pub(crate) enum Callback {
-    None,
-    /// Every matching handler, in registration order.
-    Message(Targets, mqe_message_t),
-    Event(
-        unsafe extern "C" fn(*mut c_void, *const mqe_event_t),
-        *mut c_void,
-        mqe_event_t,
-    ),
-    /// Ask the credentials callback (`refused`: the last CONNACK refusal); run by `mqe_poll`
+/// What `step` hands to C, kept in `mqe_poll`'s frame: pointers into the rx window stay
+/// valid until the next call on the client.
+pub(crate) struct Delivery {
+    pub(crate) event: mqe_event_t,
+    pub(crate) message: mqe_message_t,
+    /// The handlers of `message`, in registration order.
+    pub(crate) targets: Targets,
+}
+
+impl Delivery {
+    pub(crate) fn new() -> Self {
+        Delivery {
+            // SAFETY: all-zero bytes are the blank event (see `clear_event`).
+            event: unsafe { core::mem::zeroed() },
+            message: mqe_message_t {
+                topic: ptr::null(),
+                topic_len: 0,
+                payload: ptr::null(),
+                payload_len: 0,
+                qos: 0,
+                retain: false,
+                dup: false,
+                packet_id: 0,
+            },
+            targets: Targets::new(),
+        }
+    }
+}
+
+/// Which handler runs on the `Delivery` `step` filled.
+pub(crate) enum Handoff {
+    /// None: a notice C does not see.
+    Skip,
+    /// The event handler, on `event`.
+    Event,
+    /// Every target, on `message`.
+    Message,
+    /// The credentials callback (`refused`: the last CONNACK refusal); run by `mqe_poll`
     /// through `cloud::run_credentials`, which needs the cell afterwards.
     #[cfg(feature = "credentials-cb")]
     Credentials(super::cloud::Credentials, u8),
-}
-
-impl Callback {
-    /// # Safety
-    /// The pointers inside the message or event must still be valid (no call on the client
-    /// since they were taken), and no Rust borrow of the client may be alive.
-    pub(crate) unsafe fn invoke(&self) {
-        match self {
-            Callback::None => {}
-            // SAFETY: the handler and user pointer were given by the application; `message`
-            // points into the rx window, unchanged since `step` (per this fn's contract).
-            Callback::Message(targets, message) => {
-                for (handler, user) in targets {
-                    // SAFETY: as above, for each handler the application registered.
-                    unsafe { handler(*user, message) }
-                }
-            }
-            // SAFETY: as above, for the event and its granted codes.
-            Callback::Event(handler, user, event) => unsafe { handler(*user, event) },
-            // Needs the cell: mqe_poll runs it (cloud::run_credentials).
-            #[cfg(feature = "credentials-cb")]
-            Callback::Credentials(..) => {}
-        }
-    }
 }
 
 /// The cell behind an initialised `mqe_client_t`: `MQE_ERR_NULL` for NULL, `MQE_ERR_NOT_INIT`

@@ -1,32 +1,27 @@
-//! Engine events translated into `mqe_event_t`, logged on the way.
+//! Each client notice (an engine event, or one of the client's own) written once into the
+//! `mqe_event_t` the event handler gets, logged on the way.
 
+use core::ffi::c_char;
 use core::ptr;
 
-use super::cell::{Callback, ClientCell};
+use super::cell::{ClientCell, Handoff};
 use super::log::{MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO, MQE_LOG_WARN};
 use super::status::{io_error_status, is_protocol_error, refused_status, status_of, MQE_OK};
+#[cfg(feature = "topic-handlers")]
+use super::topic_handlers::free_refused_handlers;
 use super::types::*;
+use crate::client::Dispatch;
 use crate::engine::Event;
 use crate::Error;
 
 impl ClientCell {
-    pub(crate) fn event_callback(&self, event: mqe_event_t) -> Callback {
-        match self.event_handler {
-            Some(handler) => Callback::Event(handler, self.event_user, event),
-            None => Callback::None,
-        }
-    }
-
-    /// Converts an engine event, noting why a connection ended.
-    pub(super) fn c_event_for(
-        &mut self,
-        engine_event: Event,
-        ended: &mut Option<mqe_status_t>,
-    ) -> mqe_event_t {
-        match engine_event {
-            Event::Connected { session_present } => {
+    /// Writes `dispatch` (anything but a message) into `event`, noting why a connection ended
+    /// (`mqe_poll` returns the `reason` of `MQE_EVENT_CONNECT_REFUSED` and `_DISCONNECTED`).
+    pub(super) fn event_for(&mut self, dispatch: Dispatch, event: &mut mqe_event_t) -> Handoff {
+        clear_event(event);
+        event.kind = match dispatch {
+            Dispatch::Event(Event::Connected { session_present }) => {
                 self.last_reason = None;
-                let mut event = blank_event(MQE_EVENT_CONNECTED);
                 event.session_present = session_present;
                 event.endpoint = u32::try_from(self.client.endpoint_index()).unwrap_or(u32::MAX);
                 self.log(
@@ -34,11 +29,10 @@ impl ClientCell {
                     b"connected, session present \x01, endpoint \x02",
                     [session_present.into(), event.endpoint, 0],
                 );
-                event
+                MQE_EVENT_CONNECTED
             }
-            Event::ConnectRefused { code } => {
+            Dispatch::Event(Event::ConnectRefused { code }) => {
                 self.last_reason = Some(Error::Refused(code));
-                let mut event = blank_event(MQE_EVENT_CONNECT_REFUSED);
                 event.return_code = code;
                 event.reason = refused_status(code);
                 self.log(
@@ -46,26 +40,22 @@ impl ClientCell {
                     b"CONNACK \x01: \x12",
                     [code.into(), event.reason as u32, 0],
                 );
-                *ended = Some(event.reason);
-                event
+                MQE_EVENT_CONNECT_REFUSED
             }
-            Event::Disconnected { reason } => {
+            Dispatch::Event(Event::Disconnected { reason }) => {
                 // A refusal already recorded its reason; the engine may follow it with this.
                 if reason.is_some() || !matches!(self.last_reason, Some(Error::Refused(_))) {
                     self.last_reason = reason;
                 }
-                let mut event = blank_event(MQE_EVENT_DISCONNECTED);
                 event.reason = reason.map_or(MQE_OK, |error| self.status_of_end(error));
                 self.log_disconnected(event.reason);
-                *ended = Some(event.reason);
-                event
+                MQE_EVENT_DISCONNECTED
             }
-            Event::PublishComplete { packet_id } => {
-                let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
+            Dispatch::Event(Event::PublishComplete { packet_id }) => {
                 event.packet_id = packet_id;
-                event
+                MQE_EVENT_PUBLISH_COMPLETE
             }
-            Event::PublishAbandoned { packet_id } => {
+            Dispatch::Event(Event::PublishAbandoned { packet_id }) => {
                 self.log(
                     MQE_LOG_WARN,
                     b"PUBREL id \x01 unanswered on \x02 connections: completed without PUBCOMP",
@@ -75,55 +65,160 @@ impl ClientCell {
                         0,
                     ],
                 );
-                let mut event = blank_event(MQE_EVENT_PUBLISH_COMPLETE);
                 event.packet_id = packet_id;
                 event.abandoned = true;
-                event
+                MQE_EVENT_PUBLISH_COMPLETE
             }
-            Event::Unsubscribed { packet_id } => {
+            Dispatch::Event(Event::Unsubscribed { packet_id }) => {
                 self.log(MQE_LOG_DEBUG, b"UNSUBACK id \x01", [packet_id.into(), 0, 0]);
-                let mut event = blank_event(MQE_EVENT_UNSUBSCRIBED);
                 event.packet_id = packet_id;
-                event
+                MQE_EVENT_UNSUBSCRIBED
             }
-            Event::SessionLost => {
+            Dispatch::Event(Event::SessionLost) => {
                 self.log(MQE_LOG_WARN, b"session lost", [0; 3]);
-                blank_event(MQE_EVENT_SESSION_LOST)
+                MQE_EVENT_SESSION_LOST
             }
-            Event::RxQos2Evicted { first, count } => {
+            Dispatch::Event(Event::RxQos2Evicted { first, count }) => {
                 self.log(
                     MQE_LOG_WARN,
                     b"incoming QoS 2 table full: forgot \x01 ids from id \x02",
                     [count.into(), first.into(), 0],
                 );
-                let mut event = blank_event(MQE_EVENT_RX_QOS2_EVICTED);
                 event.packet_id = first;
                 event.dropped = count.into();
-                event
+                MQE_EVENT_RX_QOS2_EVICTED
             }
             #[cfg(feature = "store")]
-            Event::Restored {
+            Dispatch::Event(Event::Restored {
                 outgoing,
                 rx_qos2,
                 corrupt,
-            } => {
+            }) => {
                 self.log(
                     if corrupt > 0 { MQE_LOG_WARN } else { MQE_LOG_INFO },
                     b"restored from flash: \x01 outgoing, \x02 incoming QoS 2 ids, \x03 bad records skipped",
                     [outgoing.into(), rx_qos2.into(), corrupt.into()],
                 );
-                let mut event = blank_event(MQE_EVENT_RESTORED);
                 event.restored_outgoing = outgoing.into();
                 event.restored_rx_qos2 = rx_qos2.into();
                 event.dropped = corrupt.into();
-                event
+                MQE_EVENT_RESTORED
             }
-            Event::PingResponse => {
+            Dispatch::Event(Event::PingResponse) => {
                 self.log(MQE_LOG_DEBUG, b"PINGRESP", [0; 3]);
                 self.ping_responses = self.ping_responses.wrapping_add(1);
-                blank_event(MQE_EVENT_PING_RESPONSE)
+                MQE_EVENT_PING_RESPONSE
             }
-        }
+            Dispatch::Subscribed { packet_id, granted } => {
+                let granted = self.client.rx_window().get(granted).unwrap_or(&[]);
+                self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
+                #[cfg(feature = "topic-handlers")]
+                {
+                    let engine = self.client.engine();
+                    free_refused_handlers(&mut self.topic_handlers, granted, |filter| {
+                        engine.subscriptions().any(|(f, _)| f.as_bytes() == filter)
+                    });
+                }
+                event.packet_id = packet_id;
+                event.granted = granted.as_ptr();
+                event.granted_count = granted.len();
+                MQE_EVENT_SUBSCRIBED
+            }
+            // The client schedules no reconnect without the feature.
+            #[cfg(not(feature = "reconnect"))]
+            Dispatch::Reconnecting { .. } => return Handoff::Skip,
+            #[cfg(feature = "reconnect")]
+            Dispatch::Reconnecting {
+                attempt,
+                delay_ms,
+                endpoint,
+            } => {
+                // Fresh randomness for the next backoff.
+                if let Some(random) = self.platform.random {
+                    // SAFETY: set by the application at mqe_init; it keeps it and ctx valid.
+                    self.client
+                        .mix_entropy(unsafe { random(self.platform.ctx) });
+                }
+                let endpoint = u32::try_from(endpoint).unwrap_or(u32::MAX);
+                self.log(
+                    MQE_LOG_INFO,
+                    b"reconnect attempt \x01 in \x02 ms, endpoint \x03",
+                    [attempt, delay_ms, endpoint],
+                );
+                event.attempt = attempt;
+                event.delay_ms = delay_ms;
+                event.endpoint = endpoint;
+                MQE_EVENT_RECONNECTING
+            }
+            Dispatch::CredentialsNeeded { refused } => {
+                #[cfg(feature = "credentials-cb")]
+                if let Some(hook) = self.credentials {
+                    // C is about to write the buffers the client's credentials point into.
+                    self.client.set_credentials(None, None);
+                    return Handoff::Credentials(hook, refused);
+                }
+                let _ = refused;
+                return Handoff::Skip;
+            }
+            #[cfg(feature = "link")]
+            Dispatch::Link { up: true } => {
+                self.log(MQE_LOG_INFO, b"link up", [0; 3]);
+                super::MQE_EVENT_LINK_UP
+            }
+            #[cfg(feature = "link")]
+            Dispatch::Link { up: false } => {
+                self.log(MQE_LOG_WARN, b"link down", [0; 3]);
+                super::MQE_EVENT_LINK_DOWN
+            }
+            #[cfg(feature = "link")]
+            Dispatch::ReconnectStopped { code } => {
+                event.return_code = code;
+                event.reason = refused_status(code);
+                self.log(
+                    MQE_LOG_WARN,
+                    b"reconnect stopped: \x11",
+                    [event.reason as u32, 0, 0],
+                );
+                super::MQE_EVENT_RECONNECT_STOPPED
+            }
+            #[cfg(feature = "pending")]
+            Dispatch::Idle => super::MQE_EVENT_IDLE,
+            Dispatch::Oversized {
+                topic,
+                size,
+                qos,
+                packet_id,
+            } => {
+                let window = self.client.rx_window();
+                let topic = topic.and_then(|t| window.get(t)).unwrap_or(&[]);
+                let size = u32::try_from(size).unwrap_or(u32::MAX);
+                self.log(
+                    MQE_LOG_WARN,
+                    b"message of \x01 bytes larger than rx_buf dropped, QoS \x02 id \x03",
+                    [size, u32::from(qos as u8), packet_id.into()],
+                );
+                if !topic.is_empty() {
+                    event.topic = topic.as_ptr().cast::<c_char>();
+                    event.topic_len = topic.len();
+                }
+                event.size = size;
+                event.qos = qos as u8;
+                event.packet_id = packet_id;
+                MQE_EVENT_MESSAGE_TOO_LARGE
+            }
+            Dispatch::Qos0Dropped { count } => {
+                self.log(
+                    MQE_LOG_WARN,
+                    b"QoS 0 queue full, dropped \x01",
+                    [count, 0, 0],
+                );
+                event.dropped = count;
+                MQE_EVENT_QOS0_DROPPED
+            }
+            // `step` writes messages itself.
+            Dispatch::Message(_) => return Handoff::Skip,
+        };
+        Handoff::Event
     }
 
     /// The status for why a connection ended: a transport or DNS failure is named by the
@@ -148,25 +243,11 @@ impl ClientCell {
     }
 }
 
-pub(crate) fn blank_event(kind: mqe_event_kind_t) -> mqe_event_t {
-    mqe_event_t {
-        kind,
-        session_present: false,
-        return_code: 0,
-        packet_id: 0,
-        reason: MQE_OK,
-        granted: ptr::null(),
-        granted_count: 0,
-        attempt: 0,
-        delay_ms: 0,
-        endpoint: 0,
-        dropped: 0,
-        abandoned: false,
-        qos: 0,
-        topic: ptr::null(),
-        topic_len: 0,
-        size: 0,
-        restored_outgoing: 0,
-        restored_rx_qos2: 0,
-    }
+/// Makes `event` blank in place (no copy of a blank one through the stack): every field
+/// zero, that is kind 0, no flags, NULL pointers, `MQE_OK`.
+pub(crate) fn clear_event(event: &mut mqe_event_t) {
+    const _: () = assert!(MQE_OK == 0);
+    // SAFETY: `event` is a valid, exclusive pointer to one mqe_event_t, and all-zero bytes are
+    // a valid mqe_event_t: its fields are integers, bools and raw pointers.
+    unsafe { ptr::write_bytes(event, 0, 1) }
 }

@@ -1,8 +1,5 @@
 //! The data link (feature `link`): `mqe_link_down` / `mqe_link_up`, their events and state.
 
-use super::cell::{blank_event, Callback, ClientCell};
-use super::log::{MQE_LOG_INFO, MQE_LOG_WARN};
-use super::status::*;
 use super::types::*;
 use super::{into_status, with_cell};
 
@@ -62,29 +59,4 @@ pub unsafe extern "C" fn mqe_link_up(c: *mut mqe_client_t) -> mqe_status_t {
             Ok(())
         })
     })
-}
-
-impl ClientCell {
-    pub(crate) fn link_event(&self, up: bool) -> Callback {
-        let kind = if up {
-            self.log(MQE_LOG_INFO, b"link up", [0; 3]);
-            MQE_EVENT_LINK_UP
-        } else {
-            self.log(MQE_LOG_WARN, b"link down", [0; 3]);
-            MQE_EVENT_LINK_DOWN
-        };
-        self.event_callback(blank_event(kind))
-    }
-
-    pub(crate) fn reconnect_stopped_event(&self, code: u8) -> Callback {
-        let mut event = blank_event(MQE_EVENT_RECONNECT_STOPPED);
-        event.return_code = code;
-        event.reason = refused_status(code);
-        self.log(
-            MQE_LOG_WARN,
-            b"reconnect stopped: \x11",
-            [event.reason as u32, 0, 0],
-        );
-        self.event_callback(event)
-    }
 }

@@ -1,14 +1,13 @@
 //! `mqe_poll`: drains the outbox, drives the client and delivers its messages and events to
 //! the handlers; `mqe_next_deadline_ms` says when to poll again.
 
-use super::cell::cell_ptr;
-#[cfg(any(feature = "outbox", feature = "credentials-cb"))]
-use super::cell::Callback;
+use super::cell::{cell_ptr, ClientCell, Delivery, Handoff};
 use super::status::*;
 use super::types::*;
 #[cfg(feature = "outbox")]
 use {
-    super::cell::{blank_event, outbox_ptr, ClientCell},
+    super::cell::outbox_ptr,
+    super::events::clear_event,
     super::log::MQE_LOG_ERROR,
     super::outbox,
     crate::client::ClientState,
@@ -46,31 +45,46 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
         }
         cell.dispatching = true;
     }
+    let mut out = Delivery::new();
     // SAFETY: `c` is initialised storage (cell_ptr succeeded); the cell borrow is inside.
     #[cfg(feature = "outbox")]
-    if let Some(callback) = unsafe { drain_outbox(c, cell) } {
+    if unsafe { drain_outbox(c, cell, &mut out.event) } {
         // SAFETY: no borrow of the cell is alive; the event is self-contained.
-        unsafe { callback.invoke() };
+        unsafe { run_event_handler(cell, &out.event) };
     }
     let mut result = MQE_OK;
     for _ in 0..MAX_DISPATCH_PER_POLL {
         // The borrow ends with this statement, before C runs.
         // SAFETY: as above.
-        let Some((callback, ended)) = (unsafe { &mut *cell }).step() else {
+        let Some(handoff) = (unsafe { &mut *cell }).step(&mut out) else {
             break;
         };
-        if let Some(reason) = ended {
-            result = reason;
+        // SAFETY (each arm): no borrow of the cell is alive, and nothing touched the rx window
+        // since `step` took the pointers.
+        match handoff {
+            Handoff::Skip => {}
+            Handoff::Event => {
+                if matches!(
+                    out.event.kind,
+                    MQE_EVENT_CONNECT_REFUSED | MQE_EVENT_DISCONNECTED
+                ) {
+                    result = out.event.reason;
+                }
+                // SAFETY: see above.
+                unsafe { run_event_handler(cell, &out.event) };
+            }
+            Handoff::Message => {
+                for (handler, user) in &out.targets {
+                    // SAFETY: see above; each handler and user as the application registered.
+                    unsafe { handler(*user, &out.message) };
+                }
+            }
+            #[cfg(feature = "credentials-cb")]
+            // SAFETY: see above; the client is initialised.
+            Handoff::Credentials(hook, refused) => unsafe {
+                super::cloud::run_credentials(cell, hook, refused)
+            },
         }
-        #[cfg(feature = "credentials-cb")]
-        if let Callback::Credentials(hook, refused) = callback {
-            // SAFETY: no borrow of the cell is alive; the client is initialised.
-            unsafe { super::cloud::run_credentials(cell, hook, refused) };
-            continue;
-        }
-        // SAFETY: no borrow of the cell is alive, and nothing touched the rx window since
-        // `step` took the pointers.
-        unsafe { callback.invoke() };
     }
     // SAFETY: as above; the callbacks have returned.
     unsafe { (*cell).dispatching = false };
@@ -84,15 +98,21 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
 ///
 /// # Safety
 /// `c` is initialised client storage and `cell` its cell; no borrow of the cell is alive.
-unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Callback> {
+unsafe fn drain_outbox(
+    c: *mut mqe_client_t,
+    cell: *mut ClientCell,
+    event: &mut mqe_event_t,
+) -> bool {
     // SAFETY: initialised storage, per the contract.
-    let outbox = unsafe { outbox_ptr(c) }.ok()?;
+    let Ok(outbox) = (unsafe { outbox_ptr(c) }) else {
+        return false;
+    };
     // SAFETY: owner task; the borrow covers the cell only, never the outbox (cell.rs).
     let cell = unsafe { &mut *cell };
     // Only while connected, so posted messages go out in the order posted whatever their QoS
     // (after a reconnect the client sends stored QoS 1/2 before queued QoS 0).
     if cell.client.state() != ClientState::Connected {
-        return None;
+        return false;
     }
     let mut dropped = 0u32;
     let mut last_reason = MQE_OK;
@@ -129,18 +149,31 @@ unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<Ca
         unsafe { outbox::pop(outbox) };
     }
     if dropped == 0 {
-        return None;
+        return false;
     }
     cell.log(
         MQE_LOG_ERROR,
         b"outbox dropped \x01, last: \x12",
         [dropped, last_reason as u32, 0],
     );
-    let handler = cell.event_handler?;
-    let mut event = blank_event(MQE_EVENT_ERROR);
+    clear_event(event);
+    event.kind = MQE_EVENT_ERROR;
     event.dropped = dropped;
     event.reason = last_reason;
-    Some(Callback::Event(handler, cell.event_user, event))
+    true
+}
+
+/// Runs the event handler, if one is set, on `event`.
+///
+/// # Safety
+/// `cell` is an initialised cell with no borrow alive; the pointers in `event` are valid.
+unsafe fn run_event_handler(cell: *mut ClientCell, event: &mqe_event_t) {
+    // SAFETY: a shared borrow that ends before C runs.
+    let (handler, user) = unsafe { ((*cell).event_handler, (*cell).event_user) };
+    if let Some(handler) = handler {
+        // SAFETY: the handler and user pointer were given by the application.
+        unsafe { handler(user, event) }
+    }
 }
 
 /// Milliseconds the task may sleep before `mqe_poll` has timed work; 0 = poll now (also while

@@ -104,18 +104,21 @@ impl ClientCell {
         }
     }
 
-    /// Every handler whose filter matches `topic`, else the default handler.
-    pub(super) fn targets_for(&self, topic: &[u8]) -> Targets {
-        let mut targets = Targets::new();
-        let topic = wire::validate_utf8(topic).unwrap_or("");
-        for entry in &self.topic_handlers {
-            let Some(handler) = entry.handler else {
-                continue;
-            };
-            let filter = wire::validate_utf8(entry.filter()).unwrap_or("");
-            if !filter.is_empty() && wire::topic_matches(filter, topic) {
-                // At most MAX_TOPIC_HANDLERS entries exist, so this never fails.
-                let _ = targets.push((handler, entry.user));
+    /// Every handler whose filter matches `topic`, else the default handler, into `targets`.
+    pub(super) fn fill_targets(&self, topic: &[u8], targets: &mut Targets) {
+        targets.clear();
+        // This runs for every message: no topic check while no handler is set.
+        if self.topic_handlers.iter().any(|e| e.handler.is_some()) {
+            let topic = wire::validate_utf8(topic).unwrap_or("");
+            for entry in &self.topic_handlers {
+                let Some(handler) = entry.handler else {
+                    continue;
+                };
+                let filter = wire::validate_utf8(entry.filter()).unwrap_or("");
+                if !filter.is_empty() && wire::topic_matches(filter, topic) {
+                    // At most MAX_TOPIC_HANDLERS entries exist, so this never fails.
+                    let _ = targets.push((handler, entry.user));
+                }
             }
         }
         if targets.is_empty() {
@@ -123,19 +126,17 @@ impl ClientCell {
                 let _ = targets.push((handler, self.message_user));
             }
         }
-        targets
     }
 }
 
 #[cfg(not(feature = "topic-handlers"))]
 impl ClientCell {
-    /// The default handler only.
-    pub(super) fn targets_for(&self, _topic: &[u8]) -> Targets {
-        let mut targets = Targets::new();
+    /// The default handler only, into `targets`.
+    pub(super) fn fill_targets(&self, _topic: &[u8], targets: &mut Targets) {
+        targets.clear();
         if let Some(handler) = self.message_handler {
             let _ = targets.push((handler, self.message_user));
         }
-        targets
     }
 }
 

@@ -105,6 +105,25 @@ impl Record<'_> {
         }
     }
 
+    /// `fixed()`'s length alone: the size checks need no bytes (and no stack for them).
+    #[inline(always)]
+    fn fixed_len(&self) -> usize {
+        match self {
+            Record::SnapBegin { .. }
+            | Record::SnapEnd { .. }
+            | Record::RxQos2 { .. }
+            | Record::RxRun { .. } => 4,
+            Record::NextId(_)
+            | Record::Pubrel(_)
+            | Record::Done(_)
+            | Record::RxRelease(_)
+            | Record::Publish { .. } => 2,
+            Record::Subscribe { .. } => 1,
+            Record::RxClear | Record::Unsubscribe { .. } | Record::DoneBatch { .. } => 0,
+        }
+    }
+
+    #[inline(always)]
     fn tail(&self) -> &[u8] {
         match self {
             Record::Publish { packet, .. } => packet,
@@ -115,9 +134,10 @@ impl Record<'_> {
     }
 
     /// Body length, None when it cannot be encoded (over 65,535 bytes).
+    // Inlined: a frame less under every size check of the store's write path (stack budget).
+    #[inline(always)]
     pub fn body_len(&self) -> Option<u16> {
-        let (_, n) = self.fixed();
-        u16::try_from(n.checked_add(self.tail().len())?).ok()
+        u16::try_from(self.fixed_len().checked_add(self.tail().len())?).ok()
     }
 
     /// Bytes on flash, padding included.
@@ -129,20 +149,30 @@ impl Record<'_> {
     }
 
     /// Feeds the record's bytes (header, body, CRC; no padding) to `out`, in order.
-    pub fn emit(&self, out: &mut dyn FnMut(&[u8]) -> bool) -> bool {
-        let Some(len) = self.body_len() else {
+    // Generic with one call of `out`, and inlined into its one writer (`write_record`) with
+    // the staging: one frame instead of four on mqe_poll's deepest path (docs/STORE.md).
+    #[inline(always)]
+    pub fn emit(&self, mut out: impl FnMut(&[u8]) -> bool) -> bool {
+        let (fixed, n) = self.fixed();
+        let fixed = fixed.get(..n).unwrap_or_default();
+        let tail = self.tail();
+        // body_len's sum, without its call (and its second look at the record).
+        let Some(len) = n
+            .checked_add(tail.len())
+            .and_then(|l| u16::try_from(l).ok())
+        else {
             return false;
         };
         let [l0, l1] = len.to_le_bytes();
         let header = [self.kind(), 0, l0, l1];
-        let (fixed, n) = self.fixed();
-        let fixed = fixed.get(..n).unwrap_or_default();
         let crc = Crc::new()
             .update(&header)
             .update(fixed)
-            .update(self.tail())
-            .finish();
-        out(&header) && out(fixed) && out(self.tail()) && out(&crc.to_le_bytes())
+            .update(tail)
+            .finish()
+            .to_le_bytes();
+        let parts = [&header[..], fixed, tail, &crc];
+        parts.iter().all(|part| out(part))
     }
 
     /// Decodes a body whose CRC was checked; None for an unknown kind or a wrong length.
@@ -334,7 +364,7 @@ mod tests {
         for r in records {
             let mut bytes = [0u8; 64];
             let mut n = 0;
-            assert!(r.emit(&mut |b| {
+            assert!(r.emit(|b: &[u8]| {
                 bytes[n..n + b.len()].copy_from_slice(b);
                 n += b.len();
                 true

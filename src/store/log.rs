@@ -444,11 +444,9 @@ impl<F: NorFlash> Store<F> {
         Ok(())
     }
 
-    /// Writes `record` at the head; the caller made sure it fits.
-    fn write_record(&mut self, record: Record<'_>) -> Result<(), StoreError> {
-        let flen = record
-            .flash_len(self.granule())
-            .ok_or(StoreError::TooLarge)?;
+    /// Writes `record` (`flen` bytes on flash: `Record::flash_len`, which the caller computed)
+    /// at the head; the caller made sure it fits.
+    fn write_record(&mut self, record: Record<'_>, flen: usize) -> Result<(), StoreError> {
         let mut stager = Stager {
             buf: [0xFF; STAGE],
             staged: 0,
@@ -458,7 +456,7 @@ impl<F: NorFlash> Store<F> {
         let end = self.head_end.saturating_add(flen as u32);
         // Closed until the record is whole: never append after a record that may be torn.
         self.head_end = self.geo.sector_size;
-        let emitted = record.emit(&mut |bytes| stager.push(self, bytes));
+        let emitted = record.emit(|bytes| stager.push(self, bytes));
         if !emitted || !stager.flush(self, true) {
             return Err(StoreError::Flash);
         }
@@ -483,35 +481,27 @@ impl<F: NorFlash> Store<F> {
             }
             self.open_next()?;
         }
-        self.write_record(record)
+        self.write_record(record, flen)
     }
 
     /// Sectors a snapshot of `image` (plus the records of `extra`) takes, from a fresh sector.
     fn snapshot_sectors(&self, image: &dyn Image, extra: Option<&dyn Image>) -> Option<u32> {
-        let usable = self.geo.sector_size.saturating_sub(self.first_record) as usize;
-        let granule = self.granule();
-        let mut sectors = 1u32;
-        let mut used = 0usize;
-        let mut ok = true;
-        let mut place = |r: Record<'_>| {
-            let Some(n) = r.flash_len(granule).filter(|&n| n <= usable) else {
-                ok = false;
-                return false;
-            };
-            if used + n > usable {
-                sectors += 1;
-                used = 0;
-            }
-            used += n;
-            true
+        // One struct behind one pointer, not five captures: this runs under the deepest of
+        // mqe_poll's calls (stack budget).
+        let mut fit = Fit {
+            usable: self.geo.sector_size.saturating_sub(self.first_record) as usize,
+            granule: self.granule(),
+            sectors: 1,
+            used: 0,
+            ok: true,
         };
-        place(Record::SnapBegin { epoch: 0 });
-        image.visit(&mut place);
+        fit.place(Record::SnapBegin { epoch: 0 });
+        image.visit(&mut |r| fit.place(r));
         if let Some(extra) = extra {
-            extra.visit(&mut place);
+            extra.visit(&mut |r| fit.place(r));
         }
-        place(Record::SnapEnd { epoch: 0 });
-        ok.then_some(sectors)
+        fit.place(Record::SnapEnd { epoch: 0 });
+        fit.ok.then_some(fit.sectors)
     }
 
     /// Writes a snapshot of `image` into fresh sectors, then erases every older sector.
@@ -556,6 +546,18 @@ impl<F: NorFlash> Store<F> {
         Ok(())
     }
 
+    /// Writes the gathered completions as one `DoneBatch`. Out of line: its copy of the ids
+    /// must not weigh on every append's frame (the store's writes are mqe_poll's deepest path).
+    #[inline(never)]
+    fn append_batch(&mut self, image: &dyn Image) -> Result<(), StoreError> {
+        let mut ids = [0u8; 2 * MAX_BATCH];
+        let n = self.pending_len.min(ids.len());
+        copy_into(&mut ids, self.pending.get(..n).unwrap_or_default());
+        self.pending_len = 0;
+        let ids = ids.get(..n).unwrap_or_default();
+        self.append_now(Record::DoneBatch { ids }, image)
+    }
+
     /// Writes `record` now: at the head, in the next sector, or as a snapshot of `image`.
     fn append_now(&mut self, record: Record<'_>, image: &dyn Image) -> Result<(), StoreError> {
         let flen = record
@@ -565,16 +567,40 @@ impl<F: NorFlash> Store<F> {
             return Err(StoreError::TooLarge);
         }
         if self.head_end.saturating_add(flen as u32) <= self.geo.sector_size {
-            return self.write_record(record);
+            return self.write_record(record, flen);
         }
         if self.geo.sector_count.saturating_sub(self.used) > self.reserve {
             self.open_next()?;
-            return self.write_record(record);
+            return self.write_record(record, flen);
         }
         // The ring is down to its reserve: the snapshot carries the change itself, and every
         // completion still gathered (the image has them done).
         self.pending_len = 0;
         self.snapshot(image)
+    }
+}
+
+/// Records laid out in sectors of `usable` bytes, as a snapshot would place them.
+struct Fit {
+    usable: usize,
+    granule: usize,
+    sectors: u32,
+    used: usize,
+    ok: bool,
+}
+
+impl Fit {
+    fn place(&mut self, r: Record<'_>) -> bool {
+        let Some(n) = r.flash_len(self.granule).filter(|&n| n <= self.usable) else {
+            self.ok = false;
+            return false;
+        };
+        if self.used + n > self.usable {
+            self.sectors += 1;
+            self.used = 0;
+        }
+        self.used += n;
+        true
     }
 }
 
@@ -587,6 +613,8 @@ struct Stager {
 }
 
 impl Stager {
+    // Inlined into `write_record`, its one caller (see `Record::emit`).
+    #[inline(always)]
     fn push<F: NorFlash>(&mut self, store: &mut Store<F>, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() && !self.failed {
             let n = bytes.len().min(STAGE - self.staged);
@@ -675,12 +703,7 @@ impl<F: NorFlash> Journal for Store<F> {
         if self.pending_len < 2 * self.batch {
             return Ok(());
         }
-        let mut ids = [0u8; 2 * MAX_BATCH];
-        let n = self.pending_len.min(ids.len());
-        copy_into(&mut ids, self.pending.get(..n).unwrap_or_default());
-        self.pending_len = 0;
-        let ids = ids.get(..n).unwrap_or_default();
-        self.append_now(Record::DoneBatch { ids }, image)
+        self.append_batch(image)
     }
 
     fn fits(&self, extra: Record<'_>, image: &dyn Image) -> bool {

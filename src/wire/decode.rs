@@ -92,6 +92,9 @@ fn decode_connack(body: &[u8]) -> Result<Packet<'_>, Error> {
 
 /// PUBLISH: QoS 0..=2 and DUP=0 at QoS 0 (§3.3.1), a topic that fits and is a valid name,
 /// a non-zero packet id at QoS > 0 (§2.3.1); the rest is payload.
+// Inlined into `decode`, its one caller: one frame instead of two above the topic checks on
+// the per-message path (stack budget).
+#[inline(always)]
 fn decode_publish(flags: u8, body: &[u8]) -> Result<Packet<'_>, Error> {
     let dup = flags & 0b1000 != 0;
     let retain = flags & 0b0001 != 0;

@@ -96,19 +96,13 @@ fn field_len(len: usize) -> Result<usize, Error> {
     Ok(2 + len)
 }
 
-/// Adds field sizes without overflow; an overflow is a packet that can never be sent.
-fn sum(parts: &[usize]) -> Result<usize, Error> {
-    parts
-        .iter()
-        .try_fold(0usize, |acc, &p| acc.checked_add(p))
-        .ok_or(Error::TooLarge)
-}
-
 /// Validates a CONNECT and returns its length on the wire.
 ///
 /// Client id: UTF-8 without U+0000, <= 65,535 bytes, empty only with clean session
 /// (`InvalidArgument`, §3.1.3.1). Password needs a username (`PasswordWithoutUsername`).
 /// Will topic must be a valid topic name; will payload <= 65,535 bytes.
+// Inlined: a frame less between mqe_init's option checks and the UTF-8 check (stack budget).
+#[inline(always)]
 pub fn connect_len(c: &ConnectFields) -> Result<usize, Error> {
     packet_len(connect_remaining_len(c)?)
 }
@@ -119,7 +113,9 @@ fn connect_remaining_len(c: &ConnectFields) -> Result<usize, Error> {
     if c.client_id.is_empty() && !c.clean_session {
         return Err(Error::InvalidArgument);
     }
-    let mut rem = sum(&[CONNECT_VARIABLE_HEADER_LEN, field_len(c.client_id.len())?])?;
+    // At most five fields of at most 65,537 bytes each: these sums cannot overflow, so they
+    // saturate instead of checking (no slice of parts on the stack: mqe_init's budget).
+    let mut rem = CONNECT_VARIABLE_HEADER_LEN.saturating_add(field_len(c.client_id.len())?);
     // Without the `will` feature the will's code is not built, and a will is refused.
     #[cfg(not(feature = "will"))]
     if c.will.is_some() {
@@ -128,18 +124,19 @@ fn connect_remaining_len(c: &ConnectFields) -> Result<usize, Error> {
     #[cfg(feature = "will")]
     if let Some(will) = &c.will {
         validate_topic_name(will.topic)?;
-        let will_len = sum(&[field_len(will.topic.len())?, field_len(will.payload.len())?])?;
-        rem = sum(&[rem, will_len])?;
+        rem = rem
+            .saturating_add(field_len(will.topic.len())?)
+            .saturating_add(field_len(will.payload.len())?);
     }
     if let Some(username) = c.username {
         validate_utf8(username.as_bytes())?;
-        rem = sum(&[rem, field_len(username.len())?])?;
+        rem = rem.saturating_add(field_len(username.len())?);
     }
     if let Some(password) = c.password {
         if c.username.is_none() {
             return Err(Error::PasswordWithoutUsername);
         }
-        rem = sum(&[rem, field_len(password.len())?])?;
+        rem = rem.saturating_add(field_len(password.len())?);
     }
     Ok(rem)
 }
@@ -400,6 +397,9 @@ pub fn subscribe_len<'f, I: Iterator<Item = (&'f str, QoS)>>(filters: I) -> Resu
 }
 
 /// Encodes a SUBSCRIBE (first byte 0x82); `packet_id` 0 is `InvalidArgument`.
+// Inlined into its two callers (a request, a renewal): a frame less above the list encoder on
+// the deepest paths of mqe_subscribe and mqe_poll (stack budget).
+#[inline(always)]
 pub fn encode_subscribe<'f, I: Iterator<Item = (&'f str, QoS)>>(
     out: &mut [u8],
     packet_id: u16,

@@ -159,6 +159,10 @@ pub fn validate_utf8(bytes: &[u8]) -> Result<&str, Error> {
 /// Well-formed UTF-8 (RFC 3629; Unicode Table 3-7) with no U+0000: no overlong forms, no
 /// surrogates (U+D800..=U+DFFF), nothing above U+10FFFF, no truncated sequence. Our own, so
 /// the library does not link `core::str::from_utf8` and its panic paths.
+// Out of line: past the ASCII fast path only, and its registers would otherwise widen
+// `validate_utf8`'s frame, which lies under the deepest calls (stack budget; measured no
+// slower at opt-level 3).
+#[inline(never)]
 fn is_utf8_without_nul(bytes: &[u8]) -> bool {
     let mut rest = bytes;
     while let Some((&lead, tail)) = rest.split_first() {

@@ -74,6 +74,7 @@
 #   make bench   benchmarks beside libmosquitto (CPU, syscalls, throughput, latency, 50 ms RTT);
 #                writes bench/results.md; not part of make test (2-4 minutes)
 #   make bench-deps  the apt packages of make bench (libmosquitto-dev, valgrind, strace)
+#   make bench-cpu   make bench's instructions per message only (about a minute; writes nothing)
 #   make abi-test  a library built with other capacities than include/mqtt_engine.h: mqe_init
 #                must refuse it and write nothing (canary); misaligned storage likewise; the
 #                matching header works; the header's C11 _Alignas fallback holds on i386
@@ -820,6 +821,19 @@ bench: bench-deps
 	$(CC) $(BENCH_CFLAGS) bench/mosq_bench.c -lmosquitto $(LDFLAGS) -o $(BENCH_DIR)/mosq_bench
 	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench \
 	  --mosq $(BENCH_DIR)/mosq_bench --runs $(BENCH_RUNS) --out bench/results.md
+
+# --- make bench-cpu: part a's callgrind counts only (bench/run.py --only-cpu), ours alone.
+# The callgrind files go to build/bench-cpu/ (callgrind_annotate FILE); bench/cpu_at.sh runs
+# the same at any older commit (a bisect).
+.PHONY: bench-cpu
+bench-cpu: bench-deps
+	mkdir -p $(BENCH_DIR)
+	$(BENCH_CAPS) CARGO_TARGET_DIR=$(BENCH_TARGET) MQE_HEADER_OUT=$(CURDIR)/$(BENCH_DIR)/mqtt_engine.h \
+	  $(CARGO) build --profile speed --features header
+	$(CC) $(BENCH_CFLAGS) -I$(BENCH_DIR) -Iports/posix bench/mqe_bench.c $(PORT_SRC) \
+	  $(BENCH_TARGET)/speed/libmqtt_engine.a $(LDFLAGS) -o $(BENCH_DIR)/mqe_bench
+	timeout $(BENCH_TIMEOUT_S) $(PYTHON) bench/run.py --mqe $(BENCH_DIR)/mqe_bench --only-cpu \
+	  --keep $(BUILD)/bench-cpu
 
 # --- make interop: the broker matrix (scripts/interop.py; docs/BROKERS.md) ---
 # Each broker is installed from its package registry into build/interop/ (ejabberd and

@@ -321,6 +321,12 @@ fn abi_tag(pointer_bytes: usize, values: &[(&Capacity, usize)], features: &[Stri
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // Opt-level 2 or 3 (the `speed` profile of hosts and `make bench`): a few hot helpers are
+    // forced inline (`cfg(mqe_speed)`); the firmware's size profiles keep one copy of each.
+    println!("cargo::rustc-check-cfg=cfg(mqe_speed)");
+    if matches!(env::var("OPT_LEVEL").as_deref(), Ok("2" | "3")) {
+        println!("cargo:rustc-cfg=mqe_speed");
+    }
     let values = capacity_values();
     let features = abi_features();
     let pointer_bits: usize = env::var("CARGO_CFG_TARGET_POINTER_WIDTH")

@@ -2,6 +2,8 @@
 """`make bench`: mqtt-engine beside libmosquitto, in one run, on one private mosquitto.
 
     bench/run.py --mqe BIN --mosq BIN [--out bench/results.md] [--runs 3]
+    bench/run.py --mqe BIN --only-cpu [--mosq BIN]   (part a's instruction counts only, in
+                                                      about a minute; `make bench-cpu`)
 
 a. CPU per message (callgrind, marginal: (Ir at N - Ir at 0) / N) and syscalls per message
    (strace -c -f, same marginal), for a QoS 0 publish, a QoS 0 receive, a QoS 1 and a QoS 2
@@ -183,15 +185,15 @@ def start_relay(port, delay_ms):
     return relay, relay_port
 
 
-def measure_cpu(binaries, broker_port, workdir):
+def measure_cpu(binaries, broker_port, workdir, syscalls=True):
     relay, relay_port = start_relay(broker_port, CPU_RELAY_DELAY_MS)
     try:
-        return measure_cpu_cases(binaries, broker_port, relay_port, workdir)
+        return measure_cpu_cases(binaries, broker_port, relay_port, workdir, syscalls)
     finally:
         with_broker.stop(relay)
 
 
-def measure_cpu_cases(binaries, broker_port, relay_port, workdir):
+def measure_cpu_cases(binaries, broker_port, relay_port, workdir, syscalls=True):
     results = {}
     for key, _label, mode, n, relayed in CPU_CASES:
         port = relay_port if relayed else broker_port
@@ -201,8 +203,10 @@ def measure_cpu_cases(binaries, broker_port, relay_port, workdir):
             # Whatever timing noise is left: the median of CPU_REPEATS runs.
             irn = statistics.median(callgrind_ir(binary, mode, port, n, f"{base}-{n}.callgrind")
                                     for _ in range(CPU_REPEATS))
-            sc0 = strace_counts(binary, mode, port, 0, f"{base}-0.strace")
-            scn = strace_counts(binary, mode, port, n, f"{base}-{n}.strace")
+            sc0, scn = {}, {}
+            if syscalls:
+                sc0 = strace_counts(binary, mode, port, 0, f"{base}-0.strace")
+                scn = strace_counts(binary, mode, port, n, f"{base}-{n}.strace")
             per = {name: (scn.get(name, 0) - sc0.get(name, 0)) / n
                    for name in set(sc0) | set(scn)}
             sends = sum(v for name, v in per.items() if name in SEND_SYSCALLS)
@@ -471,13 +475,48 @@ def report(cpu, loop, lat, relay, nodelay, env, runs, elapsed):
     return "\n".join(lines)
 
 
+def only_cpu(binaries, keep):
+    """Part a's instruction counts only (no strace, no b/c/d, no results.md): a quick check,
+    and what a bisect runs at each commit. Prints one line per workload and a summary line."""
+    with tempfile.TemporaryDirectory(prefix="mqe-bench-cpu-") as workdir:
+        os.chmod(workdir, 0o755)
+        broker = Broker(workdir)
+        broker.start()
+        try:
+            cpu = measure_cpu(binaries, broker.port, workdir, syscalls=False)
+            if keep:
+                os.makedirs(keep, exist_ok=True)
+                for (key, lib), res in cpu.items():
+                    shutil.copy(res["callgrind"], os.path.join(keep, f"{lib}-{key}.callgrind"))
+        finally:
+            broker.stop()
+    for key, label, _mode, n, _relayed in CPU_CASES:
+        cells = "  ".join(f"{lib} {cpu[(key, lib)]['ir']:8,.0f}" for lib in binaries)
+        print(f"{label:32} N={n:5}  {cells}")
+    print("instr/msg " + " / ".join(f"{cpu[(key, 'mqe')]['ir']:,.0f}"
+                                    for key, *_ in CPU_CASES) + " (pub0 / recv0 / qos1 / qos2)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mqe", required=True)
-    parser.add_argument("--mosq", required=True)
+    parser.add_argument("--mosq")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only-cpu", action="store_true",
+                        help="part a's callgrind counts only; --mosq optional; writes no --out")
+    parser.add_argument("--keep", help="--only-cpu: copy the N-message callgrind files here")
     args = parser.parse_args()
+    if args.only_cpu:
+        if shutil.which("valgrind") is None:
+            sys.exit("bench: valgrind not found (make bench-deps installs it)")
+        binaries = {"mqe": os.path.abspath(args.mqe)}
+        if args.mosq:
+            binaries["mosq"] = os.path.abspath(args.mosq)
+        only_cpu(binaries, args.keep)
+        return
+    if not args.mosq:
+        parser.error("--mosq is required (except with --only-cpu)")
     for tool in ("valgrind", "strace"):
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} not found (make bench installs it)")

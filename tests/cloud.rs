@@ -314,6 +314,12 @@ fn each_profile_caps_qos_and_retain() {
     }
     let mut r = rig(|_, _| {}).unwrap();
     assert_eq!(publish(&mut r, "t", 1, 2, true), MQE_OK);
+    // Only AWS limits the levels: 301 (empty ones too) are plain MQTT without a profile and
+    // with one that sets no slash limit (u8::MAX means none; it once capped them at 255).
+    let deep = format!("{}z", "/".repeat(300));
+    assert_eq!(publish(&mut r, &deep, 1, 1, false), MQE_OK);
+    let mut onenet = rig(cloud_opts(MQE_CLOUD_ONENET)).unwrap();
+    assert_eq!(publish(&mut onenet, &deep, 1, 1, false), MQE_OK);
     // Payload limits: AWS 128 KiB (the store refuses first here, so only the profile's side).
     let mut r = rig(cloud_opts(MQE_CLOUD_AWS_IOT)).unwrap();
     assert_eq!(

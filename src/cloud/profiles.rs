@@ -127,14 +127,20 @@ pub struct Unsupported;
 
 impl Limits {
     pub fn check_topic(&self, topic: &str) -> Result<(), Unsupported> {
+        if topic.len() > usize::from(self.topic_bytes) {
+            return Err(Unsupported);
+        }
+        // No slash limit (every profile but AWS): no count, as this runs on every publish.
+        if self.topic_slashes == u8::MAX {
+            return Ok(());
+        }
         let counted = match topic.strip_prefix("$aws/rules/") {
             // The rule name and its slash go with the prefix.
             Some(rest) if self.rules_prefix_exempt => rest.split_once('/').map_or("", |(_, t)| t),
             _ => topic,
         };
         let slashes = counted.bytes().filter(|&b| b == b'/').count();
-        if topic.len() > usize::from(self.topic_bytes) || slashes > usize::from(self.topic_slashes)
-        {
+        if slashes > usize::from(self.topic_slashes) {
             return Err(Unsupported);
         }
         Ok(())

@@ -55,7 +55,11 @@ impl<'b> Engine<'b> {
             self.finish(None);
             return;
         }
-        self.flush(now);
+        // After a send nothing usually waits: skip the writer, whose entry and exit alone
+        // cost more than these checks (exact: with none of them it writes nothing).
+        if self.state != State::Connected || self.ping_unsent || self.has_unsent() {
+            self.flush(now);
+        }
     }
 
     /// Writes into tx, in order, whatever waits for room: PINGREQ, stored QoS 1/2 packets,
@@ -171,10 +175,20 @@ impl<'b> Engine<'b> {
 
     /// The next event; abandoned publishes are reported (and their slots freed) one per
     /// call once the queue is empty, so none is ever dropped for lack of queue room.
+    /// Asked several times per client poll: the common answer, none, stays inline and cheap.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
         }
+        if !self.session.maybe_abandoned() {
+            return None;
+        }
+        self.poll_abandoned()
+    }
+
+    #[inline(never)]
+    fn poll_abandoned(&mut self) -> Option<Event> {
         let packet_id = self.session.take_abandoned()?;
         self.durable_ack(packet_id, crate::session::AckOutcome::Completed);
         Some(Event::PublishAbandoned { packet_id })

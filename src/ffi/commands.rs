@@ -138,6 +138,8 @@ pub unsafe extern "C" fn mqe_publish_n(
 ///
 /// # Safety
 /// `payload` NULL or readable for `len` bytes; `packet_id` NULL or writable; during the call.
+// Inline: one copy per caller is smaller than the call in the minimal images (one caller).
+#[inline(always)]
 unsafe fn publish_str(
     cell: &mut ClientCell,
     topic: &str,

@@ -107,15 +107,18 @@ impl ClientCell {
     /// Every handler whose filter matches `topic`, else the default handler, into `targets`.
     pub(super) fn fill_targets(&self, topic: &[u8], targets: &mut Targets) {
         targets.clear();
-        let topic = wire::validate_utf8(topic).unwrap_or("");
-        for entry in &self.topic_handlers {
-            let Some(handler) = entry.handler else {
-                continue;
-            };
-            let filter = wire::validate_utf8(entry.filter()).unwrap_or("");
-            if !filter.is_empty() && wire::topic_matches(filter, topic) {
-                // At most MAX_TOPIC_HANDLERS entries exist, so this never fails.
-                let _ = targets.push((handler, entry.user));
+        // This runs for every message: no topic check while no handler is set.
+        if self.topic_handlers.iter().any(|e| e.handler.is_some()) {
+            let topic = wire::validate_utf8(topic).unwrap_or("");
+            for entry in &self.topic_handlers {
+                let Some(handler) = entry.handler else {
+                    continue;
+                };
+                let filter = wire::validate_utf8(entry.filter()).unwrap_or("");
+                if !filter.is_empty() && wire::topic_matches(filter, topic) {
+                    // At most MAX_TOPIC_HANDLERS entries exist, so this never fails.
+                    let _ = targets.push((handler, entry.user));
+                }
             }
         }
         if targets.is_empty() {

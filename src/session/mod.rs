@@ -118,6 +118,9 @@ pub(crate) struct Session<'b> {
     write_seq: u16,
     /// The latest `sent_seq` the broker acknowledged: it read everything written before.
     answered_seq: u16,
+    /// Set when an entry became `Stage::Abandoned`, cleared by the scan that finds none: the
+    /// event poll (several times per `mqe_poll`) skips that scan while it is clear.
+    maybe_abandoned: bool,
 }
 
 impl<'b> Session<'b> {
@@ -145,6 +148,7 @@ impl<'b> Session<'b> {
             addr_of_mut!((*session).filters_used).write(0);
             addr_of_mut!((*session).write_seq).write(0);
             addr_of_mut!((*session).answered_seq).write(0);
+            addr_of_mut!((*session).maybe_abandoned).write(false);
             slot.assume_init_mut()
         };
         // Every field, by name: adding one fails to compile here until it is written above.
@@ -160,6 +164,7 @@ impl<'b> Session<'b> {
             filters_used: _,
             write_seq: _,
             answered_seq: _,
+            maybe_abandoned: _,
         } = &*session;
         session
     }
@@ -326,6 +331,7 @@ impl<'b> Session<'b> {
                 o.pubrel_unanswered = o.pubrel_unanswered.saturating_add(1);
                 if pubrel_limit > 0 && o.pubrel_unanswered >= pubrel_limit {
                     o.stage = Stage::Abandoned;
+                    self.maybe_abandoned = true;
                 }
             }
             let publish = matches!(o.stage, Stage::AwaitPuback | Stage::AwaitPubrec);
@@ -340,12 +346,24 @@ impl<'b> Session<'b> {
         }
     }
 
+    /// False when no entry is abandoned (true may still find none).
+    pub(crate) fn maybe_abandoned(&self) -> bool {
+        self.maybe_abandoned
+    }
+
     /// Forgets one abandoned message (see `Stage::Abandoned`) and returns its id.
     pub(crate) fn take_abandoned(&mut self) -> Option<u16> {
-        let index = self
+        if !self.maybe_abandoned {
+            return None;
+        }
+        let Some(index) = self
             .outgoing
             .iter()
-            .position(|o| o.stage == Stage::Abandoned)?;
+            .position(|o| o.stage == Stage::Abandoned)
+        else {
+            self.maybe_abandoned = false;
+            return None;
+        };
         let packet_id = self.outgoing.get(index)?.packet_id;
         self.remove(index);
         Some(packet_id)

@@ -102,11 +102,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3720
-#define MQE_ABI_TAG 0xa12949d2u
+#define MQE_CLIENT_SIZE 3752
+#define MQE_ABI_TAG 0xd57a081fu
 #else
-#define MQE_CLIENT_SIZE 2992
-#define MQE_ABI_TAG 0x431863cfu
+#define MQE_CLIENT_SIZE 3008
+#define MQE_ABI_TAG 0xa90e952au
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

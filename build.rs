@@ -275,7 +275,7 @@ const CLIENT_SIZE_64: SizeFormula = (
         ("MAX_PENDING_SUBS", 8),
         ("MAX_SUBSCRIPTIONS", 32),
         ("SUB_FILTER_BYTES", 1),
-        ("MAX_ENDPOINTS", 24),
+        ("MAX_ENDPOINTS", 32),
         ("OFFLINE_QOS0_MSGS", 24),
         ("OFFLINE_QOS0_BYTES", 1),
     ],
@@ -288,12 +288,12 @@ const CLIENT_SIZE_32: SizeFormula = (
         ("MAX_PENDING_SUBS", 8),
         ("MAX_SUBSCRIPTIONS", 20),
         ("SUB_FILTER_BYTES", 1),
-        ("MAX_ENDPOINTS", 12),
+        ("MAX_ENDPOINTS", 16),
         ("OFFLINE_QOS0_MSGS", 12),
         ("OFFLINE_QOS0_BYTES", 1),
     ],
 );
-const CLIENT_SIZE_MARGIN: usize = 8;
+const CLIENT_SIZE_MARGIN: usize = 4;
 
 /// Bump when a public `#[repr(C)]` type or an exported signature changes in a way the
 /// capacities and features do not capture: a header and a library of different layout versions

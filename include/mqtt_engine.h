@@ -102,11 +102,11 @@
     and the API's features: mqe_init passes it, and the library refuses a header built
     differently with MQE_ERR_ABI_MISMATCH. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
-#define MQE_CLIENT_SIZE 3568
-#define MQE_ABI_TAG 0x23460498u
+#define MQE_CLIENT_SIZE 3600
+#define MQE_ABI_TAG 0x6c757263u
 #else
-#define MQE_CLIENT_SIZE 2880
-#define MQE_ABI_TAG 0x95fb0057u
+#define MQE_CLIENT_SIZE 2896
+#define MQE_ABI_TAG 0xa96ee910u
 #endif
 /** Alignment of mqe_client_t, in bytes. */
 #define MQE_CLIENT_ALIGN 8

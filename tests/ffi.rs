@@ -24,6 +24,8 @@ struct FakeNet {
     closed: Vec<i32>,
     connected_to: Vec<mqe_sockaddr_t>,
     resolved: Vec<String>,
+    /// The address of each host string `resolve` got.
+    resolved_at: Vec<usize>,
     peer_closed: bool,
     /// Answer every PINGREQ with a PINGRESP (the blocking ping's round trip).
     answer_pings: bool,
@@ -97,6 +99,7 @@ unsafe extern "C" fn t_resolve(
     let net = unsafe { net(ctx) };
     net.resolved
         .push(unsafe { CStr::from_ptr(host) }.to_str().unwrap().to_owned());
+    net.resolved_at.push(host as usize);
     if net.resolve_fails != 0 {
         return net.resolve_fails;
     }
@@ -1035,6 +1038,74 @@ fn host_names_go_through_the_resolver() {
     assert_eq!(h.net.resolved, vec!["broker.example"]);
     assert_eq!(h.net.connected_to[0].addr[..4], [10, 1, 2, 3]);
     assert_eq!(h.net.sent, CONNECT_C1);
+}
+
+#[test]
+fn the_resolver_gets_the_hosts_own_nul_terminated_string() {
+    let mut h = Harness::new("127.0.0.1");
+    // Bytes follow the NUL: a wrong length shows in the string, a copy in the address.
+    let host = b"broker.example\0xyz";
+    let o = mqe_options_t {
+        host: host.as_ptr().cast::<c_char>(),
+        ..h.options()
+    };
+    let (t, p) = (h.transport(), h.platform());
+    let c = h.c();
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h.handlers();
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    h.poll_n(4);
+    assert_eq!(h.net.resolved, vec!["broker.example"]);
+    assert_eq!(h.net.resolved_at, vec![host.as_ptr() as usize]);
+    assert_eq!(h.net.sent, CONNECT_C1);
+}
+
+#[cfg(feature = "reconnect")]
+#[test]
+fn the_resolver_gets_each_endpoints_own_nul_terminated_host() {
+    let mut h = Harness::new("127.0.0.1");
+    // Hosts inside one buffer: each ends at its own NUL, and the next bytes are not zero-filled
+    // stack, so a wrong length or a stray copy shows in the string or the address.
+    let hosts = b"a.example\0broker-b.example\0";
+    let b = hosts[10..].as_ptr().cast::<c_char>();
+    let endpoints = [
+        mqe_endpoint_t {
+            host: hosts.as_ptr().cast::<c_char>(),
+            port: 1001,
+        },
+        mqe_endpoint_t {
+            host: b,
+            port: 1002,
+        },
+    ];
+    let o = mqe_options_t {
+        host: ptr::null(),
+        endpoints: endpoints.as_ptr(),
+        endpoint_count: endpoints.len(),
+        reconnect: true,
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 1_000,
+        ..h.options()
+    };
+    let (t, p) = (h.transport(), h.platform());
+    let c = h.c();
+    assert_eq!(unsafe { mqe_init(c, &o, &t, &p) }, MQE_OK);
+    h.handlers();
+    // The first attempt fails at TCP connect: the next one goes to the second endpoint.
+    h.net.connect_fails = -1;
+    assert_eq!(unsafe { mqe_connect(c) }, MQE_OK);
+    for _ in 0..20 {
+        h.poll_n(1);
+        h.clock.set(h.clock.get() + 200);
+        if h.net.resolved.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(h.net.resolved, vec!["a.example", "broker-b.example"]);
+    // The strings the application gave, not copies.
+    assert_eq!(h.net.resolved_at, vec![hosts.as_ptr() as usize, b as usize]);
+    assert_eq!(h.net.connected_to[0].port, 1001);
+    assert_eq!(h.net.connected_to[1].port, 1002);
 }
 
 #[test]

@@ -303,7 +303,7 @@ impl<'b> Engine<'b> {
     #[inline(always)]
     fn publish_acked(&mut self, now: Instant, ack: PublishAck, id: u16) -> Result<(), Error> {
         if self.on_publish_ack(now, ack, id)? == AckOutcome::Completed {
-            self.flush(now);
+            self.flush_waiting(now);
         }
         Ok(())
     }

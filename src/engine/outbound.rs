@@ -55,8 +55,13 @@ impl<'b> Engine<'b> {
             self.finish(None);
             return;
         }
-        // After a send nothing usually waits: skip the writer, whose entry and exit alone
-        // cost more than these checks (exact: with none of them it writes nothing).
+        self.flush_waiting(now);
+    }
+
+    /// `flush` when anything may wait: after a send or a completion usually nothing does, and
+    /// the writer's entry and exit alone cost more than these checks (exact: with none of
+    /// them it writes nothing).
+    pub(super) fn flush_waiting(&mut self, now: Instant) {
         if self.state != State::Connected || self.ping_unsent || self.has_unsent() {
             self.flush(now);
         }

@@ -3,8 +3,8 @@
 //! (`topic_handlers`).
 //!
 //! Callbacks may call back into the library (publish, subscribe, ...), so no `&mut ClientCell`
-//! is ever alive while C code runs: each step borrows, writes a [`Delivery`], and ends the
-//! borrow before `mqe_poll` runs the handler.
+//! is ever alive while C code runs: each step borrows, writes the message or event, and ends
+//! the borrow before `mqe_poll` runs the handler.
 
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
@@ -22,7 +22,7 @@ use super::topic_handlers::Targets;
 use super::topic_handlers::TopicHandler;
 use super::transport::CTransport;
 use super::types::*;
-use crate::client::{Client, ClientState, Dispatch};
+use crate::client::{Client, ClientState, Dispatch, MessageRef};
 #[cfg(feature = "topic-handlers")]
 use crate::config::MAX_TOPIC_HANDLERS;
 use crate::time::Instant;
@@ -200,20 +200,28 @@ impl ClientCell {
         }
     }
 
-    /// One bounded step of the client: its notice, if any, becomes the message or event in
-    /// `out` (the caller's frame, so nothing is moved again) and the answer says which handler
-    /// to run on it after this borrow ends. `None` when nothing more is due now.
-    pub(crate) fn step(&mut self, out: &mut Delivery) -> Option<Handoff> {
+    /// One bounded step of the client; `None` when nothing more is due now. Only the notice
+    /// lives in the caller's frame while the client runs: the message or event C gets is built
+    /// afterwards (`message_for`, `event_for`), in a frame of its own (`poll::deliver`).
+    pub(crate) fn step(&mut self) -> Option<Dispatch> {
         let now = self.now();
-        let dispatch = self.client.poll_once(now)?;
-        let Dispatch::Message(m) = dispatch else {
-            return Some(self.event_for(dispatch, &mut out.event));
-        };
+        self.client.poll_once(now)
+    }
+
+    /// The message C gets for `m`, with its handlers in `targets` (in registration order);
+    /// `None` when its ranges do not lie in the rx window. Its pointers stay valid until the
+    /// next call on the client.
+    pub(crate) fn message_for(
+        &mut self,
+        m: &MessageRef,
+        targets: &mut Targets,
+    ) -> Option<mqe_message_t> {
         let window = self.client.rx_window();
-        let (Some(topic), Some(payload)) = (window.get(m.topic), window.get(m.payload)) else {
-            return Some(Handoff::Skip);
-        };
-        out.message = mqe_message_t {
+        let topic = window.get(m.topic.clone())?;
+        let payload = window.get(m.payload.clone())?;
+        self.messages_seen = self.messages_seen.wrapping_add(1);
+        self.fill_targets(topic, targets);
+        Some(mqe_message_t {
             topic: topic.as_ptr().cast::<c_char>(),
             topic_len: topic.len(),
             payload: payload.as_ptr(),
@@ -222,50 +230,16 @@ impl ClientCell {
             retain: m.retain,
             dup: m.dup,
             packet_id: m.packet_id,
-        };
-        self.messages_seen = self.messages_seen.wrapping_add(1);
-        self.fill_targets(topic, &mut out.targets);
-        Some(Handoff::Message)
+        })
     }
 }
 
-/// What `step` hands to C, kept in `mqe_poll`'s frame: pointers into the rx window stay
-/// valid until the next call on the client.
-pub(crate) struct Delivery {
-    pub(crate) event: mqe_event_t,
-    pub(crate) message: mqe_message_t,
-    /// The handlers of `message`, in registration order.
-    pub(crate) targets: Targets,
-}
-
-impl Delivery {
-    pub(crate) fn new() -> Self {
-        Delivery {
-            // SAFETY: all-zero bytes are the blank event (see `clear_event`).
-            event: unsafe { core::mem::zeroed() },
-            message: mqe_message_t {
-                topic: ptr::null(),
-                topic_len: 0,
-                payload: ptr::null(),
-                payload_len: 0,
-                qos: 0,
-                retain: false,
-                dup: false,
-                packet_id: 0,
-            },
-            targets: Targets::new(),
-        }
-    }
-}
-
-/// Which handler runs on the `Delivery` `step` filled.
+/// Which handler runs on the event `event_for` wrote.
 pub(crate) enum Handoff {
     /// None: a notice C does not see.
     Skip,
-    /// The event handler, on `event`.
+    /// The event handler, on the event.
     Event,
-    /// Every target, on `message`.
-    Message,
     /// The credentials callback (`refused`: the last CONNACK refusal); run by `mqe_poll`
     /// through `cloud::run_credentials`, which needs the cell afterwards.
     #[cfg(feature = "credentials-cb")]

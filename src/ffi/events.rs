@@ -2,7 +2,6 @@
 //! `mqe_event_t` the event handler gets, logged on the way.
 
 use core::ffi::c_char;
-use core::ptr;
 
 use super::cell::{ClientCell, Handoff};
 use super::log::{MQE_LOG_DEBUG, MQE_LOG_ERROR, MQE_LOG_INFO, MQE_LOG_WARN};
@@ -15,11 +14,11 @@ use crate::engine::Event;
 use crate::Error;
 
 impl ClientCell {
-    /// Writes `dispatch` (anything but a message) into `event`, noting why a connection ended
+    /// Writes `dispatch` (anything but a message) into `event`, which is blank
+    /// (`blank_event`), noting why a connection ended
     /// (`mqe_poll` returns the `reason` of `MQE_EVENT_CONNECT_REFUSED` and `_DISCONNECTED`).
-    pub(super) fn event_for(&mut self, dispatch: Dispatch, event: &mut mqe_event_t) -> Handoff {
-        clear_event(event);
-        event.kind = match dispatch {
+    pub(super) fn event_for(&mut self, dispatch: &Dispatch, event: &mut mqe_event_t) -> Handoff {
+        event.kind = match *dispatch {
             Dispatch::Event(Event::Connected { session_present }) => {
                 self.last_reason = None;
                 event.session_present = session_present;
@@ -109,8 +108,11 @@ impl ClientCell {
                 self.ping_responses = self.ping_responses.wrapping_add(1);
                 MQE_EVENT_PING_RESPONSE
             }
-            Dispatch::Subscribed { packet_id, granted } => {
-                let granted = self.client.rx_window().get(granted).unwrap_or(&[]);
+            Dispatch::Subscribed {
+                packet_id,
+                ref granted,
+            } => {
+                let granted = self.client.rx_window().get(granted.clone()).unwrap_or(&[]);
                 self.log(MQE_LOG_DEBUG, b"SUBACK id \x01", [packet_id.into(), 0, 0]);
                 #[cfg(feature = "topic-handlers")]
                 {
@@ -184,13 +186,13 @@ impl ClientCell {
             #[cfg(feature = "pending")]
             Dispatch::Idle => super::MQE_EVENT_IDLE,
             Dispatch::Oversized {
-                topic,
+                ref topic,
                 size,
                 qos,
                 packet_id,
             } => {
                 let window = self.client.rx_window();
-                let topic = topic.and_then(|t| window.get(t)).unwrap_or(&[]);
+                let topic = topic.clone().and_then(|t| window.get(t)).unwrap_or(&[]);
                 let size = u32::try_from(size).unwrap_or(u32::MAX);
                 self.log(
                     MQE_LOG_WARN,
@@ -215,7 +217,7 @@ impl ClientCell {
                 event.dropped = count;
                 MQE_EVENT_QOS0_DROPPED
             }
-            // `step` writes messages itself.
+            // `message_for` writes messages.
             Dispatch::Message(_) => return Handoff::Skip,
         };
         Handoff::Event
@@ -243,11 +245,10 @@ impl ClientCell {
     }
 }
 
-/// Makes `event` blank in place (no copy of a blank one through the stack): every field
-/// zero, that is kind 0, no flags, NULL pointers, `MQE_OK`.
-pub(crate) fn clear_event(event: &mut mqe_event_t) {
+/// A blank event: every field zero, that is kind 0, no flags, NULL pointers, `MQE_OK`.
+pub(crate) fn blank_event() -> mqe_event_t {
     const _: () = assert!(MQE_OK == 0);
-    // SAFETY: `event` is a valid, exclusive pointer to one mqe_event_t, and all-zero bytes are
-    // a valid mqe_event_t: its fields are integers, bools and raw pointers.
-    unsafe { ptr::write_bytes(event, 0, 1) }
+    // SAFETY: all-zero bytes are a valid mqe_event_t: its fields are integers, bools and raw
+    // pointers.
+    unsafe { core::mem::zeroed() }
 }

@@ -288,10 +288,11 @@ unsafe fn check_options<'o, 's>(
     transport: &mqe_transport_t,
     slot: &'s mut MaybeUninit<ClientSetup<'o>>,
 ) -> Result<&'s mut ClientSetup<'o>, mqe_status_t> {
-    let transport = CTransport::new(transport).ok_or(MQE_ERR_NULL)?;
+    let mut transport = CTransport::new(transport).ok_or(MQE_ERR_NULL)?;
     // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
     // used, which is what 'static stands for here (documented on mqe_options_t).
     let endpoints = unsafe { endpoints_of(opts) }?;
+    unsafe { transport.keep_hosts(opts) };
     let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
     let username = unsafe { c_str_opt(opts.username) }?;
     let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;

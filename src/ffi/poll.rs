@@ -1,13 +1,15 @@
 //! `mqe_poll`: drains the outbox, drives the client and delivers its messages and events to
 //! the handlers; `mqe_next_deadline_ms` says when to poll again.
 
-use super::cell::{cell_ptr, ClientCell, Delivery, Handoff};
+use super::cell::{cell_ptr, ClientCell, Handoff};
+use super::events::blank_event;
 use super::status::*;
+use super::topic_handlers::Targets;
 use super::types::*;
+use crate::client::Dispatch;
 #[cfg(feature = "outbox")]
 use {
     super::cell::outbox_ptr,
-    super::events::clear_event,
     super::log::MQE_LOG_ERROR,
     super::outbox,
     crate::client::ClientState,
@@ -45,45 +47,25 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
         }
         cell.dispatching = true;
     }
-    let mut out = Delivery::new();
-    // SAFETY: `c` is initialised storage (cell_ptr succeeded); the cell borrow is inside.
+    // SAFETY: `c` is initialised storage (cell_ptr succeeded); no borrow of the cell is alive.
     #[cfg(feature = "outbox")]
-    if unsafe { drain_outbox(c, cell, &mut out.event) } {
-        // SAFETY: no borrow of the cell is alive; the event is self-contained.
-        unsafe { run_event_handler(cell, &out.event) };
+    if let Some((dropped, reason)) = unsafe { drain_outbox(c, cell) } {
+        // SAFETY: as above.
+        unsafe { report_dropped(cell, dropped, reason) };
     }
     let mut result = MQE_OK;
     for _ in 0..MAX_DISPATCH_PER_POLL {
-        // The borrow ends with this statement, before C runs.
+        // Only the notice is held here while the client runs (the deepest path); the message
+        // or event is built by `deliver`, after. The borrow ends with this statement.
         // SAFETY: as above.
-        let Some(handoff) = (unsafe { &mut *cell }).step(&mut out) else {
+        let next = (unsafe { &mut *cell }).step();
+        // Borrowed, not moved out: one copy of the notice in this frame.
+        let Some(dispatch) = &next else {
             break;
         };
-        // SAFETY (each arm): no borrow of the cell is alive, and nothing touched the rx window
-        // since `step` took the pointers.
-        match handoff {
-            Handoff::Skip => {}
-            Handoff::Event => {
-                if matches!(
-                    out.event.kind,
-                    MQE_EVENT_CONNECT_REFUSED | MQE_EVENT_DISCONNECTED
-                ) {
-                    result = out.event.reason;
-                }
-                // SAFETY: see above.
-                unsafe { run_event_handler(cell, &out.event) };
-            }
-            Handoff::Message => {
-                for (handler, user) in &out.targets {
-                    // SAFETY: see above; each handler and user as the application registered.
-                    unsafe { handler(*user, &out.message) };
-                }
-            }
-            #[cfg(feature = "credentials-cb")]
-            // SAFETY: see above; the client is initialised.
-            Handoff::Credentials(hook, refused) => unsafe {
-                super::cloud::run_credentials(cell, hook, refused)
-            },
+        // SAFETY: as above; nothing touched the rx window since `step`.
+        if let Some(reason) = unsafe { deliver(cell, dispatch) } {
+            result = reason;
         }
     }
     // SAFETY: as above; the callbacks have returned.
@@ -91,28 +73,101 @@ pub unsafe extern "C" fn mqe_poll(c: *mut mqe_client_t) -> mqe_status_t {
     result
 }
 
+/// Runs the handlers for one notice of `step`: the message or event is built in this frame,
+/// which is not under the client's deepest path. Returns the reason of a
+/// `MQE_EVENT_CONNECT_REFUSED` or `_DISCONNECTED` (`mqe_poll` returns the last one).
+///
+/// # Safety
+/// `cell` is an initialised cell with no borrow alive, and the rx window has not changed since
+/// the step that returned `dispatch`.
+/// Out of line in the size profiles (the stack goal); inline at opt-level 2/3
+/// (`cfg(mqe_speed)`), where the call and the notice's trip through memory cost about 40
+/// instructions per message.
+#[cfg_attr(not(mqe_speed), inline(never))]
+#[cfg_attr(mqe_speed, inline(always))]
+unsafe fn deliver(cell: *mut ClientCell, dispatch: &Dispatch) -> Option<mqe_status_t> {
+    // Each borrow of the cell ends with its statement, before C runs; nothing touches the rx
+    // window the message points into until this returns.
+    if let Dispatch::Message(m) = dispatch {
+        let mut targets = Targets::new();
+        // SAFETY: per the contract.
+        let message = (unsafe { &mut *cell }).message_for(m, &mut targets)?;
+        for (handler, user) in &targets {
+            // SAFETY: no borrow of the cell is alive; each handler and user as the application
+            // registered.
+            unsafe { handler(*user, &message) };
+        }
+        return None;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { deliver_event(cell, dispatch) }
+}
+
+/// `deliver` for anything but a message: out of line, so the message path stays lean.
+///
+/// # Safety
+/// As `deliver`.
+#[cfg_attr(not(mqe_speed), inline(never))]
+#[cfg_attr(mqe_speed, inline(always))]
+unsafe fn deliver_event(cell: *mut ClientCell, dispatch: &Dispatch) -> Option<mqe_status_t> {
+    let mut event = blank_event();
+    // SAFETY: per the contract.
+    let handoff = (unsafe { &mut *cell }).event_for(dispatch, &mut event);
+    match handoff {
+        Handoff::Skip => None,
+        Handoff::Event => {
+            // SAFETY: no borrow of the cell is alive; the event's pointers are into the rx window.
+            unsafe { run_event_handler(cell, &event) };
+            matches!(
+                event.kind,
+                MQE_EVENT_CONNECT_REFUSED | MQE_EVENT_DISCONNECTED
+            )
+            .then_some(event.reason)
+        }
+        #[cfg(feature = "credentials-cb")]
+        Handoff::Credentials(hook, refused) => {
+            // SAFETY: no borrow of the cell is alive; the client is initialised.
+            unsafe { super::cloud::run_credentials(cell, hook, refused) };
+            None
+        }
+    }
+}
+
+/// Reports messages the outbox dropped as `MQE_EVENT_ERROR`. Out of line, so the event is
+/// not in `mqe_poll`'s frame while the client runs, nor built on every poll.
+///
+/// # Safety
+/// `cell` is an initialised cell with no borrow alive.
+#[cfg(feature = "outbox")]
+#[cold]
+#[inline(never)]
+unsafe fn report_dropped(cell: *mut ClientCell, dropped: u32, reason: mqe_status_t) {
+    let mut event = blank_event();
+    event.kind = MQE_EVENT_ERROR;
+    event.dropped = dropped;
+    event.reason = reason;
+    // SAFETY: no borrow of the cell is alive; the event is self-contained.
+    unsafe { run_event_handler(cell, &event) };
+}
+
 #[cfg(feature = "outbox")]
 /// Publishes the outbox's messages in FIFO order until it is empty or the client pushes back
 /// (`MQE_ERR_FULL`: they wait for the next poll). A message the client refuses for good is
-/// dropped; the returned callback reports those as `MQE_EVENT_ERROR`.
+/// dropped; returns how many and the last one's reason, for `report_dropped`.
 ///
 /// # Safety
 /// `c` is initialised client storage and `cell` its cell; no borrow of the cell is alive.
-unsafe fn drain_outbox(
-    c: *mut mqe_client_t,
-    cell: *mut ClientCell,
-    event: &mut mqe_event_t,
-) -> bool {
+unsafe fn drain_outbox(c: *mut mqe_client_t, cell: *mut ClientCell) -> Option<(u32, mqe_status_t)> {
     // SAFETY: initialised storage, per the contract.
     let Ok(outbox) = (unsafe { outbox_ptr(c) }) else {
-        return false;
+        return None;
     };
     // SAFETY: owner task; the borrow covers the cell only, never the outbox (cell.rs).
     let cell = unsafe { &mut *cell };
     // Only while connected, so posted messages go out in the order posted whatever their QoS
     // (after a reconnect the client sends stored QoS 1/2 before queued QoS 0).
     if cell.client.state() != ClientState::Connected {
-        return false;
+        return None;
     }
     let mut dropped = 0u32;
     let mut last_reason = MQE_OK;
@@ -149,18 +204,14 @@ unsafe fn drain_outbox(
         unsafe { outbox::pop(outbox) };
     }
     if dropped == 0 {
-        return false;
+        return None;
     }
     cell.log(
         MQE_LOG_ERROR,
         b"outbox dropped \x01, last: \x12",
         [dropped, last_reason as u32, 0],
     );
-    clear_event(event);
-    event.kind = MQE_EVENT_ERROR;
-    event.dropped = dropped;
-    event.reason = last_reason;
-    true
+    Some((dropped, last_reason))
 }
 
 /// Runs the event handler, if one is set, on `event`.

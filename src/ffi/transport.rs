@@ -5,15 +5,11 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 
-use crate::bytes::copy_into;
-
-use super::types::{mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
+use super::types::{mqe_options_t, mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
+use crate::config::MAX_ENDPOINTS;
 
 /// `last_error` when no transport call has failed since the last `open`.
 pub(crate) const NO_IO_ERROR: i32 = 0;
-
-/// Longest host name handed to `resolve` (DNS names are at most 253 bytes).
-const MAX_HOST_LEN: usize = 255;
 
 /// A transport function failed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,6 +44,9 @@ pub(crate) struct CTransport {
     /// reports a failure as `Error::Transport` or `Error::Dns`; the ffi layer reads this to
     /// name it (`MQE_IO_ERR_*` codes).
     last_error: i32,
+    /// The endpoints' C host strings (NULL: unused), handed to `resolve` as they are: the
+    /// client's hosts point into them, so no NUL-terminated copy is made on the stack.
+    hosts: [*const c_char; MAX_ENDPOINTS],
 }
 
 impl CTransport {
@@ -63,7 +62,51 @@ impl CTransport {
             close: vtable.close?,
             resolve: vtable.resolve,
             last_error: NO_IO_ERROR,
+            hosts: [core::ptr::null(); MAX_ENDPOINTS],
         })
+    }
+
+    /// Keeps the C host strings of `opts` (`host`, or each of the `endpoints`, at most
+    /// `MAX_ENDPOINTS`), for `resolve`.
+    ///
+    /// # Safety
+    /// `opts` passed `endpoints_of`: `endpoints` is NULL or readable for `endpoint_count`
+    /// elements; the hosts are NUL-terminated and valid and unchanged while the client is used.
+    pub(crate) unsafe fn keep_hosts(&mut self, opts: &mqe_options_t) {
+        if opts.endpoint_count == 0 || opts.endpoints.is_null() {
+            if let Some(slot) = self.hosts.first_mut() {
+                *slot = opts.host;
+            }
+            return;
+        }
+        let count = opts.endpoint_count.min(MAX_ENDPOINTS);
+        // SAFETY: non-NULL and readable for `endpoint_count` >= `count` elements per the contract.
+        let given = unsafe { core::slice::from_raw_parts(opts.endpoints, count) };
+        for (slot, endpoint) in self.hosts.iter_mut().zip(given) {
+            *slot = endpoint.host;
+        }
+    }
+
+    /// The kept C string `hostname` is, byte for byte up to its NUL; `None` for any other string.
+    fn c_host(&self, hostname: &str) -> Option<*const c_char> {
+        let bytes = hostname.as_bytes();
+        // A plain loop: `contains` would pull core's memchr (338 B) into the lite image.
+        // Without a NUL in `hostname`, a C string starting where it starts cannot end inside
+        // it, so the byte after it is within the C string (the read below stays in bounds).
+        if !bytes.iter().all(|&b| b != 0) {
+            return None;
+        }
+        let start = bytes.as_ptr().cast::<c_char>();
+        let host = self
+            .hosts
+            .iter()
+            .copied()
+            .find(|&host| !host.is_null() && host == start)?;
+        // SAFETY: `host` is a NUL-terminated C string, valid and unchanged while the client is
+        // used (`keep_hosts`); `hostname` starts at it and holds no NUL, so index
+        // `bytes.len()` is at most the C string's NUL's index: within it.
+        let end = unsafe { host.add(bytes.len()).read() };
+        (end == 0).then_some(host)
     }
 
     /// The code the last failed transport call returned since the last `open`.
@@ -196,22 +239,18 @@ impl Dns for CTransport {
         let Some(resolve) = self.resolve else {
             return Err(nb::Error::Other(OTHER));
         };
-        // C wants a NUL-terminated copy.
-        let mut host = [0u8; MAX_HOST_LEN + 1];
-        let fits = host
-            .get_mut(..MAX_HOST_LEN)
-            .is_some_and(|dest| copy_into(dest, hostname.as_bytes()));
-        if !fits {
+        // C wants a NUL-terminated string: the one `hostname` came from (no stack copy).
+        let Some(host) = self.c_host(hostname) else {
             return Err(nb::Error::Other(OTHER));
-        }
+        };
         let mut out = mqe_sockaddr_t {
             family: 0,
             addr: [0; 16],
             port: 0,
         };
-        // SAFETY: as in `socket`; `host` is NUL-terminated (at most MAX_HOST_LEN bytes were
-        // copied into MAX_HOST_LEN + 1 zeroed bytes) and `out` is writable; both outlive the call.
-        let result = unsafe { resolve(self.ctx, host.as_ptr().cast::<c_char>(), &mut out) };
+        // SAFETY: as in `socket`; `host` is a NUL-terminated C string valid while the client is
+        // used (`c_host`) and `out` is writable; both outlive the call.
+        let result = unsafe { resolve(self.ctx, host, &mut out) };
         match result {
             0 => from_c_addr(&out).ok_or(nb::Error::Other(OTHER)),
             MQE_IO_WOULD_BLOCK => Err(nb::Error::WouldBlock),

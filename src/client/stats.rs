@@ -160,12 +160,15 @@ impl Stats {
         self.rx = Scanner::NEW;
     }
 
+    /// Inline at opt-level 2/3 (`cfg(mqe_speed)`): it runs on every send and receive.
+    #[cfg_attr(mqe_speed, inline(always))]
     pub(super) fn sent(&mut self, bytes: &[u8]) {
         add64(&mut self.bytes_sent, bytes.len());
         let dups = self.tx.scan(bytes, &mut self.packets_sent);
         self.publish_resends = self.publish_resends.saturating_add(dups);
     }
 
+    #[cfg_attr(mqe_speed, inline(always))]
     pub(super) fn received(&mut self, bytes: &[u8]) {
         add64(&mut self.bytes_received, bytes.len());
         self.rx.scan(bytes, &mut self.packets_received);

@@ -21,6 +21,8 @@ impl<'b> Engine<'b> {
         Some(since_sent.min(since_received))
     }
 
+    /// Inline at opt-level 2/3 (`cfg(mqe_speed)`): `handle_timeout` runs on every poll.
+    #[cfg_attr(mqe_speed, inline(always))]
     fn ack_timeout_deadline(&self, now: Instant) -> Option<u32> {
         match self.config.ack_timeout_ms {
             0 => None,

@@ -292,7 +292,8 @@ unsafe fn check_options<'o, 's>(
     // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
     // used, which is what 'static stands for here (documented on mqe_options_t).
     let endpoints = unsafe { endpoints_of(opts) }?;
-    unsafe { transport.keep_hosts(opts) };
+    // SAFETY: each host was read by `c_str` from a C string kept as the options say.
+    unsafe { transport.keep_hosts(&endpoints) };
     let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
     let username = unsafe { c_str_opt(opts.username) }?;
     let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;

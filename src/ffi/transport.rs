@@ -5,7 +5,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 
-use super::types::{mqe_options_t, mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
+use super::types::{mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
+use crate::client::Endpoint;
 use crate::config::MAX_ENDPOINTS;
 
 /// `last_error` when no transport call has failed since the last `open`.
@@ -66,24 +67,14 @@ impl CTransport {
         })
     }
 
-    /// Keeps the C host strings of `opts` (`host`, or each of the `endpoints`, at most
-    /// `MAX_ENDPOINTS`), for `resolve`.
+    /// Keeps the endpoints' host strings' addresses, for `resolve`.
     ///
     /// # Safety
-    /// `opts` passed `endpoints_of`: `endpoints` is NULL or readable for `endpoint_count`
-    /// elements; the hosts are NUL-terminated and valid and unchanged while the client is used.
-    pub(crate) unsafe fn keep_hosts(&mut self, opts: &mqe_options_t) {
-        if opts.endpoint_count == 0 || opts.endpoints.is_null() {
-            if let Some(slot) = self.hosts.first_mut() {
-                *slot = opts.host;
-            }
-            return;
-        }
-        let count = opts.endpoint_count.min(MAX_ENDPOINTS);
-        // SAFETY: non-NULL and readable for `endpoint_count` >= `count` elements per the contract.
-        let given = unsafe { core::slice::from_raw_parts(opts.endpoints, count) };
-        for (slot, endpoint) in self.hosts.iter_mut().zip(given) {
-            *slot = endpoint.host;
+    /// Each host is the bytes of a NUL-terminated C string without its NUL (as `c_str` reads
+    /// them), valid and unchanged while the client is used.
+    pub(crate) unsafe fn keep_hosts(&mut self, endpoints: &[Endpoint<'_>]) {
+        for (slot, endpoint) in self.hosts.iter_mut().zip(endpoints) {
+            *slot = endpoint.host.as_ptr().cast::<c_char>();
         }
     }
 

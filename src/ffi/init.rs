@@ -291,9 +291,7 @@ unsafe fn check_options<'o, 's>(
     let mut transport = CTransport::new(transport).ok_or(MQE_ERR_NULL)?;
     // SAFETY (all reads below): the pointers are NULL or valid for as long as the client is
     // used, which is what 'static stands for here (documented on mqe_options_t).
-    let endpoints = unsafe { endpoints_of(opts) }?;
-    // SAFETY: each host was read by `c_str` from a C string kept as the options say.
-    unsafe { transport.keep_hosts(&endpoints) };
+    let endpoints = unsafe { endpoints_of(opts, &mut transport) }?;
     let client_id = unsafe { c_str_opt(opts.client_id) }?.unwrap_or("");
     let username = unsafe { c_str_opt(opts.username) }?;
     let password = unsafe { c_slice_opt(opts.password, opts.password_len) }?;
@@ -388,7 +386,8 @@ fn check_cloud(connect: &ConnectOptions, cloud: u8) -> Result<(), mqe_status_t> 
     }
 }
 
-/// The broker endpoints: `host`/`port`, or the `endpoints` array (not both).
+/// The broker endpoints: `host`/`port`, or the `endpoints` array (not both); their C host
+/// strings kept in `transport` for its resolver.
 ///
 /// # Safety
 /// `opts.host` is NULL or a NUL-terminated string, `opts.endpoints` NULL or readable for
@@ -396,6 +395,7 @@ fn check_cloud(connect: &ConnectOptions, cloud: u8) -> Result<(), mqe_status_t> 
 /// is used.
 unsafe fn endpoints_of(
     opts: &mqe_options_t,
+    transport: &mut CTransport,
 ) -> Result<heapless::Vec<Endpoint<'static>, { config::MAX_ENDPOINTS }>, mqe_status_t> {
     // `host`/`port` is a list of one: one loop checks both forms.
     let single = [mqe_endpoint_t {
@@ -419,6 +419,9 @@ unsafe fn endpoints_of(
         if host.is_empty() {
             return Err(MQE_ERR_ARG);
         }
+        // SAFETY: the application's own pointer, a C string valid while the client is used
+        // (read just above; documented on mqe_options_t).
+        unsafe { transport.keep_host(list.len(), endpoint.host) };
         let endpoint = Endpoint {
             host,
             port: endpoint.port,

@@ -6,7 +6,6 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use embedded_nal::{nb, AddrType, Dns, TcpClientStack, TcpError, TcpErrorKind};
 
 use super::types::{mqe_sockaddr_t, mqe_transport_t, MQE_IO_WOULD_BLOCK};
-use crate::client::Endpoint;
 use crate::config::MAX_ENDPOINTS;
 
 /// `last_error` when no transport call has failed since the last `open`.
@@ -67,14 +66,15 @@ impl CTransport {
         })
     }
 
-    /// Keeps the endpoints' host strings' addresses, for `resolve`.
+    /// Keeps endpoint `index`'s C host string, for `resolve` (an index past `MAX_ENDPOINTS`
+    /// is ignored).
     ///
     /// # Safety
-    /// Each host is the bytes of a NUL-terminated C string without its NUL (as `c_str` reads
-    /// them), valid and unchanged while the client is used.
-    pub(crate) unsafe fn keep_hosts(&mut self, endpoints: &[Endpoint<'_>]) {
-        for (slot, endpoint) in self.hosts.iter_mut().zip(endpoints) {
-            *slot = endpoint.host.as_ptr().cast::<c_char>();
+    /// `host` is the raw pointer the application gave (not one derived from a `&str`): a
+    /// NUL-terminated string, valid and unchanged while the client is used.
+    pub(crate) unsafe fn keep_host(&mut self, index: usize, host: *const c_char) {
+        if let Some(slot) = self.hosts.get_mut(index) {
+            *slot = host;
         }
     }
 
@@ -88,11 +88,10 @@ impl CTransport {
             return None;
         }
         let start = bytes.as_ptr().cast::<c_char>();
-        let host = self
-            .hosts
-            .iter()
-            .copied()
-            .find(|&host| !host.is_null() && host == start)?;
+        // The kept pointer, not `start`: the read below needs the C string's provenance, which
+        // reaches its NUL (a str's covers its bytes only). A str's pointer is never NULL, so
+        // unused slots never match.
+        let host = self.hosts.iter().copied().find(|&host| host == start)?;
         // SAFETY: `host` is a NUL-terminated C string, valid and unchanged while the client is
         // used (`keep_hosts`); `hostname` starts at it and holds no NUL, so index
         // `bytes.len()` is at most the C string's NUL's index: within it.

@@ -15,25 +15,11 @@ static int in_region(const flash_file_t *f, uint32_t offset, uint32_t len) {
     return end <= (uint64_t)f->sector_size * f->sector_count;
 }
 
-static int full_pread(int fd, uint8_t *buf, uint32_t len, uint32_t offset) {
+/* Whole transfers: pread/pwrite may stop short or be interrupted. */
+static int full_io(int fd, int is_write, uint8_t *buf, uint32_t len, uint32_t offset) {
     while (len > 0) {
-        ssize_t n = pread(fd, buf, len, (off_t)offset);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        buf += n;
-        len -= (uint32_t)n;
-        offset += (uint32_t)n;
-    }
-    return 0;
-}
-
-static int full_pwrite(int fd, const uint8_t *buf, uint32_t len, uint32_t offset) {
-    while (len > 0) {
-        ssize_t n = pwrite(fd, buf, len, (off_t)offset);
+        ssize_t n = is_write ? pwrite(fd, buf, len, (off_t)offset)
+                             : pread(fd, buf, len, (off_t)offset);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -52,7 +38,7 @@ static int32_t flash_read(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len
     if (!in_region(f, offset, len)) {
         return -1;
     }
-    return full_pread(f->fd, buf, len, offset);
+    return full_io(f->fd, 0, buf, len, offset);
 }
 
 static int32_t flash_program(void *ctx, uint32_t offset, const uint8_t *data, uint32_t len) {
@@ -64,13 +50,13 @@ static int32_t flash_program(void *ctx, uint32_t offset, const uint8_t *data, ui
     while (len > 0) {
         uint32_t n = len < sizeof chunk ? len : (uint32_t)sizeof chunk;
         uint32_t i;
-        if (full_pread(f->fd, chunk, n, offset) != 0) {
+        if (full_io(f->fd, 0, chunk, n, offset) != 0) {
             return -1;
         }
         for (i = 0; i < n; i++) {
             chunk[i] &= data[i]; /* NOR: programming only clears bits */
         }
-        if (full_pwrite(f->fd, chunk, n, offset) != 0) {
+        if (full_io(f->fd, 1, chunk, n, offset) != 0) {
             return -1;
         }
         data += n;
@@ -91,7 +77,7 @@ static int32_t flash_erase(void *ctx, uint32_t sector) {
     while (done < f->sector_size) {
         uint32_t left = f->sector_size - done;
         uint32_t n = left < sizeof ff ? left : (uint32_t)sizeof ff;
-        if (full_pwrite(f->fd, ff, n, sector * f->sector_size + done) != 0) {
+        if (full_io(f->fd, 1, ff, n, sector * f->sector_size + done) != 0) {
             return -1;
         }
         done += n;

@@ -201,3 +201,36 @@ impl Limits {
             .min(self.keep_alive_max_s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::String;
+
+    /// `u8::MAX` slashes means no limit (the fast path skips the count): a topic with more
+    /// slashes than a u8 holds passes every profile without a slash limit.
+    #[test]
+    fn slash_limit_only_where_set() {
+        let deep: String = "a/".repeat(300) + "a";
+        for cloud in [
+            Cloud::AzureIotHub,
+            Cloud::Aliyun,
+            Cloud::Tencent,
+            Cloud::OneNet,
+        ] {
+            assert_eq!(cloud.limits().check_topic(&deep), Ok(()), "{cloud:?}");
+        }
+        let aws = Cloud::AwsIot.limits();
+        assert_eq!(aws.check_topic("a/b/c/d/e/f/g/h"), Ok(()));
+        assert_eq!(aws.check_topic("a/b/c/d/e/f/g/h/i"), Err(Unsupported));
+        // Basic Ingest: the rule prefix and the rule name's slash do not count.
+        assert_eq!(aws.check_topic("$aws/rules/r/a/b/c/d/e/f/g/h"), Ok(()));
+        assert_eq!(
+            aws.check_topic("$aws/rules/r/a/b/c/d/e/f/g/h/i"),
+            Err(Unsupported)
+        );
+        // The byte limit holds with or without a slash limit.
+        assert_eq!(aws.check_topic(&"a".repeat(256)), Ok(()));
+        assert_eq!(aws.check_topic(&"a".repeat(257)), Err(Unsupported));
+    }
+}

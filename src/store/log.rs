@@ -434,9 +434,7 @@ impl<F: NorFlash> Store<F> {
         self.head_end = self.geo.sector_size;
         let header = sector_header(seq);
         let mut padded_header = [0xFFu8; MAX_GRANULE];
-        for (d, s) in padded_header.iter_mut().zip(header.iter()) {
-            *d = *s;
-        }
+        copy_into(&mut padded_header, &header);
         let len = self.first_record as usize;
         let bytes = padded_header.get(..len).ok_or(StoreError::Geometry)?;
         self.program(self.addr(s, 0), bytes)?;

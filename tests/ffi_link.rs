@@ -66,6 +66,11 @@ unsafe extern "C" fn t_close(ctx: *mut c_void, _: i32) {
 unsafe extern "C" fn p_now(ctx: *mut c_void) -> u32 {
     unsafe { &*ctx.cast::<Cell<u32>>() }.get()
 }
+/// A fixed "random": without one the reconnect jitter is seeded from the client's address,
+/// and a 0 ms draw retries within the same poll, so attempts counted per poll vary by run.
+unsafe extern "C" fn p_random(_: *mut c_void) -> u32 {
+    0x2545_F491
+}
 
 unsafe extern "C" fn on_event(user: *mut c_void, e: *const mqe_event_t) {
     let seen = unsafe { &mut *user.cast::<Vec<(mqe_event_kind_t, mqe_status_t, u8)>>() };
@@ -114,7 +119,7 @@ impl Rig {
         let p = mqe_platform_t {
             ctx: (&*rig.clock as *const Cell<u32>).cast_mut().cast(),
             now_ms: Some(p_now),
-            random: None,
+            random: Some(p_random),
             delay_ms: None,
             log: None,
         };

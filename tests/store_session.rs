@@ -8,9 +8,9 @@
 
 mod store_common;
 use std::collections::{BTreeMap, BTreeSet};
-use store_common::leak;
+use store_common::{leak, opts};
 
-use mqtt_engine::engine::{Config, ConnectOptions, Engine, Incoming};
+use mqtt_engine::engine::{Engine, Incoming};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::wire::QoS;
@@ -20,29 +20,6 @@ type Shared = store_common::Shared<4, 256>;
 const SECTORS: usize = 4;
 const MESSAGES: u32 = 40;
 const INCOMING: u32 = 12;
-
-fn config() -> Config {
-    Config {
-        inflight_window: 4,
-        connect_timeout_ms: 0,
-        ack_timeout_ms: 0,
-        ping_timeout_ms: 0,
-        max_rx_packet: 256,
-        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
-        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
-    }
-}
-
-fn opts() -> ConnectOptions<'static> {
-    ConnectOptions {
-        client_id: "dev",
-        keep_alive_s: 0,
-        clean_session: false,
-        username: None,
-        password: None,
-        will: None,
-    }
-}
 
 fn msg_number(payload: &[u8]) -> u32 {
     std::str::from_utf8(payload).unwrap()[1..].parse().unwrap()
@@ -228,7 +205,7 @@ impl World {
             .unwrap_or_else(|e| panic!("restore refused after a cut: {e:?}"));
         store.set_batch(self.batch);
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(256), leak(1024), config());
+        let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         engine.attach_store(store).unwrap();
         // The connection of the previous boot is gone; the broker keeps the session.
         self.broker.to_client.clear();
@@ -474,7 +451,7 @@ fn a_reset_resends_with_dup_and_pubrel() {
     {
         let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(256), leak(1024), config());
+        let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         assert_eq!(engine.attach_store(store).unwrap().outgoing, 0);
         engine.connect(now, &opts()).unwrap();
         let n = engine.pending_transmit().len();
@@ -497,7 +474,7 @@ fn a_reset_resends_with_dup_and_pubrel() {
     let (store, opened) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
     assert_eq!(opened.corrupt_records, 0);
     let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     let restored = engine.attach_store(store).unwrap();
     assert_eq!((restored.outgoing, restored.rx_qos2), (1 + 1, 0));
     engine.connect(now, &opts()).unwrap();
@@ -527,7 +504,7 @@ fn subscriptions_are_renewed_after_a_reset() {
     {
         let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(256), leak(1024), config());
+        let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         engine.attach_store(store).unwrap();
         engine.connect(now, &opts()).unwrap();
         let n = engine.pending_transmit().len();
@@ -540,7 +517,7 @@ fn subscriptions_are_renewed_after_a_reset() {
     }
     let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
     let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     engine.attach_store(store).unwrap();
     assert_eq!(
         engine.subscriptions().collect::<Vec<_>>(),

@@ -362,6 +362,31 @@ unsafe extern "C" fn credentials(
     status
 }
 
+/// The credentials callback on `r`, answering `answers` in order; the boxes hold what the client
+/// keeps pointers to, so the test keeps them alive.
+fn install_credentials(
+    r: &mut Rig,
+    answers: &[(i32, &'static str, &'static str)],
+) -> (Box<Creds>, Box<[[u8; 64]; 2]>) {
+    let creds = Box::new(Creds::default());
+    creds.answers.borrow_mut().extend_from_slice(answers);
+    let mut bufs = Box::new([[0u8; 64]; 2]);
+    let [ubuf, pbuf] = &mut *bufs;
+    let status = unsafe {
+        mqe_set_credentials_handler(
+            &mut *r.client,
+            Some(credentials),
+            ptr::addr_of!(*creds).cast_mut().cast(),
+            ubuf.as_mut_ptr().cast(),
+            ubuf.len(),
+            pbuf.as_mut_ptr(),
+            pbuf.len(),
+        )
+    };
+    assert_eq!(status, MQE_OK);
+    (creds, bufs)
+}
+
 /// CONNECT's tail: username and password fields, length-prefixed.
 fn credential_fields(user: &str, pass: &str) -> Vec<u8> {
     let mut v = (user.len() as u16).to_be_bytes().to_vec();
@@ -384,24 +409,10 @@ fn credentials_callback_fills_every_connect_and_is_asked_again_after_a_refusal()
         o.username = s.last().unwrap().as_ptr();
     })
     .unwrap();
-    let creds = Box::new(Creds::default());
-    creds
-        .answers
-        .borrow_mut()
-        .extend([(MQE_OK, "user1", "stale"), (MQE_OK, "user1", "fresh")]);
-    let (mut ubuf, mut pbuf) = (Box::new([0u8; 64]), Box::new([0u8; 64]));
-    let status = unsafe {
-        mqe_set_credentials_handler(
-            &mut *r.client,
-            Some(credentials),
-            ptr::addr_of!(*creds).cast_mut().cast(),
-            ubuf.as_mut_ptr().cast(),
-            ubuf.len(),
-            pbuf.as_mut_ptr(),
-            pbuf.len(),
-        )
-    };
-    assert_eq!(status, MQE_OK);
+    let (creds, _bufs) = install_credentials(
+        &mut r,
+        &[(MQE_OK, "user1", "stale"), (MQE_OK, "user1", "fresh")],
+    );
     assert_eq!(unsafe { mqe_connect(&mut *r.client) }, MQE_OK);
     poll(&mut r, 3);
     assert_eq!(*creds.asked.borrow(), [0]);
@@ -429,24 +440,8 @@ fn credentials_callback_fills_every_connect_and_is_asked_again_after_a_refusal()
 #[test]
 fn a_failing_callback_ends_the_attempt_before_connect() {
     let mut r = rig(|_, _| {}).unwrap();
-    let creds = Box::new(Creds::default());
-    creds
-        .answers
-        .borrow_mut()
-        .extend([(MQE_ERR_CLOCK_UNSET, "", ""), (MQE_OK, "u", "")]);
-    let (mut ubuf, mut pbuf) = (Box::new([0u8; 16]), Box::new([0u8; 16]));
-    let status = unsafe {
-        mqe_set_credentials_handler(
-            &mut *r.client,
-            Some(credentials),
-            ptr::addr_of!(*creds).cast_mut().cast(),
-            ubuf.as_mut_ptr().cast(),
-            ubuf.len(),
-            pbuf.as_mut_ptr(),
-            pbuf.len(),
-        )
-    };
-    assert_eq!(status, MQE_OK);
+    let (creds, _bufs) =
+        install_credentials(&mut r, &[(MQE_ERR_CLOCK_UNSET, "", ""), (MQE_OK, "u", "")]);
     assert_eq!(unsafe { mqe_connect(&mut *r.client) }, MQE_OK);
     let ended = unsafe { mqe_poll(&mut *r.client) };
     assert_eq!(ended, MQE_ERR_NO_CREDENTIALS);
@@ -543,21 +538,7 @@ fn credentials_handler_checks_its_buffers() {
 #[test]
 fn refusals_do_not_stop_reconnect_while_a_callback_renews_credentials() {
     let mut r = rig(|o, _| o.auth_retry_limit = 2).unwrap();
-    let creds = Box::new(Creds::default());
-    creds.answers.borrow_mut().extend([(MQE_OK, "u", "p"); 6]);
-    let (mut ubuf, mut pbuf) = (Box::new([0u8; 16]), Box::new([0u8; 16]));
-    let status = unsafe {
-        mqe_set_credentials_handler(
-            &mut *r.client,
-            Some(credentials),
-            ptr::addr_of!(*creds).cast_mut().cast(),
-            ubuf.as_mut_ptr().cast(),
-            ubuf.len(),
-            pbuf.as_mut_ptr(),
-            pbuf.len(),
-        )
-    };
-    assert_eq!(status, MQE_OK);
+    let (creds, _bufs) = install_credentials(&mut r, &[(MQE_OK, "u", "p"); 6]);
     assert_eq!(unsafe { mqe_connect(&mut *r.client) }, MQE_OK);
     for _ in 0..5 {
         poll(&mut r, 3);

@@ -442,6 +442,18 @@ fn a_power_cut_after_every_programmed_word_batched() {
     }
 }
 
+/// CONNECT (exact bytes, MQTT 3.1.1 §3.1: clean_session=0, keep-alive 0, client "dev") sent,
+/// then the broker's CONNACK with this session-present flag.
+fn connect_acked(engine: &mut Engine<'static>, now: Instant, session_present: bool) {
+    engine.connect(now, &opts()).unwrap();
+    let connect = [
+        0x10, 15, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 0, 0, 3, b'd', b'e', b'v',
+    ];
+    assert_eq!(engine.pending_transmit(), connect);
+    engine.transmit_done(now, connect.len());
+    engine.handle_bytes(now, &[0x20, 2, u8::from(session_present), 0]);
+}
+
 /// A reset with one QoS 1 message unacknowledged and one QoS 2 message past PUBREC: the next
 /// connection re-sends exactly as after a reconnect (same ids, DUP=1, the PUBREL again).
 #[test]
@@ -453,10 +465,7 @@ fn a_reset_resends_with_dup_and_pubrel() {
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
         let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         assert_eq!(engine.attach_store(store).unwrap().outgoing, 0);
-        engine.connect(now, &opts()).unwrap();
-        let n = engine.pending_transmit().len();
-        engine.transmit_done(now, n);
-        engine.handle_bytes(now, &[0x20, 2, 0, 0]);
+        connect_acked(&mut engine, now, false);
         assert_eq!(
             engine.publish(now, "t", b"a", QoS::AtLeastOnce, false),
             Ok(Some(1))
@@ -477,10 +486,7 @@ fn a_reset_resends_with_dup_and_pubrel() {
     let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     let restored = engine.attach_store(store).unwrap();
     assert_eq!((restored.outgoing, restored.rx_qos2), (1 + 1, 0));
-    engine.connect(now, &opts()).unwrap();
-    let n = engine.pending_transmit().len();
-    engine.transmit_done(now, n);
-    engine.handle_bytes(now, &[0x20, 2, 1, 0]);
+    connect_acked(&mut engine, now, true);
     assert_eq!(
         engine.pending_transmit(),
         &[
@@ -506,10 +512,7 @@ fn subscriptions_are_renewed_after_a_reset() {
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
         let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         engine.attach_store(store).unwrap();
-        engine.connect(now, &opts()).unwrap();
-        let n = engine.pending_transmit().len();
-        engine.transmit_done(now, n);
-        engine.handle_bytes(now, &[0x20, 2, 0, 0]);
+        connect_acked(&mut engine, now, false);
         let filters = [("a/+", QoS::ExactlyOnce), ("b", QoS::AtLeastOnce)];
         let id = engine.subscribe(now, filters.iter().copied()).unwrap();
         engine.handle_bytes(now, &[0x90, 4, 0, id as u8, 2, 1]);
@@ -523,10 +526,7 @@ fn subscriptions_are_renewed_after_a_reset() {
         engine.subscriptions().collect::<Vec<_>>(),
         [("a/+", QoS::ExactlyOnce)]
     );
-    engine.connect(now, &opts()).unwrap();
-    let n = engine.pending_transmit().len();
-    engine.transmit_done(now, n);
-    engine.handle_bytes(now, &[0x20, 2, 1, 0]);
+    connect_acked(&mut engine, now, true);
     // SUBSCRIBE, packet id 1 (ids restart: no message was in flight), "a/+" at QoS 2.
     assert_eq!(
         engine.pending_transmit(),

@@ -189,7 +189,11 @@ fn a_new_client_over_the_same_region_restores_what_was_accepted() {
         assert_eq!(mqe_set_store(c, store(), &flash), MQE_OK);
         mqe_poll(c);
         let events = EVENTS.with(|v| v.borrow().clone());
-        assert!(events.contains(&(MQE_EVENT_RESTORED, 2, 0)), "{events:?}");
+        assert_eq!(
+            events,
+            [(MQE_EVENT_RESTORED, 2, 0)],
+            "one RESTORED, nothing else"
+        );
     }
 }
 
@@ -224,7 +228,11 @@ fn a_torn_record_is_skipped_and_reported() {
         mqe_poll(c);
         let events = EVENTS.with(|v| v.borrow().clone());
         // The first message is back; the torn one is not trusted.
-        assert!(events.contains(&(MQE_EVENT_RESTORED, 1, 1)), "{events:?}");
+        assert_eq!(
+            events,
+            [(MQE_EVENT_RESTORED, 1, 1)],
+            "one RESTORED, nothing else"
+        );
     }
 }
 

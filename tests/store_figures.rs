@@ -5,7 +5,7 @@
 mod store_common;
 use store_common::leak;
 
-use mqtt_engine::engine::{Config, ConnectOptions, Engine};
+use mqtt_engine::engine::{ConnectOptions, Engine};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::wire::QoS;
@@ -17,18 +17,6 @@ const TOPIC: &str = "sensors/device-0001/temperature";
 const PAYLOAD: [u8; 32] = [0x5A; 32];
 /// The encoded PUBLISH: fixed header 2, topic 2 + 31, packet id 2, payload 32.
 const PACKET_LEN: usize = 69;
-
-fn config() -> Config {
-    Config {
-        inflight_window: 8,
-        connect_timeout_ms: 0,
-        ack_timeout_ms: 0,
-        ping_timeout_ms: 0,
-        max_rx_packet: 512,
-        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
-        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
-    }
-}
 
 fn ack(kind: u8, id: u16) -> [u8; 4] {
     let [hi, lo] = id.to_be_bytes();
@@ -51,7 +39,7 @@ impl Run {
         let (mut store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
         store.set_batch(batch);
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(512), leak(4096), config());
+        let mut engine = Engine::new(leak(512), leak(4096), store_common::config(8, 512));
         engine.attach_store(store).unwrap();
         let now = Instant(1000);
         let opts = ConnectOptions {
@@ -170,7 +158,7 @@ fn a_full_region_restores() {
     let (store, opened) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
     assert_eq!(opened.corrupt_records, 0);
     let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-    let mut engine = Engine::new(leak(512), leak(4096), config());
+    let mut engine = Engine::new(leak(512), leak(4096), store_common::config(8, 512));
     let restored = engine.attach_store(store).unwrap();
     println!(
         "full region: {used} of {SECTORS} sectors in use, {} records",

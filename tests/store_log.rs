@@ -110,24 +110,39 @@ fn step<const W: usize>(
     store.append(r, model)
 }
 
-#[test]
-fn blank_region_is_formatted_and_round_trips() {
-    let (mut store, opened) = Store::open(Flash::new(4), geometry()).unwrap();
-    assert!(opened.formatted);
-    let mut model = Model {
+/// A store on a blank flash, an empty model at next_id 1, and whether open formatted the flash.
+fn blank() -> (Store<Flash>, Model, bool) {
+    let (store, opened) = Store::open(Flash::new(4), geometry()).unwrap();
+    let model = Model {
         next_id: 1,
         ..Model::default()
     };
-    let p = packet(1, 40);
+    (store, model, opened.formatted)
+}
+
+/// Appends a PUBLISH of `len` bytes as packet `id` and applies it to the model.
+fn publish(
+    store: &mut Store<Flash>,
+    model: &mut Model,
+    id: u16,
+    len: usize,
+) -> Result<(), StoreError> {
+    let p = packet(id, len);
     step(
-        &mut store,
-        &mut model,
+        store,
+        model,
         Record::Publish {
-            packet_id: 1,
+            packet_id: id,
             packet: &p,
         },
     )
-    .unwrap();
+}
+
+#[test]
+fn blank_region_is_formatted_and_round_trips() {
+    let (mut store, mut model, formatted) = blank();
+    assert!(formatted);
+    publish(&mut store, &mut model, 1, 40).unwrap();
     step(&mut store, &mut model, Record::NextId(2)).unwrap();
     step(&mut store, &mut model, Record::RxQos2 { id: 9, hash: 7 }).unwrap();
     step(&mut store, &mut model, Record::Pubrel(1)).unwrap();
@@ -138,11 +153,7 @@ fn blank_region_is_formatted_and_round_trips() {
 
 #[test]
 fn a_long_run_rotates_and_spreads_wear() {
-    let (mut store, _) = Store::open(Flash::new(4), geometry()).unwrap();
-    let mut model = Model {
-        next_id: 1,
-        ..Model::default()
-    };
+    let (mut store, mut model, _) = blank();
     for id in 1..=2000u16 {
         let p = packet(id, 30);
         assert!(store.fits(
@@ -176,11 +187,7 @@ fn a_long_run_rotates_and_spreads_wear() {
 
 #[test]
 fn a_full_snapshot_is_back_pressure() {
-    let (mut store, _) = Store::open(Flash::new(4), geometry()).unwrap();
-    let mut model = Model {
-        next_id: 1,
-        ..Model::default()
-    };
+    let (mut store, mut model, _) = blank();
     let mut accepted = 0;
     for id in 1..=100u16 {
         let p = packet(id, 60);
@@ -334,21 +341,8 @@ fn corrupted_regions_are_refused_never_read() {
     );
 
     // A record flipped in the middle of the log: skipped and counted, the rest restores.
-    let (mut store, _) = Store::open(Flash::new(4), geometry()).unwrap();
-    let mut model = Model {
-        next_id: 1,
-        ..Model::default()
-    };
-    let p = packet(1, 40);
-    step(
-        &mut store,
-        &mut model,
-        Record::Publish {
-            packet_id: 1,
-            packet: &p,
-        },
-    )
-    .unwrap();
+    let (mut store, mut model, _) = blank();
+    publish(&mut store, &mut model, 1, 40).unwrap();
     let mut flash = store.into_flash();
     let at = flash.bytes[..512].iter().rposition(|b| *b != 0xFF).unwrap();
     flash.bytes[at - 10] ^= 0x01;

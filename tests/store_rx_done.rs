@@ -4,38 +4,15 @@
 //! after it does not. Exact bytes per MQTT 3.1.1 §3.3, §3.5.
 
 mod store_common;
-use store_common::leak;
+use store_common::{leak, opts};
 
-use mqtt_engine::engine::{Config, ConnectOptions, Engine, Incoming, MAX_RX_AWAITING};
+use mqtt_engine::engine::{Engine, Incoming, MAX_RX_AWAITING};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::Error;
 
 type Shared = store_common::Shared<4, 256>;
 const NOW: Instant = Instant(1000);
-
-fn config() -> Config {
-    Config {
-        inflight_window: 4,
-        connect_timeout_ms: 0,
-        ack_timeout_ms: 0,
-        ping_timeout_ms: 0,
-        max_rx_packet: 256,
-        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
-        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
-    }
-}
-
-fn opts() -> ConnectOptions<'static> {
-    ConnectOptions {
-        client_id: "dev",
-        keep_alive_s: 0,
-        clean_session: false,
-        username: None,
-        password: None,
-        will: None,
-    }
-}
 
 /// PUBLISH QoS 2 on "r", payload "m", with `id` and DUP as given.
 fn publish(dup: bool, id: u16) -> [u8; 8] {
@@ -60,7 +37,7 @@ fn pubrec(id: u16) -> [u8; 4] {
 /// A device boot over `flash` (None: no store), manual acknowledgement on, connected with
 /// the broker's session present.
 fn boot(flash: Option<&Shared>) -> (Engine<'static>, usize) {
-    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     let mut restored = 0;
     if let Some(flash) = flash {
         let (store, _) = Store::open(flash.clone(), Geometry::of(flash)).unwrap();
@@ -129,7 +106,7 @@ fn no_pubrec_before_rx_done_and_the_pubrec_right_after() {
 
 #[test]
 fn without_the_option_rx_done_is_refused_and_pubrec_goes_at_once() {
-    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     connect(&mut engine);
     assert_eq!(feed(&mut engine, &publish(false, 7)), Some(false));
     assert_eq!(sent(&mut engine), pubrec(7));

@@ -8,9 +8,9 @@
 
 mod store_common;
 use std::collections::{BTreeMap, BTreeSet};
-use store_common::leak;
+use store_common::{leak, opts};
 
-use mqtt_engine::engine::{Config, ConnectOptions, Engine, Incoming};
+use mqtt_engine::engine::{Engine, Incoming};
 use mqtt_engine::store::{Geometry, Store};
 use mqtt_engine::time::Instant;
 use mqtt_engine::wire::QoS;
@@ -20,29 +20,6 @@ type Shared = store_common::Shared<4, 256>;
 const SECTORS: usize = 4;
 const MESSAGES: u32 = 40;
 const INCOMING: u32 = 12;
-
-fn config() -> Config {
-    Config {
-        inflight_window: 4,
-        connect_timeout_ms: 0,
-        ack_timeout_ms: 0,
-        ping_timeout_ms: 0,
-        max_rx_packet: 256,
-        pubrel_max_connections: mqtt_engine::engine::DEFAULT_PUBREL_MAX_CONNECTIONS,
-        oversized_limit: mqtt_engine::engine::DEFAULT_OVERSIZED_LIMIT,
-    }
-}
-
-fn opts() -> ConnectOptions<'static> {
-    ConnectOptions {
-        client_id: "dev",
-        keep_alive_s: 0,
-        clean_session: false,
-        username: None,
-        password: None,
-        will: None,
-    }
-}
 
 fn msg_number(payload: &[u8]) -> u32 {
     std::str::from_utf8(payload).unwrap()[1..].parse().unwrap()
@@ -228,7 +205,7 @@ impl World {
             .unwrap_or_else(|e| panic!("restore refused after a cut: {e:?}"));
         store.set_batch(self.batch);
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(256), leak(1024), config());
+        let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         engine.attach_store(store).unwrap();
         // The connection of the previous boot is gone; the broker keeps the session.
         self.broker.to_client.clear();
@@ -465,6 +442,18 @@ fn a_power_cut_after_every_programmed_word_batched() {
     }
 }
 
+/// CONNECT (exact bytes, MQTT 3.1.1 §3.1: clean_session=0, keep-alive 0, client "dev") sent,
+/// then the broker's CONNACK with this session-present flag.
+fn connect_acked(engine: &mut Engine<'static>, now: Instant, session_present: bool) {
+    engine.connect(now, &opts()).unwrap();
+    let connect = [
+        0x10, 15, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x00, 0, 0, 0, 3, b'd', b'e', b'v',
+    ];
+    assert_eq!(engine.pending_transmit(), connect);
+    engine.transmit_done(now, connect.len());
+    engine.handle_bytes(now, &[0x20, 2, u8::from(session_present), 0]);
+}
+
 /// A reset with one QoS 1 message unacknowledged and one QoS 2 message past PUBREC: the next
 /// connection re-sends exactly as after a reconnect (same ids, DUP=1, the PUBREL again).
 #[test]
@@ -474,12 +463,9 @@ fn a_reset_resends_with_dup_and_pubrel() {
     {
         let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(256), leak(1024), config());
+        let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         assert_eq!(engine.attach_store(store).unwrap().outgoing, 0);
-        engine.connect(now, &opts()).unwrap();
-        let n = engine.pending_transmit().len();
-        engine.transmit_done(now, n);
-        engine.handle_bytes(now, &[0x20, 2, 0, 0]);
+        connect_acked(&mut engine, now, false);
         assert_eq!(
             engine.publish(now, "t", b"a", QoS::AtLeastOnce, false),
             Ok(Some(1))
@@ -497,13 +483,10 @@ fn a_reset_resends_with_dup_and_pubrel() {
     let (store, opened) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
     assert_eq!(opened.corrupt_records, 0);
     let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     let restored = engine.attach_store(store).unwrap();
     assert_eq!((restored.outgoing, restored.rx_qos2), (1 + 1, 0));
-    engine.connect(now, &opts()).unwrap();
-    let n = engine.pending_transmit().len();
-    engine.transmit_done(now, n);
-    engine.handle_bytes(now, &[0x20, 2, 1, 0]);
+    connect_acked(&mut engine, now, true);
     assert_eq!(
         engine.pending_transmit(),
         &[
@@ -527,12 +510,9 @@ fn subscriptions_are_renewed_after_a_reset() {
     {
         let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
         let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-        let mut engine = Engine::new(leak(256), leak(1024), config());
+        let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
         engine.attach_store(store).unwrap();
-        engine.connect(now, &opts()).unwrap();
-        let n = engine.pending_transmit().len();
-        engine.transmit_done(now, n);
-        engine.handle_bytes(now, &[0x20, 2, 0, 0]);
+        connect_acked(&mut engine, now, false);
         let filters = [("a/+", QoS::ExactlyOnce), ("b", QoS::AtLeastOnce)];
         let id = engine.subscribe(now, filters.iter().copied()).unwrap();
         engine.handle_bytes(now, &[0x90, 4, 0, id as u8, 2, 1]);
@@ -540,16 +520,13 @@ fn subscriptions_are_renewed_after_a_reset() {
     }
     let (store, _) = Store::open(flash.clone(), Geometry::of(&flash)).unwrap();
     let store: &'static mut Store<Shared> = Box::leak(Box::new(store));
-    let mut engine = Engine::new(leak(256), leak(1024), config());
+    let mut engine = Engine::new(leak(256), leak(1024), store_common::config(4, 256));
     engine.attach_store(store).unwrap();
     assert_eq!(
         engine.subscriptions().collect::<Vec<_>>(),
         [("a/+", QoS::ExactlyOnce)]
     );
-    engine.connect(now, &opts()).unwrap();
-    let n = engine.pending_transmit().len();
-    engine.transmit_done(now, n);
-    engine.handle_bytes(now, &[0x20, 2, 1, 0]);
+    connect_acked(&mut engine, now, true);
     // SUBSCRIBE, packet id 1 (ids restart: no message was in flight), "a/+" at QoS 2.
     assert_eq!(
         engine.pending_transmit(),

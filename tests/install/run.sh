@@ -143,8 +143,11 @@ say "TARGET=$CROSS_TARGET: ARM archive installed; arm-none-eabi-gcc links it via
 lite=$work/lite
 run_logged "make install MQE_FEATURES=lite" \
   $MAKE --no-print-directory install TARGET= DESTDIR= PREFIX="$lite" MQE_FEATURES=lite
-echo '#include "mqtt_engine.h"' | $CC -E -P -I"$lite/include" -x c - | grep -q "mqe_post_publish *(" &&
-  fail "the lite header declares mqe_post_publish"
+# Preprocessed to a file first: piped into grep, a failing preprocessor would pass the check.
+echo '#include "mqtt_engine.h"' >"$work/lite_header.c"
+run_logged "preprocess the lite header" $CC -E -P -I"$lite/include" "$work/lite_header.c" -o "$work/lite_header.i"
+grep -q "mqe_poll *(" "$work/lite_header.i" || fail "the preprocessed lite header lacks mqe_poll"
+grep -q "mqe_post_publish *(" "$work/lite_header.i" && fail "the lite header declares mqe_post_publish"
 grep -q "^#define MQE_FEATURE_LOG " "$lite/include/mqtt_engine.h" && fail "the lite header defines MQE_FEATURE_LOG"
 grep -q "^#define MQE_FEATURE_LITE " "$lite/include/mqtt_engine.h" || fail "the lite header lacks MQE_FEATURE_LITE"
 cmp -s include/mqtt_engine.h "$lite/include/mqtt_engine.h" && fail "the lite install has the full header"

@@ -5,6 +5,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
+use mqtt_engine::engine::{
+    Config, ConnectOptions, DEFAULT_OVERSIZED_LIMIT, DEFAULT_PUBREL_MAX_CONNECTIONS,
+};
 use mqtt_engine::store::sim::{SimError, SimFlash};
 
 /// `SECTORS` sectors of `SECTOR` bytes, write size 4; clones share the same flash.
@@ -48,4 +51,30 @@ impl<const SECTORS: usize, const SECTOR: usize> NorFlash for Shared<SECTORS, SEC
 /// Storage that lives as long as the test: the engine borrows its buffers for `'static`.
 pub fn leak(len: usize) -> &'static mut [u8] {
     Box::leak(vec![0u8; len].into_boxed_slice())
+}
+
+/// The engine's config for the store tests: no timers (the tests drive time and acks), the
+/// window and packet limit each file needs.
+pub fn config(inflight_window: u16, max_rx_packet: usize) -> Config {
+    Config {
+        inflight_window,
+        connect_timeout_ms: 0,
+        ack_timeout_ms: 0,
+        ping_timeout_ms: 0,
+        max_rx_packet,
+        pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
+        oversized_limit: DEFAULT_OVERSIZED_LIMIT,
+    }
+}
+
+/// A persistent session (clean_session=0) as "dev", no keep-alive, credentials or will.
+pub fn opts() -> ConnectOptions<'static> {
+    ConnectOptions {
+        client_id: "dev",
+        keep_alive_s: 0,
+        clean_session: false,
+        username: None,
+        password: None,
+        will: None,
+    }
 }

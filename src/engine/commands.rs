@@ -60,9 +60,14 @@ fn room_error(len: usize, capacity: usize) -> Error {
 
 impl<'b> Engine<'b> {
     /// Disconnected -> AwaitConnack: clears tx, encodes CONNECT, arms the CONNACK timeout.
+    /// `Full` while the event queue is full: the connection's `Disconnected` (pushed outside
+    /// `handle_bytes`, e.g. by a timeout) must find a slot, or the oldest event would be lost.
     pub fn connect(&mut self, now: Instant, opts: &ConnectOptions) -> Result<(), Error> {
         if self.state != State::Disconnected {
             return Err(Error::InvalidState);
+        }
+        if self.events.is_full() {
+            return Err(Error::Full);
         }
         let len = wire::connect_len(opts)?;
         if len > self.tx.len() {
@@ -261,5 +266,53 @@ impl<'b> Engine<'b> {
             }
             State::Disconnected | State::Disconnecting => Err(Error::InvalidState),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Config, Event, DEFAULT_OVERSIZED_LIMIT, DEFAULT_PUBREL_MAX_CONNECTIONS};
+
+    #[test]
+    fn connect_waits_for_event_room_so_no_disconnected_is_lost() {
+        let (mut tx, mut store) = ([0u8; 128], [0u8; 64]);
+        let config = Config {
+            inflight_window: 1,
+            connect_timeout_ms: 1000,
+            ack_timeout_ms: 0,
+            ping_timeout_ms: 0,
+            max_rx_packet: 128,
+            pubrel_max_connections: DEFAULT_PUBREL_MAX_CONNECTIONS,
+            oversized_limit: DEFAULT_OVERSIZED_LIMIT,
+        };
+        let mut engine = Engine::new(&mut tx, &mut store, config);
+        let opts = ConnectOptions {
+            client_id: "c",
+            keep_alive_s: 0,
+            clean_session: true,
+            username: None,
+            password: None,
+            will: None,
+        };
+        // Attempts that time out, with nobody draining the events.
+        let mut now = Instant(0);
+        for _ in 0..crate::config::EVENT_QUEUE {
+            assert_eq!(engine.connect(now, &opts), Ok(()));
+            now = now.add_ms(1000);
+            engine.handle_timeout(now);
+            assert_eq!(engine.state(), State::Disconnected);
+        }
+        assert_eq!(engine.connect(now, &opts), Err(Error::Full));
+        for _ in 0..crate::config::EVENT_QUEUE {
+            assert_eq!(
+                engine.poll_event(),
+                Some(Event::Disconnected {
+                    reason: Some(Error::ConnectTimeout)
+                })
+            );
+        }
+        assert_eq!(engine.poll_event(), None);
+        assert_eq!(engine.connect(now, &opts), Ok(()));
     }
 }
